@@ -1,0 +1,1 @@
+//! Image inlining: `<ac:image>` macros replaced by `data:` URIs with a byte-exact splice.

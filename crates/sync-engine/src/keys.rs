@@ -1,0 +1,1 @@
+//! Content keys, partial keys and scope external ids, identical to the reference connector.
