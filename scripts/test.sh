@@ -50,6 +50,10 @@ else
   echo "################################################################################"
 fi
 
+# nextest does not run doctests (the compile_fail ones prove type-level guarantees), so they
+# run first, with plain cargo test.
+cargo test --workspace --doc --quiet "$@"
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-targets --no-fail-fast "$@"
 else
