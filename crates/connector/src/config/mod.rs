@@ -1,0 +1,1 @@
+//! Daemon and tenant configuration.
