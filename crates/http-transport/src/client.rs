@@ -1,16 +1,24 @@
 //! [`Transport`]: one logical request in, one final response out — after the rate limiter,
 //! authorization, retries and redirects.
 
+use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use futures::Stream;
-use http::{HeaderMap, Method, StatusCode};
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt as _};
+use http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
+};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::config::check_url;
+use crate::observer::RequestOutcome;
+use crate::retry::{backoff_delay, has_zero_limit, is_retryable_status, retry_after};
 use crate::{Authorizer, RateLimiter, TransportConfig, TransportError, TransportObserver};
 
 /// A response body as a stream of chunks; errors are transport errors (idle timeout, cut
@@ -34,6 +42,38 @@ pub struct Request {
     pub body: Body,
 }
 
+impl Request {
+    /// A request with no extra headers and no body.
+    pub fn new(method: Method, url: Url) -> Self {
+        Self {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// A `POST` of a JSON document (`Content-Type: application/json`), replayable on retry.
+    pub fn json<T: serde::Serialize + ?Sized>(
+        method: Method,
+        url: Url,
+        body: &T,
+    ) -> Result<Self, TransportError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| TransportError::InvalidUrl {
+            url: url.to_string(),
+            reason: format!("request body is not serialisable as JSON: {e}"),
+        })?;
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(Self {
+            method,
+            url,
+            headers,
+            body: Body::Bytes(Bytes::from(bytes)),
+        })
+    }
+}
+
 /// A request body. Buffered bodies are replayed on retry; a streamed body can be sent only once,
 /// so a request with one is never retried after its body started to flow.
 pub enum Body {
@@ -44,6 +84,38 @@ pub enum Body {
         /// Sent as `Content-Length` when known.
         length: Option<u64>,
     },
+}
+
+impl Body {
+    /// A streamed body of known or unknown length. It is sent at most once: a request that
+    /// carries it is never retried and cannot follow a 307/308 redirect.
+    pub fn stream<S>(stream: S, length: Option<u64>) -> Self
+    where
+        S: Stream<Item = Result<Bytes, TransportError>> + Send + 'static,
+    {
+        Body::Stream {
+            stream: Box::pin(stream),
+            length,
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Body::Bytes(bytes)
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Self {
+        Body::Bytes(Bytes::from(bytes))
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Self {
+        Body::Bytes(Bytes::from(text))
+    }
 }
 
 impl std::fmt::Debug for Body {
@@ -62,6 +134,9 @@ pub struct Response {
     inner: reqwest::Response,
     /// The URL that produced this response, after redirects.
     url: Url,
+    service: &'static str,
+    observer: Arc<dyn TransportObserver>,
+    idle_body: Duration,
 }
 
 impl Response {
@@ -77,28 +152,196 @@ impl Response {
         &self.url
     }
 
-    /// The whole body parsed as JSON; a parse failure is [`TransportError::Decode`] naming the URL.
-    pub async fn json<T: DeserializeOwned>(self) -> Result<T, TransportError> {
-        unimplemented!("http-transport helper")
+    /// `Content-Length` announced by the server, if any.
+    pub fn content_length(&self) -> Option<u64> {
+        self.inner.content_length()
     }
 
+    /// The whole body parsed as JSON; a parse failure is [`TransportError::Decode`] naming the URL.
+    pub async fn json<T: DeserializeOwned>(self) -> Result<T, TransportError> {
+        let url = self.url.to_string();
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|e| TransportError::Decode {
+            url,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The whole body, read with the idle-body timeout between chunks.
     pub async fn bytes(self) -> Result<Bytes, TransportError> {
-        unimplemented!("http-transport helper")
+        let mut stream = self.into_stream();
+        let mut buffer = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            buffer.extend_from_slice(&chunk?);
+        }
+        Ok(buffer.freeze())
+    }
+
+    /// The whole body as text (lossy UTF-8).
+    pub async fn text(self) -> Result<String, TransportError> {
+        let bytes = self.bytes().await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// The body as a stream, with the idle-body timeout applied between chunks.
     pub fn into_stream(self) -> ByteStream {
-        unimplemented!("http-transport helper")
+        let state = BodyState {
+            chunks: Box::pin(self.inner.bytes_stream()),
+            url: self.url,
+            service: self.service,
+            observer: self.observer,
+            idle_body: self.idle_body,
+        };
+        Box::pin(futures::stream::unfold(Some(state), |state| async move {
+            let mut state = state?;
+            match tokio::time::timeout(state.idle_body, state.chunks.next()).await {
+                Err(_) => {
+                    let error = TransportError::Timeout {
+                        url: state.url.to_string(),
+                        what: "the next response body chunk",
+                    };
+                    Some((Err(error), None))
+                }
+                Ok(None) => None,
+                Ok(Some(Ok(chunk))) => {
+                    let received = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
+                    state.observer.bytes(state.service, received, 0);
+                    Some((Ok(chunk), Some(state)))
+                }
+                Ok(Some(Err(e))) => {
+                    let error = TransportError::Body {
+                        url: state.url.to_string(),
+                        message: error_chain(&e.without_url()),
+                    };
+                    Some((Err(error), None))
+                }
+            }
+        }))
     }
+}
+
+/// What [`Response::into_stream`] carries between chunks.
+struct BodyState {
+    chunks: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    url: Url,
+    service: &'static str,
+    observer: Arc<dyn TransportObserver>,
+    idle_body: Duration,
+}
+
+/// The longest response-body excerpt an error carries.
+const EXCERPT_CHARS: usize = 512;
+/// How much of an error body we read to make the excerpt.
+const EXCERPT_READ_LIMIT: usize = 16 * 1024;
+
+/// A short excerpt of an error response body, or `No response body` if it cannot be read.
+async fn body_excerpt(response: Response) -> String {
+    let mut stream = response.into_stream();
+    let mut buffer = Vec::new();
+    while buffer.len() < EXCERPT_READ_LIMIT {
+        match stream.next().await {
+            Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
+            Some(Err(_)) => return "No response body".to_owned(),
+            None => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&buffer);
+    let text = text.trim();
+    if text.is_empty() {
+        return "No response body".to_owned();
+    }
+    if text.chars().count() <= EXCERPT_CHARS {
+        return text.to_owned();
+    }
+    let mut excerpt: String = text.chars().take(EXCERPT_CHARS - 1).collect();
+    excerpt.push('…');
+    excerpt
+}
+
+/// `error: source: source…` without the URL (the caller names it once).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// Builds the `reqwest` client shared by [`Transport`] and [`crate::TokenEndpoint`]: rustls
+/// with the platform's roots (plus the bundled Mozilla roots, so a minimal container still
+/// works) and the extra CA bundle; the proxy; the connect timeout. Redirects are never followed
+/// by `reqwest`: we follow them ourselves so that every hop pays the limiter and credentials are
+/// dropped on a change of origin.
+pub(crate) fn build_http_client(
+    config: &TransportConfig,
+) -> Result<reqwest::Client, TransportError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(config.timeouts.connect)
+        .user_agent(config.user_agent.clone());
+    if let Some(pem) = &config.extra_ca_pem {
+        for certificate in parse_certificates(pem, "extra CA bundle")? {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder = crate::config::apply_proxy(builder, &config.proxy)?;
+    builder.build().map_err(|e| {
+        TransportError::Setup(format!("building the HTTP client: {}", error_chain(&e)))
+    })
+}
+
+pub(crate) fn parse_certificates(
+    pem: &[u8],
+    what: &str,
+) -> Result<Vec<reqwest::Certificate>, TransportError> {
+    let certificates = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|e| TransportError::Setup(format!("reading the {what}: {}", error_chain(&e))))?;
+    if certificates.is_empty() {
+        return Err(TransportError::Setup(format!(
+            "the {what} contains no PEM certificate"
+        )));
+    }
+    Ok(certificates)
 }
 
 struct Inner {
     config: TransportConfig,
     limiter: RateLimiter,
     observer: Arc<dyn TransportObserver>,
+    http: reqwest::Client,
 }
 
 /// The per-tenant, per-service HTTP transport. Cheap to clone; clones share the limiter.
+///
+/// The mode parameter is a type-level promise about which methods can be sent:
+/// `Transport<ReadOnly>` has [`get`](Transport::get) and nothing that takes a method, so a client
+/// holding one cannot send anything but `GET`:
+///
+/// ```compile_fail
+/// # use http_transport::*;
+/// async fn try_to_post(transport: Transport<ReadOnly>, url: url::Url) {
+///     let request = Request::new(http::Method::POST, url);
+///     let _ = transport.send(request, &NoAuth).await; // no `send` on Transport<ReadOnly>
+/// }
+/// ```
+///
+/// `Transport<ReadWrite>` has [`send`](Transport::send) for any method:
+///
+/// ```no_run
+/// # use http_transport::*;
+/// async fn post(transport: Transport<ReadWrite>, url: url::Url) -> Result<(), TransportError> {
+///     let request = Request::json(http::Method::POST, url, &serde_json::json!({"query": "{}"}))?;
+///     transport.send(request, &NoAuth).await?.bytes().await?;
+///     Ok(())
+/// }
+/// ```
 pub struct Transport<M = ReadOnly> {
     inner: Arc<Inner>,
     _mode: PhantomData<M>,
@@ -127,12 +370,14 @@ impl<M> Transport<M> {
         config: TransportConfig,
         observer: Arc<dyn TransportObserver>,
     ) -> Result<Self, TransportError> {
+        let http = build_http_client(&config)?;
         let limiter = RateLimiter::new(config.rate_limit_per_minute, config.burst);
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 limiter,
                 observer,
+                http,
             }),
             _mode: PhantomData,
         })
@@ -150,6 +395,280 @@ impl<M> Transport<M> {
     pub fn observer(&self) -> &Arc<dyn TransportObserver> {
         &self.inner.observer
     }
+
+    /// One logical request: retries (statuses 429/500/502/503/504 and connection failures),
+    /// the 401 → invalidate → retry-once rule, and within each attempt the redirect chain.
+    async fn execute(
+        &self,
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+        body: Body,
+        auth: &dyn Authorizer,
+    ) -> Result<Response, TransportError> {
+        let config = &self.inner.config;
+        let policy = config.retry;
+        let service = config.service;
+        let observer = &self.inner.observer;
+        let mut body = PendingBody::new(body);
+        let mut attempts: u32 = 0;
+        let mut retries: u32 = 0;
+        let mut refreshed_after_401 = false;
+        loop {
+            attempts += 1;
+            let hop = match self
+                .follow_redirects(&method, &url, &headers, &mut body, auth)
+                .await
+            {
+                Ok(hop) => hop,
+                Err(Failure::Retryable(error)) => {
+                    if retries < policy.max_retries && body.replayable() {
+                        retries += 1;
+                        let delay = backoff_delay(&policy, retries);
+                        tracing::warn!(service, %url, retry = retries, delay_ms = delay.as_millis() as u64, error = %error, "request failed, retrying");
+                        observer.retry(service, retries, delay);
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Err(error);
+                }
+                Err(Failure::Fatal(error)) => return Err(error),
+            };
+            let status = hop.response.status();
+            let final_url = hop.url.to_string();
+            if status.is_success() {
+                return Ok(Response {
+                    inner: hop.response,
+                    url: hop.url,
+                    service,
+                    observer: Arc::clone(observer),
+                    idle_body: config.timeouts.idle_body,
+                });
+            }
+            if status == StatusCode::UNAUTHORIZED {
+                match hop.authorization {
+                    Some(rejected) if !refreshed_after_401 && body.replayable() => {
+                        tracing::info!(service, url = %final_url, "401: refreshing credentials and retrying once");
+                        auth.invalidate(&rejected);
+                        refreshed_after_401 = true;
+                        continue;
+                    }
+                    _ => {
+                        return Err(TransportError::Unauthorized {
+                            service,
+                            url: final_url,
+                        })
+                    }
+                }
+            }
+            if status == StatusCode::GONE {
+                return Err(TransportError::Gone { url: final_url });
+            }
+            if is_retryable_status(status) {
+                let headers = hop.response.headers();
+                let server_delay = retry_after(headers);
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    observer.rate_limited(service, server_delay);
+                    let blocked = server_delay.is_some_and(|d| d > policy.blocked_after);
+                    if blocked || has_zero_limit(headers) {
+                        let retry_after = server_delay.unwrap_or(Duration::ZERO);
+                        tracing::error!(service, url = %final_url, retry_after_s = retry_after.as_secs(), "the upstream service blocked this account");
+                        return Err(TransportError::Blocked {
+                            service,
+                            url: final_url,
+                            retry_after,
+                        });
+                    }
+                }
+                if !body.replayable() {
+                    // The streamed body is gone: report the answer as it is.
+                    let body = body_excerpt(self.response(hop.response, hop.url)).await;
+                    return Err(TransportError::Status {
+                        url: final_url,
+                        status,
+                        body,
+                    });
+                }
+                if retries < policy.max_retries {
+                    retries += 1;
+                    let delay = server_delay
+                        .map(|d| d.min(policy.max_delay))
+                        .unwrap_or_else(|| backoff_delay(&policy, retries));
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        // The whole tenant slows down, not only this request.
+                        self.inner.limiter.pause_for(delay);
+                    }
+                    tracing::warn!(service, url = %final_url, status = status.as_u16(), retry = retries, delay_ms = delay.as_millis() as u64, "retryable status, retrying");
+                    observer.retry(service, retries, delay);
+                    drop(hop.response);
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                return Err(TransportError::RetriesExhausted {
+                    url: final_url,
+                    status,
+                    attempts,
+                });
+            }
+            let body = body_excerpt(self.response(hop.response, hop.url)).await;
+            return Err(TransportError::Status {
+                url: final_url,
+                status,
+                body,
+            });
+        }
+    }
+
+    fn response(&self, inner: reqwest::Response, url: Url) -> Response {
+        Response {
+            inner,
+            url,
+            service: self.inner.config.service,
+            observer: Arc::clone(&self.inner.observer),
+            idle_body: self.inner.config.timeouts.idle_body,
+        }
+    }
+
+    /// One attempt: sends the request and follows redirects by hand. Every hop pays the
+    /// limiter; after a hop to another origin no credentials are sent any more.
+    async fn follow_redirects(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &HeaderMap,
+        body: &mut PendingBody,
+        auth: &dyn Authorizer,
+    ) -> Result<Hop, Failure> {
+        let config = &self.inner.config;
+        let mut method = method.clone();
+        let mut current = url.clone();
+        let mut headers = headers.clone();
+        let mut visited: HashSet<String> = HashSet::from([current.as_str().to_owned()]);
+        let mut send_credentials = true;
+        let mut send_body = true;
+        let mut hops = 0usize;
+        loop {
+            check_url(config.plain_http, &current).map_err(Failure::Fatal)?;
+            let waited = self.inner.limiter.acquire().await;
+            if !waited.is_zero() {
+                self.inner.observer.throttled(config.service, waited);
+            }
+            let authorization = if send_credentials {
+                auth.authorization()
+                    .await
+                    .map_err(|e| Failure::Fatal(e.into()))?
+            } else {
+                None
+            };
+            let mut request_headers = headers.clone();
+            if let Some(value) = &authorization {
+                request_headers.insert(AUTHORIZATION, value.clone());
+            }
+            let request_body = if send_body {
+                body.for_attempt(&current)?
+            } else {
+                None
+            };
+            let response = self
+                .exchange(&method, &current, request_headers, request_body)
+                .await?;
+            let status = response.status();
+            if !is_followed_redirect(status) {
+                return Ok(Hop {
+                    response,
+                    url: current,
+                    authorization,
+                });
+            }
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    redirect_error(
+                        &current,
+                        format!("{status} without a usable Location header"),
+                    )
+                })?;
+            let next = current.join(location).map_err(|e| {
+                redirect_error(&current, format!("invalid Location {location:?}: {e}"))
+            })?;
+            hops += 1;
+            if hops > config.max_redirects {
+                return Err(redirect_error(
+                    &current,
+                    format!("more than {} redirects", config.max_redirects),
+                ));
+            }
+            if !visited.insert(next.as_str().to_owned()) {
+                return Err(redirect_error(
+                    &current,
+                    format!("redirect loop: {next} was already visited"),
+                ));
+            }
+            if next.origin() != current.origin() {
+                // The Cloud media redirect: the other origin must never see our credentials.
+                send_credentials = false;
+                for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION] {
+                    headers.remove(name);
+                }
+            }
+            let switch_to_get = status == StatusCode::SEE_OTHER && method != Method::HEAD
+                || matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
+                    && method == Method::POST;
+            if switch_to_get {
+                method = Method::GET;
+                send_body = false;
+                headers.remove(CONTENT_TYPE);
+                headers.remove(CONTENT_LENGTH);
+            }
+            tracing::debug!(service = config.service, from = %current, to = %next, status = status.as_u16(), "following redirect");
+            current = next;
+        }
+    }
+
+    /// One HTTP exchange, bounded by the response-header timeout, reported to the observer.
+    async fn exchange(
+        &self,
+        method: &Method,
+        url: &Url,
+        mut headers: HeaderMap,
+        body: Option<(reqwest::Body, Option<u64>)>,
+    ) -> Result<reqwest::Response, Failure> {
+        let config = &self.inner.config;
+        let observer = &self.inner.observer;
+        let mut sent = None;
+        let mut builder = self.inner.http.request(method.clone(), url.clone());
+        if let Some((body, length)) = body {
+            if let Some(length) = length {
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+            }
+            sent = length;
+            builder = builder.body(body);
+        }
+        let started = Instant::now();
+        let result =
+            tokio::time::timeout(config.timeouts.headers, builder.headers(headers).send()).await;
+        let elapsed = started.elapsed();
+        let outcome = match &result {
+            Ok(Ok(response)) => RequestOutcome::Response(response.status()),
+            _ => RequestOutcome::Failed,
+        };
+        observer.attempt(config.service, method, url, &outcome, elapsed);
+        match result {
+            Ok(Ok(response)) => {
+                if let Some(sent) = sent.filter(|n| *n > 0) {
+                    observer.bytes(config.service, 0, sent);
+                }
+                Ok(response)
+            }
+            Ok(Err(error)) => Err(classify_send_error(error, url)),
+            Err(_) => Err(Failure::Fatal(TransportError::Timeout {
+                url: url.to_string(),
+                what: "the response headers",
+            })),
+        }
+    }
 }
 
 impl Transport<ReadOnly> {
@@ -160,8 +679,8 @@ impl Transport<ReadOnly> {
         headers: HeaderMap,
         auth: &dyn Authorizer,
     ) -> Result<Response, TransportError> {
-        let _ = (url, headers, auth);
-        unimplemented!("http-transport helper")
+        self.execute(Method::GET, url, headers, Body::Empty, auth)
+            .await
     }
 }
 
@@ -172,7 +691,142 @@ impl Transport<ReadWrite> {
         request: Request,
         auth: &dyn Authorizer,
     ) -> Result<Response, TransportError> {
-        let _ = (request, auth);
-        unimplemented!("http-transport helper")
+        let Request {
+            method,
+            url,
+            headers,
+            body,
+        } = request;
+        self.execute(method, url, headers, body, auth).await
+    }
+
+    /// `GET url`, same as [`Transport<ReadOnly>::get`].
+    pub async fn get(
+        &self,
+        url: Url,
+        headers: HeaderMap,
+        auth: &dyn Authorizer,
+    ) -> Result<Response, TransportError> {
+        self.execute(Method::GET, url, headers, Body::Empty, auth)
+            .await
+    }
+}
+
+/// The redirects we follow (300 and 304 are not redirects to follow).
+fn is_followed_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+fn redirect_error(url: &Url, reason: String) -> Failure {
+    Failure::Fatal(TransportError::Redirect {
+        url: url.to_string(),
+        reason,
+    })
+}
+
+/// The final hop of one attempt.
+struct Hop {
+    response: reqwest::Response,
+    url: Url,
+    /// The `Authorization` value sent on this hop (what to invalidate on a 401).
+    authorization: Option<HeaderValue>,
+}
+
+/// Whether a failed attempt may be retried.
+enum Failure {
+    /// Nothing reached the server or the connection broke before an answer: safe to repeat.
+    Retryable(TransportError),
+    Fatal(TransportError),
+}
+
+/// Decides which send errors are retried: connection failures (refused, reset, DNS, closed
+/// before the answer) are; timeouts are not (the server may be working on it, and the reference
+/// connector does not retry them either), and neither are TLS failures (a wrong certificate does
+/// not fix itself).
+fn classify_send_error(error: reqwest::Error, url: &Url) -> Failure {
+    let is_timeout = error.is_timeout();
+    let is_connect = error.is_connect();
+    let error = error.without_url();
+    let message = error_chain(&error);
+    let url = url.to_string();
+    if is_timeout {
+        let what = if is_connect {
+            "the connection"
+        } else {
+            "the response"
+        };
+        return Failure::Fatal(TransportError::Timeout { url, what });
+    }
+    let kinds = io_error_kinds(&error);
+    if kinds.contains(&std::io::ErrorKind::InvalidData) {
+        // rustls reports certificate and handshake failures as InvalidData.
+        return Failure::Fatal(TransportError::Connect { url, message });
+    }
+    let broken = kinds.iter().any(|kind| {
+        matches!(
+            kind,
+            std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof
+        )
+    }) || message.contains("connection closed before message completed");
+    if is_connect || broken {
+        return Failure::Retryable(TransportError::Connect { url, message });
+    }
+    Failure::Fatal(TransportError::Connect { url, message })
+}
+
+/// The kinds of every `io::Error` in the source chain.
+fn io_error_kinds(error: &(dyn std::error::Error + 'static)) -> Vec<std::io::ErrorKind> {
+    let mut kinds = Vec::new();
+    let mut current = Some(error);
+    while let Some(cause) = current {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            kinds.push(io.kind());
+        }
+        current = cause.source();
+    }
+    kinds
+}
+
+/// The body of a logical request across attempts: buffered bodies are replayed, a stream is
+/// handed out once.
+enum PendingBody {
+    Empty,
+    Bytes(Bytes),
+    Stream(Option<(ByteStream, Option<u64>)>),
+}
+
+impl PendingBody {
+    fn new(body: Body) -> Self {
+        match body {
+            Body::Empty => Self::Empty,
+            Body::Bytes(bytes) => Self::Bytes(bytes),
+            Body::Stream { stream, length } => Self::Stream(Some((stream, length))),
+        }
+    }
+
+    /// Whether another attempt could send the body again.
+    fn replayable(&self) -> bool {
+        !matches!(self, Self::Stream(None))
+    }
+
+    fn for_attempt(&mut self, url: &Url) -> Result<Option<(reqwest::Body, Option<u64>)>, Failure> {
+        match self {
+            Self::Empty => Ok(None),
+            Self::Bytes(bytes) => {
+                let length = u64::try_from(bytes.len()).ok();
+                Ok(Some((reqwest::Body::from(bytes.clone()), length)))
+            }
+            Self::Stream(stream) => match stream.take() {
+                Some((stream, length)) => Ok(Some((reqwest::Body::wrap_stream(stream), length))),
+                None => Err(Failure::Fatal(TransportError::Redirect {
+                    url: url.to_string(),
+                    reason: "a streamed request body cannot be sent twice".to_owned(),
+                })),
+            },
+        }
     }
 }

@@ -1,13 +1,18 @@
 //! Transport configuration: what an operator can tune per tenant and per process.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use secrecy::{ExposeSecret as _, SecretString};
+use url::{Host, Url};
+
+use crate::TransportError;
 
 /// Everything a [`crate::Transport`] needs to know, built by the caller from tenant and process
 /// configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TransportConfig {
     /// Short name of the upstream service (`confluence`, `unique`), used in logs and metrics.
     pub service: &'static str,
@@ -100,7 +105,12 @@ pub enum PlainHttpPolicy {
 }
 
 /// The outbound proxy (reference `PROXY_*` variables).
-#[derive(Debug, Clone, Default)]
+///
+/// The proxy CA is added to the trusted roots and the client certificate is presented on every
+/// TLS handshake the transport makes (`reqwest` cannot scope either to the proxy connection
+/// alone); both are operator-provided, so trusting them more widely does not weaken anything the
+/// operator did not choose.
+#[derive(Clone, Default)]
 pub enum ProxyConfig {
     #[default]
     None,
@@ -115,7 +125,8 @@ pub enum ProxyConfig {
     },
 }
 
-#[derive(Debug, Clone, Default)]
+/// How the transport authenticates to the proxy.
+#[derive(Clone, Default)]
 pub enum ProxyAuth {
     #[default]
     None,
@@ -128,4 +139,253 @@ pub enum ProxyAuth {
         cert_pem: Vec<u8>,
         key_pem: SecretString,
     },
+}
+
+impl std::fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("service", &self.service)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("burst", &self.burst)
+            .field("proxy", &self.proxy)
+            .field(
+                "extra_ca_pem",
+                &self.extra_ca_pem.as_ref().map(|pem| PemLength(pem.len())),
+            )
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .field("plain_http", &self.plain_http)
+            .field("max_redirects", &self.max_redirects)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyConfig::None => f.write_str("None"),
+            ProxyConfig::Proxy {
+                url,
+                auth,
+                ca_pem,
+                headers,
+            } => {
+                // Header values may be credentials; a URL may carry a password.
+                let header_names: Vec<&str> =
+                    headers.iter().map(|(name, _)| name.as_str()).collect();
+                f.debug_struct("Proxy")
+                    .field("url", &redact_url_password(url))
+                    .field("auth", auth)
+                    .field("ca_pem", &ca_pem.as_ref().map(|pem| PemLength(pem.len())))
+                    .field("headers", &header_names)
+                    .finish()
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ProxyAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyAuth::None => f.write_str("None"),
+            ProxyAuth::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &"[REDACTED]")
+                .finish(),
+            ProxyAuth::ClientCertificate { cert_pem, .. } => f
+                .debug_struct("ClientCertificate")
+                .field("cert_pem", &PemLength(cert_pem.len()))
+                .field("key_pem", &"[REDACTED]")
+                .finish(),
+        }
+    }
+}
+
+/// Shows a PEM blob as its size rather than a wall of bytes.
+struct PemLength(usize);
+
+impl std::fmt::Debug for PemLength {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes of PEM>", self.0)
+    }
+}
+
+fn redact_url_password(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("[REDACTED]"));
+            url.to_string()
+        }
+        Ok(_) => raw.to_owned(),
+        Err(_) => "<unparseable proxy URL>".to_owned(),
+    }
+}
+
+/// Refuses schemes other than http(s), and plain `http://` to a non-loopback host unless the
+/// policy allows it. Checked for the first URL and for every redirect target.
+pub(crate) fn check_url(policy: PlainHttpPolicy, url: &Url) -> Result<(), TransportError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if policy == PlainHttpPolicy::Allowed || is_loopback(url) => Ok(()),
+        "http" => Err(TransportError::PlainHttpRefused {
+            url: url.to_string(),
+        }),
+        other => Err(TransportError::InvalidUrl {
+            url: url.to_string(),
+            reason: format!("unsupported scheme {other:?}: only http and https are spoken"),
+        }),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Applies the proxy mode to the client builder. `ProxyConfig::None` also ignores the
+/// `HTTP(S)_PROXY` environment variables, like the reference's plain agent does: the proxy is
+/// configured in one place only.
+pub(crate) fn apply_proxy(
+    mut builder: reqwest::ClientBuilder,
+    proxy: &ProxyConfig,
+) -> Result<reqwest::ClientBuilder, TransportError> {
+    let ProxyConfig::Proxy {
+        url,
+        auth,
+        ca_pem,
+        headers,
+    } = proxy
+    else {
+        return Ok(builder.no_proxy());
+    };
+    let mut reqwest_proxy = reqwest::Proxy::all(url.as_str()).map_err(|e| {
+        TransportError::Setup(format!(
+            "invalid proxy URL {}: {}",
+            redact_url_password(url),
+            e.without_url()
+        ))
+    })?;
+    match auth {
+        ProxyAuth::None => {}
+        ProxyAuth::Basic { username, password } => {
+            reqwest_proxy = reqwest_proxy.custom_http_auth(crate::auth::basic_header(
+                username,
+                password.expose_secret(),
+            ));
+        }
+        ProxyAuth::ClientCertificate { cert_pem, key_pem } => {
+            let mut pem = cert_pem.clone();
+            pem.push(b'\n');
+            pem.extend_from_slice(key_pem.expose_secret().as_bytes());
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
+                TransportError::Setup(
+                    "the proxy client certificate or key is not a valid PEM certificate chain and private key"
+                        .to_owned(),
+                )
+            })?;
+            builder = builder.identity(identity);
+        }
+    }
+    if !headers.is_empty() {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                TransportError::Setup(format!("invalid proxy header name {name:?}"))
+            })?;
+            let mut header_value = HeaderValue::from_str(value).map_err(|_| {
+                TransportError::Setup(format!("invalid value for proxy header {name:?}"))
+            })?;
+            header_value.set_sensitive(true);
+            map.append(header_name, header_value);
+        }
+        reqwest_proxy = reqwest_proxy.headers(map);
+    }
+    if let Some(pem) = ca_pem {
+        for certificate in crate::client::parse_certificates(pem, "proxy CA bundle")? {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder.proxy(reqwest_proxy))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_by_default() {
+        let policy = PlainHttpPolicy::LoopbackOnly;
+        for ok in [
+            "http://127.0.0.1:8080/x",
+            "http://127.1.2.3/x",
+            "http://[::1]:80/x",
+            "http://localhost/x",
+            "http://LOCALHOST:1/x",
+            "https://example.com/x",
+        ] {
+            check_url(policy, &url(ok)).unwrap();
+        }
+        for refused in [
+            "http://example.invalid/",
+            "http://10.0.0.1/",
+            "http://localhost.example.com/",
+        ] {
+            let err = check_url(policy, &url(refused)).unwrap_err();
+            assert!(
+                matches!(err, TransportError::PlainHttpRefused { .. }),
+                "{err}"
+            );
+        }
+        check_url(PlainHttpPolicy::Allowed, &url("http://example.invalid/")).unwrap();
+    }
+
+    #[test]
+    fn refuses_other_schemes() {
+        let err = check_url(PlainHttpPolicy::Allowed, &url("ftp://example.com/")).unwrap_err();
+        assert!(matches!(err, TransportError::InvalidUrl { .. }), "{err}");
+    }
+
+    #[test]
+    fn debug_of_config_never_shows_proxy_secrets() {
+        let mut config = TransportConfig::new("confluence", NonZeroU32::MIN);
+        config.proxy = ProxyConfig::Proxy {
+            url: "http://user:url-password-secret@proxy.example:3128".to_owned(),
+            auth: ProxyAuth::Basic {
+                username: "proxy-user".to_owned(),
+                password: SecretString::from("proxy-password-secret"),
+            },
+            ca_pem: None,
+            headers: vec![("X-Proxy-Token".to_owned(), "header-value-secret".to_owned())],
+        };
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+        assert!(
+            debug.contains("proxy-user") && debug.contains("X-Proxy-Token"),
+            "{debug}"
+        );
+
+        config.proxy = ProxyConfig::Proxy {
+            url: "https://proxy.example:3128".to_owned(),
+            auth: ProxyAuth::ClientCertificate {
+                cert_pem: b"cert".to_vec(),
+                key_pem: SecretString::from("private-key-secret"),
+            },
+            ca_pem: Some(b"ca".to_vec()),
+            headers: Vec::new(),
+        };
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+    }
 }

@@ -80,4 +80,7 @@ pub enum AuthError {
     },
     #[error("invalid token response from {url}: {reason}")]
     TokenResponse { url: String, reason: String },
+    /// A credential that cannot be sent in an HTTP header (a control character, a newline).
+    #[error("the {what} contains characters that cannot be sent in an HTTP header")]
+    InvalidCredential { what: &'static str },
 }
