@@ -1,0 +1,212 @@
+//! Confluence Cloud through the Atlassian API gateway. v1 only where Cloud still serves it
+//! (CQL `content/search` and the attachment download); v2 for bodies and attachment listings.
+
+use crate::api::{attachment_stream, ConfluenceApi};
+use crate::config::ConfluenceConfig;
+use crate::core::{endpoint_of, Core};
+use crate::model::{
+    Attachment, AttachmentStream, ContentRef, ContentType, InstanceId, InstanceType, Page,
+    PageAttachments, PageBody,
+};
+use crate::urls::{cloud_attachment_url, cloud_page_url, encode_component};
+use crate::wire::{V1List, V1Page, V2Attachment, V2Content, V2List};
+use crate::{cql, ConfluenceError};
+
+const SEARCH_PATH: &str = "/wiki/rest/api/content/search";
+/// v2 attachment listings: the maximum page size.
+const V2_ATTACHMENT_LIMIT: usize = 250;
+
+/// The Cloud implementation of [`ConfluenceApi`].
+#[derive(Debug)]
+pub struct CloudClient {
+    config: ConfluenceConfig,
+    core: Core,
+    space_types: Vec<String>,
+}
+
+impl CloudClient {
+    pub(crate) fn new(config: ConfluenceConfig, core: Core) -> Self {
+        let space_types = config.effective_space_types();
+        Self {
+            config,
+            core,
+            space_types,
+        }
+    }
+
+    pub fn config(&self) -> &ConfluenceConfig {
+        &self.config
+    }
+
+    fn label_cql(&self) -> String {
+        cql::labelled_pages(
+            &self.config.ingest_single_label,
+            &self.config.ingest_all_label,
+            &self.space_types,
+        )
+    }
+
+    async fn complete_all(&self, pages: &mut [Page]) -> Result<(), ConfluenceError> {
+        for page in pages {
+            self.complete_attachments(page).await?;
+        }
+        Ok(())
+    }
+
+    /// One v2 body listing per batch of ids of one kind (`pages` or `blogposts`).
+    async fn bodies_of(
+        &self,
+        collection: &str,
+        ids: &[&str],
+    ) -> Result<Vec<PageBody>, ConfluenceError> {
+        let mut bodies = Vec::new();
+        for batch in ids.chunks(self.config.effective_body_batch_size()) {
+            let ids = batch
+                .iter()
+                .map(|id| encode_component(id))
+                .collect::<Vec<_>>()
+                .join(",");
+            let url = self.core.api_url(&format!(
+                "/wiki/api/v2/{collection}?id={ids}&body-format=storage&limit={}",
+                batch.len()
+            ))?;
+            let found = self.core.get_all::<V2List<V2Content>>(url).await?;
+            bodies.extend(found.into_iter().map(PageBody::from));
+        }
+        Ok(bodies)
+    }
+}
+
+impl ConfluenceApi for CloudClient {
+    fn instance_type(&self) -> InstanceType {
+        InstanceType::Cloud
+    }
+
+    async fn resolve_instance_id(&self) -> Result<InstanceId, ConfluenceError> {
+        Ok(InstanceId {
+            instance_type: InstanceType::Cloud,
+            id: self
+                .config
+                .cloud_id
+                .as_deref()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        })
+    }
+
+    async fn discover_labelled_pages(&self) -> Result<Vec<Page>, ConfluenceError> {
+        let mut pages = self
+            .core
+            .search_labelled(SEARCH_PATH, &self.label_cql())
+            .await?;
+        self.complete_all(&mut pages).await?;
+        Ok(pages)
+    }
+
+    async fn descendant_pages(&self, root_ids: &[String]) -> Result<Vec<Page>, ConfluenceError> {
+        let mut pages = self.core.search_descendants(SEARCH_PATH, root_ids).await?;
+        self.complete_all(&mut pages).await?;
+        Ok(pages)
+    }
+
+    async fn page_bodies(&self, content: &[ContentRef]) -> Result<Vec<PageBody>, ConfluenceError> {
+        let of_type = |t: ContentType| -> Vec<&str> {
+            content
+                .iter()
+                .filter(|c| c.content_type == t)
+                .map(|c| c.id.as_str())
+                .collect()
+        };
+        // Folders, databases, whiteboards and embeds have no storage body on Cloud.
+        let mut bodies = self.bodies_of("pages", &of_type(ContentType::Page)).await?;
+        bodies.extend(
+            self.bodies_of("blogposts", &of_type(ContentType::Blogpost))
+                .await?,
+        );
+        Ok(bodies)
+    }
+
+    async fn page_attachments_by_title(
+        &self,
+        space_key: &str,
+        title: &str,
+    ) -> Result<Option<PageAttachments>, ConfluenceError> {
+        if !self.core.attachments_enabled {
+            return Ok(None);
+        }
+        // v1 `content?spaceKey=…&title=…` answers 410 behind the gateway; CQL search does not.
+        let cql = cql::page_by_title(space_key, title);
+        let url = self
+            .core
+            .search_url(SEARCH_PATH, &cql, &self.core.page_expand(), 25, false)?;
+        let endpoint = endpoint_of(&url);
+        let list: V1List<V1Page> = self.core.get_json(url).await?;
+        let mut pages = list
+            .results
+            .into_iter()
+            .map(|p| p.into_page(&endpoint))
+            .collect::<Result<Vec<_>, _>>()?;
+        // CQL title matching can be looser than equality; only the exact title counts.
+        let Some(index) = pages.iter().position(|p| p.title == title) else {
+            return Ok(None);
+        };
+        let mut page = pages.swap_remove(index);
+        self.complete_attachments(&mut page).await?;
+        Ok(Some(PageAttachments {
+            page_id: page.id,
+            attachments: page.attachments,
+        }))
+    }
+
+    async fn complete_attachments(&self, page: &mut Page) -> Result<(), ConfluenceError> {
+        let truncated = page
+            .inline_attachments
+            .as_ref()
+            .is_some_and(|info| info.possibly_truncated());
+        if !self.core.attachments_enabled || !truncated {
+            return Ok(());
+        }
+        // The v1 attachment pager is gone behind the gateway: v2, which also lists blog posts'
+        // attachments under their own collection (the reference always used `pages`).
+        let collection = match page.content_type {
+            ContentType::Blogpost => "blogposts",
+            _ => "pages",
+        };
+        let url = self.core.api_url(&format!(
+            "/wiki/api/v2/{collection}/{}/attachments?limit={V2_ATTACHMENT_LIMIT}",
+            encode_component(&page.id)
+        ))?;
+        let all = self.core.get_all::<V2List<V2Attachment>>(url).await?;
+        page.attachments = all.into_iter().map(Attachment::from).collect();
+        Ok(())
+    }
+
+    async fn download_attachment(
+        &self,
+        page_id: &str,
+        attachment_id: &str,
+        _download_path: &str,
+    ) -> Result<AttachmentStream, ConfluenceError> {
+        // `_links.download` answers 500 through the gateway; this endpoint redirects to the media
+        // host, and the transport drops `Authorization` on that cross-origin hop.
+        let url = self.core.api_url(&format!(
+            "/wiki/rest/api/content/{}/child/attachment/{}/download",
+            encode_component(page_id),
+            encode_component(attachment_id)
+        ))?;
+        Ok(attachment_stream(self.core.get(url).await?))
+    }
+
+    async fn probe(&self) -> Result<(), ConfluenceError> {
+        self.core.probe_search(SEARCH_PATH, &self.label_cql()).await
+    }
+
+    fn page_web_url(&self, page: &Page) -> String {
+        cloud_page_url(&self.config.base_url, &page.webui)
+    }
+
+    fn attachment_web_url(&self, page_id: &str, attachment_id: &str, title: &str) -> String {
+        cloud_attachment_url(&self.config.base_url, page_id, attachment_id, title)
+    }
+}

@@ -1,0 +1,288 @@
+//! What the Cloud and the Data Center clients share: one GET with error mapping, JSON parsing
+//! that names the endpoint, and the guarded `_links.next` loop.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use http_transport::{Authorizer, LinkGuard, ReadOnly, Response, Transport, TransportError};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::model::{InstanceType, Page};
+use crate::wire::{self, next_link, V1List, V1Page, V2List};
+use crate::ConfluenceError;
+
+/// Expansions of every page listing (labels, version, space for keys and change detection).
+pub(crate) const PAGE_EXPAND: &str = "metadata.labels,version,space";
+/// Appended when attachments are enabled: the first N attachments come inline with the search.
+pub(crate) const ATT_EXPAND: &str =
+    ",children.attachment,children.attachment.version,children.attachment.extensions";
+/// Expansions of a body fetch through v1 (Data Center).
+pub(crate) const BODY_EXPAND: &str = "body.storage,version,space,metadata.labels";
+/// Page size asked of label and descendant searches; the server may give fewer.
+pub(crate) const SEARCH_LIMIT: usize = 100;
+
+/// A list response: its items and the raw `next` link.
+pub(crate) trait Listing: DeserializeOwned {
+    type Item;
+    fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
+    /// The `limit` the server actually applied, when it says (v1 only).
+    fn effective_limit(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl<T: DeserializeOwned> Listing for V1List<T> {
+    type Item = T;
+    fn effective_limit(&self) -> Option<u64> {
+        self.limit
+    }
+    fn into_parts(self) -> (Vec<T>, Option<String>) {
+        let next = next_link(&self.links).map(str::to_owned);
+        (self.results, next)
+    }
+}
+
+impl<T: DeserializeOwned> Listing for V2List<T> {
+    type Item = T;
+    fn into_parts(self) -> (Vec<T>, Option<String>) {
+        let next = next_link(&self.links).map(str::to_owned);
+        (self.results, next)
+    }
+}
+
+/// The path of a URL, which is how errors name an endpoint (queries can be long).
+pub(crate) fn endpoint_of(url: &Url) -> String {
+    url.path().to_owned()
+}
+
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) instance_type: InstanceType,
+    pub(crate) transport: Transport<ReadOnly>,
+    pub(crate) auth: Arc<dyn Authorizer>,
+    /// Cloud `<gateway>/ex/confluence/<cloudId>`, Data Center the base URL.
+    pub(crate) api_root: String,
+    /// How errors name the instance.
+    pub(crate) instance: String,
+    pub(crate) page_cap: usize,
+    pub(crate) attachments_enabled: bool,
+}
+
+impl Core {
+    /// `API + path_and_query`, parsed.
+    pub(crate) fn api_url(&self, path_and_query: &str) -> Result<Url, ConfluenceError> {
+        self.parse_url(&format!("{}{}", self.api_root, path_and_query))
+    }
+
+    pub(crate) fn parse_url(&self, raw: &str) -> Result<Url, ConfluenceError> {
+        Url::parse(raw).map_err(|e| ConfluenceError::Transport {
+            instance: self.instance.clone(),
+            endpoint: raw.split('?').next().unwrap_or(raw).to_owned(),
+            source: TransportError::InvalidUrl {
+                url: raw.to_owned(),
+                reason: e.to_string(),
+            },
+        })
+    }
+
+    /// The absolute URL of a server-provided `next` link. Like the reference, relative links
+    /// are appended to the API root. On Cloud, v1 links relative to the site's `/wiki` base
+    /// (`/rest/api/…`) get `/wiki` in front, since the gateway serves everything under `/wiki`.
+    pub(crate) fn resolve_next(&self, link: &str) -> Result<Url, ConfluenceError> {
+        if link.starts_with("https://") || link.starts_with("http://") {
+            // Absolute links are followed only on the API's own origin: credentials go nowhere
+            // else (the transport drops them on redirects; this covers links in bodies).
+            let url = self.parse_url(link)?;
+            let root = self.parse_url(&self.api_root)?;
+            if url.origin() != root.origin() {
+                return Err(ConfluenceError::Pagination {
+                    instance: self.instance.clone(),
+                    endpoint: endpoint_of(&url),
+                    source: http_transport::PaginationError::ForeignOrigin {
+                        url: url.to_string(),
+                        origin: root.origin().ascii_serialization(),
+                    },
+                });
+            }
+            return Ok(url);
+        }
+        let link = if link.starts_with('/') {
+            link.to_owned()
+        } else {
+            format!("/{link}")
+        };
+        match self.instance_type {
+            InstanceType::Cloud if !link.starts_with("/wiki/") => {
+                self.api_url(&format!("/wiki{link}"))
+            }
+            _ => self.api_url(&link),
+        }
+    }
+
+    /// One authorised GET; the final 2xx response.
+    pub(crate) async fn get(&self, url: Url) -> Result<Response, ConfluenceError> {
+        self.get_with(url, HeaderMap::new(), self.auth.as_ref())
+            .await
+    }
+
+    pub(crate) async fn get_with(
+        &self,
+        url: Url,
+        headers: HeaderMap,
+        auth: &dyn Authorizer,
+    ) -> Result<Response, ConfluenceError> {
+        let endpoint = endpoint_of(&url);
+        self.transport
+            .get(url, headers, auth)
+            .await
+            .map_err(|e| ConfluenceError::from_transport(&self.instance, &endpoint, e))
+    }
+
+    /// The raw body of a GET (parsed by the caller, so every decode error names the endpoint).
+    pub(crate) async fn get_bytes(&self, url: Url) -> Result<bytes::Bytes, ConfluenceError> {
+        let endpoint = endpoint_of(&url);
+        let response = self.get(url).await?;
+        response
+            .bytes()
+            .await
+            .map_err(|e| ConfluenceError::from_transport(&self.instance, &endpoint, e))
+    }
+
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+    ) -> Result<T, ConfluenceError> {
+        let endpoint = endpoint_of(&url);
+        let bytes = self.get_bytes(url).await?;
+        wire::parse(&bytes, &endpoint)
+    }
+
+    /// Every item of a listing, following `_links.next` until absent. The server's links are the
+    /// only driver (no offsets computed here, so a server that caps `limit` lower than asked is
+    /// followed correctly); the [`LinkGuard`] stops a repeated link, a link to another origin and
+    /// a chain longer than the page cap.
+    pub(crate) async fn get_all<L: Listing>(
+        &self,
+        first: Url,
+    ) -> Result<Vec<L::Item>, ConfluenceError> {
+        let endpoint = endpoint_of(&first);
+        let mut guard = LinkGuard::new(&first, self.page_cap);
+        let mut url = first;
+        let mut items = Vec::new();
+        loop {
+            let listing: L = self.get_json(url).await?;
+            let limit = listing.effective_limit();
+            let (results, next) = listing.into_parts();
+            tracing::debug!(
+                endpoint = %endpoint,
+                items = results.len(),
+                server_limit = ?limit,
+                more = next.is_some(),
+                "Confluence listing page"
+            );
+            items.extend(results);
+            let Some(next) = next else {
+                return Ok(items);
+            };
+            url = self.resolve_next(&next)?;
+            guard
+                .admit(&url)
+                .map_err(|source| ConfluenceError::Pagination {
+                    instance: self.instance.clone(),
+                    endpoint: endpoint.clone(),
+                    source,
+                })?;
+        }
+    }
+
+    /// A v1 page listing (content search), every page converted strictly.
+    pub(crate) async fn get_all_pages(&self, first: Url) -> Result<Vec<Page>, ConfluenceError> {
+        let endpoint = endpoint_of(&first);
+        self.get_all::<V1List<V1Page>>(first)
+            .await?
+            .into_iter()
+            .map(|p| p.into_page(&endpoint))
+            .collect()
+    }
+
+    /// `expand` of page listings, with attachments when enabled.
+    pub(crate) fn page_expand(&self) -> String {
+        if self.attachments_enabled {
+            format!("{PAGE_EXPAND}{ATT_EXPAND}")
+        } else {
+            PAGE_EXPAND.to_owned()
+        }
+    }
+}
+
+/// Dedupes by page id, first occurrence wins, order kept.
+pub(crate) fn dedupe_pages(pages: Vec<Page>) -> Vec<Page> {
+    let mut seen = std::collections::HashSet::new();
+    pages
+        .into_iter()
+        .filter(|p| seen.insert(p.id.clone()))
+        .collect()
+}
+
+impl Core {
+    /// A content-search URL: `cql` encoded like `encodeURIComponent`, `expand` raw, as the
+    /// reference sends them.
+    pub(crate) fn search_url(
+        &self,
+        search_path: &str,
+        cql: &str,
+        expand: &str,
+        limit: usize,
+        with_start: bool,
+    ) -> Result<Url, ConfluenceError> {
+        let start = if with_start { "&start=0" } else { "" };
+        self.api_url(&format!(
+            "{search_path}?cql={}&expand={expand}&limit={limit}{start}",
+            crate::urls::encode_component(cql)
+        ))
+    }
+
+    /// Label search, then descendants; shared by both flavours (only the search path differs).
+    pub(crate) async fn search_labelled(
+        &self,
+        search_path: &str,
+        cql: &str,
+    ) -> Result<Vec<Page>, ConfluenceError> {
+        let url = self.search_url(search_path, cql, &self.page_expand(), SEARCH_LIMIT, true)?;
+        self.get_all_pages(url).await
+    }
+
+    pub(crate) async fn search_descendants(
+        &self,
+        search_path: &str,
+        root_ids: &[String],
+    ) -> Result<Vec<Page>, ConfluenceError> {
+        let mut pages = Vec::new();
+        for batch in root_ids.chunks(DESCENDANT_BATCH) {
+            let cql = crate::cql::descendants(batch);
+            let url =
+                self.search_url(search_path, &cql, &self.page_expand(), SEARCH_LIMIT, false)?;
+            pages.extend(self.get_all_pages(url).await?);
+        }
+        Ok(dedupe_pages(pages))
+    }
+
+    /// One `limit=1` search page, not followed.
+    pub(crate) async fn probe_search(
+        &self,
+        search_path: &str,
+        cql: &str,
+    ) -> Result<(), ConfluenceError> {
+        let url = self.search_url(search_path, cql, PAGE_EXPAND, 1, true)?;
+        let endpoint = endpoint_of(&url);
+        let list: V1List<V1Page> = self.get_json(url).await?;
+        for page in list.results {
+            page.into_page(&endpoint)?;
+        }
+        Ok(())
+    }
+}
+
+/// Roots per descendant query (CQL `ancestor IN (…)` length stays modest).
+pub(crate) const DESCENDANT_BATCH: usize = 100;

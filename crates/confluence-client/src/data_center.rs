@@ -1,0 +1,187 @@
+//! Confluence Data Center: v1 REST straight to the base URL (which includes any context path).
+
+use http::header::{HeaderValue, ACCEPT};
+use http::HeaderMap;
+use http_transport::NoAuth;
+
+use crate::api::{attachment_stream, ConfluenceApi};
+use crate::config::ConfluenceConfig;
+use crate::core::{endpoint_of, Core, BODY_EXPAND};
+use crate::model::{
+    Attachment, AttachmentStream, ContentRef, InstanceId, InstanceType, Page, PageAttachments,
+    PageBody,
+};
+use crate::urls::{data_center_attachment_url, data_center_page_url, encode_component};
+use crate::wire::{self, V1Attachment, V1List, V1Page};
+use crate::{cql, ConfluenceError};
+
+const SEARCH_PATH: &str = "/rest/api/content/search";
+const MANIFEST_PATH: &str = "/rest/applinks/1.0/manifest";
+
+/// The Data Center implementation of [`ConfluenceApi`].
+#[derive(Debug)]
+pub struct DataCenterClient {
+    config: ConfluenceConfig,
+    core: Core,
+    space_types: Vec<String>,
+}
+
+impl DataCenterClient {
+    pub(crate) fn new(config: ConfluenceConfig, core: Core) -> Self {
+        let space_types = config.effective_space_types();
+        Self {
+            config,
+            core,
+            space_types,
+        }
+    }
+
+    pub fn config(&self) -> &ConfluenceConfig {
+        &self.config
+    }
+
+    fn label_cql(&self) -> String {
+        cql::labelled_pages(
+            &self.config.ingest_single_label,
+            &self.config.ingest_all_label,
+            &self.space_types,
+        )
+    }
+
+    async fn complete_all(&self, pages: &mut [Page]) -> Result<(), ConfluenceError> {
+        for page in pages {
+            self.complete_attachments(page).await?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfluenceApi for DataCenterClient {
+    fn instance_type(&self) -> InstanceType {
+        InstanceType::DataCenter
+    }
+
+    async fn resolve_instance_id(&self) -> Result<InstanceId, ConfluenceError> {
+        // Public endpoint: no credentials. Confluence 10 answers XML unless JSON is asked for.
+        let url = self.core.api_url(MANIFEST_PATH)?;
+        let endpoint = endpoint_of(&url);
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let response = self.core.get_with(url, headers, &NoAuth).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ConfluenceError::from_transport(&self.core.instance, &endpoint, e))?;
+        Ok(InstanceId {
+            instance_type: InstanceType::DataCenter,
+            id: wire::manifest_id(&bytes, &endpoint)?,
+        })
+    }
+
+    async fn discover_labelled_pages(&self) -> Result<Vec<Page>, ConfluenceError> {
+        let mut pages = self
+            .core
+            .search_labelled(SEARCH_PATH, &self.label_cql())
+            .await?;
+        self.complete_all(&mut pages).await?;
+        Ok(pages)
+    }
+
+    async fn descendant_pages(&self, root_ids: &[String]) -> Result<Vec<Page>, ConfluenceError> {
+        let mut pages = self.core.search_descendants(SEARCH_PATH, root_ids).await?;
+        self.complete_all(&mut pages).await?;
+        Ok(pages)
+    }
+
+    async fn page_bodies(&self, content: &[ContentRef]) -> Result<Vec<PageBody>, ConfluenceError> {
+        let ids: Vec<&str> = content
+            .iter()
+            .filter(|c| c.content_type.may_have_body())
+            .map(|c| c.id.as_str())
+            .collect();
+        let mut bodies = Vec::new();
+        for batch in ids.chunks(self.config.effective_body_batch_size()) {
+            // The server caps body expansions at 50 per page whatever we ask; the `next` links
+            // carry its effective limit, so we follow them rather than computing offsets.
+            let url = self.core.search_url(
+                SEARCH_PATH,
+                &cql::by_ids(batch),
+                BODY_EXPAND,
+                batch.len(),
+                false,
+            )?;
+            let endpoint = endpoint_of(&url);
+            for page in self.core.get_all::<V1List<V1Page>>(url).await? {
+                bodies.push(page.into_body(&endpoint)?);
+            }
+        }
+        Ok(bodies)
+    }
+
+    async fn page_attachments_by_title(
+        &self,
+        space_key: &str,
+        title: &str,
+    ) -> Result<Option<PageAttachments>, ConfluenceError> {
+        if !self.core.attachments_enabled {
+            return Ok(None);
+        }
+        let url = self.core.api_url(&format!(
+            "/rest/api/content?spaceKey={}&title={}&type=page&expand={}",
+            encode_component(space_key),
+            encode_component(title),
+            self.core.page_expand()
+        ))?;
+        let endpoint = endpoint_of(&url);
+        let list: V1List<V1Page> = self.core.get_json(url).await?;
+        // Titles are unique per space: the first result is the page.
+        let Some(first) = list.results.into_iter().next() else {
+            return Ok(None);
+        };
+        let mut page = first.into_page(&endpoint)?;
+        self.complete_attachments(&mut page).await?;
+        Ok(Some(PageAttachments {
+            page_id: page.id,
+            attachments: page.attachments,
+        }))
+    }
+
+    async fn complete_attachments(&self, page: &mut Page) -> Result<(), ConfluenceError> {
+        let Some(info) = page.inline_attachments.as_ref() else {
+            return Ok(());
+        };
+        let Some(next) = info.next.as_deref().filter(|_| info.possibly_truncated()) else {
+            return Ok(());
+        };
+        if !self.core.attachments_enabled {
+            return Ok(());
+        }
+        let url = self.core.resolve_next(next)?;
+        let rest = self.core.get_all::<V1List<V1Attachment>>(url).await?;
+        page.attachments
+            .extend(rest.into_iter().map(Attachment::from));
+        Ok(())
+    }
+
+    async fn download_attachment(
+        &self,
+        _page_id: &str,
+        _attachment_id: &str,
+        download_path: &str,
+    ) -> Result<AttachmentStream, ConfluenceError> {
+        let url = self.core.resolve_next(download_path)?;
+        Ok(attachment_stream(self.core.get(url).await?))
+    }
+
+    async fn probe(&self) -> Result<(), ConfluenceError> {
+        self.core.probe_search(SEARCH_PATH, &self.label_cql()).await
+    }
+
+    fn page_web_url(&self, page: &Page) -> String {
+        data_center_page_url(&self.config.base_url, &page.id)
+    }
+
+    fn attachment_web_url(&self, page_id: &str, attachment_id: &str, title: &str) -> String {
+        data_center_attachment_url(&self.config.base_url, page_id, attachment_id, title)
+    }
+}

@@ -1,0 +1,230 @@
+//! What can go wrong talking to Confluence, in terms an operator can act on. No variant carries a
+//! secret: URLs and endpoint paths only (our URLs never contain credentials).
+
+use std::time::Duration;
+
+use http_transport::{PaginationError, TransportError};
+
+/// One invalid configuration field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Dotted path of the field (`auth.mode`, `cloudId`, …).
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+fn join(problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfluenceError {
+    /// Every problem found, not just the first.
+    #[error("invalid Confluence configuration: {}", join(.problems))]
+    Config { problems: Vec<ConfigProblem> },
+
+    /// 401 even after a fresh token (or with static credentials).
+    #[error("{instance} rejected our credentials at {endpoint}: check the client id and secret, token or password")]
+    Unauthorized {
+        instance: String,
+        endpoint: String,
+        #[source]
+        source: TransportError,
+    },
+
+    /// 403: the credentials work but lack a permission or OAuth scope.
+    #[error("{instance} refused access to {endpoint} (403): grant the app or user read access (Cloud: read:confluence-content.all, or the granular read:page/attachment/space/label:confluence scopes)")]
+    Forbidden {
+        instance: String,
+        endpoint: String,
+        #[source]
+        source: TransportError,
+    },
+
+    /// 410: Atlassian removed this endpoint. Retrying cannot help; the client must change.
+    #[error("{instance} no longer serves {endpoint} (410 Gone): this Confluence API endpoint has been removed")]
+    EndpointGone {
+        instance: String,
+        endpoint: String,
+        #[source]
+        source: TransportError,
+    },
+
+    /// 429 with an absurd `Retry-After` or `X-RateLimit-Limit: 0`.
+    #[error("{instance} blocked this account (429, Retry-After {retry_after:?}) at {endpoint}: ask a Confluence admin to lift the rate-limit block")]
+    Blocked {
+        instance: String,
+        endpoint: String,
+        retry_after: Duration,
+        #[source]
+        source: TransportError,
+    },
+
+    /// A `_links.next` chain that repeats, leaves the API origin or exceeds the page cap.
+    #[error("listing {endpoint} on {instance} stopped: {source}")]
+    Pagination {
+        instance: String,
+        endpoint: String,
+        #[source]
+        source: PaginationError,
+    },
+
+    /// A body that is not the JSON we expect.
+    #[error("unexpected response from {endpoint}: {reason}")]
+    Decode { endpoint: String, reason: String },
+
+    /// A content type outside page/blogpost/folder/database/whiteboard/embed fails the listing.
+    #[error("unknown Confluence content type {value:?} for content {content_id} in {endpoint}")]
+    UnknownContentType {
+        endpoint: String,
+        content_id: String,
+        value: String,
+    },
+
+    /// The Data Center application-links manifest did not identify the instance.
+    #[error("the manifest at {endpoint} did not contain a valid \"id\" field")]
+    InvalidManifest { endpoint: String },
+
+    /// Any other transport failure (connection, timeout, retries exhausted, token endpoint, …).
+    #[error("request to {endpoint} on {instance} failed: {source}")]
+    Transport {
+        instance: String,
+        endpoint: String,
+        #[source]
+        source: TransportError,
+    },
+}
+
+impl ConfluenceError {
+    /// Sorts a transport error into the variant an operator acts on.
+    pub(crate) fn from_transport(instance: &str, endpoint: &str, source: TransportError) -> Self {
+        let instance = instance.to_owned();
+        let endpoint = endpoint.to_owned();
+        match &source {
+            TransportError::Unauthorized { .. } => Self::Unauthorized {
+                instance,
+                endpoint,
+                source,
+            },
+            TransportError::Gone { .. } => Self::EndpointGone {
+                instance,
+                endpoint,
+                source,
+            },
+            TransportError::Blocked { retry_after, .. } => Self::Blocked {
+                instance,
+                endpoint,
+                retry_after: *retry_after,
+                source,
+            },
+            TransportError::Decode { reason, .. } => Self::Decode {
+                endpoint,
+                reason: reason.clone(),
+            },
+            other => match other.status().map(|s| s.as_u16()) {
+                Some(401) => Self::Unauthorized {
+                    instance,
+                    endpoint,
+                    source,
+                },
+                Some(403) => Self::Forbidden {
+                    instance,
+                    endpoint,
+                    source,
+                },
+                Some(410) => Self::EndpointGone {
+                    instance,
+                    endpoint,
+                    source,
+                },
+                _ => Self::Transport {
+                    instance,
+                    endpoint,
+                    source,
+                },
+            },
+        }
+    }
+
+    /// The HTTP status behind the error, when there was one (404 → the page is gone, …).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Unauthorized { source, .. }
+            | Self::Forbidden { source, .. }
+            | Self::EndpointGone { source, .. }
+            | Self::Blocked { source, .. }
+            | Self::Transport { source, .. } => source.status().map(|s| s.as_u16()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    #[test]
+    fn gone_names_the_endpoint() {
+        let err = ConfluenceError::from_transport(
+            "Confluence Cloud site https://x.atlassian.net",
+            "/ex/confluence/c/wiki/rest/api/space",
+            TransportError::Gone {
+                url: "https://api.atlassian.com/ex/confluence/c/wiki/rest/api/space".into(),
+            },
+        );
+        assert!(matches!(err, ConfluenceError::EndpointGone { .. }));
+        assert!(err.to_string().contains("/wiki/rest/api/space"));
+        assert!(err.to_string().contains("410"));
+    }
+
+    #[test]
+    fn status_401_and_403_become_actionable_variants() {
+        let status = |code| TransportError::Status {
+            url: "u".into(),
+            status: StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT),
+            body: String::new(),
+        };
+        assert!(matches!(
+            ConfluenceError::from_transport("i", "e", status(401)),
+            ConfluenceError::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            ConfluenceError::from_transport("i", "e", status(403)),
+            ConfluenceError::Forbidden { .. }
+        ));
+        let not_found = ConfluenceError::from_transport("i", "e", status(404));
+        assert!(matches!(not_found, ConfluenceError::Transport { .. }));
+        assert_eq!(not_found.status(), Some(404));
+    }
+
+    #[test]
+    fn config_error_lists_every_problem() {
+        let err = ConfluenceError::Config {
+            problems: vec![
+                ConfigProblem {
+                    path: "cloudId".into(),
+                    message: "required".into(),
+                },
+                ConfigProblem {
+                    path: "auth.mode".into(),
+                    message: "pat is not allowed".into(),
+                },
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "invalid Confluence configuration: cloudId: required; auth.mode: pat is not allowed"
+        );
+    }
+}
