@@ -1,0 +1,293 @@
+//! Every GraphQL document this client sends, one `const` per operation.
+//!
+//! They are the documents the reference connector (`@unique-ag/unique-api`) sends, modulo
+//! whitespace: same operation names, same variable definitions, same arguments, same selections.
+//! Unique (and whoever reads its logs or dashboards per operation) must not be able to tell the
+//! two connectors apart. A change here is a change of the wire protocol: the snapshot tests and
+//! the schema test (`tests/schema.rs`) must both be updated on purpose.
+
+/// The service user's id (scope-management GraphQL), used to grant it access to scopes.
+pub const USER: &str = r#"query User {
+  me {
+    user {
+      id
+    }
+  }
+}"#;
+
+/// Grants accesses on one scope (ingestion GraphQL).
+pub const CREATE_SCOPE_ACCESSES: &str = r#"mutation CreateScopeAccesses(
+  $scopeAccesses: [ScopeAccessChangeDto!]!
+  $scopeId: String!
+  $applyToSubScopes: Boolean
+  $skipFileAccessPropagation: Boolean
+) {
+  createScopeAccesses(
+    scopeAccesses: $scopeAccesses
+    scopeId: $scopeId
+    applyToSubScopes: $applyToSubScopes
+    skipFileAccessPropagation: $skipFileAccessPropagation
+  )
+}"#;
+
+/// Scopes by id, external id or parent (ingestion GraphQL).
+pub const PAGINATED_SCOPE: &str = r#"query PaginatedScope($skip: Int!, $take: Int!, $where: ScopeWhereInput!) {
+  paginatedScope(skip: $skip, take: $take, where: $where) {
+    totalCount
+    nodes {
+      id
+      name
+      parentId
+      externalId
+    }
+  }
+}"#;
+
+/// Sets (or clears) a scope's external id (ingestion GraphQL).
+pub const UPDATE_SCOPE: &str = r#"mutation UpdateScope($id: String!, $input: ScopeUpdateInput!) {
+  updateScope(id: $id, input: $input) {
+    id
+    name
+    externalId
+    parentId
+  }
+}"#;
+
+/// Creates the scopes along absolute paths, returning the leaf of each (ingestion GraphQL).
+pub const GENERATE_SCOPES_BASED_ON_PATHS: &str = r#"mutation GenerateScopesBasedOnPaths($paths: [String!]!, $inheritAccess: Boolean) {
+  generateScopesBasedOnPaths(paths: $paths, inheritAccess: $inheritAccess) {
+    id
+    name
+    parentId
+    externalId
+  }
+}"#;
+
+/// Re-parents scopes (root-scope migration; ingestion GraphQL).
+pub const BULK_MOVE: &str = r#"mutation BulkMove($input: BulkMoveInput!) {
+  bulkMove(input: $input) {
+    scopeIds
+    asyncMetadataRebuild
+    jobId
+    affectedFiles
+    message
+  }
+}"#;
+
+/// Deletes a scope, optionally with its subtree (ingestion GraphQL).
+pub const DELETE_FOLDER: &str = r#"mutation DeleteFolder($scopeId: String!, $recursive: Boolean!) {
+  deleteFolder(scopeId: $scopeId, recursive: $recursive) {
+    failedFolders {
+      id
+      name
+      failReason
+      path
+    }
+    successFolders {
+      id
+      name
+      path
+    }
+  }
+}"#;
+
+/// Registers (without `fileUrl`) and finalizes (with `fileUrl`) a content (ingestion GraphQL).
+pub const CONTENT_UPSERT: &str = r#"mutation ContentUpsert(
+  $input: ContentCreateInput!
+  $fileUrl: String
+  $chatId: String
+  $scopeId: String
+  $sourceOwnerType: String
+  $sourceName: String
+  $sourceKind: String
+  $storeInternally: Boolean
+  $baseUrl: String
+) {
+  contentUpsert(
+    input: $input
+    fileUrl: $fileUrl
+    chatId: $chatId
+    scopeId: $scopeId
+    sourceOwnerType: $sourceOwnerType
+    sourceName: $sourceName
+    sourceKind: $sourceKind
+    storeInternally: $storeInternally
+    baseUrl: $baseUrl
+  ) {
+    id
+    key
+    title
+    byteSize
+    mimeType
+    ownerType
+    ownerId
+    writeUrl
+    readUrl
+    createdAt
+    internallyStoredAt
+    source {
+      kind
+      name
+    }
+  }
+}"#;
+
+/// Contents by keys or key prefix, full node set (ingestion GraphQL).
+pub const PAGINATED_CONTENT: &str = r#"query PaginatedContent($skip: Int!, $take: Int!, $where: ContentWhereInput) {
+  paginatedContent(skip: $skip, take: $take, where: $where) {
+    nodes {
+      id
+      fileAccess
+      key
+      ownerType
+      ownerId
+      metadata
+      byteSize
+      expiresAt
+      ingestionState
+    }
+    totalCount
+  }
+}"#;
+
+/// Content ids owned by a scope. Same operation name as [`PAGINATED_CONTENT`], as in the
+/// reference: two documents, one name.
+pub const PAGINATED_CONTENT_IDS: &str = r#"query PaginatedContent($skip: Int!, $take: Int!, $where: ContentWhereInput) {
+  paginatedContent(skip: $skip, take: $take, where: $where) {
+    nodes {
+      id
+    }
+    totalCount
+  }
+}"#;
+
+/// How many contents match, without fetching any (`skip: 0, take: 0` inline, as the reference).
+pub const PAGINATED_CONTENT_COUNT: &str = r#"query PaginatedContentCount($where: ContentWhereInput) {
+  paginatedContent(where: $where, skip: 0, take: 0) {
+    totalCount
+  }
+}"#;
+
+/// Deletes contents by id; answers with the ids actually deleted (ingestion GraphQL).
+pub const CONTENT_DELETE_BY_CONTENT_IDS: &str = r#"mutation ContentDeleteByContentIds($contentIds: [String!]!) {
+  contentDeleteByContentIds(contentIds: $contentIds) {
+    id
+  }
+}"#;
+
+/// The anonymous health ping sent to both GraphQL endpoints (no `operationName`, no variables).
+pub const HEALTH_PING: &str = "{ __typename }";
+
+/// A named GraphQL operation: its name goes into `operationName`, errors and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Operation {
+    pub(crate) name: &'static str,
+    pub(crate) document: &'static str,
+}
+
+pub(crate) const OP_USER: Operation = Operation {
+    name: "User",
+    document: USER,
+};
+pub(crate) const OP_CREATE_SCOPE_ACCESSES: Operation = Operation {
+    name: "CreateScopeAccesses",
+    document: CREATE_SCOPE_ACCESSES,
+};
+pub(crate) const OP_PAGINATED_SCOPE: Operation = Operation {
+    name: "PaginatedScope",
+    document: PAGINATED_SCOPE,
+};
+pub(crate) const OP_UPDATE_SCOPE: Operation = Operation {
+    name: "UpdateScope",
+    document: UPDATE_SCOPE,
+};
+pub(crate) const OP_GENERATE_SCOPES_BASED_ON_PATHS: Operation = Operation {
+    name: "GenerateScopesBasedOnPaths",
+    document: GENERATE_SCOPES_BASED_ON_PATHS,
+};
+pub(crate) const OP_BULK_MOVE: Operation = Operation {
+    name: "BulkMove",
+    document: BULK_MOVE,
+};
+pub(crate) const OP_DELETE_FOLDER: Operation = Operation {
+    name: "DeleteFolder",
+    document: DELETE_FOLDER,
+};
+pub(crate) const OP_CONTENT_UPSERT: Operation = Operation {
+    name: "ContentUpsert",
+    document: CONTENT_UPSERT,
+};
+pub(crate) const OP_PAGINATED_CONTENT: Operation = Operation {
+    name: "PaginatedContent",
+    document: PAGINATED_CONTENT,
+};
+pub(crate) const OP_PAGINATED_CONTENT_IDS: Operation = Operation {
+    name: "PaginatedContent",
+    document: PAGINATED_CONTENT_IDS,
+};
+pub(crate) const OP_PAGINATED_CONTENT_COUNT: Operation = Operation {
+    name: "PaginatedContentCount",
+    document: PAGINATED_CONTENT_COUNT,
+};
+pub(crate) const OP_CONTENT_DELETE_BY_CONTENT_IDS: Operation = Operation {
+    name: "ContentDeleteByContentIds",
+    document: CONTENT_DELETE_BY_CONTENT_IDS,
+};
+
+const ALL: &[(&str, &str)] = &[
+    (OP_USER.name, OP_USER.document),
+    (
+        OP_CREATE_SCOPE_ACCESSES.name,
+        OP_CREATE_SCOPE_ACCESSES.document,
+    ),
+    (OP_PAGINATED_SCOPE.name, OP_PAGINATED_SCOPE.document),
+    (OP_UPDATE_SCOPE.name, OP_UPDATE_SCOPE.document),
+    (
+        OP_GENERATE_SCOPES_BASED_ON_PATHS.name,
+        OP_GENERATE_SCOPES_BASED_ON_PATHS.document,
+    ),
+    (OP_BULK_MOVE.name, OP_BULK_MOVE.document),
+    (OP_DELETE_FOLDER.name, OP_DELETE_FOLDER.document),
+    (OP_CONTENT_UPSERT.name, OP_CONTENT_UPSERT.document),
+    (OP_PAGINATED_CONTENT.name, OP_PAGINATED_CONTENT.document),
+    (
+        OP_PAGINATED_CONTENT_IDS.name,
+        OP_PAGINATED_CONTENT_IDS.document,
+    ),
+    (
+        OP_PAGINATED_CONTENT_COUNT.name,
+        OP_PAGINATED_CONTENT_COUNT.document,
+    ),
+    (
+        OP_CONTENT_DELETE_BY_CONTENT_IDS.name,
+        OP_CONTENT_DELETE_BY_CONTENT_IDS.document,
+    ),
+];
+
+/// Every named document as `(operation name, document)`, for the schema test. `User` goes to
+/// the scope-management service, everything else to ingestion. The anonymous
+/// [`HEALTH_PING`] is not listed (it has no operation name); it is valid on both services.
+#[doc(hidden)]
+pub fn all_documents() -> &'static [(&'static str, &'static str)] {
+    ALL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_document_names_its_operation() {
+        for (name, document) in all_documents() {
+            let head = document
+                .split(['(', '{'])
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>();
+            assert_eq!(head.len(), 2, "{document}");
+            assert!(matches!(head[0], "query" | "mutation"), "{document}");
+            assert_eq!(head[1], *name, "{document}");
+        }
+    }
+}
