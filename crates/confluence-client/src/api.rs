@@ -117,7 +117,7 @@ impl ConfluenceClient {
     }
 }
 
-fn build_core(
+pub(crate) fn build_core(
     config: &ConfluenceConfig,
     observer: Arc<dyn TransportObserver>,
 ) -> Result<Core, ConfluenceError> {
@@ -126,7 +126,7 @@ fn build_core(
     let setup_error = |endpoint: &str, source| ConfluenceError::Transport {
         instance: instance.clone(),
         endpoint: endpoint.to_owned(),
-        source,
+        source: Box::new(source),
     };
     let auth: Arc<dyn Authorizer> = match &config.auth {
         AuthConfig::OAuth2lo {

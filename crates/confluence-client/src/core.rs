@@ -79,10 +79,10 @@ impl Core {
         Url::parse(raw).map_err(|e| ConfluenceError::Transport {
             instance: self.instance.clone(),
             endpoint: raw.split('?').next().unwrap_or(raw).to_owned(),
-            source: TransportError::InvalidUrl {
+            source: Box::new(TransportError::InvalidUrl {
                 url: raw.to_owned(),
                 reason: e.to_string(),
-            },
+            }),
         })
     }
 
@@ -99,10 +99,10 @@ impl Core {
                 return Err(ConfluenceError::Pagination {
                     instance: self.instance.clone(),
                     endpoint: endpoint_of(&url),
-                    source: http_transport::PaginationError::ForeignOrigin {
+                    source: Box::new(http_transport::PaginationError::ForeignOrigin {
                         url: url.to_string(),
                         origin: root.origin().ascii_serialization(),
-                    },
+                    }),
                 });
             }
             return Ok(url);
@@ -191,7 +191,7 @@ impl Core {
                 .map_err(|source| ConfluenceError::Pagination {
                     instance: self.instance.clone(),
                     endpoint: endpoint.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
         }
     }
@@ -286,3 +286,141 @@ impl Core {
 
 /// Roots per descendant query (CQL `ancestor IN (…)` length stays modest).
 pub(crate) const DESCENDANT_BATCH: usize = 100;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::{AuthConfig, ConfluenceConfig};
+    use http_transport::{NoopObserver, SecretString};
+
+    fn cloud_core(attachments: bool) -> Core {
+        let mut config = ConfluenceConfig::cloud(
+            "https://tenant1.atlassian.net",
+            "cloud-1",
+            "id",
+            SecretString::from("secret".to_owned()),
+        );
+        config.attachments_enabled = attachments;
+        crate::api::build_core(&config, Arc::new(NoopObserver)).unwrap()
+    }
+
+    fn dc_core() -> Core {
+        let config = ConfluenceConfig::data_center(
+            "https://dc.acme.com/confluence",
+            AuthConfig::OAuth2lo {
+                client_id: "id".into(),
+                client_secret: SecretString::from("secret".to_owned()),
+            },
+        );
+        crate::api::build_core(&config, Arc::new(NoopObserver)).unwrap()
+    }
+
+    #[test]
+    fn label_search_url_matches_the_reference_shape() {
+        let core = cloud_core(true);
+        let cql =
+            crate::cql::labelled_pages("ai-ingest", "ai-ingest-all", &["global", "collaboration"]);
+        let url = core
+            .search_url(
+                "/wiki/rest/api/content/search",
+                &cql,
+                &core.page_expand(),
+                SEARCH_LIMIT,
+                true,
+            )
+            .unwrap();
+        insta::assert_snapshot!(url.as_str(), @"https://api.atlassian.com/ex/confluence/cloud-1/wiki/rest/api/content/search?cql=((label%3D%22ai-ingest%22)%20OR%20(label%3D%22ai-ingest-all%22))%20AND%20(space.type%3Dglobal%20OR%20space.type%3Dcollaboration)%20AND%20type%20!%3D%20attachment&expand=metadata.labels,version,space,children.attachment,children.attachment.version,children.attachment.extensions&limit=100&start=0");
+        assert!(!url.as_str().contains("os_authType"));
+    }
+
+    #[test]
+    fn no_attachment_expansion_when_attachments_are_disabled() {
+        let core = cloud_core(false);
+        assert_eq!(core.page_expand(), "metadata.labels,version,space");
+    }
+
+    #[test]
+    fn descendant_search_url_has_no_start() {
+        let core = dc_core();
+        let url = core
+            .search_url(
+                "/rest/api/content/search",
+                &crate::cql::descendants(&["10", "20"]),
+                &core.page_expand(),
+                SEARCH_LIMIT,
+                false,
+            )
+            .unwrap();
+        insta::assert_snapshot!(url.as_str(), @"https://dc.acme.com/confluence/rest/api/content/search?cql=ancestor%20IN%20(10%2C20)%20AND%20type%20!%3D%20attachment&expand=metadata.labels,version,space,children.attachment,children.attachment.version,children.attachment.extensions&limit=100");
+    }
+
+    #[test]
+    fn cloud_next_links_are_appended_to_the_gateway() {
+        let core = cloud_core(true);
+        assert_eq!(
+            core.resolve_next("/wiki/rest/api/content/search?cql=x&start=25")
+                .unwrap()
+                .as_str(),
+            "https://api.atlassian.com/ex/confluence/cloud-1/wiki/rest/api/content/search?cql=x&start=25"
+        );
+        // Relative to the site's `/wiki` base, as real v1 search links are.
+        assert_eq!(
+            core.resolve_next("/rest/api/content/search?cursor=abc")
+                .unwrap()
+                .as_str(),
+            "https://api.atlassian.com/ex/confluence/cloud-1/wiki/rest/api/content/search?cursor=abc"
+        );
+        assert_eq!(
+            core.resolve_next("/wiki/api/v2/pages/1/attachments?cursor=z")
+                .unwrap()
+                .as_str(),
+            "https://api.atlassian.com/ex/confluence/cloud-1/wiki/api/v2/pages/1/attachments?cursor=z"
+        );
+    }
+
+    #[test]
+    fn data_center_next_links_are_appended_to_the_base_url_with_context_path() {
+        let core = dc_core();
+        assert_eq!(
+            core.resolve_next("/rest/api/content/700/child/attachment?start=25")
+                .unwrap()
+                .as_str(),
+            "https://dc.acme.com/confluence/rest/api/content/700/child/attachment?start=25"
+        );
+    }
+
+    #[test]
+    fn absolute_links_to_another_origin_are_refused() {
+        let core = dc_core();
+        let err = core
+            .resolve_next("https://evil.example.com/rest/api/content/search")
+            .unwrap_err();
+        assert!(matches!(err, ConfluenceError::Pagination { .. }), "{err}");
+        assert!(core
+            .resolve_next("https://dc.acme.com/confluence/rest/api/content/search?start=5")
+            .is_ok());
+    }
+
+    #[test]
+    fn dedupe_keeps_the_first_occurrence() {
+        let page = |id: &str, title: &str| Page {
+            id: id.into(),
+            title: title.into(),
+            content_type: crate::model::ContentType::Page,
+            space: crate::model::Space {
+                id: "1".into(),
+                key: "SP".into(),
+                name: "S".into(),
+            },
+            version_when: "t".into(),
+            webui: "/x".into(),
+            labels: vec![],
+            attachments: vec![],
+            inline_attachments: None,
+        };
+        let pages = dedupe_pages(vec![page("1", "a"), page("2", "b"), page("1", "c")]);
+        let titles: Vec<&str> = pages.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(titles, ["a", "b"]);
+    }
+}

@@ -39,7 +39,7 @@ pub enum ConfluenceError {
         instance: String,
         endpoint: String,
         #[source]
-        source: TransportError,
+        source: Box<TransportError>,
     },
 
     /// 403: the credentials work but lack a permission or OAuth scope.
@@ -48,7 +48,7 @@ pub enum ConfluenceError {
         instance: String,
         endpoint: String,
         #[source]
-        source: TransportError,
+        source: Box<TransportError>,
     },
 
     /// 410: Atlassian removed this endpoint. Retrying cannot help; the client must change.
@@ -57,7 +57,7 @@ pub enum ConfluenceError {
         instance: String,
         endpoint: String,
         #[source]
-        source: TransportError,
+        source: Box<TransportError>,
     },
 
     /// 429 with an absurd `Retry-After` or `X-RateLimit-Limit: 0`.
@@ -67,7 +67,7 @@ pub enum ConfluenceError {
         endpoint: String,
         retry_after: Duration,
         #[source]
-        source: TransportError,
+        source: Box<TransportError>,
     },
 
     /// A `_links.next` chain that repeats, leaves the API origin or exceeds the page cap.
@@ -76,7 +76,7 @@ pub enum ConfluenceError {
         instance: String,
         endpoint: String,
         #[source]
-        source: PaginationError,
+        source: Box<PaginationError>,
     },
 
     /// A body that is not the JSON we expect.
@@ -101,7 +101,7 @@ pub enum ConfluenceError {
         instance: String,
         endpoint: String,
         #[source]
-        source: TransportError,
+        source: Box<TransportError>,
     },
 }
 
@@ -110,7 +110,9 @@ impl ConfluenceError {
     pub(crate) fn from_transport(instance: &str, endpoint: &str, source: TransportError) -> Self {
         let instance = instance.to_owned();
         let endpoint = endpoint.to_owned();
-        match &source {
+        let status = source.status().map(|s| s.as_u16());
+        let source = Box::new(source);
+        match source.as_ref() {
             TransportError::Unauthorized { .. } => Self::Unauthorized {
                 instance,
                 endpoint,
@@ -131,7 +133,7 @@ impl ConfluenceError {
                 endpoint,
                 reason: reason.clone(),
             },
-            other => match other.status().map(|s| s.as_u16()) {
+            _ => match status {
                 Some(401) => Self::Unauthorized {
                     instance,
                     endpoint,
