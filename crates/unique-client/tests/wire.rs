@@ -561,3 +561,41 @@ async fn deletion_by_ids_is_batched_by_twenty() {
         .collect();
     assert_eq!(sizes, [20, 20, 5]);
 }
+
+#[tokio::test]
+async fn requests_of_one_tenant_share_a_smooth_rate_limit() {
+    let stub = spawn_stub(|_, _| {
+        Reply::json(json!({"data": {"paginatedScope": {"totalCount": 0, "nodes": []}}}))
+    })
+    .await;
+    let mut config = config(cluster_local_auth(), stub.url(""), stub.url(""));
+    // One request every 100 ms.
+    config.api_rate_limit_per_minute = std::num::NonZeroU32::new(600).unwrap();
+    let client = UniqueClient::new(config).unwrap();
+    let started = std::time::Instant::now();
+    let lookups = (0..5).map(|i| {
+        let client = client.clone();
+        async move { client.scope_by_id(&format!("s{i}")).await }
+    });
+    for result in futures::future::join_all(lookups).await {
+        result.unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(350),
+        "5 requests at 600/min took {elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn health_ping_does_not_wait_for_the_tenant_rate_limit() {
+    let stub = spawn_stub(|_, _| Reply::json(json!({"data": {"__typename": "Query"}}))).await;
+    let mut config = config(cluster_local_auth(), stub.url(""), stub.url(""));
+    config.api_rate_limit_per_minute = std::num::NonZeroU32::new(1).unwrap();
+    let client = UniqueClient::new(config).unwrap();
+    for _ in 0..3 {
+        let report = client.ping(Duration::from_secs(2)).await;
+        assert!(report.is_healthy(), "{report:?}");
+    }
+}
