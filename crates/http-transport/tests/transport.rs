@@ -1,0 +1,895 @@
+//! The transport against real HTTP servers on loopback: retries, 401 refresh, redirects,
+//! plain-HTTP policy, timeouts, the limiter and the observer.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::Path;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{any, get};
+use axum::Router;
+use bytes::Bytes;
+use common::{config, serve, Hits, RecordingObserver};
+use futures::StreamExt as _;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http_transport::{
+    AuthError, Authorizer, Body, NoAuth, ReadOnly, ReadWrite, Request, StaticAuthorizer, Token,
+    TokenCache, TokenSource, Transport, TransportConfig, TransportError, TransportObserver,
+};
+use secrecy::SecretString;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use url::Url;
+
+fn read_only(config: TransportConfig) -> (Transport<ReadOnly>, Arc<RecordingObserver>) {
+    let observer = Arc::new(RecordingObserver::default());
+    let transport =
+        Transport::<ReadOnly>::new(config, observer.clone() as Arc<dyn TransportObserver>).unwrap();
+    (transport, observer)
+}
+
+fn read_write(config: TransportConfig) -> (Transport<ReadWrite>, Arc<RecordingObserver>) {
+    let observer = Arc::new(RecordingObserver::default());
+    let transport =
+        Transport::<ReadWrite>::new(config, observer.clone() as Arc<dyn TransportObserver>)
+            .unwrap();
+    (transport, observer)
+}
+
+/// Answers `status` (with `headers`) `failures` times, then 200 "ok".
+fn flaky(
+    hits: Hits,
+    failures: u32,
+    status: StatusCode,
+    headers: Vec<(&'static str, &'static str)>,
+) -> Router {
+    Router::new().route(
+        "/flaky",
+        get(move || {
+            let hits = hits.clone();
+            let headers = headers.clone();
+            async move {
+                if hits.hit() <= failures {
+                    let mut map = HeaderMap::new();
+                    for (name, value) in headers {
+                        map.insert(name, HeaderValue::from_static(value));
+                    }
+                    (status, map, "try later").into_response()
+                } else {
+                    "ok".into_response()
+                }
+            }
+        }),
+    )
+}
+
+#[tokio::test]
+async fn gets_a_body_as_bytes_json_and_stream() {
+    let base = serve(Router::new().route("/doc", get(|| async { r#"{"a":1}"# }))).await;
+    let (transport, observer) = read_only(config());
+    let url = base.join("doc").unwrap();
+    let value: serde_json::Value = transport
+        .get(url.clone(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(value, serde_json::json!({"a": 1}));
+    let bytes = transport
+        .get(url.clone(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], br#"{"a":1}"#);
+    let mut stream = transport
+        .get(url, HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap()
+        .into_stream();
+    let mut streamed = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        streamed.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(streamed, bytes);
+    assert_eq!(observer.received.load(Ordering::SeqCst), 21);
+    assert_eq!(observer.attempt_count(), 3);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_decode_error_naming_the_url() {
+    let base = serve(Router::new().route("/doc", get(|| async { "<html>" }))).await;
+    let (transport, _) = read_only(config());
+    let err = transport
+        .get(base.join("doc").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransportError::Decode { url, .. } if url.ends_with("/doc")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn retries_each_retryable_status_then_succeeds() {
+    for code in [429, 500, 502, 503, 504] {
+        let status = StatusCode::from_u16(code).unwrap();
+        let hits = Hits::default();
+        let base = serve(flaky(hits.clone(), 2, status, vec![])).await;
+        let (transport, observer) = read_only(config());
+        let response = transport
+            .get(base.join("flaky").unwrap(), HeaderMap::new(), &NoAuth)
+            .await
+            .unwrap();
+        assert_eq!(response.text().await.unwrap(), "ok");
+        assert_eq!(hits.count(), 3, "status {code}");
+        assert_eq!(observer.retry_count(), 2, "status {code}");
+    }
+}
+
+#[tokio::test]
+async fn gives_up_when_retries_run_out() {
+    let hits = Hits::default();
+    let base = serve(flaky(
+        hits.clone(),
+        u32::MAX,
+        StatusCode::SERVICE_UNAVAILABLE,
+        vec![],
+    ))
+    .await;
+    let (transport, _) = read_only(config());
+    let err = transport
+        .get(base.join("flaky").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::RetriesExhausted {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                attempts: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(hits.count(), 4);
+}
+
+#[tokio::test]
+async fn does_not_retry_client_errors_and_keeps_a_short_body_excerpt() {
+    let long = "x".repeat(5_000);
+    let hits = Hits::default();
+    let counter = hits.clone();
+    let base = serve(Router::new().route(
+        "/missing",
+        get(move || {
+            let counter = counter.clone();
+            let long = long.clone();
+            async move {
+                counter.hit();
+                (StatusCode::NOT_FOUND, long)
+            }
+        }),
+    ))
+    .await;
+    let (transport, _) = read_only(config());
+    let err = transport
+        .get(base.join("missing").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    match &err {
+        TransportError::Status { status, body, url } => {
+            assert_eq!(*status, StatusCode::NOT_FOUND);
+            assert!(body.chars().count() <= 512);
+            assert!(body.starts_with("xxxx"));
+            assert!(url.ends_with("/missing"));
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(hits.count(), 1);
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+}
+
+#[tokio::test]
+async fn an_empty_error_body_reads_no_response_body() {
+    let base =
+        serve(Router::new().route("/forbidden", get(|| async { StatusCode::FORBIDDEN }))).await;
+    let (transport, _) = read_only(config());
+    let err = transport
+        .get(base.join("forbidden").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransportError::Status { body, .. } if body == "No response body"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn gone_is_permanent() {
+    let hits = Hits::default();
+    let base = serve(flaky(hits.clone(), u32::MAX, StatusCode::GONE, vec![])).await;
+    let (transport, _) = read_only(config());
+    let err = transport
+        .get(base.join("flaky").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Gone { .. }), "{err}");
+    assert_eq!(hits.count(), 1);
+}
+
+#[tokio::test]
+async fn a_429_with_limit_zero_means_blocked() {
+    let hits = Hits::default();
+    let base = serve(flaky(
+        hits.clone(),
+        u32::MAX,
+        StatusCode::TOO_MANY_REQUESTS,
+        vec![("x-ratelimit-limit", "0")],
+    ))
+    .await;
+    let (transport, observer) = read_only(config());
+    let err = transport
+        .get(base.join("flaky").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Blocked { .. }), "{err}");
+    assert_eq!(hits.count(), 1);
+    assert_eq!(observer.rate_limited.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_means_blocked() {
+    let hits = Hits::default();
+    let base = serve(flaky(
+        hits.clone(),
+        u32::MAX,
+        StatusCode::TOO_MANY_REQUESTS,
+        vec![("retry-after", "9223372036854775807")],
+    ))
+    .await;
+    let (transport, _) = read_only(config());
+    let err = transport
+        .get(base.join("flaky").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    match err {
+        TransportError::Blocked { retry_after, .. } => {
+            assert_eq!(retry_after, Duration::from_secs(9_223_372_036_854_775_807))
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(hits.count(), 1);
+}
+
+#[tokio::test]
+async fn a_429_pauses_the_whole_tenant_for_retry_after_capped() {
+    let hits = Hits::default();
+    let base = serve(flaky(
+        hits.clone(),
+        1,
+        StatusCode::TOO_MANY_REQUESTS,
+        vec![("retry-after", "1")],
+    ))
+    .await;
+    let mut config = config();
+    config.retry.max_delay = Duration::from_millis(150);
+    let (transport, observer) = read_only(config);
+    let started = Instant::now();
+    transport
+        .get(base.join("flaky").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    // Retry-After 1 s, capped at max_delay 150 ms.
+    assert!(elapsed >= Duration::from_millis(140), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(900), "{elapsed:?}");
+    assert_eq!(
+        observer.rate_limited.lock().unwrap().as_slice(),
+        &[Some(Duration::from_secs(1))]
+    );
+    assert_eq!(
+        observer.retries.lock().unwrap()[0].1,
+        Duration::from_millis(150)
+    );
+
+    // While a pause is in force, another request of the tenant waits too.
+    transport.limiter().pause_for(Duration::from_millis(120));
+    let started = Instant::now();
+    transport
+        .get(base.join("flaky").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(110));
+    assert!(observer.throttled.load(Ordering::SeqCst) >= 1);
+}
+
+#[tokio::test]
+async fn requests_are_spaced_by_the_limiter_and_retries_pay_too() {
+    let hits = Hits::default();
+    let base = serve(flaky(hits.clone(), 2, StatusCode::BAD_GATEWAY, vec![])).await;
+    let mut config = config();
+    config.rate_limit_per_minute = NonZeroU32::new(600).unwrap(); // one slot per 100 ms
+    config.burst = NonZeroU32::MIN;
+    let (transport, observer) = read_only(config);
+    let started = Instant::now();
+    transport
+        .get(base.join("flaky").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap();
+    // Three attempts: free, +100 ms, +100 ms.
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(180), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1_000), "{elapsed:?}");
+    assert!(observer.throttled.load(Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test]
+async fn retries_a_refused_connection_then_reports_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let (transport, observer) = read_only(config());
+    let url = Url::parse(&format!("http://127.0.0.1:{port}/x")).unwrap();
+    let err = transport
+        .get(url, HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Connect { .. }), "{err}");
+    assert_eq!(observer.retry_count(), 3);
+    assert_eq!(observer.attempt_count(), 4);
+}
+
+/// Closes the first connection right after reading the request; answers the second one.
+async fn close_first_then_answer() -> Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut accepted = 0;
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            accepted += 1;
+            let mut buffer = vec![0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            if accepted == 1 {
+                drop(socket);
+                continue;
+            }
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await;
+        }
+    });
+    Url::parse(&format!("http://{addr}/")).unwrap()
+}
+
+#[tokio::test]
+async fn retries_a_connection_closed_before_the_answer() {
+    let base = close_first_then_answer().await;
+    let (transport, observer) = read_only(config());
+    let response = transport
+        .get(base.join("x").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "ok");
+    assert_eq!(observer.retry_count(), 1);
+}
+
+#[tokio::test]
+async fn times_out_waiting_for_headers_without_retrying() {
+    let hits = Hits::default();
+    let counter = hits.clone();
+    let base = serve(Router::new().route(
+        "/slow",
+        get(move || {
+            let counter = counter.clone();
+            async move {
+                counter.hit();
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                "late"
+            }
+        }),
+    ))
+    .await;
+    let mut config = config();
+    config.timeouts.headers = Duration::from_millis(100);
+    let (transport, _) = read_only(config);
+    let err = transport
+        .get(base.join("slow").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
+    assert_eq!(hits.count(), 1);
+}
+
+#[tokio::test]
+async fn times_out_when_the_body_stalls_between_chunks() {
+    let base = serve(Router::new().route(
+        "/stall",
+        get(|| async {
+            let first =
+                futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"first"))]);
+            axum::body::Body::from_stream(first.chain(futures::stream::pending()))
+        }),
+    ))
+    .await;
+    let mut config = config();
+    config.timeouts.idle_body = Duration::from_millis(100);
+    let (transport, _) = read_only(config);
+    let mut stream = transport
+        .get(base.join("stall").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap()
+        .into_stream();
+    assert_eq!(&stream.next().await.unwrap().unwrap()[..], b"first");
+    let started = Instant::now();
+    let err = stream.next().await.unwrap().unwrap_err();
+    assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(stream.next().await.is_none());
+
+    // `bytes` and `json` apply the same timeout.
+    let err = transport
+        .get(base.join("stall").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_connection_cut_mid_body_surfaces_as_a_stream_error() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buffer = vec![0u8; 4096];
+        let _ = socket.read(&mut buffer).await;
+        socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789")
+            .await
+            .unwrap();
+        socket.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(socket);
+    });
+    let (transport, _) = read_only(config());
+    let url = Url::parse(&format!("http://{addr}/file")).unwrap();
+    let mut stream = transport
+        .get(url, HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap()
+        .into_stream();
+    let mut received = Vec::new();
+    let error = loop {
+        match stream.next().await {
+            Some(Ok(chunk)) => received.extend_from_slice(&chunk),
+            Some(Err(error)) => break error,
+            None => panic!(
+                "the stream ended without an error after {} bytes",
+                received.len()
+            ),
+        }
+    };
+    assert!(matches!(error, TransportError::Body { .. }), "{error}");
+    assert_eq!(received, b"0123456789");
+}
+
+// ---- authorization -------------------------------------------------------------------------
+
+/// Hands out `token-1`, `token-2`, … and counts fetches.
+#[derive(Debug, Default)]
+struct SequenceSource(AtomicU32);
+
+impl TokenSource for SequenceSource {
+    fn fetch(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Token, AuthError>> + Send + '_>>
+    {
+        Box::pin(async move {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(Token {
+                access_token: SecretString::from(format!("token-{n}")),
+                expires_at: None,
+            })
+        })
+    }
+}
+
+/// Accepts only `Authorization: Bearer <accepted>`; records every header it saw.
+fn guarded(accepted: &'static str, seen: Arc<Mutex<Vec<Option<String>>>>) -> Router {
+    Router::new().route(
+        "/guarded",
+        get(move |headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                seen.lock().unwrap().push(auth.clone());
+                if auth.as_deref() == Some(accepted) {
+                    (StatusCode::OK, "welcome")
+                } else {
+                    (StatusCode::UNAUTHORIZED, "who are you")
+                }
+            }
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_401_refreshes_the_token_and_retries_once() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let base = serve(guarded("Bearer token-2", seen.clone())).await;
+    let (transport, _) = read_only(config());
+    let cache = TokenCache::new(SequenceSource::default());
+    // Warm the cache with token-1, which the server rejects.
+    assert_eq!(
+        cache.authorization().await.unwrap().unwrap(),
+        "Bearer token-1"
+    );
+    let response = transport
+        .get(base.join("guarded").unwrap(), HeaderMap::new(), &cache)
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "welcome");
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        &[
+            Some("Bearer token-1".to_owned()),
+            Some("Bearer token-2".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_second_401_is_unauthorized() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let base = serve(guarded("Bearer never", seen.clone())).await;
+    let (transport, _) = read_only(config());
+    let cache = TokenCache::new(SequenceSource::default());
+    let err = transport
+        .get(base.join("guarded").unwrap(), HeaderMap::new(), &cache)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Unauthorized {
+                service: "test",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(cache.source().0.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn static_credentials_reach_the_server() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let base = serve(guarded("Bearer pat-secret", seen.clone())).await;
+    let (transport, _) = read_only(config());
+    let auth = StaticAuthorizer::bearer(&SecretString::from("pat-secret".to_owned())).unwrap();
+    transport
+        .get(base.join("guarded").unwrap(), HeaderMap::new(), &auth)
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+// ---- redirects -----------------------------------------------------------------------------
+
+/// Records the `Authorization` and `Cookie` headers of every request to `/target`.
+fn recording_target(seen: Arc<Mutex<Vec<(Option<String>, Option<String>)>>>) -> Router {
+    Router::new().route(
+        "/target",
+        get(move |headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let get = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+                seen.lock()
+                    .unwrap()
+                    .push((get("authorization"), get("cookie")));
+                "landed"
+            }
+        }),
+    )
+}
+
+fn redirecting_to(location: String) -> Router {
+    Router::new().route(
+        "/start",
+        get(move || {
+            let location = location.clone();
+            async move { Redirect::temporary(&location) }
+        }),
+    )
+}
+
+fn cookie_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("cookie", HeaderValue::from_static("session=abc"));
+    headers
+}
+
+#[tokio::test]
+async fn keeps_authorization_on_a_same_origin_redirect() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let router = redirecting_to("/target".to_owned()).merge(recording_target(seen.clone()));
+    let base = serve(router).await;
+    let (transport, observer) = read_only(config());
+    let auth = StaticAuthorizer::bearer(&SecretString::from("tok".to_owned())).unwrap();
+    let response = transport
+        .get(base.join("start").unwrap(), cookie_headers(), &auth)
+        .await
+        .unwrap();
+    assert_eq!(response.url().path(), "/target");
+    assert_eq!(response.text().await.unwrap(), "landed");
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        &[(
+            Some("Bearer tok".to_owned()),
+            Some("session=abc".to_owned())
+        )]
+    );
+    assert_eq!(observer.attempt_count(), 2, "each hop is an attempt");
+}
+
+#[tokio::test]
+async fn drops_authorization_on_cross_origin_redirect() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let media = serve(recording_target(seen.clone())).await;
+    let api = serve(redirecting_to(media.join("target").unwrap().to_string())).await;
+    let (transport, _) = read_only(config());
+    let auth = StaticAuthorizer::bearer(&SecretString::from("tok".to_owned())).unwrap();
+    let response = transport
+        .get(api.join("start").unwrap(), cookie_headers(), &auth)
+        .await
+        .unwrap();
+    assert_eq!(response.url().port(), media.port());
+    assert_eq!(seen.lock().unwrap().as_slice(), &[(None, None)]);
+}
+
+#[tokio::test]
+async fn a_redirect_loop_is_an_error() {
+    let router = Router::new()
+        .route("/a", get(|| async { Redirect::temporary("/b") }))
+        .route("/b", get(|| async { Redirect::permanent("/a") }));
+    let base = serve(router).await;
+    let (transport, _) = read_only(config());
+    let err = transport
+        .get(base.join("a").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransportError::Redirect { reason, .. } if reason.contains("loop")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn too_many_redirects_is_an_error() {
+    let router = Router::new().route(
+        "/hop/{n}",
+        get(|Path(n): Path<u32>| async move { Redirect::to(&format!("/hop/{}", n + 1)) }),
+    );
+    let base = serve(router).await;
+    let mut config = config();
+    config.max_redirects = 3;
+    let (transport, observer) = read_only(config);
+    let err = transport
+        .get(base.join("hop/0").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransportError::Redirect { reason, .. } if reason.contains("more than 3")),
+        "{err}"
+    );
+    assert_eq!(observer.attempt_count(), 4);
+}
+
+#[tokio::test]
+async fn follows_up_to_max_redirects() {
+    let router = Router::new().route(
+        "/hop/{n}",
+        get(|Path(n): Path<u32>| async move {
+            if n < 3 {
+                Redirect::to(&format!("/hop/{}", n + 1)).into_response()
+            } else {
+                "done".into_response()
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let mut config = config();
+    config.max_redirects = 3;
+    let (transport, _) = read_only(config);
+    let response = transport
+        .get(base.join("hop/0").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "done");
+}
+
+#[tokio::test]
+async fn refuses_plain_http_to_a_non_loopback_host() {
+    let (transport, observer) = read_only(config());
+    let err = transport
+        .get(
+            Url::parse("http://example.invalid/").unwrap(),
+            HeaderMap::new(),
+            &NoAuth,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::PlainHttpRefused { .. }),
+        "{err}"
+    );
+    assert_eq!(observer.attempt_count(), 0);
+}
+
+#[tokio::test]
+async fn refuses_a_redirect_to_plain_http_on_a_non_loopback_host() {
+    let base = serve(redirecting_to("http://example.invalid/target".to_owned())).await;
+    let (transport, _) = read_only(config());
+    let err = transport
+        .get(base.join("start").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::PlainHttpRefused { .. }),
+        "{err}"
+    );
+}
+
+// ---- read-write ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sends_a_json_post_and_replays_it_on_retry() {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let hits = Hits::default();
+    let (b, h) = (bodies.clone(), hits.clone());
+    let router = Router::new().route(
+        "/graphql",
+        any(move |method: Method, headers: HeaderMap, body: Bytes| {
+            let (bodies, hits) = (b.clone(), h.clone());
+            async move {
+                bodies
+                    .lock()
+                    .unwrap()
+                    .push((method, headers.get("content-type").cloned(), body));
+                if hits.hit() == 1 {
+                    StatusCode::SERVICE_UNAVAILABLE.into_response()
+                } else {
+                    r#"{"data":{}}"#.into_response()
+                }
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let (transport, observer) = read_write(config());
+    let request = Request::json(
+        Method::POST,
+        base.join("graphql").unwrap(),
+        &serde_json::json!({"query": "{ x }"}),
+    )
+    .unwrap();
+    let value: serde_json::Value = transport
+        .send(request, &NoAuth)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(value, serde_json::json!({"data": {}}));
+    let bodies = bodies.lock().unwrap();
+    assert_eq!(bodies.len(), 2);
+    for (method, content_type, body) in bodies.iter() {
+        assert_eq!(method, Method::POST);
+        assert_eq!(content_type.as_ref().unwrap(), "application/json");
+        assert_eq!(&body[..], br#"{"query":"{ x }"}"#);
+    }
+    assert_eq!(observer.sent.load(Ordering::SeqCst), 2 * 17);
+}
+
+#[tokio::test]
+async fn never_retries_a_streamed_body() {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let r = received.clone();
+    let router = Router::new().route(
+        "/upload",
+        any(move |headers: HeaderMap, body: Bytes| {
+            let received = r.clone();
+            async move {
+                received
+                    .lock()
+                    .unwrap()
+                    .push((headers.get("content-length").cloned(), body));
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let (transport, observer) = read_write(config());
+    let chunks = futures::stream::iter([
+        Ok(Bytes::from_static(b"hello ")),
+        Ok(Bytes::from_static(b"world")),
+    ]);
+    let request = Request {
+        method: Method::PUT,
+        url: base.join("upload").unwrap(),
+        headers: HeaderMap::new(),
+        body: Body::stream(chunks, Some(11)),
+    };
+    let err = transport.send(request, &NoAuth).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Status {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].0.as_ref().unwrap(), "11");
+    assert_eq!(&received[0].1[..], b"hello world");
+    assert_eq!(observer.retry_count(), 0);
+}
+
+#[tokio::test]
+async fn a_303_after_a_post_continues_with_a_get() {
+    let methods = Arc::new(Mutex::new(Vec::new()));
+    let m = methods.clone();
+    let router = Router::new()
+        .route("/submit", any(|| async { Redirect::to("/result") }))
+        .route(
+            "/result",
+            any(move |method: Method, body: Bytes| {
+                let methods = m.clone();
+                async move {
+                    methods.lock().unwrap().push((method, body.len()));
+                    "result"
+                }
+            }),
+        );
+    let base = serve(router).await;
+    let (transport, _) = read_write(config());
+    let request = Request {
+        method: Method::POST,
+        url: base.join("submit").unwrap(),
+        headers: HeaderMap::new(),
+        body: Body::from("payload".to_owned()),
+    };
+    let response = transport.send(request, &NoAuth).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "result");
+    assert_eq!(methods.lock().unwrap().as_slice(), &[(Method::GET, 0)]);
+}
+
+#[tokio::test]
+async fn a_read_write_transport_can_get_too() {
+    let base = serve(Router::new().route("/x", get(|| async { "x" }))).await;
+    let (transport, _) = read_write(config());
+    let response = transport
+        .get(base.join("x").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
