@@ -594,7 +594,10 @@ async fn static_credentials_reach_the_server() {
 // ---- redirects -----------------------------------------------------------------------------
 
 /// Records the `Authorization` and `Cookie` headers of every request to `/target`.
-fn recording_target(seen: Arc<Mutex<Vec<(Option<String>, Option<String>)>>>) -> Router {
+/// `(Authorization, Cookie)` of each request a server saw.
+type SeenCredentials = Arc<Mutex<Vec<(Option<String>, Option<String>)>>>;
+
+fn recording_target(seen: SeenCredentials) -> Router {
     Router::new().route(
         "/target",
         get(move |headers: HeaderMap| {
