@@ -1,0 +1,664 @@
+//! Daemon settings: everything that is not per tenant.
+//!
+//! Layered with the `config` crate, lowest to highest: built-in defaults < the config file <
+//! the reference connector's environment variables (`PORT`, `LOG_LEVEL`, `PROXY_*`, ...) <
+//! `CONFLUENCE_CONNECTOR__<SECTION>__<KEY>` variables. Environment beats file so that a
+//! deployment that sets the reference's variables keeps working even after an operator copies
+//! `config.example.yaml` (which spells every default out); our own prefixed variables beat the
+//! reference's generic names because they are the more specific, deliberate override.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use super::read::{join, Diag};
+
+/// Prefix of environment variables that override any daemon setting.
+pub const ENV_PREFIX: &str = "CONFLUENCE_CONNECTOR";
+/// Separator between the prefix, sections and keys in those variables.
+pub const ENV_SEPARATOR: &str = "__";
+
+pub const DEFAULT_PORT: u16 = 51349;
+pub const DEFAULT_STATE_URL: &str = "sqlite://./state/confluence-connector.db";
+const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+
+/// The reference connector's environment variables and the setting each one feeds.
+pub(crate) const REFERENCE_ENV_VARS: &[(&str, &str)] = &[
+    ("PORT", "listen.port"),
+    ("OTEL_EXPORTER_PROMETHEUS_PORT", "listen.metrics_port"),
+    ("LOG_LEVEL", "log.level"),
+    ("LOGS_DIAGNOSTICS_DATA_POLICY", "log.diagnostics_data_policy"),
+    ("TENANT_CONFIG_PATH_PATTERN", "tenants.files"),
+    ("HEALTH_SYNC_HISTORY_SIZE", "health.sync_history_size"),
+    (
+        "HEALTH_SYNC_TENANT_FAILURE_THRESHOLD",
+        "health.sync_tenant_failure_threshold",
+    ),
+    ("HEALTH_CONNECTIVITY_TIMEOUT_MS", "health.connectivity_timeout_ms"),
+    ("PROXY_AUTH_MODE", "proxy.mode"),
+    ("PROXY_HOST", "proxy.host"),
+    ("PROXY_PORT", "proxy.port"),
+    ("PROXY_PROTOCOL", "proxy.protocol"),
+    ("PROXY_SSL_CA_BUNDLE_PATH", "proxy.ca_bundle_path"),
+    ("PROXY_HEADERS", "proxy.headers"),
+    ("PROXY_USERNAME", "proxy.username"),
+    ("PROXY_PASSWORD", "proxy.password"),
+    ("PROXY_SSL_CERT_PATH", "proxy.cert_path"),
+    ("PROXY_SSL_KEY_PATH", "proxy.key_path"),
+];
+
+/// Keys of every mapping in the daemon config file, by section (see `TENANT_KEYS`).
+pub(crate) const DAEMON_KEYS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "listen",
+            "log",
+            "state",
+            "health",
+            "proxy",
+            "extra_ca_bundle_path",
+            "shutdown_grace_period_secs",
+            "tenants",
+        ],
+    ),
+    ("listen", &["host", "port", "metrics_port"]),
+    ("log", &["level", "format", "diagnostics_data_policy"]),
+    ("state", &["url"]),
+    (
+        "health",
+        &[
+            "sync_history_size",
+            "sync_tenant_failure_threshold",
+            "connectivity_timeout_ms",
+        ],
+    ),
+    (
+        "proxy",
+        &[
+            "mode",
+            "host",
+            "port",
+            "protocol",
+            "ca_bundle_path",
+            "headers",
+            "username",
+            "password",
+            "cert_path",
+            "key_path",
+        ],
+    ),
+    ("tenants", &["files", "inline"]),
+];
+
+fn keys(section: &str) -> &'static [&'static str] {
+    DAEMON_KEYS
+        .iter()
+        .find(|(s, _)| *s == section)
+        .map(|(_, k)| *k)
+        .unwrap_or(&[])
+}
+
+/// Settings of the daemon process.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub listen: ListenConfig,
+    pub log: LogConfig,
+    pub state: StateConfig,
+    pub health: HealthConfig,
+    pub proxy: ProxyConfig,
+    /// PEM bundle trusted in addition to the system roots (a corporate CA in front of
+    /// Confluence, say).
+    pub extra_ca_bundle_path: Option<PathBuf>,
+    /// How long a stopping daemon waits for running work to finish or checkpoint.
+    pub shutdown_grace_period: Duration,
+    pub tenants: TenantsConfig,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            listen: ListenConfig {
+                http: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT),
+                metrics: None,
+            },
+            log: LogConfig {
+                level: LogLevel::Info,
+                format: LogFormat::Auto,
+                diagnostics_data_policy: DiagnosticsDataPolicy::Conceal,
+            },
+            state: StateConfig {
+                url: SecretString::from(DEFAULT_STATE_URL),
+                backend: StateBackend::Sqlite,
+            },
+            health: HealthConfig::default(),
+            proxy: ProxyConfig::None,
+            extra_ca_bundle_path: None,
+            shutdown_grace_period: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
+            tenants: TenantsConfig { files: None },
+        }
+    }
+}
+
+/// Where the HTTP endpoints listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenConfig {
+    /// `/healthz`, `/readyz` and (unless `metrics` is set) `/metrics`.
+    pub http: SocketAddr,
+    /// A separate listener for `/metrics`; `None` serves it on `http`.
+    pub metrics: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub level: LogLevel,
+    pub format: LogFormat,
+    pub diagnostics_data_policy: DiagnosticsDataPolicy,
+}
+
+/// The reference's levels; `fatal` behaves as `error` and `silent` turns logging off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Fatal,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+    Silent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+    /// Text on a terminal, JSON otherwise.
+    Auto,
+}
+
+impl LogFormat {
+    /// Resolves `auto` for the given output.
+    pub fn is_json(self, stdout_is_terminal: bool) -> bool {
+        match self {
+            Self::Json => true,
+            Self::Text => false,
+            Self::Auto => !stdout_is_terminal,
+        }
+    }
+}
+
+/// Whether logs may show page titles, e-mail addresses and ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagnosticsDataPolicy {
+    /// Mask them.
+    Conceal,
+    /// Show them (for troubleshooting).
+    Disclose,
+}
+
+/// The state ledger.
+#[derive(Debug, Clone)]
+pub struct StateConfig {
+    /// `sqlite://…` or `postgres://…`; secret because a PostgreSQL URL carries a password.
+    pub url: SecretString,
+    pub backend: StateBackend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateBackend {
+    /// One replica.
+    Sqlite,
+    /// Several replicas sharing tenants through leases.
+    Postgres,
+}
+
+/// Thresholds of the readiness check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthConfig {
+    /// How many recent sync results per tenant are considered.
+    pub sync_history_size: NonZeroUsize,
+    /// A tenant is unhealthy when more than this fraction of them failed.
+    pub sync_tenant_failure_threshold: f64,
+    /// Timeout of each connectivity probe.
+    pub connectivity_timeout: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            sync_history_size: NonZeroUsize::new(5).expect("5 is not zero"),
+            sync_tenant_failure_threshold: 0.5,
+            connectivity_timeout: Duration::from_millis(3000),
+        }
+    }
+}
+
+/// Outbound proxy for Confluence traffic (and Unique traffic in `external` mode).
+#[derive(Debug, Clone)]
+pub enum ProxyConfig {
+    /// Connect directly.
+    None,
+    /// Go through the proxy.
+    Proxy {
+        endpoint: ProxyEndpoint,
+        auth: ProxyAuth,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ProxyEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub protocol: ProxyProtocol,
+    /// CA bundle that signed the proxy's own TLS certificate.
+    pub ca_bundle_path: Option<PathBuf>,
+    /// Sent on CONNECT; values are secret because they often carry credentials.
+    pub headers: BTreeMap<String, SecretString>,
+}
+
+impl ProxyEndpoint {
+    /// `<protocol>://<host>:<port>`.
+    pub fn uri(&self) -> String {
+        let scheme = match self.protocol {
+            ProxyProtocol::Http => "http",
+            ProxyProtocol::Https => "https",
+        };
+        format!("{scheme}://{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyProtocol {
+    Http,
+    Https,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProxyAuth {
+    /// Mode `no_auth`.
+    NoAuth,
+    /// Mode `username_password`: `Proxy-Authorization: Basic …`.
+    UsernamePassword {
+        username: SecretString,
+        password: SecretString,
+    },
+    /// Mode `ssl_tls`: a client certificate presented to the proxy.
+    SslTls { cert_path: PathBuf, key_path: PathBuf },
+}
+
+/// Where tenant definitions come from (inline tenants are returned in
+/// [`LoadedConfig::tenants`](super::LoadedConfig), not kept here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantsConfig {
+    /// Glob of `<name>-tenant-config.yaml` files, relative to the working directory.
+    pub files: Option<String>,
+}
+
+/// Environment variables in layer order (reference names, then prefixed ones), translated to
+/// the prefixed form the `config` crate reads, plus which variable set each setting.
+pub(crate) struct EnvLayers {
+    pub(crate) reference: config::Map<String, String>,
+    pub(crate) prefixed: config::Map<String, String>,
+    pub(crate) origins: BTreeMap<String, String>,
+}
+
+pub(crate) fn env_layers(env: &super::Env) -> EnvLayers {
+    let to_var = |path: &str| {
+        format!(
+            "{ENV_PREFIX}{ENV_SEPARATOR}{}",
+            path.to_uppercase().replace('.', ENV_SEPARATOR)
+        )
+    };
+    let mut layers = EnvLayers {
+        reference: config::Map::new(),
+        prefixed: config::Map::new(),
+        origins: BTreeMap::new(),
+    };
+    for (name, path) in REFERENCE_ENV_VARS {
+        if let Some(value) = env.get(name).filter(|v| !v.trim().is_empty()) {
+            layers.reference.insert(to_var(path), value.to_owned());
+            layers.origins.insert((*path).to_owned(), (*name).to_owned());
+        }
+    }
+    let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
+    for (name, value) in env.iter() {
+        if let Some(rest) = name.strip_prefix(&prefix) {
+            if value.trim().is_empty() {
+                continue;
+            }
+            layers.prefixed.insert(name.to_owned(), value.to_owned());
+            let path = rest.to_lowercase().replace(ENV_SEPARATOR, ".");
+            layers.origins.insert(path, name.to_owned());
+        }
+    }
+    layers
+}
+
+/// Reads the merged daemon settings (the `tenants.inline` subtree already removed).
+pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> DaemonConfig {
+    let defaults = DaemonConfig::default();
+    d.unknown_keys("", root, keys(""));
+    let empty = Map::new();
+    let section = |d: &mut Diag<'_>, name: &str| -> Map<String, Value> {
+        let map = d.object(name, root.get(name), false).unwrap_or(&empty).clone();
+        d.unknown_keys(name, &map, keys(name));
+        map
+    };
+
+    let listen = section(d, "listen");
+    let host = d
+        .text(
+            "listen.host",
+            listen.get("host"),
+            false,
+            "an IP address such as 0.0.0.0 or 127.0.0.1",
+        )
+        .and_then(|h| match h.trim().parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                d.error(
+                    "listen.host",
+                    format!("'{h}' is not an IP address"),
+                    "an IP address such as 0.0.0.0 or 127.0.0.1",
+                );
+                None
+            }
+        })
+        .unwrap_or(defaults.listen.http.ip());
+    let port = d
+        .whole_number("listen.port", listen.get("port"), false, true, (0, 65535))
+        .unwrap_or(u64::from(DEFAULT_PORT));
+    let metrics_port = d.whole_number(
+        "listen.metrics_port",
+        listen.get("metrics_port"),
+        false,
+        true,
+        (0, 65535),
+    );
+    let to_port = |p: u64| u16::try_from(p).unwrap_or(DEFAULT_PORT);
+    let listen = ListenConfig {
+        http: SocketAddr::new(host, to_port(port)),
+        metrics: metrics_port.map(|p| SocketAddr::new(host, to_port(p))),
+    };
+
+    let log = section(d, "log");
+    let log = LogConfig {
+        level: d
+            .choice(
+                "log.level",
+                log.get("level"),
+                &[
+                    ("fatal", LogLevel::Fatal),
+                    ("error", LogLevel::Error),
+                    ("warn", LogLevel::Warn),
+                    ("info", LogLevel::Info),
+                    ("debug", LogLevel::Debug),
+                    ("trace", LogLevel::Trace),
+                    ("silent", LogLevel::Silent),
+                ],
+            )
+            .unwrap_or(defaults.log.level),
+        format: d
+            .choice(
+                "log.format",
+                log.get("format"),
+                &[
+                    ("json", LogFormat::Json),
+                    ("text", LogFormat::Text),
+                    ("auto", LogFormat::Auto),
+                ],
+            )
+            .unwrap_or(defaults.log.format),
+        diagnostics_data_policy: d
+            .choice(
+                "log.diagnostics_data_policy",
+                log.get("diagnostics_data_policy"),
+                &[
+                    ("conceal", DiagnosticsDataPolicy::Conceal),
+                    ("disclose", DiagnosticsDataPolicy::Disclose),
+                ],
+            )
+            .unwrap_or(defaults.log.diagnostics_data_policy),
+    };
+
+    let state = section(d, "state");
+    let state = match d.secret("state.url", state.get("url"), false) {
+        None => defaults.state,
+        Some(url) => {
+            let backend = {
+                let text = url.expose_secret();
+                if text.starts_with("sqlite:") {
+                    Some(StateBackend::Sqlite)
+                } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+                    Some(StateBackend::Postgres)
+                } else {
+                    None
+                }
+            };
+            match backend {
+                Some(backend) => StateConfig { url, backend },
+                None => {
+                    d.error(
+                        "state.url",
+                        "is neither a sqlite: nor a postgres:// URL",
+                        "sqlite://<path> (one replica) or postgres://user:password@host/db (several)",
+                    );
+                    defaults.state
+                }
+            }
+        }
+    };
+
+    let health = section(d, "health");
+    let health = HealthConfig {
+        sync_history_size: d
+            .whole_number(
+                "health.sync_history_size",
+                health.get("sync_history_size"),
+                false,
+                true,
+                (1, 10_000),
+            )
+            .and_then(|n| NonZeroUsize::new(usize::try_from(n).ok()?))
+            .unwrap_or(defaults.health.sync_history_size),
+        sync_tenant_failure_threshold: d
+            .decimal(
+                "health.sync_tenant_failure_threshold",
+                health.get("sync_tenant_failure_threshold"),
+                (0.0, 1.0),
+            )
+            .unwrap_or(defaults.health.sync_tenant_failure_threshold),
+        connectivity_timeout: d
+            .whole_number(
+                "health.connectivity_timeout_ms",
+                health.get("connectivity_timeout_ms"),
+                false,
+                true,
+                (1, 600_000),
+            )
+            .map(Duration::from_millis)
+            .unwrap_or(defaults.health.connectivity_timeout),
+    };
+
+    let proxy = section(d, "proxy");
+    let proxy = read_proxy(d, &proxy);
+
+    let extra_ca_bundle_path = read_file_path(
+        d,
+        "extra_ca_bundle_path",
+        root.get("extra_ca_bundle_path"),
+        false,
+    );
+    let shutdown_grace_period = d
+        .whole_number(
+            "shutdown_grace_period_secs",
+            root.get("shutdown_grace_period_secs"),
+            false,
+            true,
+            (0, 3600),
+        )
+        .map(Duration::from_secs)
+        .unwrap_or(defaults.shutdown_grace_period);
+
+    let tenants = section(d, "tenants");
+    let files = d
+        .non_blank(
+            "tenants.files",
+            tenants.get("files"),
+            false,
+            "a glob of tenant files, e.g. ./tenants/*-tenant-config.yaml",
+        );
+
+    DaemonConfig {
+        listen,
+        log,
+        state,
+        health,
+        // On a bad proxy section the error is recorded and loading fails anyway.
+        proxy: proxy.unwrap_or(ProxyConfig::None),
+        extra_ca_bundle_path,
+        shutdown_grace_period,
+        tenants: TenantsConfig { files },
+    }
+}
+
+/// A path to a file that must exist now: these are read at startup, and a typo found at the
+/// first TLS handshake would be much harder to trace.
+fn read_file_path(
+    d: &mut Diag<'_>,
+    path: &str,
+    v: Option<&Value>,
+    required: bool,
+) -> Option<PathBuf> {
+    const EXPECTED: &str = "the path of an existing, readable PEM file";
+    let text = d.non_blank(path, v, required, EXPECTED)?;
+    let file = PathBuf::from(&text);
+    if !file.is_file() {
+        d.error(path, format!("'{text}' is not an existing file"), EXPECTED);
+        return None;
+    }
+    Some(file)
+}
+
+fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mode {
+        None,
+        NoAuth,
+        UsernamePassword,
+        SslTls,
+    }
+    const MODES: &str = "one of: none, no_auth, username_password, ssl_tls";
+    let mode = d.choice(
+        "proxy.mode",
+        map.get("mode"),
+        &[
+            ("none", Mode::None),
+            ("no_auth", Mode::NoAuth),
+            ("username_password", Mode::UsernamePassword),
+            ("ssl_tls", Mode::SslTls),
+        ],
+    );
+    let mode_absent = map.get("mode").is_none_or(Value::is_null);
+    let mode = match mode {
+        Some(mode) => mode,
+        None if mode_absent => {
+            let set: Vec<&String> = map.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect();
+            if !set.is_empty() {
+                d.error(
+                    "proxy.mode",
+                    format!(
+                        "is missing although other proxy settings are set ({})",
+                        set.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                    MODES,
+                );
+                return None;
+            }
+            Mode::None
+        }
+        None => return None,
+    };
+    if mode == Mode::None {
+        return Some(ProxyConfig::None);
+    }
+    let host = d.non_blank("proxy.host", map.get("host"), true, "the proxy's host name");
+    let port = d.whole_number("proxy.port", map.get("port"), true, true, (1, 65535));
+    let protocol = d
+        .choice(
+            "proxy.protocol",
+            map.get("protocol"),
+            &[("http", ProxyProtocol::Http), ("https", ProxyProtocol::Https)],
+        )
+        .unwrap_or(ProxyProtocol::Http);
+    let ca_bundle_path = read_file_path(d, "proxy.ca_bundle_path", map.get("ca_bundle_path"), false);
+    let headers = read_proxy_headers(d, map.get("headers"));
+    let auth = match mode {
+        Mode::None | Mode::NoAuth => Some(ProxyAuth::NoAuth),
+        Mode::UsernamePassword => {
+            let username = d.secret("proxy.username", map.get("username"), true);
+            let password = d.secret("proxy.password", map.get("password"), true);
+            username
+                .zip(password)
+                .map(|(username, password)| ProxyAuth::UsernamePassword { username, password })
+        }
+        Mode::SslTls => {
+            let cert = read_file_path(d, "proxy.cert_path", map.get("cert_path"), true);
+            let key = read_file_path(d, "proxy.key_path", map.get("key_path"), true);
+            cert.zip(key)
+                .map(|(cert_path, key_path)| ProxyAuth::SslTls { cert_path, key_path })
+        }
+    };
+    Some(ProxyConfig::Proxy {
+        endpoint: ProxyEndpoint {
+            host: host?,
+            port: u16::try_from(port?).ok()?,
+            protocol,
+            ca_bundle_path,
+            headers: headers?,
+        },
+        auth: auth?,
+    })
+}
+
+/// A mapping, or (from `PROXY_HEADERS`) a JSON object in text.
+fn read_proxy_headers(
+    d: &mut Diag<'_>,
+    v: Option<&Value>,
+) -> Option<BTreeMap<String, SecretString>> {
+    const EXPECTED: &str = "a mapping of header names to text values (or a JSON object in PROXY_HEADERS)";
+    let parsed;
+    let map = match v.filter(|v| !v.is_null()) {
+        None => return Some(BTreeMap::new()),
+        Some(Value::Object(map)) => map,
+        Some(Value::String(text)) => {
+            parsed = serde_json::from_str::<Value>(text).ok();
+            match &parsed {
+                Some(Value::Object(map)) => map,
+                _ => {
+                    d.error("proxy.headers", "is not a JSON object", EXPECTED);
+                    return None;
+                }
+            }
+        }
+        Some(_) => {
+            d.error("proxy.headers", "is not a mapping", EXPECTED);
+            return None;
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (name, value) in map {
+        match value.as_str() {
+            Some(s) => {
+                out.insert(name.clone(), SecretString::from(s.to_owned()));
+            }
+            None => d.error(&join("proxy.headers", name), "is not text", EXPECTED),
+        }
+    }
+    Some(out)
+}

@@ -1,0 +1,371 @@
+//! Loading: daemon settings from file and environment, then every tenant from the tenant files
+//! and the inline section, then the checks that span tenants.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::daemon::{env_layers, read_daemon, DaemonConfig, ENV_PREFIX, ENV_SEPARATOR};
+use super::env::Env;
+use super::error::{ConfigError, ConfigErrors, ConfigWarning};
+use super::read::Diag;
+use super::tenant::{read_tenant, TenantConfig, TenantSource, TenantStatus};
+
+/// Suffix every tenant file name must have; the tenant name is what precedes it.
+pub const TENANT_FILE_SUFFIX: &str = "-tenant-config.yaml";
+
+/// A fully validated configuration.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub daemon: DaemonConfig,
+    /// Active and deleted tenants, tenant files first (in path order), then inline tenants (in
+    /// name order). Inactive tenants were validated and left out.
+    pub tenants: Vec<TenantConfig>,
+    /// Unknown keys and other things accepted but worth a look; already logged.
+    pub warnings: Vec<ConfigWarning>,
+}
+
+impl DaemonConfig {
+    /// Loads the daemon settings from `path` (if any) layered with `env`, then every tenant.
+    /// Returns every problem found, not only the first.
+    pub fn load(path: Option<&Path>, env: &Env) -> Result<LoadedConfig, ConfigErrors> {
+        let mut part = read_daemon_part(path, env);
+        let tenants = load_tenants(&mut part, path, env);
+        let warnings = part.warnings;
+        for w in &warnings {
+            tracing::warn!(file = %w.file, field = %w.field, "{}", w.message);
+        }
+        if !part.errors.is_empty() {
+            return Err(ConfigErrors::new(part.errors));
+        }
+        Ok(LoadedConfig {
+            daemon: part.daemon,
+            tenants,
+            warnings,
+        })
+    }
+
+    /// Loads only the daemon settings, ignoring where tenants are: for tools that need the
+    /// listen address or the state URL, and for checking `config.example.yaml`.
+    pub fn load_without_tenants(path: Option<&Path>, env: &Env) -> Result<Self, ConfigErrors> {
+        let part = read_daemon_part(path, env);
+        if part.errors.is_empty() {
+            Ok(part.daemon)
+        } else {
+            Err(ConfigErrors::new(part.errors))
+        }
+    }
+}
+
+struct DaemonPart {
+    daemon: DaemonConfig,
+    /// `tenants.inline`, taken out of the file before layering so tenant values keep their
+    /// exact YAML types (the `config` crate would turn `"10"` into 10 and back at will).
+    inline: Option<Value>,
+    /// Source label and env origins, for problems about where tenants are.
+    diag_label: String,
+    origins: BTreeMap<String, String>,
+    errors: Vec<ConfigError>,
+    warnings: Vec<ConfigWarning>,
+}
+
+fn read_daemon_part(path: Option<&Path>, env: &Env) -> DaemonPart {
+    let label = path.map_or_else(|| "environment".to_owned(), |p| p.display().to_string());
+    let layers = env_layers(env);
+    let origins = layers.origins.clone();
+    let mut d = Diag::new(label.clone(), env).with_env_origins(layers.origins);
+
+    let mut doc = Value::Object(Map::new());
+    if let Some(path) = path {
+        match std::fs::read_to_string(path) {
+            Err(e) => d.error(
+                "(file)",
+                format!("cannot be read: {e}"),
+                "a readable YAML file",
+            ),
+            Ok(text) => match serde_yaml_ng::from_str::<Value>(&text) {
+                Ok(Value::Null) => {}
+                Ok(v @ Value::Object(_)) => doc = v,
+                Ok(_) => d.error("(document)", "is not a mapping", "a YAML mapping of settings"),
+                Err(e) => d.error(
+                    "(document)",
+                    format!("is not valid YAML: {e}"),
+                    "valid YAML",
+                ),
+            },
+        }
+    }
+    let inline = doc
+        .get_mut("tenants")
+        .and_then(Value::as_object_mut)
+        .and_then(|t| t.remove("inline"))
+        .filter(|v| !v.is_null());
+
+    let merged = serde_yaml_ng::to_string(&doc)
+        .map_err(|e| e.to_string())
+        .and_then(|yaml| {
+            let env_source = |map| {
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator(ENV_SEPARATOR)
+                    .separator(ENV_SEPARATOR)
+                    .source(Some(map))
+            };
+            config::Config::builder()
+                .add_source(config::File::from_str(&yaml, config::FileFormat::Yaml))
+                .add_source(env_source(layers.reference))
+                .add_source(env_source(layers.prefixed))
+                .build()
+                .and_then(|c| c.try_deserialize::<Value>())
+                .map_err(|e| e.to_string())
+        });
+    let root = match merged {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => Map::new(),
+        Err(e) => {
+            d.error(
+                "(settings)",
+                format!("file and environment cannot be combined: {e}"),
+                format!(
+                    "{ENV_PREFIX}{ENV_SEPARATOR}<SECTION>{ENV_SEPARATOR}<KEY> variables that name \
+                     settings, not whole sections"
+                ),
+            );
+            Map::new()
+        }
+    };
+    if root
+        .get("tenants")
+        .and_then(|t| t.get("inline"))
+        .is_some_and(|v| !v.is_null())
+    {
+        d.error(
+            "tenants.inline",
+            "cannot be set through environment variables",
+            "inline tenants in the config file, or tenant files (secrets via os.environ/VAR)",
+        );
+    }
+    let daemon = read_daemon(&mut d, &root);
+    DaemonPart {
+        daemon,
+        inline,
+        diag_label: label,
+        origins,
+        errors: d.errors,
+        warnings: d.warnings,
+    }
+}
+
+/// One tenant found, before the cross-tenant checks.
+struct Candidate {
+    name: String,
+    /// Where it came from, as shown in messages.
+    file: String,
+    /// The field naming it (`file name`, or `tenants.inline.<name>`).
+    field: String,
+    config: Option<TenantConfig>,
+}
+
+fn load_tenants(part: &mut DaemonPart, config_path: Option<&Path>, env: &Env) -> Vec<TenantConfig> {
+    let mut d = Diag::new(part.diag_label.clone(), env).with_env_origins(part.origins.clone());
+    let mut candidates = Vec::new();
+
+    let pattern = part.daemon.tenants.files.clone();
+    let inline = part.inline.take();
+    match (&pattern, &inline) {
+        (None, None) => d.error(
+            "tenants.files",
+            "TENANT_CONFIG_PATH_PATTERN environment variable is not set, and the config file \
+             defines neither tenants.files nor tenants.inline",
+            "TENANT_CONFIG_PATH_PATTERN or tenants.files set to a glob such as \
+             ./tenants/*-tenant-config.yaml, or tenants under tenants.inline",
+        ),
+        (Some(pattern), _) => {
+            for file in glob_tenant_files(&mut d, pattern) {
+                candidates.push(load_tenant_file(&file, env, &mut part.errors, &mut part.warnings));
+            }
+        }
+        (None, Some(_)) => {}
+    }
+    if let Some(inline) = &inline {
+        match inline {
+            Value::Object(map) => {
+                for (name, doc) in map {
+                    let field = format!("tenants.inline.{name}");
+                    let mut td = Diag::new(part.diag_label.clone(), env);
+                    check_tenant_name(&mut td, &field, name);
+                    let source = TenantSource::Inline(config_path.map(Path::to_path_buf));
+                    let config = read_tenant(&mut td, &field, name, source, doc);
+                    part.errors.append(&mut td.errors);
+                    part.warnings.append(&mut td.warnings);
+                    candidates.push(Candidate {
+                        name: name.clone(),
+                        file: part.diag_label.clone(),
+                        field,
+                        config,
+                    });
+                }
+            }
+            _ => d.error(
+                "tenants.inline",
+                "is not a mapping",
+                "a mapping from tenant name to a tenant configuration",
+            ),
+        }
+    }
+
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for c in &candidates {
+        if let Some(first) = seen.insert(&c.name, &c.file) {
+            part.errors.push(ConfigError {
+                file: c.file.clone(),
+                field: c.field.clone(),
+                problem: format!("Duplicate tenant name '{}'", c.name),
+                expected: format!("each tenant name used once (also defined in {first})"),
+            });
+        }
+    }
+
+    part.errors.append(&mut d.errors);
+    part.warnings.append(&mut d.warnings);
+    if !part.errors.is_empty() {
+        return Vec::new();
+    }
+
+    let tenants: Vec<(String, TenantConfig)> = candidates
+        .into_iter()
+        .filter_map(|c| Some((c.file, c.config?)))
+        .filter(|(_, t)| t.status != TenantStatus::Inactive)
+        .collect();
+    let mut instances: BTreeMap<String, &str> = BTreeMap::new();
+    for (file, t) in &tenants {
+        if t.status != TenantStatus::Active {
+            continue;
+        }
+        let key = t.confluence.instance_key();
+        if let Some(other) = instances.get(&key) {
+            part.errors.push(ConfigError {
+                file: file.clone(),
+                field: "confluence".to_owned(),
+                problem: format!(
+                    "Duplicate Confluence instance in tenants '{other}' and '{}': {key}",
+                    t.name
+                ),
+                expected: "each Confluence instance synced by one active tenant only".to_owned(),
+            });
+        } else {
+            instances.insert(key, &t.name);
+        }
+    }
+    if tenants.is_empty() {
+        part.errors.push(ConfigError {
+            file: part.diag_label.clone(),
+            field: "tenants".to_owned(),
+            problem: "No tenant configurations found. At least one tenant must have status \
+                      \"active\" or \"deleted\"."
+                .to_owned(),
+            expected: "at least one tenant with status active or deleted".to_owned(),
+        });
+    }
+    tenants.into_iter().map(|(_, t)| t).collect()
+}
+
+fn glob_tenant_files(d: &mut Diag<'_>, pattern: &str) -> Vec<PathBuf> {
+    let paths = match glob::glob(pattern) {
+        Ok(paths) => paths,
+        Err(e) => {
+            d.error(
+                "tenants.files",
+                format!("'{pattern}' is not a valid glob pattern ({e})"),
+                "a glob such as ./tenants/*-tenant-config.yaml",
+            );
+            return Vec::new();
+        }
+    };
+    let mut files = Vec::new();
+    for entry in paths {
+        match entry {
+            Ok(path) => files.push(path),
+            Err(e) => d.error(
+                "tenants.files",
+                format!("cannot read {}: {}", e.path().display(), e.error()),
+                "readable directories and tenant files",
+            ),
+        }
+    }
+    if files.is_empty() && !d.has_errors() {
+        d.error(
+            "tenants.files",
+            format!("No tenant configuration files found matching pattern '{pattern}'"),
+            format!("at least one file matching the pattern, named <tenant>{TENANT_FILE_SUFFIX}"),
+        );
+    }
+    files
+}
+
+fn load_tenant_file(
+    path: &Path,
+    env: &Env,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Candidate {
+    let file = path.display().to_string();
+    let mut d = Diag::new(file.clone(), env);
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match file_name.strip_suffix(TENANT_FILE_SUFFIX) {
+        Some(name) => {
+            check_tenant_name(&mut d, "file name", name);
+            name.to_owned()
+        }
+        None => {
+            d.error(
+                "file name",
+                format!("'{file_name}' does not end with '{TENANT_FILE_SUFFIX}'"),
+                format!("a file named <tenant>{TENANT_FILE_SUFFIX}, e.g. acme{TENANT_FILE_SUFFIX}"),
+            );
+            file_name.clone()
+        }
+    };
+    let config = match std::fs::read_to_string(path) {
+        Err(e) => {
+            d.error("(file)", format!("cannot be read: {e}"), "a readable YAML file");
+            None
+        }
+        Ok(text) => match serde_yaml_ng::from_str::<Value>(&text) {
+            Err(e) => {
+                d.error("(document)", format!("is not valid YAML: {e}"), "valid YAML");
+                None
+            }
+            Ok(doc) => read_tenant(&mut d, "", &name, TenantSource::File(path.to_path_buf()), &doc),
+        },
+    };
+    errors.append(&mut d.errors);
+    warnings.append(&mut d.warnings);
+    Candidate {
+        name,
+        file,
+        field: "file name".to_owned(),
+        config,
+    }
+}
+
+/// `^[a-z0-9]+(-[a-z0-9]+)*$`: the name ends up in content keys and scope ids.
+fn check_tenant_name(d: &mut Diag<'_>, field: &str, name: &str) {
+    let valid = !name.is_empty()
+        && name.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    if !valid {
+        d.error(
+            field,
+            format!("Invalid tenant name '{name}'"),
+            "lower-case letters and digits in groups joined by single dashes, e.g. acme-corp",
+        );
+    }
+}
