@@ -1,0 +1,158 @@
+//! Where the ledger lives: parsing the configured URL, and showing it without its password.
+
+use std::path::PathBuf;
+
+use super::error::LedgerError;
+
+/// The database a ledger URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location {
+    /// A SQLite file; created (with its parent directories) on first start.
+    SqliteFile(PathBuf),
+    /// A private in-memory SQLite database: gone when the `Ledger` is dropped. For tests and
+    /// `demo`.
+    SqliteMemory,
+    /// A PostgreSQL URL, passed to sqlx unchanged.
+    Postgres(String),
+}
+
+impl Location {
+    /// Accepts `postgres://…` / `postgresql://…`, `sqlite::memory:`, `sqlite://PATH`,
+    /// `sqlite:PATH` and a bare file path (the common case in a config file). Query parameters on
+    /// a SQLite URL are rejected rather than ignored: the ledger sets its own pragmas.
+    pub(crate) fn parse(url: &str) -> Result<Self, LedgerError> {
+        let unsupported = || LedgerError::UnsupportedUrl { url: redact(url) };
+        let trimmed = url.trim();
+        if trimmed.is_empty() {
+            return Err(unsupported());
+        }
+        if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+            return Ok(Self::Postgres(trimmed.to_owned()));
+        }
+        if trimmed == "sqlite::memory:" || trimmed == "sqlite://:memory:" {
+            return Ok(Self::SqliteMemory);
+        }
+        let path = if let Some(rest) = trimmed.strip_prefix("sqlite://") {
+            rest
+        } else if let Some(rest) = trimmed.strip_prefix("sqlite:") {
+            rest
+        } else if trimmed.contains("://") {
+            return Err(unsupported());
+        } else {
+            trimmed
+        };
+        if path.is_empty() || path.contains('?') {
+            return Err(unsupported());
+        }
+        Ok(Self::SqliteFile(PathBuf::from(path)))
+    }
+
+    /// The location as it may appear in logs and errors.
+    pub(crate) fn display(&self) -> String {
+        match self {
+            Self::SqliteFile(path) => format!("sqlite://{}", path.display()),
+            Self::SqliteMemory => "sqlite::memory:".to_owned(),
+            Self::Postgres(url) => redact(url),
+        }
+    }
+}
+
+/// Replaces the password of a URL (`scheme://user:password@host`) and any `password=` query
+/// parameter with `***`. Works on malformed URLs too, because those are the ones that end up in
+/// error messages.
+pub(crate) fn redact(url: &str) -> String {
+    let mut out = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+                    let masked = if userinfo.contains(':') { ":***" } else { "" };
+                    format!("{scheme}://{user}{masked}@{host}{tail}")
+                }
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    };
+    if let Some(query_start) = out.find('?') {
+        let (base, query) = out.split_at(query_start + 1);
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{base}{}", masked.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reads_every_supported_spelling() {
+        assert_eq!(
+            Location::parse("/var/lib/cfc/state.db").unwrap(),
+            Location::SqliteFile("/var/lib/cfc/state.db".into())
+        );
+        assert_eq!(
+            Location::parse("sqlite:///var/lib/cfc/state.db").unwrap(),
+            Location::SqliteFile("/var/lib/cfc/state.db".into())
+        );
+        assert_eq!(
+            Location::parse("sqlite://state/ledger.db").unwrap(),
+            Location::SqliteFile("state/ledger.db".into())
+        );
+        assert_eq!(
+            Location::parse("sqlite:ledger.db").unwrap(),
+            Location::SqliteFile("ledger.db".into())
+        );
+        assert_eq!(
+            Location::parse("sqlite::memory:").unwrap(),
+            Location::SqliteMemory
+        );
+        assert_eq!(
+            Location::parse("postgresql://u:p@db/cfc").unwrap(),
+            Location::Postgres("postgresql://u:p@db/cfc".into())
+        );
+    }
+
+    #[test]
+    fn rejects_other_databases_without_showing_the_password() {
+        let err = Location::parse("mysql://root:hunter2@db/cfc").unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("mysql://root:***@db/cfc"), "{text}");
+        assert!(Location::parse("").is_err());
+        assert!(Location::parse("sqlite://ledger.db?mode=ro").is_err());
+    }
+
+    #[test]
+    fn redacts_passwords_in_userinfo_and_query() {
+        assert_eq!(
+            redact("postgres://cfc:s3cr%40t@db.internal:5432/cfc?sslmode=require"),
+            "postgres://cfc:***@db.internal:5432/cfc?sslmode=require"
+        );
+        assert_eq!(redact("postgres://cfc@db/cfc"), "postgres://cfc@db/cfc");
+        assert_eq!(
+            redact("postgres://db/cfc?user=cfc&password=s3cret"),
+            "postgres://db/cfc?user=cfc&password=***"
+        );
+        assert_eq!(
+            redact("postgres://a:b:c@@host/x"),
+            "postgres://a:***@host/x"
+        );
+    }
+
+    #[test]
+    fn shows_locations_without_secrets() {
+        let location = Location::parse("postgres://cfc:pw@db/cfc").unwrap();
+        assert_eq!(location.display(), "postgres://cfc:***@db/cfc");
+    }
+}

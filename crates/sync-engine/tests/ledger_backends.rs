@@ -1,0 +1,458 @@
+//! The ledger's behaviour, run once on SQLite and once on PostgreSQL: the same scenarios on both
+//! databases are how we know the "one code path" claim holds.
+//!
+//! PostgreSQL scenarios need `DATABASE_URL_POSTGRES` (scripts/test.sh starts a throwaway cluster
+//! and sets it); each gets a database of its own, so they run in parallel.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use sqlx::Connection;
+use sync_engine::{
+    ItemPhase, Ledger, LedgerError, LedgerKind, LedgerOptions, RunCounts, RunOutcome, RunStatus,
+    RunTrigger,
+};
+
+/// One database for one test: a file in a temporary directory, or a fresh PostgreSQL database.
+struct Fixture {
+    url: String,
+    kind: LedgerKind,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Fixture {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory that does not exist yet: the first start creates it.
+        let path = dir.path().join("state").join("ledger.db");
+        Self {
+            url: path.display().to_string(),
+            kind: LedgerKind::Sqlite,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn postgres() -> Option<Self> {
+        let Ok(base) = std::env::var("DATABASE_URL_POSTGRES") else {
+            println!("skipped: DATABASE_URL_POSTGRES not set");
+            return None;
+        };
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let (without_query, query) = match base.split_once('?') {
+            Some((url, query)) => (url, format!("?{query}")),
+            None => (base.as_str(), String::new()),
+        };
+        let (server, _db) = without_query.rsplit_once('/').unwrap();
+        Some(Self {
+            url: format!("{server}/{name}{query}"),
+            kind: LedgerKind::Postgres,
+            _dir: None,
+        })
+    }
+
+    async fn open(&self) -> Ledger {
+        self.open_with(LedgerOptions::default()).await
+    }
+
+    async fn open_with(&self, options: LedgerOptions) -> Ledger {
+        let ledger = Ledger::open(&self.url, options).await.unwrap();
+        assert_eq!(ledger.kind(), self.kind);
+        ledger
+    }
+
+    /// Two holders of one database: two `Ledger`s on PostgreSQL (two replicas); on SQLite, where
+    /// a second process is refused, two clones of one (leases are not re-entrant, so a clone
+    /// competes like a stranger would).
+    async fn two_holders(&self) -> (Ledger, Ledger) {
+        let first = self.open().await;
+        let second = match self.kind {
+            LedgerKind::Sqlite => first.clone(),
+            LedgerKind::Postgres => self.open().await,
+        };
+        (first, second)
+    }
+}
+
+fn counts() -> RunCounts {
+    RunCounts {
+        discovered_pages: 120,
+        discovered_attachments: 40,
+        diff_new: 10,
+        diff_updated: 5,
+        diff_moved: 2,
+        diff_deleted: 3,
+        ingested_pages_ok: 13,
+        ingested_pages_failed: 1,
+        ingested_pages_skipped: 1,
+        ingested_attachments_ok: 3,
+        ingested_attachments_failed: 1,
+        ingested_attachments_skipped: 0,
+        deleted_ok: 2,
+        deleted_failed: 1,
+        spaces_cleaned: 1,
+    }
+}
+
+async fn creates_the_ledger_on_first_start_and_reopens_it(fx: Fixture) {
+    let ledger = fx.open().await;
+    ledger.ping().await.unwrap();
+    let run = ledger.start_run("acme", RunTrigger::Startup).await.unwrap();
+    ledger
+        .finish_run(run, RunOutcome::Success, &RunCounts::default(), None)
+        .await
+        .unwrap();
+    ledger.close().await;
+    drop(ledger);
+
+    let reopened = fx.open().await;
+    reopened.ping().await.unwrap();
+    let runs = reopened.recent_runs(None, 10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].id, run);
+    assert_eq!(runs[0].status, RunStatus::Success);
+    assert!(!reopened.location().is_empty());
+}
+
+async fn records_a_run_with_its_counts_and_failed_items(fx: Fixture) {
+    let ledger = fx.open().await;
+    let first = ledger
+        .start_run("acme", RunTrigger::Schedule)
+        .await
+        .unwrap();
+    let running = ledger.run(first).await.unwrap().unwrap();
+    assert_eq!(running.status, RunStatus::Running);
+    assert_eq!(running.trigger, RunTrigger::Schedule);
+    assert_eq!(running.holder, ledger.holder_id());
+    assert!(running.finished_at.is_none());
+
+    let page = "acme/1_SP/100";
+    let attachment = "acme/1_SP/100::att200";
+    let attempts = ledger
+        .record_item_failure(first, page, ItemPhase::Ingest, "upload: 502 Bad Gateway")
+        .await
+        .unwrap();
+    assert_eq!(attempts, 1);
+    ledger
+        .record_item_failure(first, attachment, ItemPhase::Delete, "content id not found")
+        .await
+        .unwrap();
+    ledger
+        .finish_run(
+            first,
+            RunOutcome::PartialSuccess,
+            &counts(),
+            Some("2 items failed"),
+        )
+        .await
+        .unwrap();
+
+    let recorded = ledger.run(first).await.unwrap().unwrap();
+    assert_eq!(recorded.status, RunStatus::PartialSuccess);
+    assert_eq!(recorded.counts, counts());
+    assert_eq!(recorded.error.as_deref(), Some("2 items failed"));
+    assert_eq!(recorded.failed_items, 2);
+    assert!(recorded.finished_at.unwrap() >= recorded.started_at);
+    let failures = ledger.run_failures(first).await.unwrap();
+    assert_eq!(failures.len(), 2);
+    assert_eq!(failures[0].key, page);
+    assert_eq!(failures[0].phase, ItemPhase::Ingest);
+    assert_eq!(failures[0].error, "upload: 502 Bad Gateway");
+
+    // Next run: the page fails again, the attachment goes through.
+    let second = ledger.start_run("acme", RunTrigger::Manual).await.unwrap();
+    let attempts = ledger
+        .record_item_failure(second, page, ItemPhase::Ingest, "upload: 503")
+        .await
+        .unwrap();
+    assert_eq!(attempts, 2);
+    assert!(ledger.clear_item_failure("acme", attachment).await.unwrap());
+    assert!(!ledger.clear_item_failure("acme", attachment).await.unwrap());
+    ledger
+        .finish_run(
+            second,
+            RunOutcome::Aborted {
+                reason: "diff would delete space SP".into(),
+            },
+            &RunCounts::default(),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let open = ledger.open_failures("acme").await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].key, page);
+    assert_eq!(open[0].attempts, 2);
+    assert_eq!(open[0].error, "upload: 503");
+    assert_eq!((open[0].first_run, open[0].last_run), (first, second));
+    assert!(ledger.open_failures("other").await.unwrap().is_empty());
+
+    let aborted = ledger.run(second).await.unwrap().unwrap();
+    assert_eq!(aborted.status, RunStatus::Aborted);
+    assert_eq!(
+        aborted.abort_reason.as_deref(),
+        Some("diff would delete space SP")
+    );
+
+    // Newest first, filtered by tenant, limited.
+    let other = ledger.start_run("globex", RunTrigger::Cli).await.unwrap();
+    let all = ledger.recent_runs(None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![other, second, first]
+    );
+    let acme = ledger.recent_runs(Some("acme"), 1).await.unwrap();
+    assert_eq!(acme.iter().map(|r| r.id).collect::<Vec<_>>(), vec![second]);
+}
+
+async fn refuses_to_finish_a_run_twice_or_an_unknown_run(fx: Fixture) {
+    let ledger = fx.open().await;
+    let run = ledger
+        .start_run("acme", RunTrigger::Schedule)
+        .await
+        .unwrap();
+    ledger
+        .finish_run(
+            run,
+            RunOutcome::Failed,
+            &RunCounts::default(),
+            Some("unique unreachable"),
+        )
+        .await
+        .unwrap();
+    let again = ledger
+        .finish_run(run, RunOutcome::Success, &RunCounts::default(), None)
+        .await;
+    assert!(
+        matches!(again, Err(LedgerError::RunAlreadyFinished { .. })),
+        "{again:?}"
+    );
+    assert_eq!(
+        ledger.run(run).await.unwrap().unwrap().status,
+        RunStatus::Failed
+    );
+
+    let unknown = sync_engine::RunId::from_raw(run.get() + 1000);
+    let finish = ledger
+        .finish_run(unknown, RunOutcome::Success, &RunCounts::default(), None)
+        .await;
+    assert!(
+        matches!(finish, Err(LedgerError::UnknownRun { .. })),
+        "{finish:?}"
+    );
+    let failure = ledger
+        .record_item_failure(unknown, "k", ItemPhase::Ingest, "e")
+        .await;
+    assert!(
+        matches!(failure, Err(LedgerError::UnknownRun { .. })),
+        "{failure:?}"
+    );
+}
+
+async fn keeps_only_the_configured_number_of_runs_per_tenant(fx: Fixture) {
+    let ledger = fx
+        .open_with(LedgerOptions::default().with_history_per_tenant(3))
+        .await;
+    let mut acme = Vec::new();
+    for i in 0..5 {
+        let run = ledger
+            .start_run("acme", RunTrigger::Schedule)
+            .await
+            .unwrap();
+        if i == 0 {
+            // Failing only in the oldest run: by the time that run is pruned, the item is gone.
+            ledger
+                .record_item_failure(run, "acme/1_SP/gone", ItemPhase::Ingest, "404")
+                .await
+                .unwrap();
+        }
+        ledger
+            .record_item_failure(run, "acme/1_SP/stuck", ItemPhase::Ingest, "500")
+            .await
+            .unwrap();
+        ledger
+            .finish_run(run, RunOutcome::PartialSuccess, &RunCounts::default(), None)
+            .await
+            .unwrap();
+        acme.push(run);
+    }
+    let globex = ledger
+        .start_run("globex", RunTrigger::Schedule)
+        .await
+        .unwrap();
+    ledger
+        .finish_run(globex, RunOutcome::Success, &RunCounts::default(), None)
+        .await
+        .unwrap();
+
+    let kept = ledger.recent_runs(Some("acme"), 100).await.unwrap();
+    assert_eq!(
+        kept.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![acme[4], acme[3], acme[2]]
+    );
+    assert!(ledger.run(acme[0]).await.unwrap().is_none());
+    assert!(ledger.run_failures(acme[0]).await.unwrap().is_empty());
+    assert_eq!(
+        ledger.recent_runs(Some("globex"), 100).await.unwrap().len(),
+        1
+    );
+
+    let open = ledger.open_failures("acme").await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].key, "acme/1_SP/stuck");
+    assert_eq!(open[0].attempts, 5);
+}
+
+async fn marks_runs_of_a_crashed_process_interrupted_on_next_start(fx: Fixture) {
+    let crashed = fx.open().await;
+    let run = crashed
+        .start_run("acme", RunTrigger::Schedule)
+        .await
+        .unwrap();
+    crashed
+        .record_item_failure(run, "acme/1_SP/100", ItemPhase::Ingest, "timeout")
+        .await
+        .unwrap();
+    // The crash: the process goes away without finishing the run.
+    drop(crashed);
+
+    let next = fx.open().await;
+    let record = next.run(run).await.unwrap().unwrap();
+    assert_eq!(record.status, RunStatus::Interrupted);
+    assert!(record.finished_at.is_some());
+    assert!(record.error.unwrap().contains("stopped before finishing"));
+    assert_eq!(record.failed_items, 1);
+    // Its failed items stay open for the next run to retry.
+    assert_eq!(next.open_failures("acme").await.unwrap().len(), 1);
+    // Nothing left to mark.
+    assert_eq!(next.mark_interrupted_runs().await.unwrap(), 0);
+}
+
+async fn leaves_the_runs_of_its_own_process_alone(fx: Fixture) {
+    let ledger = fx.open().await;
+    let run = ledger
+        .start_run("acme", RunTrigger::Schedule)
+        .await
+        .unwrap();
+    assert_eq!(ledger.mark_interrupted_runs().await.unwrap(), 0);
+    assert_eq!(
+        ledger.run(run).await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+}
+
+async fn hands_out_a_lease_to_one_holder_at_a_time_with_fencing(fx: Fixture) {
+    let (a, b) = fx.two_holders().await;
+    let ttl = Duration::from_secs(30);
+
+    let mut lease = a.try_acquire_lease("acme", ttl).await.unwrap().unwrap();
+    assert_eq!(lease.tenant(), "acme");
+    assert_eq!(lease.holder(), a.holder_id());
+    assert_eq!(lease.generation(), 1);
+    assert!(lease.expires_at() > lease.acquired_at());
+    assert!(lease.time_left() > Duration::from_secs(25));
+    assert!(b.try_acquire_lease("acme", ttl).await.unwrap().is_none());
+    // Not re-entrant either: the holder itself must renew, not re-acquire.
+    assert!(a.try_acquire_lease("acme", ttl).await.unwrap().is_none());
+    // Other tenants are independent.
+    let other = b.try_acquire_lease("globex", ttl).await.unwrap().unwrap();
+    assert_eq!(other.generation(), 1);
+
+    let before = lease.expires_at();
+    a.renew_lease(&mut lease).await.unwrap();
+    assert!(lease.expires_at() >= before);
+    assert_eq!(lease.generation(), 1);
+
+    let stale = lease.clone();
+    assert!(a.release_lease(lease).await.unwrap());
+    let mut taken = b.try_acquire_lease("acme", ttl).await.unwrap().unwrap();
+    assert_eq!(taken.generation(), 2);
+    assert_eq!(taken.holder(), b.holder_id());
+
+    // The old holder finds out through its fencing token.
+    let mut stale_copy = stale.clone();
+    let renew = a.renew_lease(&mut stale_copy).await;
+    assert!(
+        matches!(renew, Err(LedgerError::LeaseLost { ref tenant, generation: 1 }) if tenant == "acme"),
+        "{renew:?}"
+    );
+    assert!(!a.release_lease(stale).await.unwrap());
+    b.renew_lease(&mut taken).await.unwrap();
+    assert!(b.release_lease(taken).await.unwrap());
+
+    let again = a.try_acquire_lease("acme", ttl).await.unwrap().unwrap();
+    assert_eq!(again.generation(), 3, "generation survives release");
+}
+
+async fn lets_another_holder_take_an_expired_lease(fx: Fixture) {
+    let (a, b) = fx.two_holders().await;
+    let short = Duration::from_millis(300);
+    let mut lease = a.try_acquire_lease("acme", short).await.unwrap().unwrap();
+    assert!(b.try_acquire_lease("acme", short).await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(lease.expired_locally());
+
+    // Expired means lost, even before anyone takes it.
+    let renew = a.renew_lease(&mut lease).await;
+    assert!(
+        matches!(renew, Err(LedgerError::LeaseLost { .. })),
+        "{renew:?}"
+    );
+    let taken = b
+        .try_acquire_lease("acme", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.generation(), 2);
+    assert!(!a.release_lease(lease).await.unwrap());
+}
+
+async fn rejects_a_lease_time_to_live_of_zero(fx: Fixture) {
+    let ledger = fx.open().await;
+    let result = ledger.try_acquire_lease("acme", Duration::ZERO).await;
+    assert!(
+        matches!(result, Err(LedgerError::InvalidLeaseTtl { .. })),
+        "{result:?}"
+    );
+}
+
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(super::Fixture::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let Some(fixture) = super::Fixture::postgres().await else { return };
+                    super::$scenario(fixture).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_databases!(
+    creates_the_ledger_on_first_start_and_reopens_it,
+    records_a_run_with_its_counts_and_failed_items,
+    refuses_to_finish_a_run_twice_or_an_unknown_run,
+    keeps_only_the_configured_number_of_runs_per_tenant,
+    marks_runs_of_a_crashed_process_interrupted_on_next_start,
+    leaves_the_runs_of_its_own_process_alone,
+    hands_out_a_lease_to_one_holder_at_a_time_with_fencing,
+    lets_another_holder_take_an_expired_lease,
+    rejects_a_lease_time_to_live_of_zero,
+);
