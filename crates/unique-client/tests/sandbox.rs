@@ -603,7 +603,7 @@ async fn moves_child_scopes_to_a_new_root() {
     let child = space_scope(&client, "Confluence", "SP").await;
 
     client
-        .move_scopes(&[child.clone()], &new_root)
+        .move_scopes(std::slice::from_ref(&child), &new_root)
         .await
         .unwrap();
 
@@ -745,4 +745,34 @@ async fn health_ping_reaches_both_services_in_both_modes() {
         let report = unique.client().ping(Duration::from_secs(2)).await;
         assert!(report.is_healthy(), "{report:?}");
     }
+}
+
+#[tokio::test]
+async fn external_mode_replaces_a_token_before_it_expires() {
+    let unique = spawn_unique(SimConfig {
+        auth_mode: UniqueAuthMode::External,
+        token_ttl: Duration::from_secs(2),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut external = unique_client::ExternalAuth::new(
+        unique.token_url.clone(),
+        "sandbox-zitadel-client",
+        unique_client::SecretString::from("sandbox-zitadel-secret"),
+        unique_client::SecretString::from("sandbox-project"),
+    );
+    external.refresh_before = Duration::from_millis(1500);
+    let client = unique.client_with(UniqueAuth::External(external));
+
+    client.current_user_id().await.unwrap();
+    client.current_user_id().await.unwrap();
+    assert_eq!(unique.sim.live_tokens(), 1, "a fresh token is reused");
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    client.current_user_id().await.unwrap();
+    assert_eq!(
+        unique.sim.live_tokens(),
+        2,
+        "a token about to expire is replaced while it is still valid"
+    );
 }
