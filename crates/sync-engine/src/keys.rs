@@ -184,7 +184,10 @@ pub struct ScopeExternalId(String);
 impl ScopeExternalId {
     /// `confc:cloud:<cloudId>` or `confc:data-center:<id>`.
     pub fn root(kind: InstanceKind, instance_id: &str) -> Self {
-        Self(format!("{EXTERNAL_ID_PREFIX}{}:{instance_id}", kind.as_str()))
+        Self(format!(
+            "{EXTERNAL_ID_PREFIX}{}:{instance_id}",
+            kind.as_str()
+        ))
     }
 
     /// `confc:<tenant>:<spaceId>:<spaceKey>`.
@@ -307,10 +310,7 @@ mod tests {
     #[test]
     fn deleted_diff_items_become_full_keys() {
         let partial = PartialKey::new(KeyFormat::V2, "tenant1", "space-1", "SP");
-        assert_eq!(
-            partial.key_for_item("1").as_str(),
-            "tenant1/space-1_SP/1"
-        );
+        assert_eq!(partial.key_for_item("1").as_str(), "tenant1/space-1_SP/1");
         assert_eq!(
             partial.key_for_item("1::att-9").as_str(),
             "tenant1/space-1_SP/1::att-9"
@@ -409,7 +409,11 @@ mod tests {
         let parsed = parse_space_external_id(Some(built.as_str())).unwrap();
         assert_eq!(parsed.external_id(), built);
         assert_eq!(
-            (parsed.tenant.as_str(), parsed.space_id.as_str(), parsed.space_key.as_str()),
+            (
+                parsed.tenant.as_str(),
+                parsed.space_id.as_str(),
+                parsed.space_key.as_str()
+            ),
             ("my-tenant", "98765", "ENG")
         );
     }

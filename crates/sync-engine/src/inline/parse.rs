@@ -330,7 +330,8 @@ mod tests {
                 filename: "x&nbsp;y.png".into()
             }]
         );
-        let right_after_entity = "<p>a&nbsp;<ac:image><ri:attachment ri:filename=\"z.png\"/></ac:image>&#160;</p>";
+        let right_after_entity =
+            "<p>a&nbsp;<ac:image><ri:attachment ri:filename=\"z.png\"/></ac:image>&#160;</p>";
         assert_eq!(
             spans(right_after_entity),
             ["<ac:image><ri:attachment ri:filename=\"z.png\"/></ac:image>"]
@@ -407,7 +408,8 @@ mod tests {
 
     #[test]
     fn url_child_wins_over_an_attachment_child() {
-        let body = "<ac:image><ri:attachment ri:filename=\"d.png\"/><ri:url ri:value=\"x\"/></ac:image>";
+        let body =
+            "<ac:image><ri:attachment ri:filename=\"d.png\"/><ri:url ri:value=\"x\"/></ac:image>";
         assert_eq!(targets(body), [ImageTarget::ExternalUrl]);
     }
 

@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn normalizes_parameters_and_case() {
-        assert_eq!(normalize_mime_type("image/PNG; charset=binary"), "image/png");
+        assert_eq!(
+            normalize_mime_type("image/PNG; charset=binary"),
+            "image/png"
+        );
         assert_eq!(normalize_mime_type("  Image/JPEG "), "image/jpeg");
         assert_eq!(normalize_mime_type(""), "");
     }
