@@ -755,20 +755,14 @@ async fn external_mode_replaces_a_token_before_it_expires() {
         ..SimConfig::default()
     })
     .await;
-    let mut external = unique_client::ExternalAuth::new(
-        unique.token_url.clone(),
-        "sandbox-zitadel-client",
-        unique_client::SecretString::from("sandbox-zitadel-secret"),
-        unique_client::SecretString::from("sandbox-project"),
-    );
-    external.refresh_before = Duration::from_millis(1500);
-    let client = unique.client_with(UniqueAuth::External(external));
+    // The cache renews a token once less than min(refresh_before, half its lifetime) is left.
+    let client = unique.client();
 
     client.current_user_id().await.unwrap();
     client.current_user_id().await.unwrap();
     assert_eq!(unique.sim.live_tokens(), 1, "a fresh token is reused");
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     client.current_user_id().await.unwrap();
     assert_eq!(
         unique.sim.live_tokens(),
