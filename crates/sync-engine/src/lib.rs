@@ -9,3 +9,17 @@
 mod inline;
 mod keys;
 mod ledger;
+
+pub use inline::{
+    inline_images, BoxError, ImageRef, ImageSource, ImageStream, InlineConfig, InlineError,
+    InlineOutcome, InlinedImage, OtherPage, PageContext, MAX_CONCURRENT_DOWNLOADS,
+};
+pub use keys::{
+    attachment_item_id, parse_space_external_id, ContentKey, InstanceKind, KeyFormat, PartialKey,
+    ScopeExternalId, SpaceExternalId,
+};
+
+pub use ledger::{
+    ItemFailure, ItemPhase, Lease, Ledger, LedgerError, LedgerKind, LedgerOptions, RunCounts,
+    RunFailure, RunId, RunOutcome, RunRecord, RunStatus, RunTrigger,
+};
