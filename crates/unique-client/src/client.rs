@@ -735,17 +735,18 @@ impl UniqueClient {
     }
 }
 
-/// The GraphQL envelope's headers, as graphql-request sends them, plus the credentials.
+/// The GraphQL envelope's headers as graphql-request builds them: its `Accept`, then the
+/// credentials, then `Content-Type: application/json`, which wins over any configured header.
 pub(crate) fn graphql_headers(auth_headers: &HeaderMap) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         ACCEPT,
         HeaderValue::from_static("application/graphql-response+json, application/json"),
     );
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     for (name, value) in auth_headers {
         headers.insert(name.clone(), value.clone());
     }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers
 }
 

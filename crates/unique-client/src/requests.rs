@@ -29,7 +29,8 @@ pub(crate) enum Endpoint {
 pub(crate) struct GraphQlCall {
     pub(crate) endpoint: Endpoint,
     pub(crate) operation: Operation,
-    pub(crate) variables: Value,
+    /// `None` for operations without variables: graphql-request then omits the field.
+    pub(crate) variables: Option<Value>,
 }
 
 impl GraphQlCall {
@@ -37,17 +38,20 @@ impl GraphQlCall {
         Self {
             endpoint: Endpoint::Ingestion,
             operation,
-            variables,
+            variables: Some(variables),
         }
     }
 
-    /// `{query, variables, operationName}`, as graphql-request sends it.
+    /// `{query, variables, operationName}`, as graphql-request sends it (`variables` left out
+    /// when there are none, as `JSON.stringify` drops `undefined`).
     pub(crate) fn body(&self) -> Value {
-        json!({
-            "query": self.operation.document,
-            "variables": self.variables,
-            "operationName": self.operation.name,
-        })
+        let mut body = Map::new();
+        body.insert("query".into(), json!(self.operation.document));
+        if let Some(variables) = &self.variables {
+            body.insert("variables".into(), variables.clone());
+        }
+        body.insert("operationName".into(), json!(self.operation.name));
+        Value::Object(body)
     }
 }
 
@@ -60,7 +64,7 @@ pub(crate) fn current_user() -> GraphQlCall {
     GraphQlCall {
         endpoint: Endpoint::ScopeManagement,
         operation: documents::OP_USER,
-        variables: json!({}),
+        variables: None,
     }
 }
 

@@ -68,7 +68,10 @@ async fn cluster_local_graphql_carries_identity_headers_and_the_reference_envelo
     );
     let body = request.json();
     assert_eq!(body["operationName"], "User");
-    assert_eq!(body["variables"], json!({}));
+    assert!(
+        body.get("variables").is_none(),
+        "no variables, no field: {body}"
+    );
     assert_eq!(
         body["query"]
             .as_str()
