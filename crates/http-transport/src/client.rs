@@ -757,11 +757,10 @@ fn classify_send_error(error: reqwest::Error, url: &Url) -> Failure {
         };
         return Failure::Fatal(TransportError::Timeout { url, what });
     }
-    let kinds = io_error_kinds(&error);
-    if kinds.contains(&std::io::ErrorKind::InvalidData) {
-        // rustls reports certificate and handshake failures as InvalidData.
+    if is_tls_failure(&error) {
         return Failure::Fatal(TransportError::Connect { url, message });
     }
+    let kinds = io_error_kinds(&error);
     let broken = kinds.iter().any(|kind| {
         matches!(
             kind,
@@ -778,17 +777,42 @@ fn classify_send_error(error: reqwest::Error, url: &Url) -> Failure {
     Failure::Fatal(TransportError::Connect { url, message })
 }
 
-/// The kinds of every `io::Error` in the source chain.
+/// A rustls error anywhere in the chain: an unknown issuer, an expired certificate, a failed
+/// handshake.
+pub(crate) fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    causes(error)
+        .iter()
+        .any(|cause| cause.is::<tokio_rustls::rustls::Error>())
+}
+
+/// The kinds of every `io::Error` in the chain.
 fn io_error_kinds(error: &(dyn std::error::Error + 'static)) -> Vec<std::io::ErrorKind> {
-    let mut kinds = Vec::new();
+    causes(error)
+        .iter()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind)
+        .collect()
+}
+
+/// The error and its causes. An `io::Error` wrapping another error skips it in `source()`
+/// (it returns the inner error's source), so we descend into it explicitly: that is where
+/// rustls errors hide.
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut chain = Vec::new();
     let mut current = Some(error);
     while let Some(cause) = current {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            kinds.push(io.kind());
-        }
-        current = cause.source();
+        chain.push(cause);
+        current = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
     }
-    kinds
+    chain
 }
 
 /// The body of a logical request across attempts: buffered bodies are replayed, a stream is

@@ -8,7 +8,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::HeaderValue;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::client::build_http_client;
+use crate::client::{build_http_client, is_tls_failure};
 use crate::config::check_url;
 use crate::retry::{backoff_delay, is_retryable_status, retry_after};
 use crate::{AuthError, RetryPolicy, Timeouts, Token, TokenSource, TransportConfig};
@@ -182,7 +182,11 @@ impl TokenEndpoint {
                 let error = request_error("timed out waiting for the response".to_owned());
                 return Err(Attempt::Retryable(error, None));
             }
-            // A token request is idempotent: any transport failure is worth another try.
+            // A token request is idempotent: any transport failure is worth another try, except
+            // a TLS failure (a wrong certificate does not fix itself).
+            Ok(Err(e)) if is_tls_failure(&e) => {
+                return Err(Attempt::Final(request_error(describe(e))))
+            }
             Ok(Err(e)) => return Err(Attempt::Retryable(request_error(describe(e)), None)),
             Ok(Ok(response)) => response,
         };
