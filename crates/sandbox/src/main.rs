@@ -1,1 +1,177 @@
-fn main() {}
+//! `confluence-sandbox serve`: the simulators as a standalone server for scripts, benchmarks and
+//! manual testing. Prints one JSON line with every base URL once listening, then serves until
+//! SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sandbox::common::{FaultRule, RateLimit};
+use sandbox::confluence::{Dataset, GenerateSpec};
+use sandbox::{spawn, SandboxConfig};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "confluence-sandbox",
+    version,
+    about = "Confluence Cloud/DC and Unique simulators"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve every simulated origin until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Print a generated dataset as YAML (to inspect or edit it).
+    Generate {
+        /// SEED:SPACES:PAGES[:MAX_ATTACHMENTS[:MAX_BYTES]]
+        spec: GenerateSpec,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// YAML dataset (see crates/sandbox/datasets/example.yaml). Default: the built-in dataset.
+    #[arg(long, conflicts_with = "generate")]
+    dataset: Option<PathBuf>,
+    /// Generated dataset: SEED:SPACES:PAGES[:MAX_ATTACHMENTS[:MAX_BYTES]].
+    #[arg(long)]
+    generate: Option<GenerateSpec>,
+    /// Control API address (other origins get random ports unless given below).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    #[arg(long)]
+    cloud_gateway_addr: Option<SocketAddr>,
+    #[arg(long)]
+    cloud_site_addr: Option<SocketAddr>,
+    #[arg(long)]
+    media_addr: Option<SocketAddr>,
+    #[arg(long)]
+    dc_addr: Option<SocketAddr>,
+    #[arg(long)]
+    unique_ingestion_addr: Option<SocketAddr>,
+    #[arg(long)]
+    unique_scope_management_addr: Option<SocketAddr>,
+    #[arg(long)]
+    unique_blob_addr: Option<SocketAddr>,
+    #[arg(long)]
+    zitadel_addr: Option<SocketAddr>,
+    /// DC context path, e.g. /confluence.
+    #[arg(long, default_value = "")]
+    dc_context_path: String,
+    /// Lifetime of Confluence OAuth tokens, seconds.
+    #[arg(long, default_value_t = 3600)]
+    token_ttl_secs: u64,
+    /// Added latency per service: SERVICE=MILLIS (repeatable; SERVICE may be `*`).
+    #[arg(long = "latency", value_name = "SERVICE=MS")]
+    latency: Vec<String>,
+    /// Rate limit per service: SERVICE=PER_MINUTE[/BURST] (repeatable). Excess gets 429.
+    #[arg(long = "rate-limit", value_name = "SERVICE=PER_MINUTE")]
+    rate_limits: Vec<String>,
+    /// Seed of the fault RNG.
+    #[arg(long, default_value_t = 0)]
+    fault_seed: u64,
+}
+
+fn split_kv(raw: &str) -> anyhow::Result<(&str, &str)> {
+    raw.split_once('=')
+        .with_context(|| format!("expected SERVICE=VALUE, got {raw:?}"))
+}
+
+fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
+    let mut config = SandboxConfig::default();
+    if let Some(path) = &args.dataset {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading dataset {}", path.display()))?;
+        config.confluence.dataset = Dataset::from_yaml(&text)
+            .with_context(|| format!("loading dataset {}", path.display()))?;
+    }
+    if let Some(spec) = &args.generate {
+        config.confluence.dataset = spec.generate();
+    }
+    config.confluence.dc_context_path = args.dc_context_path.clone();
+    config.confluence.token_ttl = Duration::from_secs(args.token_ttl_secs);
+    config.faults.seed = args.fault_seed;
+    for raw in &args.latency {
+        let (service, ms) = split_kv(raw)?;
+        let ms: u64 = ms
+            .parse()
+            .with_context(|| format!("latency millis in {raw:?}"))?;
+        config
+            .faults
+            .rules
+            .push(FaultRule::latency(service, Duration::from_millis(ms)));
+    }
+    for raw in &args.rate_limits {
+        let (service, value) = split_kv(raw)?;
+        let (per_minute, burst) = match value.split_once('/') {
+            Some((p, b)) => (
+                p,
+                Some(b.parse().with_context(|| format!("burst in {raw:?}"))?),
+            ),
+            None => (value, None),
+        };
+        let per_minute = per_minute
+            .parse()
+            .with_context(|| format!("per-minute rate in {raw:?}"))?;
+        config
+            .faults
+            .rate_limits
+            .insert(service.to_owned(), RateLimit { per_minute, burst });
+    }
+    config.addrs.control = Some(args.addr);
+    config.addrs.cloud_gateway = args.cloud_gateway_addr;
+    config.addrs.cloud_site = args.cloud_site_addr;
+    config.addrs.media = args.media_addr;
+    config.addrs.dc = args.dc_addr;
+    config.addrs.unique_ingestion = args.unique_ingestion_addr;
+    config.addrs.unique_scope_management = args.unique_scope_management_addr;
+    config.addrs.unique_blob = args.unique_blob_addr;
+    config.addrs.zitadel = args.zitadel_addr;
+    Ok(config)
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Generate { spec } => {
+            print!("{}", spec.generate().to_yaml()?);
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let handle = spawn(config_from(&args)?).await?;
+            println!("{}", serde_json::to_string(&handle.urls)?);
+            terminated().await;
+            handle.shutdown().await;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! Fault injection and rate limiting.
+//!
+//! Clients must survive 429 storms, 5xx bursts, slow servers and connections cut mid-body; the
+//! sandbox produces each on demand. Faults are chosen with a seeded RNG so a failing test replays
+//! the same sequence (given the same request order).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use http::{HeaderValue, StatusCode};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// One fault rule. A request matches when its service equals `service` (or `service` is `*`)
+/// and, if `route` is set, its route template or operation name equals or ends with `route`.
+/// Every matching rule adds its latency; the first rule that decides to fail the request
+/// answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultRule {
+    /// Service name (`cloud`, `media`, `dc`, `unique-ingestion`, ...) or `*` for all.
+    pub service: String,
+    /// Suffix of the route template (`content/search`) or GraphQL operation name; `None` = all.
+    pub route: Option<String>,
+    /// Share of matching requests answered with `error_status` (0.0–1.0).
+    pub error_ratio: f64,
+    /// Fail every Nth matching request instead of (or in addition to) the ratio.
+    pub every_nth: Option<u64>,
+    /// Status of injected errors (default 500).
+    pub error_status: u16,
+    /// `Retry-After` seconds sent with injected errors (defaults to 1 for 429 and 503).
+    pub retry_after_secs: Option<u64>,
+    /// Latency added before the request is handled.
+    pub latency_ms: u64,
+    /// Share of matching requests whose response body is cut after `cut_after_bytes`.
+    pub cut_ratio: f64,
+    pub cut_after_bytes: u64,
+    /// The rule fires (error or cut) at most this many times; `None` = forever.
+    pub times: Option<u64>,
+}
+
+impl Default for FaultRule {
+    fn default() -> Self {
+        Self {
+            service: "*".into(),
+            route: None,
+            error_ratio: 0.0,
+            every_nth: None,
+            error_status: 500,
+            retry_after_secs: None,
+            latency_ms: 0,
+            cut_ratio: 0.0,
+            cut_after_bytes: 0,
+            times: None,
+        }
+    }
+}
+
+impl FaultRule {
+    /// Fails `ratio` of the service's requests with `status`.
+    pub fn error(service: &str, status: u16, ratio: f64) -> Self {
+        Self {
+            service: service.into(),
+            error_status: status,
+            error_ratio: ratio,
+            ..Self::default()
+        }
+    }
+
+    /// Fails every `n`th request of the service with `status` (a "429 storm" with 429).
+    pub fn every_nth(service: &str, n: u64, status: u16) -> Self {
+        Self {
+            service: service.into(),
+            error_status: status,
+            every_nth: Some(n),
+            ..Self::default()
+        }
+    }
+
+    /// Adds latency to every request of the service.
+    pub fn latency(service: &str, latency: Duration) -> Self {
+        Self {
+            service: service.into(),
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            ..Self::default()
+        }
+    }
+
+    /// Cuts `ratio` of response bodies after `after_bytes` bytes.
+    pub fn cut_body(service: &str, ratio: f64, after_bytes: u64) -> Self {
+        Self {
+            service: service.into(),
+            cut_ratio: ratio,
+            cut_after_bytes: after_bytes,
+            ..Self::default()
+        }
+    }
+
+    /// Restricts the rule to routes (or operations) ending with `route`.
+    pub fn on_route(mut self, route: &str) -> Self {
+        self.route = Some(route.into());
+        self
+    }
+
+    /// Limits how often the rule fires.
+    pub fn times(mut self, times: u64) -> Self {
+        self.times = Some(times);
+        self
+    }
+
+    /// Sets the `Retry-After` seconds of injected errors.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    fn matches(&self, service: &str, key: &str) -> bool {
+        (self.service == "*" || self.service == service)
+            && self
+                .route
+                .as_deref()
+                .is_none_or(|r| key == r || key.ends_with(r))
+    }
+}
+
+/// A per-service rate limit: a token bucket refilled continuously at `per_minute / 60` per
+/// second, holding at most `burst` tokens (default: ten seconds' worth, at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub per_minute: u64,
+    #[serde(default)]
+    pub burst: Option<u64>,
+}
+
+impl RateLimit {
+    pub fn per_minute(per_minute: u64) -> Self {
+        Self {
+            per_minute,
+            burst: None,
+        }
+    }
+
+    fn capacity(&self) -> f64 {
+        self.burst.unwrap_or((self.per_minute / 6).max(1)).max(1) as f64
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    limit: RateLimit,
+    tokens: f64,
+    updated: Instant,
+}
+
+impl Bucket {
+    fn new(limit: RateLimit) -> Self {
+        Self {
+            tokens: limit.capacity(),
+            limit,
+            updated: Instant::now(),
+        }
+    }
+
+    /// Takes a token, or returns how long until one is available.
+    fn take(&mut self, now: Instant) -> Result<u64, Duration> {
+        let rate_per_sec = self.limit.per_minute as f64 / 60.0;
+        let elapsed = now.duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate_per_sec).min(self.limit.capacity());
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(self.tokens.floor() as u64)
+        } else if rate_per_sec <= 0.0 {
+            Err(Duration::from_secs(3600))
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / rate_per_sec))
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RuleState {
+    id: u64,
+    rule: FaultRule,
+    matched: u64,
+    fired: u64,
+}
+
+#[derive(Debug)]
+struct FaultsInner {
+    rng: StdRng,
+    next_id: u64,
+    rules: Vec<RuleState>,
+    rate_limits: BTreeMap<String, Bucket>,
+}
+
+/// Configuration of the faults at start-up (all of it can be changed at run time).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultsConfig {
+    /// Seed of the RNG that picks which requests fail.
+    pub seed: u64,
+    pub rules: Vec<FaultRule>,
+    /// Rate limit per service name.
+    pub rate_limits: BTreeMap<String, RateLimit>,
+}
+
+/// A rule as listed by [`Faults::rules`], with its id and how often it matched and fired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActiveRule {
+    pub id: u64,
+    #[serde(flatten)]
+    pub rule: FaultRule,
+    pub matched: u64,
+    pub fired: u64,
+}
+
+/// Shared, switchable fault state; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    inner: Arc<Mutex<FaultsInner>>,
+}
+
+/// What to do with one request.
+#[derive(Debug, Default)]
+pub struct FaultDecision {
+    /// Wait this long before handling (or before answering with `error`).
+    pub latency: Duration,
+    /// Answer with this instead of handling the request.
+    pub error: Option<Response>,
+    /// Cut the response body after this many bytes.
+    pub cut_after: Option<u64>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self::new(FaultsConfig::default())
+    }
+}
+
+impl Faults {
+    pub fn new(config: FaultsConfig) -> Self {
+        let faults = Self {
+            inner: Arc::new(Mutex::new(FaultsInner {
+                rng: StdRng::seed_from_u64(config.seed),
+                next_id: 1,
+                rules: Vec::new(),
+                rate_limits: BTreeMap::new(),
+            })),
+        };
+        for rule in config.rules {
+            faults.add_rule(rule);
+        }
+        for (service, limit) in config.rate_limits {
+            faults.set_rate_limit(&service, limit);
+        }
+        faults
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FaultsInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a rule; returns its id for [`Faults::remove_rule`].
+    pub fn add_rule(&self, rule: FaultRule) -> u64 {
+        let mut inner = self.lock();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.rules.push(RuleState {
+            id,
+            rule,
+            matched: 0,
+            fired: 0,
+        });
+        id
+    }
+
+    /// Removes one rule; false when it did not exist.
+    pub fn remove_rule(&self, id: u64) -> bool {
+        let mut inner = self.lock();
+        let before = inner.rules.len();
+        inner.rules.retain(|r| r.id != id);
+        inner.rules.len() != before
+    }
+
+    /// Removes every rule and rate limit.
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.rules.clear();
+        inner.rate_limits.clear();
+    }
+
+    /// Restarts the RNG, so the next decisions repeat a known sequence.
+    pub fn reseed(&self, seed: u64) {
+        self.lock().rng = StdRng::seed_from_u64(seed);
+    }
+
+    /// The rules with their counters.
+    pub fn rules(&self) -> Vec<ActiveRule> {
+        self.lock()
+            .rules
+            .iter()
+            .map(|r| ActiveRule {
+                id: r.id,
+                rule: r.rule.clone(),
+                matched: r.matched,
+                fired: r.fired,
+            })
+            .collect()
+    }
+
+    /// Sets (or replaces, refilling the bucket) a service's rate limit.
+    pub fn set_rate_limit(&self, service: &str, limit: RateLimit) {
+        self.lock()
+            .rate_limits
+            .insert(service.to_owned(), Bucket::new(limit));
+    }
+
+    pub fn clear_rate_limit(&self, service: &str) {
+        self.lock().rate_limits.remove(service);
+    }
+
+    /// The rate limits in force.
+    pub fn rate_limits(&self) -> BTreeMap<String, RateLimit> {
+        self.lock()
+            .rate_limits
+            .iter()
+            .map(|(k, b)| (k.clone(), b.limit))
+            .collect()
+    }
+
+    /// Decides the fate of one request to `service` with route template or operation `key`.
+    pub fn decide(&self, service: &str, key: &str) -> FaultDecision {
+        let mut inner = self.lock();
+        let mut decision = FaultDecision::default();
+        let now = Instant::now();
+        if let Some(bucket) = inner.rate_limits.get_mut(service) {
+            if let Err(wait) = bucket.take(now) {
+                decision.error = Some(rate_limited(bucket.limit, wait));
+                return decision;
+            }
+        }
+        let FaultsInner { rng, rules, .. } = &mut *inner;
+        for state in rules.iter_mut() {
+            if !state.rule.matches(service, key) {
+                continue;
+            }
+            state.matched += 1;
+            let rule = &state.rule;
+            decision.latency = decision.latency.max(Duration::from_millis(rule.latency_ms));
+            let exhausted = rule.times.is_some_and(|t| state.fired >= t);
+            if exhausted || decision.error.is_some() {
+                continue;
+            }
+            let nth = rule
+                .every_nth
+                .is_some_and(|n| n > 0 && state.matched % n == 0);
+            let by_ratio = rule.error_ratio > 0.0 && rng.random::<f64>() < rule.error_ratio;
+            if nth || by_ratio {
+                state.fired += 1;
+                decision.error = Some(injected_error(rule));
+                continue;
+            }
+            if decision.cut_after.is_none()
+                && rule.cut_ratio > 0.0
+                && rng.random::<f64>() < rule.cut_ratio
+            {
+                state.fired += 1;
+                decision.cut_after = Some(rule.cut_after_bytes);
+            }
+        }
+        decision
+    }
+
+    /// Applies the faults for one operation inside a handler (e.g. a GraphQL operation): waits
+    /// the injected latency and returns the error response to send, if any. Body cuts do not
+    /// apply here; they are applied by the middleware to whole responses.
+    pub async fn apply(&self, service: &str, operation: &str) -> Option<Response> {
+        let decision = self.decide(service, operation);
+        if !decision.latency.is_zero() {
+            tokio::time::sleep(decision.latency).await;
+        }
+        decision.error
+    }
+}
+
+/// The JSON error body shared by every simulated service (Confluence's shape).
+pub fn json_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({
+            "statusCode": status.as_u16(),
+            "message": message,
+        })),
+    )
+        .into_response()
+}
+
+fn injected_error(rule: &FaultRule) -> Response {
+    let status =
+        StatusCode::from_u16(rule.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_error(status, "sandbox: injected fault");
+    let retry_after = rule.retry_after_secs.or(matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    )
+    .then_some(1));
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+fn rate_limited(limit: RateLimit, wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
+    let reset = chrono::Utc::now() + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(0));
+    let headers = response.headers_mut();
+    headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    headers.insert("x-ratelimit-limit", HeaderValue::from(limit.per_minute));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(0u64));
+    if let Ok(v) = HeaderValue::from_str(&reset.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    {
+        headers.insert("x-ratelimit-reset", v);
+    }
+    headers.insert("ratelimit-reason", HeaderValue::from_static("sandbox"));
+    response
+}
+
+/// Wraps a body so that it fails after `after` bytes, the way a dropped connection looks to a
+/// client. Bodies shorter than `after` fail at their end.
+pub fn cut_body(body: Body, after: u64) -> Body {
+    let mut inner = body.into_data_stream();
+    let stream = async_stream::stream! {
+        let mut sent = 0u64;
+        while let Some(chunk) = inner.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    let remaining = after.saturating_sub(sent);
+                    if bytes.len() as u64 > remaining {
+                        let keep = usize::try_from(remaining).unwrap_or(usize::MAX);
+                        if keep > 0 {
+                            yield Ok(bytes.slice(..keep));
+                        }
+                        break;
+                    }
+                    sent += bytes.len() as u64;
+                    yield Ok(bytes);
+                }
+                Err(e) => {
+                    yield Err(std::io::Error::other(e));
+                    return;
+                }
+            }
+        }
+        yield Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "sandbox: connection cut mid-body",
+        ));
+    };
+    Body::from_stream(stream)
+}

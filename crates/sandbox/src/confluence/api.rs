@@ -1,0 +1,482 @@
+//! The REST operations both flavours share, parameterised by flavour: CQL search, the v1
+//! content listing, attachment listings, v2 bulk reads.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+use serde_json::{json, Value};
+
+use super::cql::{self, Field};
+use super::model::{Content, ContentType};
+use super::render::{sorted_attachments, Expand, View};
+use super::sim::{ConfluenceSim, Flavour};
+use super::web::{decode_cursor, encode_cursor, query_string, v1_error, v2_error, Params};
+
+fn bad_request(message: &str) -> Response {
+    v1_error(StatusCode::BAD_REQUEST, message)
+}
+
+/// `GET …/rest/api/content/search`: CQL, expansions, capped `limit`; cursor pages on Cloud
+/// (`start` ignored), offset pages on DC.
+pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Params) -> Response {
+    let Some(query) = params.get("cql").filter(|q| !q.trim().is_empty()) else {
+        return bad_request("The CQL query parameter 'cql' is required");
+    };
+    let expr = match cql::parse(query) {
+        Ok(expr) => expr,
+        Err(e) => return bad_request(&e.to_string()),
+    };
+    let expand_list = params.expand();
+    let expand = Expand::parse(&expand_list);
+    let limits = &sim.config().limits;
+    let cap = match flavour {
+        Flavour::Cloud if expand.body => limits.cloud_search_with_body,
+        Flavour::Cloud => limits.cloud_search,
+        Flavour::DataCenter if expand.body => limits.dc_search_with_body,
+        Flavour::DataCenter if expand.any => limits.dc_search_with_expand,
+        Flavour::DataCenter => limits.dc_search,
+    };
+    let requested = match params.usize("limit") {
+        Ok(l) => l.unwrap_or(limits.search_default),
+        Err(e) => return bad_request(&e),
+    };
+    let limit = requested.clamp(1, cap.max(1));
+
+    let store = sim.read();
+    let urls = sim.urls();
+    let view = View {
+        flavour,
+        urls: &urls,
+        store: &store,
+        inline_attachments: limits.inline_attachments,
+    };
+    if flavour == Flavour::DataCenter {
+        if let Some(missing) = expr
+            .space_keys()
+            .into_iter()
+            .find(|k| store.space(k).is_none())
+        {
+            return bad_request(&format!("No space with key : {missing}"));
+        }
+    }
+    let needs_ancestors = expr.mentions(Field::Ancestor);
+    let content = &store.dataset.content;
+    let (first_index, skip_matches, start) = match flavour {
+        Flavour::Cloud => match params.get("cursor") {
+            None | Some("") => (0, 0, 0),
+            Some(cursor) => match decode_cursor("search", cursor) {
+                Some((after, offset)) => (
+                    content.partition_point(|c| c.numeric_id() <= after),
+                    0,
+                    offset,
+                ),
+                None => return bad_request("Invalid cursor"),
+            },
+        },
+        Flavour::DataCenter => match params.usize("start") {
+            Ok(s) => (0, s.unwrap_or(0), s.unwrap_or(0)),
+            Err(e) => return bad_request(&e),
+        },
+    };
+    let matching = content[first_index..].iter().filter(|c| {
+        let space_type = store
+            .space(&c.space)
+            .map(|s| view.space_type(s).as_str())
+            .unwrap_or("");
+        let ancestors = if needs_ancestors {
+            store.ancestors(&c.id)
+        } else {
+            Vec::new()
+        };
+        expr.matches(&view.candidate(c, &ancestors, space_type))
+    });
+    let page: Vec<&Content> = matching.skip(skip_matches).take(limit + 1).collect();
+    let more = page.len() > limit;
+    let page = &page[..page.len().min(limit)];
+    let results: Vec<Value> = page.iter().map(|c| view.content_v1(c, &expand)).collect();
+
+    let path = match flavour {
+        Flavour::Cloud => "/wiki/rest/api/content/search",
+        Flavour::DataCenter => "/rest/api/content/search",
+    };
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    let mut links = serde_json::Map::new();
+    links.insert("base".into(), json!(view.base()));
+    links.insert("context".into(), json!(view.context()));
+    if more {
+        let next_query = match flavour {
+            Flavour::Cloud => {
+                let last = page.last().map(|c| c.numeric_id()).unwrap_or(0);
+                pairs.push(("next", "true".into()));
+                pairs.push(("cursor", encode_cursor("search", last, start + page.len())));
+                if !expand_list.is_empty() {
+                    pairs.push(("expand", expand_list.join(",")));
+                }
+                pairs.push(("limit", limit.to_string()));
+                pairs.push(("cql", query.to_owned()));
+                query_string(&pairs)
+            }
+            Flavour::DataCenter => {
+                pairs.push(("cql", query.to_owned()));
+                if !expand_list.is_empty() {
+                    pairs.push(("expand", expand_list.join(",")));
+                }
+                pairs.push(("limit", limit.to_string()));
+                pairs.push(("start", (start + limit).to_string()));
+                query_string(&pairs)
+            }
+        };
+        links.insert("next".into(), json!(format!("{path}?{next_query}")));
+    }
+    links.insert(
+        "self".into(),
+        json!(format!("{}/rest/api/content/search", view.base())),
+    );
+    axum::Json(json!({
+        "results": results,
+        "start": start,
+        "limit": limit,
+        "size": page.len(),
+        "cqlQuery": query,
+        "searchDuration": 3,
+        "_links": links,
+    }))
+    .into_response()
+}
+
+/// `GET …/rest/api/content?spaceKey=&title=&type=`: the v1 listing used for title lookups.
+pub(crate) fn content_listing(sim: &ConfluenceSim, flavour: Flavour, params: &Params) -> Response {
+    let content_type = params.get("type").unwrap_or("page");
+    let expand_list = params.expand();
+    let expand = Expand::parse(&expand_list);
+    let limits = &sim.config().limits;
+    let (start, limit) = match (params.usize("start"), params.usize("limit")) {
+        (Ok(s), Ok(l)) => (
+            s.unwrap_or(0),
+            l.unwrap_or(limits.search_default).clamp(1, 200),
+        ),
+        (Err(e), _) | (_, Err(e)) => return bad_request(&e),
+    };
+    let store = sim.read();
+    let urls = sim.urls();
+    let view = View {
+        flavour,
+        urls: &urls,
+        store: &store,
+        inline_attachments: limits.inline_attachments,
+    };
+    if let Some(key) = params.get("spaceKey") {
+        if store.space(key).is_none() {
+            return v1_error(StatusCode::NOT_FOUND, &format!("No space with key : {key}"));
+        }
+    }
+    let matching: Vec<&Content> = store
+        .dataset
+        .content
+        .iter()
+        .filter(|c| c.content_type.as_str() == content_type)
+        .filter(|c| params.get("spaceKey").is_none_or(|k| c.space == k))
+        .filter(|c| params.get("title").is_none_or(|t| c.title == t))
+        .collect();
+    let window: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|c| view.content_v1(c, &expand))
+        .collect();
+    let mut links = serde_json::Map::new();
+    links.insert("base".into(), json!(view.base()));
+    links.insert("context".into(), json!(view.context()));
+    if start + window.len() < matching.len() {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        for key in ["spaceKey", "title", "type"] {
+            if let Some(v) = params.get(key) {
+                pairs.push((key, v.to_owned()));
+            }
+        }
+        if !expand_list.is_empty() {
+            pairs.push(("expand", expand_list.join(",")));
+        }
+        pairs.push(("limit", limit.to_string()));
+        pairs.push(("start", (start + limit).to_string()));
+        let prefix = if flavour == Flavour::Cloud {
+            "/wiki"
+        } else {
+            ""
+        };
+        links.insert(
+            "next".into(),
+            json!(format!(
+                "{prefix}/rest/api/content?{}",
+                query_string(&pairs)
+            )),
+        );
+    }
+    axum::Json(json!({
+        "results": window,
+        "start": start,
+        "limit": limit,
+        "size": window.len(),
+        "_links": links,
+    }))
+    .into_response()
+}
+
+/// DC `GET /rest/api/content/{id}`.
+pub(crate) fn content_by_id(sim: &ConfluenceSim, id: &str, params: &Params) -> Response {
+    let expand = Expand::parse(&params.expand());
+    let store = sim.read();
+    let urls = sim.urls();
+    let view = View {
+        flavour: Flavour::DataCenter,
+        urls: &urls,
+        store: &store,
+        inline_attachments: sim.config().limits.inline_attachments,
+    };
+    match store.content(id) {
+        Some(c) => axum::Json(view.content_v1(c, &expand)).into_response(),
+        None => v1_error(
+            StatusCode::NOT_FOUND,
+            &format!("No content found with id : ContentId{{id={id}}}"),
+        ),
+    }
+}
+
+/// `GET …/rest/api/content/{id}/child/attachment?start=&limit=` (DC; gone on Cloud).
+pub(crate) fn child_attachments(
+    sim: &ConfluenceSim,
+    flavour: Flavour,
+    id: &str,
+    params: &Params,
+) -> Response {
+    let limits = &sim.config().limits;
+    let (start, limit) = match (params.usize("start"), params.usize("limit")) {
+        (Ok(s), Ok(l)) => (
+            s.unwrap_or(0),
+            l.unwrap_or(limits.child_attachment_default)
+                .clamp(1, limits.child_attachment_max),
+        ),
+        (Err(e), _) | (_, Err(e)) => return bad_request(&e),
+    };
+    let with_version = params.expand().iter().any(|e| e == "version");
+    let store = sim.read();
+    let urls = sim.urls();
+    let view = View {
+        flavour,
+        urls: &urls,
+        store: &store,
+        inline_attachments: limits.inline_attachments,
+    };
+    match store.content(id) {
+        Some(c) => {
+            axum::Json(view.attachment_list_v1(c, start, limit, with_version)).into_response()
+        }
+        None => v1_error(
+            StatusCode::NOT_FOUND,
+            &format!("No content found with id : ContentId{{id={id}}}"),
+        ),
+    }
+}
+
+/// Reads and checks v2's `limit` (1..=max, else 400 like Cloud); `Err` is the 400's message.
+fn v2_limit(params: &Params, default: usize, max: usize) -> Result<usize, String> {
+    match params.get("limit") {
+        None | Some("") => Ok(default),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(l) if (1..=max).contains(&l) => Ok(l),
+            _ => Err(format!("limit must be between 1 and {max}, got {raw:?}")),
+        },
+    }
+}
+
+/// Builds the v2 next link from the request's own parameters plus a new cursor, and answers
+/// with `_links.next` in the body and the `Link` header, as Cloud does.
+fn v2_response(
+    view: &View<'_>,
+    path: &str,
+    params: &Params,
+    results: Vec<Value>,
+    next_cursor: Option<String>,
+) -> Response {
+    let base = view.base();
+    let mut links = serde_json::Map::new();
+    links.insert("base".into(), json!(base));
+    let next = next_cursor.map(|cursor| {
+        let mut pairs: Vec<(&str, String)> = params_without_cursor(params);
+        pairs.push(("cursor", cursor));
+        format!("{path}?{}", query_string(&pairs))
+    });
+    if let Some(next) = &next {
+        links.insert("next".into(), json!(next));
+    }
+    let mut response = axum::Json(json!({"results": results, "_links": links})).into_response();
+    if let Some(next) = next {
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("<{next}>; rel=\"next\", <{base}>; rel=\"base\""))
+        {
+            response.headers_mut().insert(http::header::LINK, v);
+        }
+    }
+    response
+}
+
+fn params_without_cursor(params: &Params) -> Vec<(&str, String)> {
+    params
+        .pairs()
+        .iter()
+        .filter(|(k, _)| k != "cursor")
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect()
+}
+
+/// Cloud v2 `GET /wiki/api/v2/pages` and `/blogposts`: bulk reads, the batched body fetch.
+pub(crate) fn v2_content(sim: &ConfluenceSim, kind: ContentType, params: &Params) -> Response {
+    let limits = &sim.config().limits;
+    let limit = match v2_limit(params, limits.v2_default, limits.v2_max) {
+        Ok(l) => l,
+        Err(e) => return v2_error(StatusCode::BAD_REQUEST, &e),
+    };
+    let ids = params.list("id");
+    if ids.len() > limits.v2_max_ids {
+        return v2_error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "id accepts at most {} values, got {}",
+                limits.v2_max_ids,
+                ids.len()
+            ),
+        );
+    }
+    if let Some(bad) = ids
+        .iter()
+        .chain(params.list("space-id").iter())
+        .find(|i| i.parse::<u64>().is_err())
+    {
+        return v2_error(
+            StatusCode::BAD_REQUEST,
+            &format!("ids must be numeric, got {bad:?}"),
+        );
+    }
+    let with_body = match params.get("body-format") {
+        None | Some("") => false,
+        Some("storage") => true,
+        Some(other) => {
+            return v2_error(
+                StatusCode::BAD_REQUEST,
+                &format!("body-format {other:?} is not supported by the sandbox (only storage)"),
+            )
+        }
+    };
+    let kind_name = if kind == ContentType::Blogpost {
+        "v2blogposts"
+    } else {
+        "v2pages"
+    };
+    let after = match params.get("cursor") {
+        None | Some("") => None,
+        Some(c) => match decode_cursor(kind_name, c) {
+            Some((after, _)) => Some(after),
+            None => return v2_error(StatusCode::BAD_REQUEST, "Invalid cursor"),
+        },
+    };
+    let space_ids = params.list("space-id");
+    let store = sim.read();
+    let urls = sim.urls();
+    let view = View {
+        flavour: Flavour::Cloud,
+        urls: &urls,
+        store: &store,
+        inline_attachments: limits.inline_attachments,
+    };
+    let content = &store.dataset.content;
+    let first = after.map_or(0, |a| content.partition_point(|c| c.numeric_id() <= a));
+    let page: Vec<&Content> = content[first..]
+        .iter()
+        .filter(|c| c.content_type == kind)
+        .filter(|c| ids.is_empty() || ids.contains(&c.id.as_str()))
+        .filter(|c| {
+            space_ids.is_empty()
+                || store
+                    .space(&c.space)
+                    .is_some_and(|s| space_ids.contains(&s.id.as_str()))
+        })
+        .filter(|c| params.get("title").is_none_or(|t| c.title == t))
+        .take(limit + 1)
+        .collect();
+    let more = page.len() > limit;
+    let page = &page[..page.len().min(limit)];
+    let next = more.then(|| encode_cursor(kind_name, page.last().map_or(0, |c| c.numeric_id()), 0));
+    let results = page.iter().map(|c| view.content_v2(c, with_body)).collect();
+    let path = if kind == ContentType::Blogpost {
+        "/wiki/api/v2/blogposts"
+    } else {
+        "/wiki/api/v2/pages"
+    };
+    v2_response(&view, path, params, results, next)
+}
+
+/// Cloud v2 `GET /wiki/api/v2/{pages|blogposts}/{id}/attachments`.
+pub(crate) fn v2_attachments(
+    sim: &ConfluenceSim,
+    kind: ContentType,
+    id: &str,
+    params: &Params,
+) -> Response {
+    let limits = &sim.config().limits;
+    let limit = match v2_limit(params, limits.v2_attachments_default, limits.v2_max) {
+        Ok(l) => l,
+        Err(e) => return v2_error(StatusCode::BAD_REQUEST, &e),
+    };
+    if id.parse::<u64>().is_err() {
+        return v2_error(
+            StatusCode::BAD_REQUEST,
+            &format!("id must be numeric, got {id:?}"),
+        );
+    }
+    let after = match params.get("cursor") {
+        None | Some("") => None,
+        Some(c) => match decode_cursor("v2attachments", c) {
+            Some((after, _)) => Some(after),
+            None => return v2_error(StatusCode::BAD_REQUEST, "Invalid cursor"),
+        },
+    };
+    let store = sim.read();
+    let urls = sim.urls();
+    let view = View {
+        flavour: Flavour::Cloud,
+        urls: &urls,
+        store: &store,
+        inline_attachments: limits.inline_attachments,
+    };
+    let Some(c) = store.content(id).filter(|c| c.content_type == kind) else {
+        return v2_error(
+            StatusCode::NOT_FOUND,
+            &format!("No {} found with id {id}", kind.as_str()),
+        );
+    };
+    let page: Vec<_> = sorted_attachments(c)
+        .into_iter()
+        .filter(|a| after.is_none_or(|after| a.numeric_id() > after))
+        .filter(|a| params.get("filename").is_none_or(|f| a.title == f))
+        .filter(|a| params.get("mediaType").is_none_or(|m| a.media_type == m))
+        .take(limit + 1)
+        .collect();
+    let more = page.len() > limit;
+    let page = &page[..page.len().min(limit)];
+    let next = more.then(|| {
+        encode_cursor(
+            "v2attachments",
+            page.last().map_or(0, |a| a.numeric_id()),
+            0,
+        )
+    });
+    let results = page.iter().map(|a| view.attachment_v2(c, a)).collect();
+    let path = format!(
+        "/wiki/api/v2/{}/{id}/attachments",
+        if kind == ContentType::Blogpost {
+            "blogposts"
+        } else {
+            "pages"
+        }
+    );
+    v2_response(&view, &path, params, results, next)
+}

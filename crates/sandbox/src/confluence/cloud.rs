@@ -1,0 +1,221 @@
+//! Confluence Cloud behind the Atlassian gateway: `POST /oauth/token` and the API under
+//! `/ex/confluence/<cloudId>/wiki/…`, including the v1 paths that answer 410 there now.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::{HeaderMap, StatusCode};
+use serde_json::json;
+
+use super::api;
+use super::media::signed_media_url;
+use super::model::ContentType;
+use super::sim::{ConfluenceSim, Flavour};
+use super::web::{v1_error, Params};
+
+const WIKI: &str = "/ex/confluence/{cloud_id}/wiki";
+
+fn at(path: &str) -> String {
+    [WIKI, path].concat()
+}
+
+/// The gateway origin.
+pub(crate) fn gateway_router(sim: ConfluenceSim) -> Router {
+    let api = Router::new()
+        .route(&at("/rest/api/content/search"), get(search))
+        .route(&at("/rest/api/content"), get(content_listing))
+        .route(&at("/rest/api/content/{id}"), get(gone))
+        .route(&at("/rest/api/content/{id}/child"), get(gone))
+        .route(&at("/rest/api/content/{id}/child/attachment"), get(gone))
+        .route(&at("/rest/api/content/{id}/child/page"), get(gone))
+        .route(
+            &at("/rest/api/content/{id}/child/attachment/{att}/download"),
+            get(download),
+        )
+        .route(&at("/rest/api/space"), get(gone))
+        .route(&at("/rest/api/space/{key}"), get(gone))
+        .route(&at("/api/v2/pages"), get(v2_pages))
+        .route(&at("/api/v2/blogposts"), get(v2_blogposts))
+        .route(
+            &at("/api/v2/pages/{id}/attachments"),
+            get(v2_page_attachments),
+        )
+        .route(
+            &at("/api/v2/blogposts/{id}/attachments"),
+            get(v2_blogpost_attachments),
+        )
+        .route(&at("/download/{*rest}"), get(web_download))
+        .route_layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/oauth/token", post(token))
+        .merge(api)
+        .with_state(sim)
+}
+
+/// The site origin (`https://<site>.atlassian.net`): only web links point here; it answers
+/// 200 so reachability checks pass.
+pub(crate) fn site_router() -> Router {
+    async fn page() -> impl IntoResponse {
+        (
+            [(http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<html><body>Confluence sandbox site</body></html>",
+        )
+    }
+    Router::new()
+        .route("/", get(page))
+        .route("/wiki", get(page))
+        .route("/wiki/{*rest}", get(page))
+}
+
+async fn require_token(State(sim): State<ConfluenceSim>, request: Request, next: Next) -> Response {
+    let expected = format!("/ex/confluence/{}/", sim.config().cloud_id);
+    if !request.uri().path().starts_with(&expected) {
+        return v1_error(StatusCode::NOT_FOUND, "Unknown cloud id");
+    }
+    let token = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token {
+        Some(t) if sim.token_valid(t, Flavour::Cloud) => next.run(request).await,
+        Some(_) => v1_error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized; token invalid or expired",
+        ),
+        None => v1_error(StatusCode::UNAUTHORIZED, "Unauthorized; no bearer token"),
+    }
+}
+
+/// `POST /oauth/token`: JSON client credentials (2LO).
+async fn token(State(sim): State<ConfluenceSim>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_json = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let oauth_error = |status: StatusCode, error: &str, description: &str| {
+        (
+            status,
+            Json(json!({"error": error, "error_description": description})),
+        )
+            .into_response()
+    };
+    if !is_json {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Content-Type must be application/json",
+        );
+    }
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "body is not JSON",
+        );
+    };
+    if request["grant_type"] != "client_credentials" {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be client_credentials",
+        );
+    }
+    let config = sim.config();
+    if request["client_id"] != config.client_id.as_str()
+        || request["client_secret"] != config.client_secret.as_str()
+    {
+        return oauth_error(StatusCode::UNAUTHORIZED, "access_denied", "Unauthorized");
+    }
+    Json(json!({
+        "access_token": sim.issue_token(Flavour::Cloud),
+        "expires_in": config.token_ttl.as_secs(),
+        "token_type": "Bearer",
+        "scope": "read:confluence-content.all read:confluence-space.summary search:confluence read:page:confluence read:attachment:confluence read:space:confluence read:label:confluence",
+    }))
+    .into_response()
+}
+
+async fn search(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
+    api::content_search(&sim, Flavour::Cloud, &Params::parse(q.as_deref()))
+}
+
+async fn content_listing(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
+    if !sim.config().cloud_legacy_content_listing {
+        return gone_response();
+    }
+    api::content_listing(&sim, Flavour::Cloud, &Params::parse(q.as_deref()))
+}
+
+fn gone_response() -> Response {
+    v1_error(
+        StatusCode::GONE,
+        "This v1 endpoint has been removed through the API gateway; use the v2 API or v1 content/search",
+    )
+}
+
+async fn gone() -> Response {
+    gone_response()
+}
+
+/// The `_links.download` path fails through the gateway (the REST download must be used).
+async fn web_download() -> Response {
+    v1_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "web download paths are not served through the API gateway",
+    )
+}
+
+/// `GET …/content/{page}/child/attachment/{att}/download` → 302 to the media origin.
+async fn download(
+    State(sim): State<ConfluenceSim>,
+    Path((_, page_id, attachment_id)): Path<(String, String, String)>,
+) -> Response {
+    let store = sim.read();
+    let Some(attachment) = store
+        .content(&page_id)
+        .and_then(|c| c.attachments.iter().find(|a| a.id == attachment_id))
+    else {
+        return v1_error(
+            StatusCode::NOT_FOUND,
+            &format!("No attachment {attachment_id} on content {page_id}"),
+        );
+    };
+    let location = signed_media_url(&sim, attachment);
+    (StatusCode::FOUND, [(http::header::LOCATION, location)]).into_response()
+}
+
+async fn v2_pages(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
+    api::v2_content(&sim, ContentType::Page, &Params::parse(q.as_deref()))
+}
+
+async fn v2_blogposts(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
+    api::v2_content(&sim, ContentType::Blogpost, &Params::parse(q.as_deref()))
+}
+
+async fn v2_page_attachments(
+    State(sim): State<ConfluenceSim>,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    api::v2_attachments(&sim, ContentType::Page, &id, &Params::parse(q.as_deref()))
+}
+
+async fn v2_blogpost_attachments(
+    State(sim): State<ConfluenceSim>,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    api::v2_attachments(
+        &sim,
+        ContentType::Blogpost,
+        &id,
+        &Params::parse(q.as_deref()),
+    )
+}

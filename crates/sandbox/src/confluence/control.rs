@@ -1,0 +1,169 @@
+//! Control routes of the Confluence half, mounted under `/_sandbox/confluence` on the control
+//! origin. Each mirrors a [`ConfluenceSim`] method so scripts and in-process tests mutate the
+//! dataset the same way.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use http::{HeaderMap, StatusCode};
+use serde_json::json;
+
+use super::generate::GenerateSpec;
+use super::model::{Attachment, Content, Dataset, Space};
+use super::sim::{ConfluenceSim, ContentEdit, ContentMove, MutationError};
+use super::web::{v1_error, Params};
+
+pub(crate) fn router(sim: ConfluenceSim) -> Router {
+    Router::new()
+        .route("/dataset", get(get_dataset).put(put_dataset))
+        .route("/generate", post(generate))
+        .route("/spaces", post(add_space))
+        .route("/content", post(add_content))
+        .route(
+            "/content/{id}",
+            get(get_content).patch(edit_content).delete(delete_content),
+        )
+        .route("/content/{id}/labels", put(set_labels))
+        .route("/content/{id}/move", post(move_content))
+        .route("/content/{id}/attachments", post(add_attachment))
+        .route("/attachments/{id}", delete(remove_attachment))
+        .route("/tokens", get(tokens))
+        .route("/tokens/expire", post(expire_tokens))
+        .with_state(sim)
+}
+
+fn mutation_error(e: MutationError) -> Response {
+    let status = match e {
+        MutationError::UnknownContent(_)
+        | MutationError::UnknownAttachment(_)
+        | MutationError::UnknownSpace(_) => StatusCode::NOT_FOUND,
+        MutationError::Invalid(_) => StatusCode::BAD_REQUEST,
+    };
+    v1_error(status, &e.to_string())
+}
+
+fn respond<T: serde::Serialize>(result: Result<T, MutationError>) -> Response {
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => mutation_error(e),
+    }
+}
+
+async fn get_dataset(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
+    let dataset = sim.dataset();
+    if Params::parse(q.as_deref()).get("format") == Some("yaml") {
+        match dataset.to_yaml() {
+            Ok(yaml) => ([(http::header::CONTENT_TYPE, "application/yaml")], yaml).into_response(),
+            Err(e) => v1_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        }
+    } else {
+        Json(dataset).into_response()
+    }
+}
+
+/// Accepts JSON, or YAML when the content type says so.
+async fn put_dataset(
+    State(sim): State<ConfluenceSim>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let is_yaml = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("yaml"));
+    let parsed: Result<Dataset, String> = if is_yaml {
+        std::str::from_utf8(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Dataset::from_yaml(text).map_err(|e| e.to_string()))
+    } else {
+        serde_json::from_slice(&body).map_err(|e| e.to_string())
+    };
+    match parsed {
+        Ok(dataset) => respond(
+            sim.replace_dataset(dataset)
+                .map(|()| json!({"replaced": true})),
+        ),
+        Err(e) => v1_error(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+async fn generate(State(sim): State<ConfluenceSim>, Json(spec): Json<GenerateSpec>) -> Response {
+    let dataset = spec.generate();
+    let pages = dataset.content.len();
+    respond(
+        sim.replace_dataset(dataset)
+            .map(|()| json!({"spaces": spec.spaces, "content": pages})),
+    )
+}
+
+async fn add_space(State(sim): State<ConfluenceSim>, Json(space): Json<Space>) -> Response {
+    respond(sim.add_space(space).map(|()| json!({"added": true})))
+}
+
+async fn add_content(State(sim): State<ConfluenceSim>, Json(content): Json<Content>) -> Response {
+    respond(sim.add_content(content).map(|id| json!({"id": id})))
+}
+
+async fn get_content(State(sim): State<ConfluenceSim>, Path(id): Path<String>) -> Response {
+    match sim.content(&id) {
+        Some(c) => Json(c).into_response(),
+        None => mutation_error(MutationError::UnknownContent(id)),
+    }
+}
+
+async fn edit_content(
+    State(sim): State<ConfluenceSim>,
+    Path(id): Path<String>,
+    Json(edit): Json<ContentEdit>,
+) -> Response {
+    respond(sim.edit_content(&id, edit).map(|v| json!({"version": v})))
+}
+
+async fn delete_content(State(sim): State<ConfluenceSim>, Path(id): Path<String>) -> Response {
+    respond(sim.delete_content(&id).map(|()| json!({"deleted": id})))
+}
+
+async fn set_labels(
+    State(sim): State<ConfluenceSim>,
+    Path(id): Path<String>,
+    Json(labels): Json<Vec<String>>,
+) -> Response {
+    respond(
+        sim.set_labels(&id, labels)
+            .map(|()| json!({"updated": true})),
+    )
+}
+
+async fn move_content(
+    State(sim): State<ConfluenceSim>,
+    Path(id): Path<String>,
+    Json(to): Json<ContentMove>,
+) -> Response {
+    respond(sim.move_content(&id, to).map(|()| json!({"moved": true})))
+}
+
+async fn add_attachment(
+    State(sim): State<ConfluenceSim>,
+    Path(id): Path<String>,
+    Json(attachment): Json<Attachment>,
+) -> Response {
+    respond(
+        sim.add_attachment(&id, attachment)
+            .map(|id| json!({"id": id})),
+    )
+}
+
+async fn remove_attachment(State(sim): State<ConfluenceSim>, Path(id): Path<String>) -> Response {
+    respond(sim.remove_attachment(&id).map(|()| json!({"deleted": id})))
+}
+
+async fn tokens(State(sim): State<ConfluenceSim>) -> Response {
+    Json(json!({"live": sim.live_tokens()})).into_response()
+}
+
+async fn expire_tokens(State(sim): State<ConfluenceSim>) -> Response {
+    sim.expire_tokens();
+    Json(json!({"expired": true})).into_response()
+}

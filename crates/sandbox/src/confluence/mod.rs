@@ -1,0 +1,33 @@
+//! Confluence Cloud and Data Center simulators over one dataset.
+//!
+//! Cloud is served on three origins: the gateway (token endpoint and the API under
+//! `/ex/confluence/<cloudId>`), the site (web links only) and the media host that downloads
+//! redirect to. Data Center has one origin with an optional context path. Both read the same
+//! [`Dataset`]; Data Center reports every non-personal space as `global`.
+
+mod api;
+mod cloud;
+pub(crate) mod control;
+mod cql;
+mod dc;
+mod generate;
+mod media;
+mod model;
+mod render;
+mod sim;
+mod web;
+
+pub use cql::{parse as parse_cql, CqlError, Expr as CqlExpr, Field as CqlField};
+pub use generate::GenerateSpec;
+pub use model::{
+    default_when, Attachment, AttachmentData, Content, ContentType, Dataset, DatasetError, Space,
+    SpaceType,
+};
+pub use sim::{
+    ConfluenceConfig, ConfluenceSim, ConfluenceUrls, ContentEdit, ContentMove, Limits,
+    MutationError,
+};
+
+pub(crate) use cloud::{gateway_router as cloud_gateway_router, site_router as cloud_site_router};
+pub(crate) use dc::router as dc_router;
+pub(crate) use media::router as media_router;
