@@ -33,7 +33,11 @@ pub use config::{
 };
 pub use data_center::DataCenterClient;
 pub use error::{ConfigProblem, ConfluenceError};
-pub use http_transport::{ByteStream, SecretString};
+/// Transport pieces that appear in [`ConfluenceConfig`] or [`ConfluenceClient::new`].
+pub use http_transport::{
+    ByteStream, NoopObserver, PlainHttpPolicy, ProxyAuth, ProxyConfig, RetryPolicy, SecretString,
+    Timeouts, TransportObserver,
+};
 pub use model::{
     Attachment, AttachmentStream, ContentRef, ContentType, InlineAttachmentInfo, InstanceId,
     InstanceType, Page, PageAttachments, PageBody, Space,
