@@ -298,6 +298,7 @@ impl UniqueClient {
     /// from Confluence; its length is taken from `item.byte_size`.
     ///
     /// Empty items (zero bytes) should not be ingested at all; the engine skips them.
+    #[tracing::instrument(level = "debug", skip_all, fields(key = %item.key))]
     pub async fn ingest(
         &self,
         item: &ContentItem,

@@ -602,6 +602,20 @@ mod tests {
     }
 
     #[test]
+    fn upserted_content_debug_hides_upload_capabilities() {
+        let content: crate::types::UpsertedContent = serde_json::from_value(json!({
+            "id": "c1",
+            "writeUrl": "https://acct.blob.core.windows.net/c/b?sv=1&sig=write-secret",
+            "readUrl": "opaque-read-secret",
+        }))
+        .unwrap();
+        let shown = format!("{content:?}");
+        assert!(!shown.contains("write-secret"), "{shown}");
+        assert!(!shown.contains("read-secret"), "{shown}");
+        assert!(shown.contains("acct.blob.core.windows.net"), "{shown}");
+    }
+
+    #[test]
     fn graphql_errors_name_the_operation() {
         let err = parse_graphql_response::<Value>(
             "UpdateScope",

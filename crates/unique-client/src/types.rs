@@ -119,8 +119,9 @@ pub struct ContentItem {
     pub store_internally: bool,
 }
 
-/// What `contentUpsert` answers (register and finalize).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// What `contentUpsert` answers (register and finalize). `Debug` hides the query of the write
+/// and read URLs: it is the upload capability (SAS signature or upload key).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpsertedContent {
     pub id: String,
@@ -148,6 +149,34 @@ pub struct UpsertedContent {
     pub internally_stored_at: Option<String>,
     #[serde(default)]
     pub source: Option<ContentSource>,
+}
+
+impl std::fmt::Debug for UpsertedContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |url: &Option<String>| url.as_deref().map(redact_capability);
+        f.debug_struct("UpsertedContent")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .field("title", &self.title)
+            .field("byte_size", &self.byte_size)
+            .field("mime_type", &self.mime_type)
+            .field("owner_type", &self.owner_type)
+            .field("owner_id", &self.owner_id)
+            .field("write_url", &redact(&self.write_url))
+            .field("read_url", &redact(&self.read_url))
+            .field("created_at", &self.created_at)
+            .field("internally_stored_at", &self.internally_stored_at)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// Keeps what locates a URL and drops what grants access: the query, or all of an opaque token.
+fn redact_capability(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => crate::requests::redact_url(&parsed),
+        Err(_) => "[REDACTED]".to_owned(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -248,6 +277,7 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
+    /// Both endpoints answered 2xx.
     pub fn is_healthy(&self) -> bool {
         self.ingestion.is_ok() && self.scope_management.is_ok()
     }
