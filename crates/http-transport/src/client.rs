@@ -34,12 +34,24 @@ pub struct ReadOnly;
 pub struct ReadWrite;
 
 /// A request for [`Transport<ReadWrite>::send`].
-#[derive(Debug)]
 pub struct Request {
     pub method: Method,
     pub url: Url,
     pub headers: HeaderMap,
     pub body: Body,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values may be credentials (`x-api-key`, cluster-local identity headers).
+        let header_names: Vec<&str> = self.headers.keys().map(|name| name.as_str()).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("headers", &header_names)
+            .field("body", &self.body)
+            .finish()
+    }
 }
 
 impl Request {

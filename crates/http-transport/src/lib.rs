@@ -11,9 +11,55 @@
 //! - A [`Transport<ReadOnly>`] can only send `GET`. The Confluence client holds one of those, so
 //!   the type system guarantees that nothing but `GET` reaches Confluence; the one exception, the
 //!   OAuth token `POST`, goes through the separate [`TokenEndpoint`].
-//! - Secrets are [`SecretString`]s; no `Debug`, `Display` or error of this crate shows one.
-//! - Plain `http://` is refused for anything but loopback unless the config allows it.
+//! - Secrets are [`SecretString`]s; no `Debug`, `Display` or error of this crate shows one
+//!   (authorization headers are marked sensitive; proxy passwords, keys and proxy header values
+//!   are redacted from `Debug`).
+//! - Plain `http://` is refused for anything but loopback unless the config allows it — for the
+//!   first URL and for every redirect target.
 //! - This crate knows nothing about Confluence or Unique wire formats.
+//!
+//! What one logical request ([`Transport::get`] / [`Transport::send`]) does:
+//! 1. Every HTTP exchange — first attempt, retry, redirect hop, 401 refresh — first waits for the
+//!    [`RateLimiter`] (GCRA: `rate_limit_per_minute` spread evenly, `burst` back to back, plus a
+//!    tenant-wide pause set by a 429). A non-zero wait is reported as
+//!    [`TransportObserver::throttled`].
+//! 2. The [`Authorizer`] is asked for the `Authorization` header before every exchange, so a
+//!    token refreshed by one request serves all of them.
+//! 3. Redirects are followed by hand (`reqwest`'s are off): 301/302/303/307/308, at most
+//!    `max_redirects` hops, relative `Location` resolved against the current URL, a revisited URL
+//!    is an error. After a hop to another origin, `Authorization`, `Cookie` and
+//!    `Proxy-Authorization` are not sent any more (the Cloud download redirect to the media
+//!    host). 303, and 301/302 after a `POST`, continue with a bodiless `GET`.
+//! 4. Answers: 2xx → [`Response`]. 401 → [`Authorizer::invalidate`] with the rejected header and
+//!    one more attempt; a second 401 → [`TransportError::Unauthorized`]. 410 →
+//!    [`TransportError::Gone`]. 429/500/502/503/504 → retried up to `max_retries` after
+//!    `Retry-After` (seconds or HTTP date, capped at `max_delay`) or exponential backoff from
+//!    `base_delay` with full jitter; a 429 also pauses the whole limiter for that delay; a 429
+//!    with `Retry-After` above `blocked_after` or `X-RateLimit-Limit: 0` →
+//!    [`TransportError::Blocked`] at once; when retries run out →
+//!    [`TransportError::RetriesExhausted`]. Anything else → [`TransportError::Status`] with a
+//!    body excerpt of at most 512 characters (`No response body` when there is none).
+//! 5. Failures without an answer: connection refused/reset/closed early and DNS failures are
+//!    retried like a 503 (nothing was processed). Timeouts (connect, response headers) are not
+//!    retried — the server may still be working on it, and the reference connector does not
+//!    retry them either — and neither are TLS failures, which do not fix themselves.
+//! 6. A [`Body::Stream`] is sent at most once: such a request is never retried and cannot follow
+//!    a 307/308.
+//!
+//! Timeouts: `connect` (TCP + TLS), `headers` (from sending until the response headers, around
+//! the whole exchange) and `idle_body` (the longest silence between two body chunks, applied by
+//! [`Response::into_stream`], [`Response::bytes`] and [`Response::json`]).
+//!
+//! TLS and proxy: rustls with the platform's roots plus the bundled Mozilla roots, plus
+//! `extra_ca_pem`. [`ProxyConfig::None`] ignores `HTTP(S)_PROXY` variables; with a proxy, basic
+//! credentials go in `Proxy-Authorization`, extra headers to the proxy, the proxy CA joins the
+//! trusted roots and a TLS client certificate is presented on TLS handshakes (`reqwest` cannot
+//! limit either to the proxy connection).
+//!
+//! Tokens: [`TokenEndpoint`] posts the client-credentials request (JSON, form, or form with
+//! HTTP basic client authentication) with its own retries (transport errors, 429, 5xx), through
+//! the same proxy/TLS/timeouts but not the limiter; [`TokenCache`] serves its token with
+//! single-flight refresh.
 
 #![deny(unsafe_code)]
 
