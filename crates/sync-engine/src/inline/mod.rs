@@ -31,6 +31,9 @@ use render::{img_tag, normalize_mime_type};
 /// reference connector. Macros are resolved first, then the appended images.
 pub const MAX_CONCURRENT_DOWNLOADS: usize = 20;
 
+/// The most a download buffer reserves up front, whatever size the listing claims.
+const INITIAL_BUFFER_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// A boxed error from the component behind an [`ImageSource`].
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -421,7 +424,9 @@ async fn download_capped<S: ImageSource>(
     max_bytes: u64,
 ) -> Result<Vec<u8>, InlineError> {
     let mut chunks = source.download(image).await?;
-    let mut bytes = Vec::with_capacity(usize::try_from(image.file_size).unwrap_or(0));
+    // The listed size is a hint, not a promise: reserve it, but not beyond a sane amount.
+    let reserve = image.file_size.min(INITIAL_BUFFER_LIMIT);
+    let mut bytes = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
     while let Some(chunk) = chunks.next().await {
         bytes.extend_from_slice(&chunk?);
         if bytes.len() as u64 > max_bytes {

@@ -11,7 +11,6 @@
 //! content, and splicing that span would delete it. Self-closing `<ac:image/>` carries no
 //! reference and is not reported either.
 
-use std::borrow::Cow;
 use std::ops::Range;
 
 use quick_xml::events::attributes::Attribute;
@@ -268,17 +267,52 @@ fn attribute_value(element: &BytesStart<'_>, name: &str) -> Option<String> {
         .map(|attribute| decode_value(&attribute))
 }
 
-/// Decodes XML entities in an attribute value (`&amp;` → `&`), as the reference parser does, so
-/// `ri:filename` compares equal to the attachment title. A value with an entity XML does not know
-/// (`&nbsp;`) is kept raw rather than dropped.
+/// Decodes an attribute value the way the reference parser (htmlparser2 in XML mode) does, so
+/// `ri:filename` compares equal to the attachment title: the five XML entities and numeric
+/// references are decoded; anything else (`&nbsp;`, a lone `&`) is kept as written.
 fn decode_value(attribute: &Attribute<'_>) -> String {
-    match attribute.unescape_value() {
-        Ok(value) => value.into_owned(),
-        Err(_) => match String::from_utf8_lossy(&attribute.value) {
-            Cow::Borrowed(raw) => raw.to_owned(),
-            Cow::Owned(raw) => raw,
-        },
+    decode_xml_references(&String::from_utf8_lossy(&attribute.value))
+}
+
+fn decode_xml_references(raw: &str) -> String {
+    let mut decoded = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        decoded.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let resolved = rest
+            .find(';')
+            .and_then(|semi| Some((resolve_reference(&rest[1..semi])?, semi)));
+        match resolved {
+            Some((character, semi)) => {
+                decoded.push(character);
+                rest = &rest[semi + 1..];
+            }
+            None => {
+                decoded.push('&');
+                rest = &rest[1..];
+            }
+        }
     }
+    decoded.push_str(rest);
+    decoded
+}
+
+/// The character of `name` in `&name;`, for XML's predefined entities and numeric references.
+fn resolve_reference(name: &str) -> Option<char> {
+    let code = match name {
+        "amp" => return Some('&'),
+        "lt" => return Some('<'),
+        "gt" => return Some('>'),
+        "quot" => return Some('"'),
+        "apos" => return Some('\''),
+        _ => name.strip_prefix('#')?,
+    };
+    let number = match code.strip_prefix(['x', 'X']) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+        None => code.parse().ok()?,
+    };
+    char::from_u32(number)
 }
 
 #[cfg(test)]
@@ -347,6 +381,20 @@ mod tests {
                 filename: "a&b \"c\" <d>.png".into()
             }]
         );
+    }
+
+    #[test]
+    fn decodes_xml_and_numeric_references_and_keeps_the_rest() {
+        assert_eq!(
+            decode_xml_references("a &amp; b&nbsp;c &#65;&#x42;&#X43; & d &bogus &amp"),
+            "a & b&nbsp;c ABC & d &bogus &amp"
+        );
+        assert_eq!(decode_xml_references("&lt;&gt;&quot;&apos;"), "<>\"'");
+        assert_eq!(
+            decode_xml_references("&#xD800;&#99999999;"),
+            "&#xD800;&#99999999;"
+        );
+        assert_eq!(decode_xml_references("ä&amp;ö"), "ä&ö");
     }
 
     #[test]
@@ -473,6 +521,36 @@ mod tests {
             spans(body),
             ["<ac:image><ri:attachment ri:filename=\"ä.png\"/></ac:image>"]
         );
+    }
+
+    #[test]
+    fn reads_a_realistic_storage_format_page() {
+        let body = concat!(
+            "<ac:layout><ac:layout-section ac:type=\"two_equal\" ac:breakout-mode=\"default\">",
+            "<ac:layout-cell><h2 style=\"text-align: center;\">Design&nbsp;notes &ndash; v2</h2>",
+            "<ac:structured-macro ac:name=\"info\" ac:schema-version=\"1\" ac:macro-id=\"0b3e\">",
+            "<ac:parameter ac:name=\"title\">Heads up</ac:parameter><ac:rich-text-body>",
+            "<p>See <ac:link><ri:page ri:content-title=\"Q&amp;A\" /><ac:plain-text-link-body>",
+            "<![CDATA[Q&A <here>]]></ac:plain-text-link-body></ac:link> by <time datetime=\"2024-01-01\" />",
+            "&rsquo;s <ac:emoticon ac:name=\"smile\" /></p></ac:rich-text-body></ac:structured-macro>",
+            "<ac:task-list><ac:task><ac:task-id>1</ac:task-id><ac:task-status>incomplete</ac:task-status>",
+            "<ac:task-body>check a > b</ac:task-body></ac:task></ac:task-list>",
+            "<p><ac:image ac:align=\"center\" ac:layout=\"center\" ac:original-height=\"600\" ac:width=\"760\">",
+            "<ri:attachment ri:filename=\"arch & flow.png\" ri:version-at-save=\"3\" /></ac:image></p>",
+            "</ac:layout-cell><ac:layout-cell><p><a href=\"https://x.example/?a=1&amp;b=2\">x</a><br /></p>",
+            "</ac:layout-cell></ac:layout-section></ac:layout>",
+        );
+        let found = find_image_macros(body).unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(body[found[0].span.clone()].starts_with("<ac:image ac:align"));
+        assert!(body[found[0].span.clone()].ends_with("</ac:image>"));
+        assert_eq!(
+            found[0].target,
+            ImageTarget::CurrentPage {
+                filename: "arch & flow.png".into()
+            }
+        );
+        assert_eq!(found[0].attribute("ac:width"), Some("760"));
     }
 
     #[test]
