@@ -764,3 +764,65 @@ struct Page<T> {
     #[serde(default = "Vec::new")]
     nodes: Vec<T>,
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeMap;
+
+    use http_transport::SecretString;
+
+    use super::*;
+    use crate::{ExternalAuth, UniqueAuth};
+
+    fn header_lines(headers: &HeaderMap) -> Vec<String> {
+        let mut lines: Vec<_> = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    fn token_transport() -> Result<Transport<ReadWrite>, TransportError> {
+        Transport::new(
+            TransportConfig::new("zitadel", UNMETERED_PER_MINUTE),
+            Arc::new(NoopObserver),
+        )
+    }
+
+    #[test]
+    fn graphql_headers_in_cluster_local_mode() {
+        let auth = ServiceAuth::new(
+            &UniqueAuth::ClusterLocal {
+                extra_headers: BTreeMap::from([
+                    ("x-company-id".to_owned(), "company-1".to_owned()),
+                    ("x-user-id".to_owned(), "user-1".to_owned()),
+                    ("content-type".to_owned(), "text/plain".to_owned()),
+                ]),
+            },
+            token_transport,
+        )
+        .unwrap();
+        insta::assert_yaml_snapshot!(header_lines(&graphql_headers(auth.headers())));
+    }
+
+    #[test]
+    fn graphql_headers_in_external_mode_carry_no_identity_headers() {
+        // The bearer token is added per attempt by the token cache, not here.
+        let auth = ServiceAuth::new(
+            &UniqueAuth::External(ExternalAuth::new(
+                "https://auth.example/oauth/v2/token",
+                "client",
+                SecretString::from("secret"),
+                SecretString::from("project"),
+            )),
+            token_transport,
+        )
+        .unwrap();
+        insta::assert_yaml_snapshot!(header_lines(&graphql_headers(auth.headers())));
+        let debug = format!("{auth:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+        assert!(!debug.contains("project"), "{debug}");
+    }
+}
