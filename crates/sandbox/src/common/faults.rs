@@ -460,6 +460,9 @@ pub fn cut_body(body: Body, after: u64) -> Body {
                 }
             }
         }
+        // Let the server flush the head and the bytes sent so far, so the client sees a
+        // response that breaks mid-body rather than no response at all.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         yield Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "sandbox: connection cut mid-body",
