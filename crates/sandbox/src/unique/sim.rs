@@ -1,0 +1,556 @@
+//! The simulator handle: shared state, issued tokens, rate limits and local faults, plus the
+//! in-process accessors tests use.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::config::UniqueConfig;
+use super::schema::{self, IngestionSchema, ScopeManagementSchema};
+use super::signing::{GrantKind, Signer};
+use super::state::{
+    ContentState, IngestionState, ScopeAccess, SeedFileRecord, Store, StoreError, UploadTarget,
+};
+
+/// Lock that ignores poisoning: a panic in one handler must not wedge every later test request,
+/// and no operation leaves the state half-updated in a way that matters for a test double.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Rate-limited request classes, matching the reference client's three limiters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Limited {
+    IngestionGraphql,
+    ScopeManagementGraphql,
+    FileDiff,
+}
+
+/// One fault rule of the Unique simulator. A rule matches a request when `target` is `*`, the
+/// GraphQL operation name (`ContentUpsert`, `PaginatedContent`, `User`, …) or one of the REST
+/// targets `file-diff`, `upload`, `read`, `token`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UniqueFault {
+    pub target: String,
+    /// Answer with this HTTP status (JSON error body).
+    pub status: Option<u16>,
+    /// Answer GraphQL requests with HTTP 200 and this message in `errors` (ignored by REST
+    /// targets when `status` is unset).
+    pub graphql_error: Option<String>,
+    /// Sent as `Retry-After` with injected errors.
+    pub retry_after_secs: Option<u64>,
+    /// Added before the request is handled (also when no error is injected).
+    pub latency_ms: u64,
+    /// Fires at most this many times; `None` = every matching request.
+    pub times: Option<u32>,
+}
+
+impl Default for UniqueFault {
+    fn default() -> Self {
+        Self {
+            target: "*".into(),
+            status: None,
+            graphql_error: None,
+            retry_after_secs: None,
+            latency_ms: 0,
+            times: None,
+        }
+    }
+}
+
+impl UniqueFault {
+    /// Answers `times` requests to `target` with HTTP `status`.
+    pub fn status(target: &str, status: u16) -> Self {
+        Self {
+            target: target.into(),
+            status: Some(status),
+            ..Self::default()
+        }
+    }
+
+    /// Answers GraphQL operation `target` with a 200 `errors` response.
+    pub fn graphql_error(target: &str, message: &str) -> Self {
+        Self {
+            target: target.into(),
+            graphql_error: Some(message.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Delays every request to `target`.
+    pub fn latency(target: &str, latency: Duration) -> Self {
+        Self {
+            target: target.into(),
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            ..Self::default()
+        }
+    }
+
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = Some(times);
+        self
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    fn matches(&self, target: &str) -> bool {
+        self.target == "*" || self.target == target
+    }
+}
+
+/// What a matching fault decided for one request.
+#[derive(Debug, Default)]
+pub(crate) struct FaultOutcome {
+    pub latency: Duration,
+    pub status: Option<(u16, Option<u64>)>,
+    pub graphql_error: Option<String>,
+}
+
+#[derive(Debug)]
+struct IssuedToken {
+    expires: Instant,
+    user_id: String,
+}
+
+/// State shared by every router and resolver.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: UniqueConfig,
+    store: Mutex<Store>,
+    signer: Signer,
+    blob_base_url: Mutex<Option<String>>,
+    tokens: Mutex<HashMap<String, IssuedToken>>,
+    rate_limit: Mutex<Option<u32>>,
+    windows: Mutex<HashMap<Limited, VecDeque<Instant>>>,
+    faults: Mutex<Vec<UniqueFault>>,
+}
+
+impl Shared {
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    pub fn sign(&self, kind: GrantKind, target: &UploadTarget) -> String {
+        let ttl = u64::try_from(self.config.upload_url_ttl.as_millis()).unwrap_or(u64::MAX);
+        self.signer.sign(kind, target, ttl)
+    }
+
+    pub fn verify(
+        &self,
+        kind: GrantKind,
+        token: &str,
+    ) -> Result<UploadTarget, super::signing::GrantError> {
+        self.signer.verify(kind, token)
+    }
+
+    pub fn blob_base_url(&self) -> Option<String> {
+        lock(&self.blob_base_url).clone()
+    }
+
+    pub fn issue_token(&self) -> (String, Duration) {
+        let token = format!(
+            "sbx_{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let ttl = self.config.token_ttl;
+        lock(&self.tokens).insert(
+            token.clone(),
+            IssuedToken {
+                expires: Instant::now() + ttl,
+                user_id: self.config.user_id.clone(),
+            },
+        );
+        (token, ttl)
+    }
+
+    /// The user a bearer token stands for, if it was issued here and has not expired.
+    pub fn token_user(&self, token: &str) -> Option<String> {
+        let tokens = lock(&self.tokens);
+        tokens
+            .get(token)
+            .filter(|t| t.expires > Instant::now())
+            .map(|t| t.user_id.clone())
+    }
+
+    /// Takes one request from the sliding one-minute window of `class`, or says how long until
+    /// one is free.
+    pub fn take_rate(&self, class: Limited) -> Result<(), Duration> {
+        let Some(limit) = *lock(&self.rate_limit) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let window = Duration::from_secs(60);
+        let mut windows = lock(&self.windows);
+        let queue = windows.entry(class).or_default();
+        while queue
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            queue.pop_front();
+        }
+        if queue.len() < limit as usize {
+            queue.push_back(now);
+            return Ok(());
+        }
+        match queue.front() {
+            Some(oldest) => Err(window.saturating_sub(now.duration_since(*oldest))),
+            None => Err(window),
+        }
+    }
+
+    /// Consumes the first firing fault matching `target` (every match adds its latency).
+    pub fn fault_for(&self, target: &str) -> FaultOutcome {
+        let mut outcome = FaultOutcome::default();
+        let mut faults = lock(&self.faults);
+        for fault in faults.iter_mut().filter(|f| f.matches(target)) {
+            outcome.latency = outcome
+                .latency
+                .max(Duration::from_millis(fault.latency_ms));
+            let fires = fault.status.is_some() || fault.graphql_error.is_some();
+            if !fires || outcome.status.is_some() || outcome.graphql_error.is_some() {
+                continue;
+            }
+            if fault.times == Some(0) {
+                continue;
+            }
+            if let Some(t) = fault.times.as_mut() {
+                *t -= 1;
+            }
+            match (fault.status, &fault.graphql_error) {
+                (Some(status), _) => outcome.status = Some((status, fault.retry_after_secs)),
+                (None, Some(message)) => outcome.graphql_error = Some(message.clone()),
+                (None, None) => {}
+            }
+        }
+        faults.retain(|f| f.times != Some(0));
+        outcome
+    }
+}
+
+/// Snapshot of one scope, as the control API and the in-process accessors return it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeSnapshot {
+    pub id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub external_id: Option<String>,
+    /// `/<top>/…/<name>`
+    pub path: String,
+    pub accesses: Vec<ScopeAccess>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A scope with its children, for the tree view.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeTreeNode {
+    #[serde(flatten)]
+    pub scope: ScopeSnapshot,
+    pub children: Vec<ScopeTreeNode>,
+}
+
+/// Snapshot of one content.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FileSnapshot {
+    pub id: String,
+    pub key: String,
+    /// Owner scope id.
+    pub scope_id: String,
+    pub title: Option<String>,
+    pub mime_type: String,
+    pub url: Option<String>,
+    /// `input.byteSize` as registered.
+    pub declared_byte_size: Option<i64>,
+    /// Bytes actually uploaded (`None` until an upload completed).
+    pub uploaded_size: Option<u64>,
+    /// Hex SHA-256 of the uploaded bytes.
+    pub sha256: Option<String>,
+    pub metadata: Option<Value>,
+    pub ingestion_config: Option<Value>,
+    pub source_kind: Option<String>,
+    pub source_name: Option<String>,
+    pub store_internally: bool,
+    pub state: ContentState,
+    pub ingestion_state: IngestionState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Whether the bytes themselves are kept (uploads up to `keep_blob_bytes_up_to`).
+    pub has_bytes: bool,
+}
+
+/// A scope to seed (e.g. the root scope an operator created by hand).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SeedScope {
+    /// Minted when absent.
+    pub id: Option<String>,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub external_id: Option<String>,
+    /// Grants to give the scope (e.g. none, to test that the client grants itself access).
+    pub accesses: Vec<ScopeAccess>,
+}
+
+/// A content to seed as finished (e.g. left by an earlier connector run).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SeedFile {
+    pub id: Option<String>,
+    pub key: String,
+    pub scope_id: String,
+    pub title: Option<String>,
+    pub mime_type: String,
+    pub url: Option<String>,
+    pub byte_size: Option<i64>,
+    pub metadata: Option<Value>,
+    pub source_kind: Option<String>,
+    pub source_name: Option<String>,
+    /// The stored `updatedAt` the file diff compares against (default: now).
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Body as UTF-8 text (its hash and size are stored too).
+    pub content: Option<String>,
+}
+
+/// Why seeding failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SeedError(String);
+
+impl From<StoreError> for SeedError {
+    fn from(e: StoreError) -> Self {
+        SeedError(e.to_string())
+    }
+}
+
+/// The Unique simulator. Cheap to clone; every clone sees the same state.
+#[derive(Clone)]
+pub struct UniqueSim {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) ingestion_schema: IngestionSchema,
+    pub(crate) scope_management_schema: ScopeManagementSchema,
+}
+
+impl std::fmt::Debug for UniqueSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UniqueSim")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UniqueSim {
+    pub fn new(config: UniqueConfig) -> Self {
+        let rate_limit = config.rate_limit_per_minute;
+        let shared = Arc::new(Shared {
+            config,
+            store: Mutex::new(Store::default()),
+            signer: Signer::random(),
+            blob_base_url: Mutex::new(None),
+            tokens: Mutex::new(HashMap::new()),
+            rate_limit: Mutex::new(rate_limit),
+            windows: Mutex::new(HashMap::new()),
+            faults: Mutex::new(Vec::new()),
+        });
+        Self {
+            ingestion_schema: schema::ingestion_schema(schema::SchemaUse::Serve(shared.clone())),
+            scope_management_schema: schema::scope_management_schema(schema::SchemaUse::Serve(shared.clone())),
+            shared,
+        }
+    }
+
+    /// The configuration the simulator was started with.
+    pub fn config(&self) -> &UniqueConfig {
+        &self.shared.config
+    }
+
+    /// Sets the origin (e.g. `http://127.0.0.1:41234`) that write and read URLs point at: the
+    /// listener serving [`super::UniqueRouters::blob`]. Until it is set, URLs are minted on the
+    /// origin of the ingestion request's `Host` header (the ingestion router serves the same
+    /// upload route, as the cluster-local gateway does).
+    pub fn set_blob_base_url(&self, url: &str) {
+        *lock(&self.shared.blob_base_url) = Some(url.trim_end_matches('/').to_owned());
+    }
+
+    /// Every scope, in creation order.
+    pub fn scopes(&self) -> Vec<ScopeSnapshot> {
+        let store = self.shared.store();
+        store
+            .scopes_ordered()
+            .into_iter()
+            .map(|s| ScopeSnapshot {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                parent_id: s.parent_id.clone(),
+                external_id: s.external_id.clone(),
+                path: store.scope_path(&s.id),
+                accesses: s.accesses.iter().cloned().collect(),
+                created_at: s.created_at,
+                updated_at: s.updated_at,
+            })
+            .collect()
+    }
+
+    /// The scopes as a forest of top-level scopes with their children.
+    pub fn scope_tree(&self) -> Vec<ScopeTreeNode> {
+        fn build(parent: Option<&str>, all: &[ScopeSnapshot]) -> Vec<ScopeTreeNode> {
+            all.iter()
+                .filter(|s| s.parent_id.as_deref() == parent)
+                .map(|s| ScopeTreeNode {
+                    scope: s.clone(),
+                    children: build(Some(&s.id), all),
+                })
+                .collect()
+        }
+        build(None, &self.scopes())
+    }
+
+    /// The scope with this external id.
+    pub fn scope_by_external_id(&self, external_id: &str) -> Option<ScopeSnapshot> {
+        self.scopes()
+            .into_iter()
+            .find(|s| s.external_id.as_deref() == Some(external_id))
+    }
+
+    /// Every content, in creation order.
+    pub fn files(&self) -> Vec<FileSnapshot> {
+        let store = self.shared.store();
+        store
+            .contents_ordered()
+            .into_iter()
+            .map(|c| FileSnapshot {
+                id: c.id.clone(),
+                key: c.key.clone(),
+                scope_id: c.owner_id.clone(),
+                title: c.title.clone(),
+                mime_type: c.mime_type.clone(),
+                url: c.url.clone(),
+                declared_byte_size: c.declared_byte_size,
+                uploaded_size: c.uploaded_size,
+                sha256: c.sha256.clone(),
+                metadata: c.metadata.clone(),
+                ingestion_config: c.ingestion_config.clone(),
+                source_kind: c.source_kind.clone(),
+                source_name: c.source_name.clone(),
+                store_internally: c.store_internally,
+                state: c.state,
+                ingestion_state: c.ingestion_state,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+                has_bytes: c.bytes.is_some(),
+            })
+            .collect()
+    }
+
+    /// The content stored under `key`.
+    pub fn file_by_key(&self, key: &str) -> Option<FileSnapshot> {
+        self.files().into_iter().find(|f| f.key == key)
+    }
+
+    /// The uploaded bytes of the content under `key`, when small enough to have been kept.
+    pub fn file_bytes(&self, key: &str) -> Option<Vec<u8>> {
+        self.shared
+            .store()
+            .content_by_key(key)
+            .and_then(|c| c.bytes.clone())
+    }
+
+    /// Creates a scope directly.
+    pub fn seed_scope(&self, seed: SeedScope) -> Result<ScopeSnapshot, SeedError> {
+        let id = {
+            let mut store = self.shared.store();
+            let id = store
+                .create_scope(
+                    seed.id,
+                    &seed.name,
+                    seed.parent_id.as_deref(),
+                    seed.external_id.as_deref(),
+                )?
+                .id
+                .clone();
+            store.grant(&id, &seed.accesses, false)?;
+            id
+        };
+        self.scopes()
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| SeedError(format!("scope {id} vanished")))
+    }
+
+    /// Stores a finished content directly.
+    pub fn seed_file(&self, seed: SeedFile) -> Result<FileSnapshot, SeedError> {
+        if seed.key.is_empty() || seed.mime_type.is_empty() {
+            return Err(SeedError("key and mimeType are required".into()));
+        }
+        let key = seed.key.clone();
+        self.shared.store().seed_content(SeedFileRecord {
+            id: seed.id,
+            key: seed.key,
+            scope_id: seed.scope_id,
+            title: seed.title,
+            mime_type: seed.mime_type,
+            url: seed.url,
+            byte_size: seed.byte_size,
+            metadata: seed.metadata,
+            source_kind: seed.source_kind,
+            source_name: seed.source_name,
+            updated_at: seed.updated_at,
+            bytes: seed.content.map(String::into_bytes),
+        })?;
+        self.file_by_key(&key)
+            .ok_or_else(|| SeedError(format!("content {key} vanished")))
+    }
+
+    /// Forgets every scope, content, token, rate-limit window and fault.
+    pub fn reset(&self) {
+        *self.shared.store() = Store::default();
+        lock(&self.shared.tokens).clear();
+        lock(&self.shared.windows).clear();
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Adds a fault rule.
+    pub fn add_fault(&self, fault: UniqueFault) {
+        lock(&self.shared.faults).push(fault);
+    }
+
+    /// The fault rules in force (`times` counts down as they fire).
+    pub fn faults(&self) -> Vec<UniqueFault> {
+        lock(&self.shared.faults).clone()
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Changes the per-service requests-per-minute limit (`None` = off); windows restart.
+    pub fn set_rate_limit(&self, per_minute: Option<u32>) {
+        *lock(&self.shared.rate_limit) = per_minute;
+        lock(&self.shared.windows).clear();
+    }
+
+    /// Makes every issued bearer token invalid, as if they had all expired.
+    pub fn expire_tokens(&self) {
+        lock(&self.shared.tokens).clear();
+    }
+
+    /// Number of bearer tokens issued and not yet expired.
+    pub fn live_tokens(&self) -> usize {
+        let now = Instant::now();
+        lock(&self.shared.tokens)
+            .values()
+            .filter(|t| t.expires > now)
+            .count()
+    }
+}
