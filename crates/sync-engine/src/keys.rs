@@ -45,6 +45,18 @@ impl KeyFormat {
 ///
 /// A newtype so a partial key is never confused with a full key or a scope id: the diff, the
 /// deletion-by-prefix and the full-deletion guard all take one.
+///
+/// ```
+/// use sync_engine::{ContentKey, KeyFormat, PartialKey};
+///
+/// let space = PartialKey::new(KeyFormat::V2, "tenant1", "space-1", "SP");
+/// let key = space.attachment_key("p1", "att-png");
+/// assert_eq!(key.as_str(), "tenant1/space-1_SP/p1::att-png");
+///
+/// let parsed = ContentKey::parse(key.as_str()).unwrap();
+/// assert_eq!((parsed.page_id(), parsed.attachment_id()), ("p1", Some("att-png")));
+/// assert_eq!(parsed.partial_key(), space);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PartialKey(String);
 
@@ -123,6 +135,11 @@ impl ContentKey {
     /// The key as stored in Unique.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The key as an owned string, for request bodies.
+    pub fn into_string(self) -> String {
+        self.0
     }
 
     /// Everything before the last `/`.

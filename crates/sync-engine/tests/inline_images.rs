@@ -747,6 +747,20 @@ mod behaviour {
     // ---- beyond the catalogue -----------------------------------------------------------------
 
     #[tokio::test]
+    async fn inlining_future_can_be_spawned() {
+        let body = tokio::spawn(async move {
+            let source = FakeSource::new();
+            let attachments = [diagram()];
+            let page = page(&attachments);
+            let outcome = inline_images(BODY_SINGLE, &page, &source, &config()).await;
+            outcome.body.into_owned()
+        })
+        .await
+        .unwrap();
+        assert!(body.contains("data:image/png;base64,"));
+    }
+
+    #[tokio::test]
     async fn never_more_than_twenty_downloads_at_once() {
         let attachments: Vec<ImageRef> = (0..50)
             .map(|n| image(&format!("att-{n}"), &format!("img-{n}.png")))

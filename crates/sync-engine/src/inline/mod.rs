@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::error::Error as StdError;
 use std::future::Future;
+use std::ops::Range;
 
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt as _};
@@ -221,11 +222,12 @@ pub async fn inline_images<'a, S: ImageSource>(
         .map(|attachment| (attachment.title.as_str(), attachment))
         .collect();
 
-    let replacements: Vec<Option<Resolved>> = stream::iter(&macros)
-        .map(|image_macro| resolve_macro(image_macro, page, &by_title, source, config))
-        .buffered(MAX_CONCURRENT_DOWNLOADS)
-        .collect()
-        .await;
+    let replacements = run_bounded(
+        macros
+            .iter()
+            .map(|image_macro| resolve_macro(image_macro, page, &by_title, source, config)),
+    )
+    .await;
 
     // A current-page file named by any closed macro is "shown" by it, even if that macro could
     // not be inlined: appending it too would show it twice.
@@ -236,40 +238,76 @@ pub async fn inline_images<'a, S: ImageSource>(
             _ => None,
         })
         .collect();
-    let appended: Vec<Option<Resolved>> = stream::iter(page.attachments)
-        .filter(|attachment| std::future::ready(!referenced.contains(attachment.title.as_str())))
-        .map(|attachment| encode_image(attachment.clone(), None, page, source, config))
-        .buffered(MAX_CONCURRENT_DOWNLOADS)
-        .collect()
-        .await;
+    let appended = run_bounded(
+        page.attachments
+            .iter()
+            .filter(|attachment| !referenced.contains(attachment.title.as_str()))
+            .map(|attachment| encode_image(attachment.clone(), None, page, source, config)),
+    )
+    .await;
 
     if replacements.iter().chain(&appended).all(Option::is_none) {
         return InlineOutcome::unchanged(body);
     }
 
-    let mut outcome = InlineOutcome::unchanged(body);
-    let mut new_body = String::with_capacity(body.len());
-    let mut cursor = 0;
-    for (image_macro, replacement) in macros.iter().zip(replacements) {
-        let Some(resolved) = replacement else {
-            continue;
-        };
-        new_body.push_str(&body[cursor..image_macro.span.start]);
-        new_body.push_str(&resolved.html);
-        cursor = image_macro.span.end;
-        if !outcome.inlined.contains(&resolved.image) {
-            outcome.inlined.push(resolved.image);
-        }
-    }
-    new_body.push_str(&body[cursor..]);
+    let mut inlined = Vec::new();
+    let patches: Vec<(&Range<usize>, String)> = macros
+        .iter()
+        .zip(replacements)
+        .filter_map(|(image_macro, replacement)| {
+            let resolved = replacement?;
+            if !inlined.contains(&resolved.image) {
+                inlined.push(resolved.image);
+            }
+            Some((&image_macro.span, resolved.html))
+        })
+        .collect();
+    let Some(mut new_body) = splice(body, &patches) else {
+        tracing::warn!(
+            page_id = page.page_id,
+            "Image macro spans do not fit the body, leaving page body unchanged"
+        );
+        return InlineOutcome::unchanged(body);
+    };
+    let mut appended_images = Vec::new();
     for resolved in appended.into_iter().flatten() {
         new_body.push_str("<p>");
         new_body.push_str(&resolved.html);
         new_body.push_str("</p>");
-        outcome.appended.push(resolved.image);
+        appended_images.push(resolved.image);
     }
-    outcome.body = Cow::Owned(new_body);
-    outcome
+    InlineOutcome {
+        body: Cow::Owned(new_body),
+        inlined,
+        appended: appended_images,
+    }
+}
+
+/// Runs the futures at most [`MAX_CONCURRENT_DOWNLOADS`] at a time; results in input order.
+///
+/// The futures are created up front, outside the stream: a stream whose combinator closures
+/// borrow locals makes the whole inlining future fail the `Send` check ("implementation of
+/// `FnOnce` is not general enough"), and the engine spawns it.
+async fn run_bounded<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let futures: Vec<F> = futures.collect();
+    stream::iter(futures)
+        .buffered(MAX_CONCURRENT_DOWNLOADS)
+        .collect()
+        .await
+}
+
+/// Copies `body`, replacing each span (ascending, non-overlapping) by its text. `None` if a span
+/// does not fit — the parser guarantees they do, but a page must never be lost to a bad offset.
+fn splice(body: &str, patches: &[(&Range<usize>, String)]) -> Option<String> {
+    let mut spliced = String::with_capacity(body.len());
+    let mut cursor = 0;
+    for (span, replacement) in patches {
+        spliced.push_str(body.get(cursor..span.start)?);
+        spliced.push_str(replacement);
+        cursor = span.end;
+    }
+    spliced.push_str(body.get(cursor..)?);
+    Some(spliced)
 }
 
 /// An image that made it into the body.
