@@ -33,18 +33,30 @@ fn missing_fields_are_all_reported() {
 
 #[test]
 fn wrong_types_are_reported_with_the_type_found() {
-    let e = assert_case("wrong-types", "confluence.apiRateLimitPerMinute", "is a list");
+    let e = assert_case(
+        "wrong-types",
+        "confluence.apiRateLimitPerMinute",
+        "is a list",
+    );
     assert_error(&e, "processing.concurrency", "is a boolean");
 }
 
 #[test]
 fn unknown_status_lists_the_accepted_ones() {
-    assert_case("unknown-status", "status", "'paused' is not allowed; expected one of: active, inactive, deleted");
+    assert_case(
+        "unknown-status",
+        "status",
+        "'paused' is not allowed; expected one of: active, inactive, deleted",
+    );
 }
 
 #[test]
 fn bad_cron_is_a_load_error_naming_the_field() {
-    assert_case("bad-cron", "processing.scanIntervalCron", "is not a valid cron expression");
+    assert_case(
+        "bad-cron",
+        "processing.scanIntervalCron",
+        "is not a valid cron expression",
+    );
 }
 
 #[test]
@@ -58,7 +70,11 @@ fn missing_env_secret_names_the_variable() {
 
 #[test]
 fn duplicate_tenant_names_across_directories() {
-    assert_case("duplicate-tenant", "file name", "Duplicate tenant name 'acme'");
+    assert_case(
+        "duplicate-tenant",
+        "file name",
+        "Duplicate tenant name 'acme'",
+    );
 }
 
 #[test]
@@ -83,22 +99,37 @@ fn trailing_slash_url_suggests_the_fix() {
 fn bad_glob_is_reported_on_the_pattern() {
     let e = load_pattern("/tmp/[unclosed/*-tenant-config.yaml", &[]).unwrap_err();
     assert_error(&e, "tenants.files", "is not a valid glob pattern");
-    assert_eq!(e.errors()[0].file, "environment variable TENANT_CONFIG_PATH_PATTERN");
+    assert_eq!(
+        e.errors()[0].file,
+        "environment variable TENANT_CONFIG_PATH_PATTERN"
+    );
 }
 
 #[test]
 fn whitespace_only_secret_is_rejected() {
-    assert_case("whitespace-secret", "confluence.auth.clientSecret", "is empty or only whitespace");
+    assert_case(
+        "whitespace-secret",
+        "confluence.auth.clientSecret",
+        "is empty or only whitespace",
+    );
 }
 
 #[test]
 fn cloud_with_pat_is_rejected() {
-    assert_case("cloud-pat", "confluence.auth.mode", "not supported for instanceType cloud; expected oauth_2lo");
+    assert_case(
+        "cloud-pat",
+        "confluence.auth.mode",
+        "not supported for instanceType cloud; expected oauth_2lo",
+    );
 }
 
 #[test]
 fn recursive_ingestion_mode_is_rejected() {
-    assert_case("recursive-mode", "ingestion.ingestionMode", "'recursive' is not allowed; expected one of: flat");
+    assert_case(
+        "recursive-mode",
+        "ingestion.ingestionMode",
+        "'recursive' is not allowed; expected one of: flat",
+    );
 }
 
 #[test]
@@ -112,7 +143,11 @@ fn max_file_size_as_text_is_not_converted() {
 
 #[test]
 fn zero_concurrency_is_rejected() {
-    assert_case("concurrency-zero", "processing.concurrency", "is 0, out of range");
+    assert_case(
+        "concurrency-zero",
+        "processing.concurrency",
+        "is 0, out of range",
+    );
 }
 
 #[test]
@@ -138,12 +173,20 @@ fn invalid_yaml_names_the_document_and_position() {
 
 #[test]
 fn file_without_the_tenant_suffix_is_rejected() {
-    assert_case("wrong-suffix", "file name", "does not end with '-tenant-config.yaml'");
+    assert_case(
+        "wrong-suffix",
+        "file name",
+        "does not end with '-tenant-config.yaml'",
+    );
 }
 
 #[test]
 fn invalid_tenant_name_in_the_file_name_is_rejected() {
-    assert_case("invalid-name", "file name", "Invalid tenant name 'Acme_Corp'");
+    assert_case(
+        "invalid-name",
+        "file name",
+        "Invalid tenant name 'Acme_Corp'",
+    );
 }
 
 #[test]

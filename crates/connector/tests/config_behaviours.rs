@@ -15,7 +15,11 @@ use support::*;
 // 111
 #[test]
 fn o111_cloud_config_parses_wraps_client_secret_and_coerces_rate_limit_text() {
-    let doc = with(cloud_doc(), "confluence.apiRateLimitPerMinute", json!("200"));
+    let doc = with(
+        cloud_doc(),
+        "confluence.apiRateLimitPerMinute",
+        json!("200"),
+    );
     let t = load_one(&doc, &[]).unwrap();
     assert_eq!(t.confluence.api_rate_limit_per_minute.get(), 200);
     match &t.confluence.auth {
@@ -47,7 +51,11 @@ fn o111_cloud_config_parses_wraps_client_secret_and_coerces_rate_limit_text() {
 // 112
 #[test]
 fn o112_cloud_rejects_trailing_slash_base_url() {
-    let e = load_one_err(&with(cloud_doc(), "confluence.baseUrl", json!("https://tenant1.atlassian.net/")));
+    let e = load_one_err(&with(
+        cloud_doc(),
+        "confluence.baseUrl",
+        json!("https://tenant1.atlassian.net/"),
+    ));
     assert_error(&e, "confluence.baseUrl", "ends with '/'");
 }
 
@@ -65,7 +73,11 @@ fn o112_cloud_rejects_missing_cloud_id() {
 
 #[test]
 fn o112_cloud_rejects_pat_auth() {
-    let e = load_one_err(&with(cloud_doc(), "confluence.auth", json!({"mode": "pat", "token": "t"})));
+    let e = load_one_err(&with(
+        cloud_doc(),
+        "confluence.auth",
+        json!({"mode": "pat", "token": "t"}),
+    ));
     assert_error(&e, "confluence.auth.mode", "oauth_2lo");
 }
 
@@ -114,7 +126,11 @@ fn o113_data_center_accepts_oauth_pat_and_basic() {
 // 114
 #[test]
 fn o114_env_references_resolve_for_client_secret_and_basic_username() {
-    let doc = with(cloud_doc(), "confluence.auth.clientSecret", json!("os.environ/MY_SECRET"));
+    let doc = with(
+        cloud_doc(),
+        "confluence.auth.clientSecret",
+        json!("os.environ/MY_SECRET"),
+    );
     let t = load_one(&doc, &[("MY_SECRET", "from-env")]).unwrap();
     let ConfluenceAuth::OAuth2Lo { client_secret, .. } = &t.confluence.auth else {
         panic!("not oauth")
@@ -174,7 +190,10 @@ fn o116_ingestion_switches_and_mime_types_are_parsed() {
     assert!(!i.store_internally);
     assert!(i.use_v1_key_format);
     assert!(!i.attachments.enabled);
-    assert_eq!(i.attachments.allowed_mime_types, ["application/pdf", "image/png"]);
+    assert_eq!(
+        i.attachments.allowed_mime_types,
+        ["application/pdf", "image/png"]
+    );
     assert!(!i.attachments.image_ocr_enabled);
     assert_eq!(i.attachments.max_file_size_mb.get(), 50);
 }
@@ -186,7 +205,11 @@ fn o117_ingestion_rejects_missing_or_empty_scope_id_and_zero_max_file_size() {
     assert_error(&e, "ingestion.scopeId", "is missing");
     let e = load_one_err(&with(cloud_doc(), "ingestion.scopeId", json!("")));
     assert_error(&e, "ingestion.scopeId", "is empty");
-    let e = load_one_err(&with(cloud_doc(), "ingestion.attachments.maxFileSizeMb", json!(0)));
+    let e = load_one_err(&with(
+        cloud_doc(),
+        "ingestion.attachments.maxFileSizeMb",
+        json!(0),
+    ));
     assert_error(&e, "ingestion.attachments.maxFileSizeMb", "out of range");
 }
 
@@ -194,27 +217,56 @@ fn o117_ingestion_rejects_missing_or_empty_scope_id_and_zero_max_file_size() {
 #[test]
 fn o118_inline_images_enabled_only_with_enabled_true_and_a_language_model() {
     let extraction = "ingestion.pageIngestionConfig.htmlConfig.imageContentExtraction";
-    let on = with(cloud_doc(), extraction, json!({"enabled": true, "languageModel": "GPT"}));
+    let on = with(
+        cloud_doc(),
+        extraction,
+        json!({"enabled": true, "languageModel": "GPT"}),
+    );
     assert!(load_one(&on, &[]).unwrap().ingestion.inline_images_enabled);
 
     let absent = load_one(&cloud_doc(), &[]).unwrap();
     assert!(!absent.ingestion.inline_images_enabled);
     let no_enabled = with(cloud_doc(), extraction, json!({"languageModel": "GPT"}));
-    assert!(!load_one(&no_enabled, &[]).unwrap().ingestion.inline_images_enabled);
-    let off = with(cloud_doc(), extraction, json!({"enabled": false, "languageModel": "GPT"}));
+    assert!(
+        !load_one(&no_enabled, &[])
+            .unwrap()
+            .ingestion
+            .inline_images_enabled
+    );
+    let off = with(
+        cloud_doc(),
+        extraction,
+        json!({"enabled": false, "languageModel": "GPT"}),
+    );
     assert!(!load_one(&off, &[]).unwrap().ingestion.inline_images_enabled);
 
-    let attachments_off = with(on, "ingestion.attachments", json!({"mode": "disabled", "imageOcr": "disabled"}));
-    assert!(load_one(&attachments_off, &[]).unwrap().ingestion.inline_images_enabled);
+    let attachments_off = with(
+        on,
+        "ingestion.attachments",
+        json!({"mode": "disabled", "imageOcr": "disabled"}),
+    );
+    assert!(
+        load_one(&attachments_off, &[])
+            .unwrap()
+            .ingestion
+            .inline_images_enabled
+    );
 }
 
 // 119
 #[test]
 fn o119_enabled_extraction_without_language_model_is_a_load_error() {
     let extraction = "ingestion.pageIngestionConfig.htmlConfig.imageContentExtraction";
-    for bad in [json!({"enabled": true}), json!({"enabled": true, "languageModel": "   "})] {
+    for bad in [
+        json!({"enabled": true}),
+        json!({"enabled": true, "languageModel": "   "}),
+    ] {
         let e = load_one_err(&with(cloud_doc(), extraction, bad));
-        assert_error(&e, &format!("{extraction}.languageModel"), "languageModel is missing or empty");
+        assert_error(
+            &e,
+            &format!("{extraction}.languageModel"),
+            "languageModel is missing or empty",
+        );
     }
 }
 
@@ -223,8 +275,17 @@ fn o119_enabled_extraction_without_language_model_is_a_load_error() {
 fn o120_page_ingestion_config_is_kept_verbatim_or_absent() {
     let config = json!({"htmlConfig": {"keep": [1, "two", {"three": null}]}, "other": true});
     let doc = with(cloud_doc(), "ingestion.pageIngestionConfig", config.clone());
-    assert_eq!(load_one(&doc, &[]).unwrap().ingestion.page_ingestion_config, Some(config));
-    assert_eq!(load_one(&cloud_doc(), &[]).unwrap().ingestion.page_ingestion_config, None);
+    assert_eq!(
+        load_one(&doc, &[]).unwrap().ingestion.page_ingestion_config,
+        Some(config)
+    );
+    assert_eq!(
+        load_one(&cloud_doc(), &[])
+            .unwrap()
+            .ingestion
+            .page_ingestion_config,
+        None
+    );
 }
 
 // 121
@@ -251,7 +312,10 @@ fn o121_processing_coerces_text_and_keeps_custom_cron() {
     assert_eq!(p.scan_interval_cron, "0 */2 * * *");
     assert_eq!(p.max_items_to_scan.map(|n| n.get()), Some(500));
     let doc = with(cloud_doc(), "processing.maxItemsToScan", json!(""));
-    assert_eq!(load_one(&doc, &[]).unwrap().processing.max_items_to_scan, None);
+    assert_eq!(
+        load_one(&doc, &[]).unwrap().processing.max_items_to_scan,
+        None
+    );
 }
 
 #[test]
@@ -267,25 +331,45 @@ fn o121_processing_rejects_zero_or_negative_concurrency_and_zero_max_items() {
 // 122
 #[test]
 fn o122_secrets_are_trimmed_and_whitespace_only_is_rejected() {
-    let doc = with(cloud_doc(), "confluence.auth.clientSecret", json!("os.environ/K8S_SECRET"));
+    let doc = with(
+        cloud_doc(),
+        "confluence.auth.clientSecret",
+        json!("os.environ/K8S_SECRET"),
+    );
     let t = load_one(&doc, &[("K8S_SECRET", "value-with-newline\n")]).unwrap();
     let ConfluenceAuth::OAuth2Lo { client_secret, .. } = &t.confluence.auth else {
         panic!()
     };
     assert_eq!(client_secret.expose_secret(), "value-with-newline");
 
-    let doc = with(cloud_doc(), "confluence.auth.clientSecret", json!("  padded  "));
+    let doc = with(
+        cloud_doc(),
+        "confluence.auth.clientSecret",
+        json!("  padded  "),
+    );
     let t = load_one(&doc, &[]).unwrap();
     let ConfluenceAuth::OAuth2Lo { client_secret, .. } = &t.confluence.auth else {
         panic!()
     };
     assert_eq!(client_secret.expose_secret(), "padded");
 
-    let e = load_one_err(&with(cloud_doc(), "confluence.auth.clientSecret", json!(" \n\t ")));
+    let e = load_one_err(&with(
+        cloud_doc(),
+        "confluence.auth.clientSecret",
+        json!(" \n\t "),
+    ));
     assert_error(&e, "confluence.auth.clientSecret", "only whitespace");
-    let doc = with(cloud_doc(), "confluence.auth.clientSecret", json!("os.environ/BLANK"));
+    let doc = with(
+        cloud_doc(),
+        "confluence.auth.clientSecret",
+        json!("os.environ/BLANK"),
+    );
     let e = load_one(&doc, &[("BLANK", "  \n")]).unwrap_err();
-    assert_error(&e, "confluence.auth.clientSecret", "empty or only whitespace");
+    assert_error(
+        &e,
+        "confluence.auth.clientSecret",
+        "empty or only whitespace",
+    );
 }
 
 // 123
@@ -294,10 +378,20 @@ fn o123_tenant_name_is_the_file_name_without_the_suffix() {
     let dir = TenantDir::new();
     for name in ["acme", "acme-corp", "default"] {
         let mut doc = cloud_doc();
-        set(&mut doc, "confluence.cloudId", json!(format!("cloud-{name}")));
+        set(
+            &mut doc,
+            "confluence.cloudId",
+            json!(format!("cloud-{name}")),
+        );
         dir.write(&format!("{name}-tenant-config.yaml"), &doc);
     }
-    let names: Vec<String> = dir.load(&[]).unwrap().tenants.into_iter().map(|t| t.name).collect();
+    let names: Vec<String> = dir
+        .load(&[])
+        .unwrap()
+        .tenants
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     assert_eq!(names, ["acme-corp", "acme", "default"]); // path order
 }
 
@@ -316,7 +410,10 @@ fn o124_invalid_tenant_names_are_rejected() {
 fn o124_duplicate_tenant_names_across_directories_are_rejected() {
     let dir = TenantDir::new();
     dir.write("one/acme-tenant-config.yaml", &cloud_doc());
-    dir.write("two/acme-tenant-config.yaml", &with(cloud_doc(), "confluence.cloudId", json!("other")));
+    dir.write(
+        "two/acme-tenant-config.yaml",
+        &with(cloud_doc(), "confluence.cloudId", json!("other")),
+    );
     let e = dir.load(&[]).unwrap_err();
     assert_error(&e, "file name", "Duplicate tenant name 'acme'");
 }
@@ -350,12 +447,24 @@ fn o125_two_active_tenants_on_one_instance_are_rejected() {
 #[test]
 fn o126_different_instances_are_allowed_and_inactive_sharing_an_instance_is_excluded() {
     let dir = TenantDir::new();
-    dir.write("alpha-tenant-config.yaml", &with(cloud_doc(), "confluence.cloudId", json!("a")));
-    dir.write("beta-tenant-config.yaml", &with(cloud_doc(), "confluence.cloudId", json!("b")));
+    dir.write(
+        "alpha-tenant-config.yaml",
+        &with(cloud_doc(), "confluence.cloudId", json!("a")),
+    );
+    dir.write(
+        "beta-tenant-config.yaml",
+        &with(cloud_doc(), "confluence.cloudId", json!("b")),
+    );
     let mut paused = with(cloud_doc(), "confluence.cloudId", json!("a"));
     set(&mut paused, "status", json!("inactive"));
     dir.write("gamma-tenant-config.yaml", &paused);
-    let names: Vec<String> = dir.load(&[]).unwrap().tenants.into_iter().map(|t| t.name).collect();
+    let names: Vec<String> = dir
+        .load(&[])
+        .unwrap()
+        .tenants
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     assert_eq!(names, ["alpha", "beta"]);
 }
 
@@ -369,13 +478,20 @@ fn o127_status_defaults_to_active_and_inactive_is_validated_then_excluded() {
     dir.write("live-tenant-config.yaml", &cloud_doc());
     dir.write(
         "paused-tenant-config.yaml",
-        &with(with(cloud_doc(), "status", json!("inactive")), "confluence.cloudId", json!("p")),
+        &with(
+            with(cloud_doc(), "status", json!("inactive")),
+            "confluence.cloudId",
+            json!("p"),
+        ),
     );
     let tenants = dir.load(&[]).unwrap().tenants;
     assert_eq!(tenants.len(), 1);
     assert_eq!(tenants[0].name, "live");
 
-    let broken = without(with(cloud_doc(), "status", json!("inactive")), "ingestion.scopeId");
+    let broken = without(
+        with(cloud_doc(), "status", json!("inactive")),
+        "ingestion.scopeId",
+    );
     let dir = TenantDir::new();
     dir.write("live-tenant-config.yaml", &cloud_doc());
     let broken_path = dir.write("paused-tenant-config.yaml", &broken);
@@ -388,9 +504,23 @@ fn o127_status_defaults_to_active_and_inactive_is_validated_then_excluded() {
 #[test]
 fn o128_deleted_tenants_are_kept_in_order_fully_validated_and_may_be_the_only_ones() {
     let dir = TenantDir::new();
-    dir.write("a-tenant-config.yaml", &with(with(cloud_doc(), "status", json!("deleted")), "confluence.cloudId", json!("x")));
+    dir.write(
+        "a-tenant-config.yaml",
+        &with(
+            with(cloud_doc(), "status", json!("deleted")),
+            "confluence.cloudId",
+            json!("x"),
+        ),
+    );
     dir.write("b-tenant-config.yaml", &cloud_doc());
-    dir.write("c-tenant-config.yaml", &with(with(cloud_doc(), "status", json!("deleted")), "confluence.cloudId", json!("y")));
+    dir.write(
+        "c-tenant-config.yaml",
+        &with(
+            with(cloud_doc(), "status", json!("deleted")),
+            "confluence.cloudId",
+            json!("y"),
+        ),
+    );
     let statuses: Vec<(String, TenantStatus)> = dir
         .load(&[])
         .unwrap()
@@ -408,10 +538,17 @@ fn o128_deleted_tenants_are_kept_in_order_fully_validated_and_may_be_the_only_on
     );
 
     let only_deleted = with(cloud_doc(), "status", json!("deleted"));
-    assert_eq!(load_one(&only_deleted, &[]).unwrap().status, TenantStatus::Deleted);
+    assert_eq!(
+        load_one(&only_deleted, &[]).unwrap().status,
+        TenantStatus::Deleted
+    );
 
     let invalid_deleted = without(only_deleted, "confluence.baseUrl");
-    assert_error(&load_one_err(&invalid_deleted), "confluence.baseUrl", "is missing");
+    assert_error(
+        &load_one_err(&invalid_deleted),
+        "confluence.baseUrl",
+        "is missing",
+    );
 }
 
 // 129
@@ -431,29 +568,55 @@ fn o130_cloud_oauth_and_dc_pat_load_with_env_secrets_in_file_order() {
     let dir = TenantDir::new();
     dir.write(
         "a-cloud-tenant-config.yaml",
-        &with(cloud_doc(), "confluence.auth.clientSecret", json!("os.environ/CLOUD_SECRET")),
+        &with(
+            cloud_doc(),
+            "confluence.auth.clientSecret",
+            json!("os.environ/CLOUD_SECRET"),
+        ),
     );
     dir.write(
         "b-dc-tenant-config.yaml",
-        &with(dc_doc(), "confluence.auth.token", json!("os.environ/DC_PAT")),
+        &with(
+            dc_doc(),
+            "confluence.auth.token",
+            json!("os.environ/DC_PAT"),
+        ),
     );
     let tenants = dir
         .load(&[("CLOUD_SECRET", "cs"), ("DC_PAT", "pt")])
         .unwrap()
         .tenants;
     assert_eq!(tenants[0].name, "a-cloud");
-    assert!(matches!(&tenants[0].confluence.auth, ConfluenceAuth::OAuth2Lo { client_secret, .. } if client_secret.expose_secret() == "cs"));
+    assert!(
+        matches!(&tenants[0].confluence.auth, ConfluenceAuth::OAuth2Lo { client_secret, .. } if client_secret.expose_secret() == "cs")
+    );
     assert_eq!(tenants[1].name, "b-dc");
-    assert!(matches!(&tenants[1].confluence.auth, ConfluenceAuth::Pat { token } if token.expose_secret() == "pt"));
-    assert!(matches!(&tenants[0].source, TenantSource::File(p) if p.ends_with("a-cloud-tenant-config.yaml")));
+    assert!(
+        matches!(&tenants[1].confluence.auth, ConfluenceAuth::Pat { token } if token.expose_secret() == "pt")
+    );
+    assert!(
+        matches!(&tenants[0].source, TenantSource::File(p) if p.ends_with("a-cloud-tenant-config.yaml"))
+    );
 }
 
 // 131
 #[test]
 fn o131_missing_env_var_for_a_secret_fails_load() {
-    let e = load_one_err(&with(cloud_doc(), "confluence.auth.clientSecret", json!("os.environ/NOPE_1")));
-    assert_error(&e, "confluence.auth.clientSecret", "environment variable NOPE_1, which is not set");
-    let e = load_one_err(&with(dc_doc(), "confluence.auth.token", json!("os.environ/NOPE_2")));
+    let e = load_one_err(&with(
+        cloud_doc(),
+        "confluence.auth.clientSecret",
+        json!("os.environ/NOPE_1"),
+    ));
+    assert_error(
+        &e,
+        "confluence.auth.clientSecret",
+        "environment variable NOPE_1, which is not set",
+    );
+    let e = load_one_err(&with(
+        dc_doc(),
+        "confluence.auth.token",
+        json!("os.environ/NOPE_2"),
+    ));
     assert_error(&e, "confluence.auth.token", "NOPE_2");
     let external = with(
         cloud_doc(),
@@ -468,7 +631,11 @@ fn o131_missing_env_var_for_a_secret_fails_load() {
             "scopeManagementServiceBaseUrl": "https://gw.example.com/scope-management"
         }),
     );
-    assert_error(&load_one_err(&external), "unique.zitadelClientSecret", "NOPE_3");
+    assert_error(
+        &load_one_err(&external),
+        "unique.zitadelClientSecret",
+        "NOPE_3",
+    );
     let t = load_one(&external, &[("NOPE_3", "z")]).unwrap();
     assert!(matches!(t.unique.auth, UniqueAuth::External { .. }));
 }
@@ -476,8 +643,13 @@ fn o131_missing_env_var_for_a_secret_fails_load() {
 // 132
 #[test]
 fn o132_unset_pattern_and_pattern_without_matches_are_errors() {
-    let e = connector::config::DaemonConfig::load(None, &connector::config::Env::empty()).unwrap_err();
-    assert_error(&e, "tenants.files", "TENANT_CONFIG_PATH_PATTERN environment variable is not set");
+    let e =
+        connector::config::DaemonConfig::load(None, &connector::config::Env::empty()).unwrap_err();
+    assert_error(
+        &e,
+        "tenants.files",
+        "TENANT_CONFIG_PATH_PATTERN environment variable is not set",
+    );
 
     let dir = TenantDir::new();
     let pattern = dir.pattern();
@@ -487,14 +659,21 @@ fn o132_unset_pattern_and_pattern_without_matches_are_errors() {
         "tenants.files",
         &format!("No tenant configuration files found matching pattern '{pattern}'"),
     );
-    assert_eq!(e.errors()[0].file, "environment variable TENANT_CONFIG_PATH_PATTERN");
+    assert_eq!(
+        e.errors()[0].file,
+        "environment variable TENANT_CONFIG_PATH_PATTERN"
+    );
 }
 
 // 133
 #[test]
 fn o133_invalid_tenant_files_fail_with_an_error_naming_the_file() {
     let cases: Vec<(&str, String, &str)> = vec![
-        ("invalid yaml", "confluence: [unclosed\n".to_owned(), "(document)"),
+        (
+            "invalid yaml",
+            "confluence: [unclosed\n".to_owned(),
+            "(document)",
+        ),
         (
             "missing required fields",
             serde_yaml_ng::to_string(&without(cloud_doc(), "unique")).unwrap(),
@@ -502,17 +681,28 @@ fn o133_invalid_tenant_files_fail_with_an_error_naming_the_file() {
         ),
         (
             "pat with cloud",
-            serde_yaml_ng::to_string(&with(cloud_doc(), "confluence.auth", json!({"mode": "pat", "token": "x"}))).unwrap(),
+            serde_yaml_ng::to_string(&with(
+                cloud_doc(),
+                "confluence.auth",
+                json!({"mode": "pat", "token": "x"}),
+            ))
+            .unwrap(),
             "confluence.auth.mode",
         ),
         (
             "unknown auth mode",
-            serde_yaml_ng::to_string(&with(cloud_doc(), "confluence.auth.mode", json!("saml"))).unwrap(),
+            serde_yaml_ng::to_string(&with(cloud_doc(), "confluence.auth.mode", json!("saml")))
+                .unwrap(),
             "confluence.auth.mode",
         ),
         (
             "recursive ingestion",
-            serde_yaml_ng::to_string(&with(cloud_doc(), "ingestion.ingestionMode", json!("recursive"))).unwrap(),
+            serde_yaml_ng::to_string(&with(
+                cloud_doc(),
+                "ingestion.ingestionMode",
+                json!("recursive"),
+            ))
+            .unwrap(),
             "ingestion.ingestionMode",
         ),
     ];
@@ -526,7 +716,10 @@ fn o133_invalid_tenant_files_fail_with_an_error_naming_the_file() {
             .find(|e| e.field == field)
             .unwrap_or_else(|| panic!("{case}: no error on {field}: {e}"));
         assert_eq!(error.file, path.display().to_string(), "{case}");
-        assert!(e.to_string().starts_with(&path.display().to_string()), "{case}");
+        assert!(
+            e.to_string().starts_with(&path.display().to_string()),
+            "{case}"
+        );
     }
 }
 

@@ -38,8 +38,14 @@ fn defaults_match_the_reference() {
     assert_eq!(d.listen.metrics, None);
     assert_eq!(d.log.level, LogLevel::Info);
     assert_eq!(d.log.format, LogFormat::Auto);
-    assert_eq!(d.log.diagnostics_data_policy, DiagnosticsDataPolicy::Conceal);
-    assert_eq!(d.state.url.expose_secret(), "sqlite://./state/confluence-connector.db");
+    assert_eq!(
+        d.log.diagnostics_data_policy,
+        DiagnosticsDataPolicy::Conceal
+    );
+    assert_eq!(
+        d.state.url.expose_secret(),
+        "sqlite://./state/confluence-connector.db"
+    );
     assert_eq!(d.state.backend, StateBackend::Sqlite);
     assert_eq!(d.health.sync_history_size.get(), 5);
     assert_eq!(d.health.sync_tenant_failure_threshold, 0.5);
@@ -99,7 +105,10 @@ fn file_values_are_read() {
     assert_eq!(d.listen.metrics.unwrap().to_string(), "127.0.0.1:9090");
     assert_eq!(d.log.level, LogLevel::Debug);
     assert!(d.log.format.is_json(true));
-    assert_eq!(d.log.diagnostics_data_policy, DiagnosticsDataPolicy::Disclose);
+    assert_eq!(
+        d.log.diagnostics_data_policy,
+        DiagnosticsDataPolicy::Disclose
+    );
     assert_eq!(d.state.backend, StateBackend::Postgres);
     assert!(!format!("{d:?}").contains("db-password-x"));
     assert_eq!(d.health.sync_history_size.get(), 10);
@@ -117,10 +126,17 @@ fn precedence_is_defaults_then_file_then_reference_env_then_prefixed_env() {
     assert_eq!(daemon(file, &[("PORT", "2000")]).listen.http.port(), 2000);
     let d = daemon(
         file,
-        &[("PORT", "2000"), ("CONFLUENCE_CONNECTOR__LISTEN__PORT", "3000")],
+        &[
+            ("PORT", "2000"),
+            ("CONFLUENCE_CONNECTOR__LISTEN__PORT", "3000"),
+        ],
     );
     assert_eq!(d.listen.http.port(), 3000);
-    assert_eq!(d.log.level, LogLevel::Warn, "settings not overridden keep the file value");
+    assert_eq!(
+        d.log.level,
+        LogLevel::Warn,
+        "settings not overridden keep the file value"
+    );
     assert_eq!(daemon("", &[]).listen.http.port(), 51349);
 }
 
@@ -166,8 +182,14 @@ fn reference_env_vars_keep_working() {
     assert_eq!(d.listen.http.port(), 4000);
     assert_eq!(d.listen.metrics.unwrap().port(), 51350);
     assert_eq!(d.log.level, LogLevel::Trace);
-    assert_eq!(d.log.diagnostics_data_policy, DiagnosticsDataPolicy::Disclose);
-    assert_eq!(d.tenants.files.as_deref(), Some("/etc/cc/*-tenant-config.yaml"));
+    assert_eq!(
+        d.log.diagnostics_data_policy,
+        DiagnosticsDataPolicy::Disclose
+    );
+    assert_eq!(
+        d.tenants.files.as_deref(),
+        Some("/etc/cc/*-tenant-config.yaml")
+    );
     assert_eq!(d.health.sync_history_size.get(), 9);
     assert_eq!(d.health.sync_tenant_failure_threshold, 0.75);
     assert_eq!(d.health.connectivity_timeout, Duration::from_millis(1500));
@@ -188,8 +210,15 @@ fn reference_env_vars_keep_working() {
 #[test]
 fn proxy_modes_are_validated() {
     let e = daemon_err("proxy: {host: proxy.internal, port: 8080}", &[]);
-    assert_error(&e, "proxy.mode", "is missing although other proxy settings are set");
-    let e = daemon_err("proxy: {mode: username_password, host: p, port: 8080, username: u}", &[]);
+    assert_error(
+        &e,
+        "proxy.mode",
+        "is missing although other proxy settings are set",
+    );
+    let e = daemon_err(
+        "proxy: {mode: username_password, host: p, port: 8080, username: u}",
+        &[],
+    );
     assert_error(&e, "proxy.password", "is missing");
     let e = daemon_err("proxy: {mode: ssl_tls, host: p, port: 8080, cert_path: /nonexistent/c.pem, key_path: /nonexistent/k.pem}", &[]);
     assert_error(&e, "proxy.cert_path", "is not an existing file");
@@ -197,9 +226,19 @@ fn proxy_modes_are_validated() {
     let e = daemon_err("proxy: {mode: no_auth, host: p, port: 70000}", &[]);
     assert_error(&e, "proxy.port", "out of range");
     let e = daemon_err("proxy: {mode: carrier_pigeon}", &[]);
-    assert_error(&e, "proxy.mode", "expected one of: none, no_auth, username_password, ssl_tls");
+    assert_error(
+        &e,
+        "proxy.mode",
+        "expected one of: none, no_auth, username_password, ssl_tls",
+    );
     let d = daemon("proxy: {mode: no_auth, host: p, port: 3128}", &[]);
-    assert!(matches!(d.proxy, ProxyConfig::Proxy { auth: ProxyAuth::NoAuth, .. }));
+    assert!(matches!(
+        d.proxy,
+        ProxyConfig::Proxy {
+            auth: ProxyAuth::NoAuth,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -208,8 +247,13 @@ fn errors_from_env_values_name_the_variable() {
     assert_eq!(e.errors()[0].file, "environment variable PORT");
     assert_eq!(e.errors()[0].field, "listen.port");
     let e = daemon_err("", &[("CONFLUENCE_CONNECTOR__LOG__LEVEL", "loud")]);
-    assert_eq!(e.errors()[0].file, "environment variable CONFLUENCE_CONNECTOR__LOG__LEVEL");
-    assert!(e.to_string().contains("'loud' is not allowed; expected one of: fatal, error, warn, info, debug, trace, silent"));
+    assert_eq!(
+        e.errors()[0].file,
+        "environment variable CONFLUENCE_CONNECTOR__LOG__LEVEL"
+    );
+    assert!(e.to_string().contains(
+        "'loud' is not allowed; expected one of: fatal, error, warn, info, debug, trace, silent"
+    ));
 }
 
 #[test]
@@ -218,8 +262,17 @@ fn several_daemon_errors_are_reported_together() {
         "listen: {port: -1, host: everywhere}\nlog: {format: xml}\nstate: {url: 'mysql://x'}\nhealth: {sync_tenant_failure_threshold: 2}\n",
         &[],
     );
-    for field in ["listen.port", "listen.host", "log.format", "state.url", "health.sync_tenant_failure_threshold"] {
-        assert!(e.errors().iter().any(|x| x.field == field), "no error on {field}: {e}");
+    for field in [
+        "listen.port",
+        "listen.host",
+        "log.format",
+        "state.url",
+        "health.sync_tenant_failure_threshold",
+    ] {
+        assert!(
+            e.errors().iter().any(|x| x.field == field),
+            "no error on {field}: {e}"
+        );
     }
     assert_eq!(e.to_string().lines().count(), 5, "{e}");
 }
@@ -228,7 +281,10 @@ fn several_daemon_errors_are_reported_together() {
 fn unknown_daemon_keys_warn_naming_the_source() {
     let dir = TenantDir::new();
     dir.write("acme-tenant-config.yaml", &cloud_doc());
-    let (_tmp, path) = config_file(&format!("listen: {{prot: 1}}\ntenants: {{files: '{}'}}\n", dir.pattern()));
+    let (_tmp, path) = config_file(&format!(
+        "listen: {{prot: 1}}\ntenants: {{files: '{}'}}\n",
+        dir.pattern()
+    ));
     let env: Env = [("CONFLUENCE_CONNECTOR__LOG__LEVLE", "debug")].into();
     let loaded = DaemonConfig::load(Some(&path), &env).unwrap();
     let fields: Vec<(&str, &str)> = loaded
@@ -236,8 +292,17 @@ fn unknown_daemon_keys_warn_naming_the_source() {
         .iter()
         .map(|w| (w.field.as_str(), w.file.as_str()))
         .collect();
-    assert!(fields.contains(&("listen.prot", path.to_str().unwrap())), "{fields:?}");
-    assert!(fields.contains(&("log.levle", "environment variable CONFLUENCE_CONNECTOR__LOG__LEVLE")), "{fields:?}");
+    assert!(
+        fields.contains(&("listen.prot", path.to_str().unwrap())),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&(
+            "log.levle",
+            "environment variable CONFLUENCE_CONNECTOR__LOG__LEVLE"
+        )),
+        "{fields:?}"
+    );
 }
 
 #[test]
@@ -257,16 +322,27 @@ fn tenant_names_must_be_unique_between_files_and_inline() {
 fn inline_tenants_cannot_come_from_the_environment() {
     let e = DaemonConfig::load(
         None,
-        &[("CONFLUENCE_CONNECTOR__TENANTS__INLINE__ACME__STATUS", "active")].into(),
+        &[(
+            "CONFLUENCE_CONNECTOR__TENANTS__INLINE__ACME__STATUS",
+            "active",
+        )]
+        .into(),
     )
     .unwrap_err();
-    assert_error(&e, "tenants.inline", "cannot be set through environment variables");
+    assert_error(
+        &e,
+        "tenants.inline",
+        "cannot be set through environment variables",
+    );
 }
 
 #[test]
 fn missing_config_file_is_an_error_naming_it() {
-    let e = DaemonConfig::load_without_tenants(Some(std::path::Path::new("/nonexistent/cc.yaml")), &Env::empty())
-        .unwrap_err();
+    let e = DaemonConfig::load_without_tenants(
+        Some(std::path::Path::new("/nonexistent/cc.yaml")),
+        &Env::empty(),
+    )
+    .unwrap_err();
     assert_eq!(e.errors()[0].file, "/nonexistent/cc.yaml");
     assert!(e.to_string().contains("cannot be read"));
 }
@@ -281,12 +357,16 @@ fn env_debug_shows_names_not_values() {
 
 #[test]
 fn operator_guide_mentions_every_field() {
-    let guide = std::fs::read_to_string(repo_root().join("docs/operator/configuration.md")).unwrap();
+    let guide =
+        std::fs::read_to_string(repo_root().join("docs/operator/configuration.md")).unwrap();
     let missing: Vec<String> = documented_fields()
         .into_iter()
         .filter(|f| !guide.contains(&format!("`{f}`")))
         .collect();
-    assert!(missing.is_empty(), "docs/operator/configuration.md lacks: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/operator/configuration.md lacks: {missing:?}"
+    );
     for (var, _) in reference_env_vars() {
         assert!(guide.contains(&format!("`{var}`")), "guide lacks {var}");
     }
@@ -296,7 +376,15 @@ fn operator_guide_mentions_every_field() {
 #[test]
 fn documented_fields_cover_both_schemas() {
     let fields = documented_fields();
-    for f in ["listen.port", "proxy.password", "tenants.inline", "confluence.auth.clientSecret", "processing.bodyBatchSize", "unique.allowPlainHttp", "status"] {
+    for f in [
+        "listen.port",
+        "proxy.password",
+        "tenants.inline",
+        "confluence.auth.clientSecret",
+        "processing.bodyBatchSize",
+        "unique.allowPlainHttp",
+        "status",
+    ] {
         assert!(fields.iter().any(|x| x == f), "{f} not listed");
     }
 }

@@ -32,14 +32,20 @@ pub(crate) const REFERENCE_ENV_VARS: &[(&str, &str)] = &[
     ("PORT", "listen.port"),
     ("OTEL_EXPORTER_PROMETHEUS_PORT", "listen.metrics_port"),
     ("LOG_LEVEL", "log.level"),
-    ("LOGS_DIAGNOSTICS_DATA_POLICY", "log.diagnostics_data_policy"),
+    (
+        "LOGS_DIAGNOSTICS_DATA_POLICY",
+        "log.diagnostics_data_policy",
+    ),
     ("TENANT_CONFIG_PATH_PATTERN", "tenants.files"),
     ("HEALTH_SYNC_HISTORY_SIZE", "health.sync_history_size"),
     (
         "HEALTH_SYNC_TENANT_FAILURE_THRESHOLD",
         "health.sync_tenant_failure_threshold",
     ),
-    ("HEALTH_CONNECTIVITY_TIMEOUT_MS", "health.connectivity_timeout_ms"),
+    (
+        "HEALTH_CONNECTIVITY_TIMEOUT_MS",
+        "health.connectivity_timeout_ms",
+    ),
     ("PROXY_AUTH_MODE", "proxy.mode"),
     ("PROXY_HOST", "proxy.host"),
     ("PROXY_PORT", "proxy.port"),
@@ -288,7 +294,10 @@ pub enum ProxyAuth {
         password: SecretString,
     },
     /// Mode `ssl_tls`: a client certificate presented to the proxy.
-    SslTls { cert_path: PathBuf, key_path: PathBuf },
+    SslTls {
+        cert_path: PathBuf,
+        key_path: PathBuf,
+    },
 }
 
 /// Where tenant definitions come from (inline tenants are returned in
@@ -322,7 +331,9 @@ pub(crate) fn env_layers(env: &super::Env) -> EnvLayers {
     for (name, path) in REFERENCE_ENV_VARS {
         if let Some(value) = env.get(name).filter(|v| !v.trim().is_empty()) {
             layers.reference.insert(to_var(path), value.to_owned());
-            layers.origins.insert((*path).to_owned(), (*name).to_owned());
+            layers
+                .origins
+                .insert((*path).to_owned(), (*name).to_owned());
         }
     }
     let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
@@ -345,7 +356,10 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
     d.unknown_keys("", root, keys(""));
     let empty = Map::new();
     let section = |d: &mut Diag<'_>, name: &str| -> Map<String, Value> {
-        let map = d.object(name, root.get(name), false).unwrap_or(&empty).clone();
+        let map = d
+            .object(name, root.get(name), false)
+            .unwrap_or(&empty)
+            .clone();
         d.unknown_keys(name, &map, keys(name));
         map
     };
@@ -506,13 +520,12 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         .unwrap_or(defaults.shutdown_grace_period);
 
     let tenants = section(d, "tenants");
-    let files = d
-        .non_blank(
-            "tenants.files",
-            tenants.get("files"),
-            false,
-            "a glob of tenant files, e.g. ./tenants/*-tenant-config.yaml",
-        );
+    let files = d.non_blank(
+        "tenants.files",
+        tenants.get("files"),
+        false,
+        "a glob of tenant files, e.g. ./tenants/*-tenant-config.yaml",
+    );
 
     DaemonConfig {
         listen,
@@ -568,13 +581,20 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
     let mode = match mode {
         Some(mode) => mode,
         None if mode_absent => {
-            let set: Vec<&String> = map.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect();
+            let set: Vec<&String> = map
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k)
+                .collect();
             if !set.is_empty() {
                 d.error(
                     "proxy.mode",
                     format!(
                         "is missing although other proxy settings are set ({})",
-                        set.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        set.iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                     MODES,
                 );
@@ -593,10 +613,14 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
         .choice(
             "proxy.protocol",
             map.get("protocol"),
-            &[("http", ProxyProtocol::Http), ("https", ProxyProtocol::Https)],
+            &[
+                ("http", ProxyProtocol::Http),
+                ("https", ProxyProtocol::Https),
+            ],
         )
         .unwrap_or(ProxyProtocol::Http);
-    let ca_bundle_path = read_file_path(d, "proxy.ca_bundle_path", map.get("ca_bundle_path"), false);
+    let ca_bundle_path =
+        read_file_path(d, "proxy.ca_bundle_path", map.get("ca_bundle_path"), false);
     let headers = read_proxy_headers(d, map.get("headers"));
     let auth = match mode {
         Mode::None | Mode::NoAuth => Some(ProxyAuth::NoAuth),
@@ -611,7 +635,10 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
             let cert = read_file_path(d, "proxy.cert_path", map.get("cert_path"), true);
             let key = read_file_path(d, "proxy.key_path", map.get("key_path"), true);
             cert.zip(key)
-                .map(|(cert_path, key_path)| ProxyAuth::SslTls { cert_path, key_path })
+                .map(|(cert_path, key_path)| ProxyAuth::SslTls {
+                    cert_path,
+                    key_path,
+                })
         }
     };
     Some(ProxyConfig::Proxy {
@@ -631,7 +658,8 @@ fn read_proxy_headers(
     d: &mut Diag<'_>,
     v: Option<&Value>,
 ) -> Option<BTreeMap<String, SecretString>> {
-    const EXPECTED: &str = "a mapping of header names to text values (or a JSON object in PROXY_HEADERS)";
+    const EXPECTED: &str =
+        "a mapping of header names to text values (or a JSON object in PROXY_HEADERS)";
     let parsed;
     let map = match v.filter(|v| !v.is_null()) {
         None => return Some(BTreeMap::new()),

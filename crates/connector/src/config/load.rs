@@ -87,7 +87,11 @@ fn read_daemon_part(path: Option<&Path>, env: &Env) -> DaemonPart {
             Ok(text) => match serde_yaml_ng::from_str::<Value>(&text) {
                 Ok(Value::Null) => {}
                 Ok(v @ Value::Object(_)) => doc = v,
-                Ok(_) => d.error("(document)", "is not a mapping", "a YAML mapping of settings"),
+                Ok(_) => d.error(
+                    "(document)",
+                    "is not a mapping",
+                    "a YAML mapping of settings",
+                ),
                 Err(e) => d.error(
                     "(document)",
                     format!("is not valid YAML: {e}"),
@@ -182,7 +186,12 @@ fn load_tenants(part: &mut DaemonPart, config_path: Option<&Path>, env: &Env) ->
         ),
         (Some(pattern), _) => {
             for file in glob_tenant_files(&mut d, pattern) {
-                candidates.push(load_tenant_file(&file, env, &mut part.errors, &mut part.warnings));
+                candidates.push(load_tenant_file(
+                    &file,
+                    env,
+                    &mut part.errors,
+                    &mut part.warnings,
+                ));
             }
         }
         (None, Some(_)) => {}
@@ -331,15 +340,29 @@ fn load_tenant_file(
     };
     let config = match std::fs::read_to_string(path) {
         Err(e) => {
-            d.error("(file)", format!("cannot be read: {e}"), "a readable YAML file");
+            d.error(
+                "(file)",
+                format!("cannot be read: {e}"),
+                "a readable YAML file",
+            );
             None
         }
         Ok(text) => match serde_yaml_ng::from_str::<Value>(&text) {
             Err(e) => {
-                d.error("(document)", format!("is not valid YAML: {e}"), "valid YAML");
+                d.error(
+                    "(document)",
+                    format!("is not valid YAML: {e}"),
+                    "valid YAML",
+                );
                 None
             }
-            Ok(doc) => read_tenant(&mut d, "", &name, TenantSource::File(path.to_path_buf()), &doc),
+            Ok(doc) => read_tenant(
+                &mut d,
+                "",
+                &name,
+                TenantSource::File(path.to_path_buf()),
+                &doc,
+            ),
         },
     };
     errors.append(&mut d.errors);

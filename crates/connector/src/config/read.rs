@@ -120,7 +120,10 @@ impl<'e> Diag<'e> {
             if !known.contains(&key.as_str()) {
                 self.warn(
                     &join(base, key),
-                    format!("unknown key '{key}' ignored (known keys here: {})", known.join(", ")),
+                    format!(
+                        "unknown key '{key}' ignored (known keys here: {})",
+                        known.join(", ")
+                    ),
                 );
             }
         }
@@ -196,7 +199,8 @@ impl<'e> Diag<'e> {
         v: Option<&Value>,
         required: bool,
     ) -> Option<SecretString> {
-        const EXPECTED: &str = "a non-empty secret, written literally or as os.environ/VARIABLE_NAME";
+        const EXPECTED: &str =
+            "a non-empty secret, written literally or as os.environ/VARIABLE_NAME";
         let raw = match present(v) {
             None => {
                 if required {
@@ -247,7 +251,11 @@ impl<'e> Diag<'e> {
     ) -> Option<T> {
         let expected = format!(
             "one of: {}",
-            choices.iter().map(|(w, _)| *w).collect::<Vec<_>>().join(", ")
+            choices
+                .iter()
+                .map(|(w, _)| *w)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         match present(v)? {
             Value::String(s) => match choices.iter().find(|(w, _)| *w == s.trim()) {
@@ -412,7 +420,10 @@ impl<'e> Diag<'e> {
             self.error(
                 path,
                 format!("'{text}' ends with '/'"),
-                format!("the same URL without the trailing '/': '{}'", text.trim_end_matches('/')),
+                format!(
+                    "the same URL without the trailing '/': '{}'",
+                    text.trim_end_matches('/')
+                ),
             );
             return None;
         }

@@ -206,7 +206,10 @@ pub enum UniqueAuth {
 /// and `documented_fields` lists these, so the parser, the warnings and the operator docs cannot
 /// disagree about which fields exist.
 pub(crate) const TENANT_KEYS: &[(&str, &[&str])] = &[
-    ("", &["status", "confluence", "ingestion", "processing", "unique"]),
+    (
+        "",
+        &["status", "confluence", "ingestion", "processing", "unique"],
+    ),
     (
         "confluence",
         &[
@@ -225,7 +228,14 @@ pub(crate) const TENANT_KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "confluence.auth",
-        &["mode", "clientId", "clientSecret", "token", "username", "password"],
+        &[
+            "mode",
+            "clientId",
+            "clientSecret",
+            "token",
+            "username",
+            "password",
+        ],
     ),
     (
         "ingestion",
@@ -244,7 +254,12 @@ pub(crate) const TENANT_KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "processing",
-        &["concurrency", "scanIntervalCron", "maxItemsToScan", "bodyBatchSize"],
+        &[
+            "concurrency",
+            "scanIntervalCron",
+            "maxItemsToScan",
+            "bodyBatchSize",
+        ],
     ),
     (
         "unique",
@@ -366,7 +381,13 @@ fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Co
     }
     let allow_plain_http = d.boolean(&p("allowPlainHttp"), map.get("allowPlainHttp"), false);
     let switch = p("allowPlainHttp");
-    let base_url = d.url(&p("baseUrl"), map.get("baseUrl"), true, allow_plain_http, &switch);
+    let base_url = d.url(
+        &p("baseUrl"),
+        map.get("baseUrl"),
+        true,
+        allow_plain_http,
+        &switch,
+    );
     let rate = d.whole_number(
         &p("apiRateLimitPerMinute"),
         map.get("apiRateLimitPerMinute"),
@@ -375,7 +396,12 @@ fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Co
         (1, u64::from(u32::MAX)),
     );
     const LABEL: &str = "a non-empty Confluence label, e.g. ai-ingest";
-    let single = d.non_blank(&p("ingestSingleLabel"), map.get("ingestSingleLabel"), true, LABEL);
+    let single = d.non_blank(
+        &p("ingestSingleLabel"),
+        map.get("ingestSingleLabel"),
+        true,
+        LABEL,
+    );
     let all = d.non_blank(&p("ingestAllLabel"), map.get("ingestAllLabel"), true, LABEL);
     let auth = read_confluence_auth(d, &p("auth"), map.get("auth"), is_cloud);
     let is_cloud = is_cloud?;
@@ -490,7 +516,11 @@ fn read_space_types(
                     out.push(t.to_owned());
                 }
             }
-            _ => d.error(&format!("{path}[{i}]"), "is not a known space type", &expected),
+            _ => d.error(
+                &format!("{path}[{i}]"),
+                "is not a known space type",
+                &expected,
+            ),
         }
     }
     Some(out)
@@ -513,7 +543,11 @@ fn read_confluence_auth(
     let Some(mode) = d.choice(
         &p("mode"),
         map.get("mode"),
-        &[("oauth_2lo", Mode::OAuth), ("pat", Mode::Pat), ("basic", Mode::Basic)],
+        &[
+            ("oauth_2lo", Mode::OAuth),
+            ("pat", Mode::Pat),
+            ("basic", Mode::Basic),
+        ],
     ) else {
         if map.get("mode").is_none_or(Value::is_null) {
             d.missing(&p("mode"), "one of: oauth_2lo, pat, basic");
@@ -531,17 +565,20 @@ fn read_confluence_auth(
             let client_secret = d.secret(&p("clientSecret"), map.get("clientSecret"), true);
             (
                 &["mode", "clientId", "clientSecret"],
-                client_id.zip(client_secret).map(|(client_id, client_secret)| {
-                    ConfluenceAuth::OAuth2Lo {
+                client_id
+                    .zip(client_secret)
+                    .map(|(client_id, client_secret)| ConfluenceAuth::OAuth2Lo {
                         client_id,
                         client_secret,
-                    }
-                }),
+                    }),
             )
         }
         Mode::Pat => {
             let token = d.secret(&p("token"), map.get("token"), true);
-            (&["mode", "token"], token.map(|token| ConfluenceAuth::Pat { token }))
+            (
+                &["mode", "token"],
+                token.map(|token| ConfluenceAuth::Pat { token }),
+            )
         }
         Mode::Basic => {
             let username = d.secret(&p("username"), map.get("username"), true);
@@ -622,7 +659,11 @@ fn read_attachments(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<A
             (1, u64::from(u32::MAX)),
         )
         .map(Some)
-        .unwrap_or_else(|| map.get("maxFileSizeMb").is_none_or(Value::is_null).then_some(200));
+        .unwrap_or_else(|| {
+            map.get("maxFileSizeMb")
+                .is_none_or(Value::is_null)
+                .then_some(200)
+        });
     let mime = match map.get("allowedMimeTypes").filter(|v| !v.is_null()) {
         None => Some(
             DEFAULT_ALLOWED_MIME_TYPES
@@ -711,7 +752,13 @@ fn read_processing(
     let absent = |k: &str| map.get(k).is_none_or(Value::is_null);
 
     let concurrency = d
-        .whole_number(&p("concurrency"), map.get("concurrency"), false, true, (1, 1024))
+        .whole_number(
+            &p("concurrency"),
+            map.get("concurrency"),
+            false,
+            true,
+            (1, 1024),
+        )
         .or_else(|| absent("concurrency").then_some(1));
 
     let cron_text = d
@@ -722,8 +769,9 @@ fn read_processing(
             "a cron expression, e.g. \"*/15 * * * *\"",
         )
         .or_else(|| absent("scanIntervalCron").then(|| DEFAULT_SCAN_INTERVAL_CRON.to_owned()));
-    let schedule = cron_text.as_deref().and_then(|text| {
-        match croner::Cron::from_str(text) {
+    let schedule = cron_text
+        .as_deref()
+        .and_then(|text| match croner::Cron::from_str(text) {
             Ok(cron) => Some(cron),
             Err(e) => {
                 d.error(
@@ -734,8 +782,7 @@ fn read_processing(
                 );
                 None
             }
-        }
-    });
+        });
 
     // The reference treats '' as "not set" for this field only.
     let max_items = match map.get("maxItemsToScan") {
@@ -805,7 +852,11 @@ fn read_unique(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Unique
     let known: Vec<&str> = common.iter().chain(mode_keys).copied().collect();
     d.unknown_keys(base, map, &known);
 
-    let allow_plain_http = d.boolean(&p("allowPlainHttp"), map.get("allowPlainHttp"), cluster_local);
+    let allow_plain_http = d.boolean(
+        &p("allowPlainHttp"),
+        map.get("allowPlainHttp"),
+        cluster_local,
+    );
     let switch = p("allowPlainHttp");
     let auth = if cluster_local {
         read_service_extra_headers(d, &p("serviceExtraHeaders"), map.get("serviceExtraHeaders"))
@@ -827,14 +878,20 @@ fn read_unique(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Unique
             true,
             "the Zitadel client id (a non-empty string)",
         );
-        let secret = d.secret(&p("zitadelClientSecret"), map.get("zitadelClientSecret"), true);
+        let secret = d.secret(
+            &p("zitadelClientSecret"),
+            map.get("zitadelClientSecret"),
+            true,
+        );
         match (url, project, client_id, secret) {
-            (Some(url), Some(project), Some(client_id), Some(secret)) => Some(UniqueAuth::External {
-                zitadel_oauth_token_url: url,
-                zitadel_project_id: project,
-                zitadel_client_id: client_id,
-                zitadel_client_secret: secret,
-            }),
+            (Some(url), Some(project), Some(client_id), Some(secret)) => {
+                Some(UniqueAuth::External {
+                    zitadel_oauth_token_url: url,
+                    zitadel_project_id: project,
+                    zitadel_client_id: client_id,
+                    zitadel_client_secret: secret,
+                })
+            }
             _ => None,
         }
     };
@@ -883,10 +940,15 @@ fn read_service_extra_headers(
     path: &str,
     v: Option<&Value>,
 ) -> Option<BTreeMap<String, String>> {
-    const EXPECTED: &str = "a mapping of header names to values that includes x-company-id and x-user-id";
+    const EXPECTED: &str =
+        "a mapping of header names to values that includes x-company-id and x-user-id";
     let Some(map) = d.object(path, v, false) else {
         if v.is_none_or(Value::is_null) {
-            d.error(path, "is missing (required for serviceAuthMode cluster_local)", EXPECTED);
+            d.error(
+                path,
+                "is missing (required for serviceAuthMode cluster_local)",
+                EXPECTED,
+            );
         }
         return None;
     };
@@ -899,7 +961,11 @@ fn read_service_extra_headers(
             Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
             other => {
                 ok = false;
-                d.error(&join(path, name), format!("is {}", kind(other)), "a header value (text)");
+                d.error(
+                    &join(path, name),
+                    format!("is {}", kind(other)),
+                    "a header value (text)",
+                );
                 continue;
             }
         };
