@@ -26,7 +26,8 @@ use futures::stream::{self, BoxStream, StreamExt as _};
 
 use crate::keys::attachment_item_id;
 use parse::{find_image_macros, ImageMacro, ImageTarget};
-use render::{img_tag, normalize_mime_type};
+use render::img_tag;
+pub use render::normalize_mime_type;
 
 /// How many image downloads (with their other-page lookups) run at once for one page, as in the
 /// reference connector. Macros are resolved first, then the appended images.
@@ -142,6 +143,12 @@ impl InlineConfig {
             .iter()
             .any(|allowed| normalize_mime_type(allowed) == normalized)
     }
+}
+
+/// Whether an attachment's media type is an image. With inlining on, the engine keeps every
+/// image attachment out of standalone ingestion (and out of the diff), inlined or not.
+pub fn is_image_media_type(media_type: &str) -> bool {
+    normalize_mime_type(media_type).starts_with("image/")
 }
 
 /// An attachment that now lives inside the page body.
@@ -413,7 +420,7 @@ async fn encode_image<S: ImageSource>(
 ) -> Option<Resolved> {
     let mime = normalize_mime_type(&image.media_type);
     // Other-page attachments never went through discovery's filters, so both apply here.
-    if !mime.starts_with("image/") || !config.allows_mime(&mime) {
+    if !is_image_media_type(&mime) || !config.allows_mime(&mime) {
         tracing::debug!(
             page_id = page.page_id,
             attachment_id = image.attachment_id,

@@ -14,8 +14,9 @@ const KEPT_ATTRIBUTES: [(&str, &str); 3] = [
     ("ac:height", "height"),
 ];
 
-/// `image/PNG; charset=binary` → `image/png`: the part before `;`, trimmed, lower-cased.
-pub(crate) fn normalize_mime_type(media_type: &str) -> String {
+/// `image/PNG; charset=binary` → `image/png`: the part before `;`, trimmed, lower-cased — the
+/// form every MIME comparison uses (allow-list, "is it an image", the `data:` URI).
+pub fn normalize_mime_type(media_type: &str) -> String {
     media_type
         .split(';')
         .next()
