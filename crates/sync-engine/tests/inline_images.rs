@@ -85,7 +85,7 @@ impl FakeSource {
     }
 }
 
-fn source_error(message: &str) -> sync_engine::BoxError {
+fn source_error(message: &str) -> Box<dyn std::error::Error + Send + Sync> {
     message.to_owned().into()
 }
 
