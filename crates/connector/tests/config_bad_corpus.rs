@@ -202,3 +202,29 @@ fn no_error_of_the_corpus_shows_a_planted_secret() {
         }
     }
 }
+
+#[test]
+fn duplicate_instance_is_reported_together_with_errors_in_other_files() {
+    let dir = TenantDir::new();
+    let cloud = serde_json::json!("dup-id");
+    dir.write(
+        "alpha-tenant-config.yaml",
+        &with(cloud_doc(), "confluence.cloudId", cloud.clone()),
+    );
+    dir.write(
+        "beta-tenant-config.yaml",
+        &with(cloud_doc(), "confluence.cloudId", cloud),
+    );
+    dir.write(
+        "gamma-tenant-config.yaml",
+        &without(cloud_doc(), "ingestion.scopeId"),
+    );
+    let e = dir.load(&[]).unwrap_err();
+    assert_error(
+        &e,
+        "confluence",
+        "Duplicate Confluence instance in tenants 'alpha' and 'beta'",
+    );
+    assert_error(&e, "ingestion.scopeId", "is missing");
+    assert_eq!(e.len(), 2, "{e}");
+}

@@ -388,3 +388,33 @@ fn documented_fields_cover_both_schemas() {
         assert!(fields.iter().any(|x| x == f), "{f} not listed");
     }
 }
+
+#[test]
+fn empty_sections_in_the_file_are_filled_from_the_environment() {
+    let d = daemon(
+        "listen:\nproxy:\nhealth: {}\n",
+        &[
+            ("PROXY_AUTH_MODE", "no_auth"),
+            ("PROXY_HOST", "proxy.internal"),
+            ("PROXY_PORT", "3128"),
+            ("HEALTH_SYNC_HISTORY_SIZE", "3"),
+            ("PORT", ""),
+        ],
+    );
+    assert!(
+        matches!(&d.proxy, ProxyConfig::Proxy { endpoint, .. } if endpoint.uri() == "http://proxy.internal:3128")
+    );
+    assert_eq!(d.health.sync_history_size.get(), 3);
+    assert_eq!(
+        d.listen.http.port(),
+        51349,
+        "an empty variable counts as unset"
+    );
+}
+
+#[test]
+fn log_levels_map_to_tracing_directives() {
+    assert_eq!(LogLevel::Fatal.as_filter_directive(), "error");
+    assert_eq!(LogLevel::Silent.as_filter_directive(), "off");
+    assert_eq!(LogLevel::Debug.as_filter_directive(), "debug");
+}

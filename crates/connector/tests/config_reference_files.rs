@@ -177,7 +177,7 @@ fn unknown_keys_are_ignored_with_a_warning_naming_file_and_key() {
 #[test]
 fn debug_of_the_loaded_config_never_shows_secrets() {
     let loaded = load_reference();
-    let text = format!("{loaded:?}\n{loaded:#?}");
+    let text = format!("{loaded:?}\n{loaded:#?}\n{loaded}");
     for secret in planted() {
         assert!(!text.contains(secret), "leaks {secret}");
     }
@@ -252,4 +252,11 @@ fn inline_tenants_use_the_tenant_file_schema() {
         .warnings
         .iter()
         .any(|w| w.field == "tenants.inline.corp.processing.stepTimeoutSeconds"));
+}
+
+#[test]
+fn display_summarises_tenants() {
+    let text = load_reference().to_string();
+    assert!(text.contains("5 tenant(s)"), "{text}");
+    assert!(text.contains("corp-dc-pat (Active): data-center:https://confluence.corp.example.com"));
 }

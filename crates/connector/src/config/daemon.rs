@@ -179,6 +179,20 @@ pub enum LogLevel {
     Silent,
 }
 
+impl LogLevel {
+    /// The `tracing` filter directive for this level.
+    pub fn as_filter_directive(self) -> &'static str {
+        match self {
+            Self::Fatal | Self::Error => "error",
+            Self::Warn => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Trace => "trace",
+            Self::Silent => "off",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Json,

@@ -26,6 +26,31 @@ pub struct LoadedConfig {
     pub warnings: Vec<ConfigWarning>,
 }
 
+impl std::fmt::Display for LoadedConfig {
+    /// A summary for `check` and startup logs: one line per tenant, no secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "listening on {}, state {:?}, {} tenant(s)",
+            self.daemon.listen.http,
+            self.daemon.state.backend,
+            self.tenants.len()
+        )?;
+        for t in &self.tenants {
+            writeln!(
+                f,
+                "  {} ({:?}): {} -> scope {}, every '{}'",
+                t.name,
+                t.status,
+                t.confluence.instance_key(),
+                t.ingestion.scope_id,
+                t.processing.scan_interval_cron
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl DaemonConfig {
     /// Loads the daemon settings from `path` (if any) layered with `env`, then every tenant.
     /// Returns every problem found, not only the first.
@@ -237,9 +262,9 @@ fn load_tenants(part: &mut DaemonPart, config_path: Option<&Path>, env: &Env) ->
 
     part.errors.append(&mut d.errors);
     part.warnings.append(&mut d.warnings);
-    if !part.errors.is_empty() {
-        return Vec::new();
-    }
+    // The checks below run on the tenants that did parse, so a duplicate instance is reported
+    // together with unrelated mistakes in other files.
+    let had_errors = !part.errors.is_empty();
 
     let tenants: Vec<(String, TenantConfig)> = candidates
         .into_iter()
@@ -266,7 +291,7 @@ fn load_tenants(part: &mut DaemonPart, config_path: Option<&Path>, env: &Env) ->
             instances.insert(key, &t.name);
         }
     }
-    if tenants.is_empty() {
+    if tenants.is_empty() && !had_errors {
         part.errors.push(ConfigError {
             file: part.diag_label.clone(),
             field: "tenants".to_owned(),
@@ -275,6 +300,9 @@ fn load_tenants(part: &mut DaemonPart, config_path: Option<&Path>, env: &Env) ->
                 .to_owned(),
             expected: "at least one tenant with status active or deleted".to_owned(),
         });
+    }
+    if !part.errors.is_empty() {
+        return Vec::new();
     }
     tenants.into_iter().map(|(_, t)| t).collect()
 }

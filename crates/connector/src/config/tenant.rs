@@ -47,6 +47,13 @@ pub struct TenantConfig {
     pub unique: UniqueConfig,
 }
 
+impl TenantConfig {
+    /// Active tenants are synced; the only other status kept after loading is `deleted`.
+    pub fn is_active(&self) -> bool {
+        self.status == TenantStatus::Active
+    }
+}
+
 /// The Confluence side of a tenant.
 #[derive(Debug, Clone)]
 pub struct ConfluenceConfig {
