@@ -645,10 +645,11 @@ impl<M> Transport<M> {
         method: &Method,
         url: &Url,
         mut headers: HeaderMap,
-        body: Option<(reqwest::Body, Option<u64>)>,
+        body: Option<(OutgoingBody, Option<u64>)>,
     ) -> Result<reqwest::Response, Failure> {
         let config = &self.inner.config;
         let observer = &self.inner.observer;
+        let progress = Progress::new();
         let mut sent = None;
         let mut builder = self.inner.http.request(method.clone(), url.clone());
         if let Some((body, length)) = body {
@@ -656,26 +657,42 @@ impl<M> Transport<M> {
                 headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
             }
             sent = length;
-            builder = builder.body(body);
+            builder = builder.body(body.into_reqwest(&progress));
         }
         let started = Instant::now();
-        let result =
-            tokio::time::timeout(config.timeouts.headers, builder.headers(headers).send()).await;
+        let send = builder.headers(headers).send();
+        tokio::pin!(send);
+        // The response-header timeout counts from the last moment the request body made
+        // progress: a large upload may take minutes, a server that goes silent may not.
+        let mut deadline = tokio::time::Instant::now() + config.timeouts.headers;
+        let result = loop {
+            tokio::select! {
+                result = &mut send => break Some(result),
+                () = tokio::time::sleep_until(deadline) => {
+                    let extended = progress.last() + config.timeouts.headers;
+                    if extended > tokio::time::Instant::now() {
+                        deadline = extended;
+                    } else {
+                        break None;
+                    }
+                }
+            }
+        };
         let elapsed = started.elapsed();
         let outcome = match &result {
-            Ok(Ok(response)) => RequestOutcome::Response(response.status()),
+            Some(Ok(response)) => RequestOutcome::Response(response.status()),
             _ => RequestOutcome::Failed,
         };
         observer.attempt(config.service, method, url, &outcome, elapsed);
         match result {
-            Ok(Ok(response)) => {
+            Some(Ok(response)) => {
                 if let Some(sent) = sent.filter(|n| *n > 0) {
                     observer.bytes(config.service, 0, sent);
                 }
                 Ok(response)
             }
-            Ok(Err(error)) => Err(classify_send_error(error, url)),
-            Err(_) => Err(Failure::Fatal(TransportError::Timeout {
+            Some(Err(error)) => Err(classify_send_error(error, url)),
+            None => Err(Failure::Fatal(TransportError::Timeout {
                 url: url.to_string(),
                 what: "the response headers",
             })),
@@ -849,20 +866,87 @@ impl PendingBody {
         !matches!(self, Self::Stream(None))
     }
 
-    fn for_attempt(&mut self, url: &Url) -> Result<Option<(reqwest::Body, Option<u64>)>, Failure> {
+    fn for_attempt(&mut self, url: &Url) -> Result<Option<(OutgoingBody, Option<u64>)>, Failure> {
         match self {
             Self::Empty => Ok(None),
             Self::Bytes(bytes) => {
                 let length = u64::try_from(bytes.len()).ok();
-                Ok(Some((reqwest::Body::from(bytes.clone()), length)))
+                Ok(Some((OutgoingBody::Bytes(bytes.clone()), length)))
             }
             Self::Stream(stream) => match stream.take() {
-                Some((stream, length)) => Ok(Some((reqwest::Body::wrap_stream(stream), length))),
+                Some((stream, length)) => Ok(Some((OutgoingBody::Stream(stream), length))),
                 None => Err(Failure::Fatal(TransportError::Redirect {
                     url: url.to_string(),
                     reason: "a streamed request body cannot be sent twice".to_owned(),
                 })),
             },
         }
+    }
+}
+
+/// The body of one exchange.
+enum OutgoingBody {
+    Bytes(Bytes),
+    Stream(ByteStream),
+}
+
+/// Bodies up to this size are handed to `reqwest` whole; larger ones are fed in chunks of this
+/// size so that their progress is visible to the response-header timeout.
+const UPLOAD_CHUNK: usize = 64 * 1024;
+
+impl OutgoingBody {
+    fn into_reqwest(self, progress: &Progress) -> reqwest::Body {
+        let chunks: ByteStream = match self {
+            OutgoingBody::Bytes(bytes) if bytes.len() <= UPLOAD_CHUNK => {
+                return reqwest::Body::from(bytes)
+            }
+            OutgoingBody::Bytes(bytes) => {
+                let length = bytes.len();
+                Box::pin(futures::stream::iter(
+                    (0..length)
+                        .step_by(UPLOAD_CHUNK)
+                        .map(move |start| Ok(bytes.slice(start..length.min(start + UPLOAD_CHUNK)))),
+                ))
+            }
+            OutgoingBody::Stream(stream) => stream,
+        };
+        let progress = progress.clone();
+        reqwest::Body::wrap_stream(futures::stream::unfold(
+            (chunks, progress),
+            |(mut chunks, progress)| async move {
+                let item = chunks.next().await;
+                progress.touch();
+                item.map(|item| (item, (chunks, progress)))
+            },
+        ))
+    }
+}
+
+/// When the request body last moved (a chunk was taken by the connection, or it ended).
+#[derive(Clone)]
+struct Progress {
+    origin: tokio::time::Instant,
+    nanos_since_origin: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self {
+            origin: tokio::time::Instant::now(),
+            nanos_since_origin: Arc::default(),
+        }
+    }
+
+    fn touch(&self) {
+        let nanos = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos_since_origin
+            .fetch_max(nanos, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn last(&self) -> tokio::time::Instant {
+        let nanos = self
+            .nanos_since_origin
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.origin + Duration::from_nanos(nanos)
     }
 }

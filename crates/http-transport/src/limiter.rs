@@ -124,6 +124,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn concurrent_callers_get_evenly_spaced_slots() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(nz(600), nz(1)));
+        let tasks: Vec<_> = (0..5)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move {
+                    limiter.acquire().await;
+                    std::time::Instant::now()
+                })
+            })
+            .collect();
+        let mut granted = Vec::new();
+        for task in tasks {
+            granted.push(task.await.unwrap());
+        }
+        granted.sort();
+        for pair in granted.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(gap >= Duration::from_millis(70), "slots too close: {gap:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn burst_allows_back_to_back_slots() {
         let limiter = RateLimiter::new(nz(60), nz(3));
         let started = std::time::Instant::now();

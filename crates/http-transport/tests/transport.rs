@@ -896,3 +896,142 @@ async fn a_read_write_transport_can_get_too() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// `(Content-Length, body)` of every upload a server received.
+type Uploads = Arc<Mutex<Vec<(Option<HeaderValue>, Bytes)>>>;
+
+/// Stores every upload and answers `stored`.
+fn upload_sink(received: Uploads) -> Router {
+    Router::new().route(
+        "/upload",
+        any(move |headers: HeaderMap, body: Bytes| {
+            let received = received.clone();
+            async move {
+                received
+                    .lock()
+                    .unwrap()
+                    .push((headers.get("content-length").cloned(), body));
+                "stored"
+            }
+        }),
+    )
+}
+
+fn slow_chunks(
+    count: u32,
+    gap: Duration,
+) -> impl futures::Stream<Item = Result<Bytes, TransportError>> {
+    futures::stream::unfold(0, move |i| async move {
+        if i == count {
+            return None;
+        }
+        tokio::time::sleep(gap).await;
+        Some((Ok(Bytes::from(format!("chunk{i};"))), i + 1))
+    })
+}
+
+#[tokio::test]
+async fn a_slow_upload_is_not_cut_by_the_header_timeout() {
+    let received = Uploads::default();
+    let base = serve(upload_sink(received.clone())).await;
+    let mut config = config();
+    config.timeouts.headers = Duration::from_millis(150);
+    let (transport, _) = read_write(config);
+    let request = Request {
+        method: Method::PUT,
+        url: base.join("upload").unwrap(),
+        headers: HeaderMap::new(),
+        body: Body::stream(slow_chunks(5, Duration::from_millis(70)), None),
+    };
+    let started = Instant::now();
+    let response = transport.send(request, &NoAuth).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(response.text().await.unwrap(), "stored");
+    assert_eq!(
+        &received.lock().unwrap()[0].1[..],
+        b"chunk0;chunk1;chunk2;chunk3;chunk4;"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_upload_times_out() {
+    let received = Uploads::default();
+    let base = serve(upload_sink(received.clone())).await;
+    let mut config = config();
+    config.timeouts.headers = Duration::from_millis(150);
+    let (transport, _) = read_write(config);
+    let stalled = slow_chunks(1, Duration::ZERO).chain(futures::stream::pending());
+    let request = Request {
+        method: Method::PUT,
+        url: base.join("upload").unwrap(),
+        headers: HeaderMap::new(),
+        body: Body::stream(stalled, None),
+    };
+    let started = Instant::now();
+    let err = transport.send(request, &NoAuth).await.unwrap_err();
+    assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(received.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_large_buffered_body_arrives_intact_with_its_length() {
+    let received = Uploads::default();
+    let base = serve(upload_sink(received.clone())).await;
+    let (transport, observer) = read_write(config());
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let request = Request {
+        method: Method::PUT,
+        url: base.join("upload").unwrap(),
+        headers: HeaderMap::new(),
+        body: Body::from(payload.clone()),
+    };
+    transport.send(request, &NoAuth).await.unwrap();
+    let received = received.lock().unwrap();
+    assert_eq!(received[0].0.as_ref().unwrap(), "300000");
+    assert_eq!(&received[0].1[..], &payload[..]);
+    assert_eq!(observer.sent.load(Ordering::SeqCst), 300_000);
+}
+
+#[tokio::test]
+async fn a_garbage_retry_after_falls_back_to_backoff() {
+    let hits = Hits::default();
+    let base = serve(flaky(
+        hits.clone(),
+        1,
+        StatusCode::SERVICE_UNAVAILABLE,
+        vec![("retry-after", "whenever")],
+    ))
+    .await;
+    let (transport, observer) = read_only(config());
+    transport
+        .get(base.join("flaky").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap();
+    let retries = observer.retries.lock().unwrap();
+    assert_eq!(retries.len(), 1);
+    assert!(retries[0].1 <= Duration::from_millis(2), "{:?}", retries[0]);
+}
+
+#[tokio::test]
+async fn a_retry_after_date_is_honoured() {
+    let hits = Hits::default();
+    let date: &'static str = Box::leak(
+        httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(5))
+            .into_boxed_str(),
+    );
+    let base = serve(flaky(
+        hits.clone(),
+        1,
+        StatusCode::SERVICE_UNAVAILABLE,
+        vec![("retry-after", date)],
+    ))
+    .await;
+    let (transport, observer) = read_only(config());
+    transport
+        .get(base.join("flaky").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap();
+    // A date in the past means "now".
+    assert_eq!(observer.retries.lock().unwrap()[0].1, Duration::ZERO);
+}
