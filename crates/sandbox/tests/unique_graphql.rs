@@ -21,8 +21,14 @@ fn reference_documents_validate_against_the_schemas() {
             "{document}"
         );
     }
-    assert_eq!(validate_document(UniqueService::ScopeManagement, USER), Ok(()));
-    assert_eq!(validate_document(UniqueService::ScopeManagement, HEALTH), Ok(()));
+    assert_eq!(
+        validate_document(UniqueService::ScopeManagement, USER),
+        Ok(())
+    );
+    assert_eq!(
+        validate_document(UniqueService::ScopeManagement, HEALTH),
+        Ok(())
+    );
 }
 
 #[test]
@@ -46,7 +52,10 @@ fn validation_reports_schema_errors_of_a_document() {
          }",
     )
     .unwrap_err();
-    assert!(wrong_variable_type[0].contains("scopeId"), "{wrong_variable_type:?}");
+    assert!(
+        wrong_variable_type[0].contains("scopeId"),
+        "{wrong_variable_type:?}"
+    );
 
     let unknown_type = validate_document(
         UniqueService::Ingestion,
@@ -55,7 +64,10 @@ fn validation_reports_schema_errors_of_a_document() {
          }",
     )
     .unwrap_err();
-    assert!(unknown_type.iter().any(|e| e.contains("ScopeUpdate")), "{unknown_type:?}");
+    assert!(
+        unknown_type.iter().any(|e| e.contains("ScopeUpdate")),
+        "{unknown_type:?}"
+    );
 
     let unknown_argument = validate_document(
         UniqueService::Ingestion,
@@ -155,24 +167,36 @@ async fn root_initialisation_and_space_scopes_follow_the_reference_sequence() {
     .await;
 
     let by_id = h
-        .ingest(PAGINATED_SCOPE, json!({"skip": 0, "take": 1, "where": {"id": {"equals": root}}}))
+        .ingest(
+            PAGINATED_SCOPE,
+            json!({"skip": 0, "take": 1, "where": {"id": {"equals": root}}}),
+        )
         .await;
     let node = &by_id["paginatedScope"]["nodes"][0];
     assert_eq!(node["parentId"], org.as_str());
     assert_eq!(node["externalId"], serde_json::Value::Null);
 
     let parent = h
-        .ingest(PAGINATED_SCOPE, json!({"skip": 0, "take": 1, "where": {"id": {"equals": org}}}))
+        .ingest(
+            PAGINATED_SCOPE,
+            json!({"skip": 0, "take": 1, "where": {"id": {"equals": org}}}),
+        )
         .await;
     // A top-level scope carries an explicit null parentId: the ancestor walk stops on it.
     assert!(parent["paginatedScope"]["nodes"][0]
         .as_object()
         .unwrap()
         .contains_key("parentId"));
-    assert_eq!(parent["paginatedScope"]["nodes"][0]["parentId"], serde_json::Value::Null);
+    assert_eq!(
+        parent["paginatedScope"]["nodes"][0]["parentId"],
+        serde_json::Value::Null
+    );
 
     let claimed = h
-        .ingest(UPDATE_SCOPE, json!({"id": root, "input": {"externalId": "confc:cloud:abc"}}))
+        .ingest(
+            UPDATE_SCOPE,
+            json!({"id": root, "input": {"externalId": "confc:cloud:abc"}}),
+        )
         .await;
     assert_eq!(claimed["updateScope"]["externalId"], "confc:cloud:abc");
 
@@ -182,7 +206,10 @@ async fn root_initialisation_and_space_scopes_follow_the_reference_sequence() {
             json!({"skip": 0, "take": 1, "where": {"externalId": {"equals": "confc:cloud:abc"}}}),
         )
         .await;
-    assert_eq!(by_external["paginatedScope"]["nodes"][0]["id"], root.as_str());
+    assert_eq!(
+        by_external["paginatedScope"]["nodes"][0]["id"],
+        root.as_str()
+    );
 
     let generated = h
         .ingest(
@@ -216,8 +243,14 @@ async fn root_initialisation_and_space_scopes_follow_the_reference_sequence() {
         )
         .await;
     assert_eq!(status, 200);
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("already taken"));
-    assert_eq!(body["errors"][0]["extensions"]["response"]["statusCode"], 409);
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already taken"));
+    assert_eq!(
+        body["errors"][0]["extensions"]["response"]["statusCode"],
+        409
+    );
 }
 
 #[tokio::test]
@@ -225,11 +258,18 @@ async fn update_scope_with_null_clears_the_external_id_and_can_reparent() {
     let h = start_default().await;
     let a = h.root_scope("A");
     let b = h.root_scope("B");
-    h.ingest(UPDATE_SCOPE, json!({"id": a, "input": {"externalId": "x"}})).await;
-    let cleared = h
-        .ingest(UPDATE_SCOPE, json!({"id": a, "input": {"externalId": null}}))
+    h.ingest(UPDATE_SCOPE, json!({"id": a, "input": {"externalId": "x"}}))
         .await;
-    assert_eq!(cleared["updateScope"]["externalId"], serde_json::Value::Null);
+    let cleared = h
+        .ingest(
+            UPDATE_SCOPE,
+            json!({"id": a, "input": {"externalId": null}}),
+        )
+        .await;
+    assert_eq!(
+        cleared["updateScope"]["externalId"],
+        serde_json::Value::Null
+    );
     let moved = h
         .ingest(
             UPDATE_SCOPE,
@@ -265,7 +305,11 @@ async fn lists_scope_children_across_pages_without_gaps_or_repeats() {
         assert_eq!(page["paginatedScope"]["totalCount"], 250);
         let nodes = page["paginatedScope"]["nodes"].as_array().unwrap().clone();
         let len = nodes.len();
-        seen.extend(nodes.into_iter().map(|n| n["name"].as_str().unwrap().to_owned()));
+        seen.extend(
+            nodes
+                .into_iter()
+                .map(|n| n["name"].as_str().unwrap().to_owned()),
+        );
         if len < 100 {
             break;
         }
@@ -275,7 +319,10 @@ async fn lists_scope_children_across_pages_without_gaps_or_repeats() {
     assert_eq!(seen, expected);
 
     let unknown = h
-        .ingest(PAGINATED_SCOPE, json!({"skip": 0, "take": 1, "where": {"id": {"equals": "nope"}}}))
+        .ingest(
+            PAGINATED_SCOPE,
+            json!({"skip": 0, "take": 1, "where": {"id": {"equals": "nope"}}}),
+        )
         .await;
     assert_eq!(unknown["paginatedScope"]["nodes"], json!([]));
 }
@@ -296,7 +343,10 @@ async fn content_is_registered_uploaded_and_finalized() {
     assert_eq!(file.sha256.unwrap(), sha256_hex(body.as_bytes()));
     assert_eq!(h.sim.file_bytes("t1/100_SP/1").unwrap(), body.as_bytes());
     assert_eq!(file.metadata.unwrap()["spaceKey"], "SP");
-    assert_eq!(file.source_kind.as_deref(), Some("ATLASSIAN_CONFLUENCE_CLOUD"));
+    assert_eq!(
+        file.source_kind.as_deref(),
+        Some("ATLASSIAN_CONFLUENCE_CLOUD")
+    );
 
     let listed = h
         .ingest(
@@ -338,7 +388,10 @@ async fn re_registering_a_key_keeps_its_id_and_supersedes_earlier_urls() {
     let second = h.ingest(CONTENT_UPSERT, variables.clone()).await;
     assert_eq!(first["contentUpsert"]["id"], id.as_str());
     assert_eq!(second["contentUpsert"]["id"], id.as_str());
-    assert_ne!(first["contentUpsert"]["writeUrl"], second["contentUpsert"]["writeUrl"]);
+    assert_ne!(
+        first["contentUpsert"]["writeUrl"],
+        second["contentUpsert"]["writeUrl"]
+    );
     let file = h.sim.file_by_key("k/1").unwrap();
     assert_eq!(file.state, ContentState::Registered);
     assert!(file.updated_at >= first_updated);
@@ -369,7 +422,10 @@ async fn finalizing_without_an_upload_fails_the_ingestion_not_the_call() {
     let registered = h.ingest(CONTENT_UPSERT, variables.clone()).await;
     variables["fileUrl"] = registered["contentUpsert"]["readUrl"].clone();
     let finalized = h.ingest(CONTENT_UPSERT, variables).await;
-    assert_eq!(finalized["contentUpsert"]["id"], registered["contentUpsert"]["id"]);
+    assert_eq!(
+        finalized["contentUpsert"]["id"],
+        registered["contentUpsert"]["id"]
+    );
     let file = h.sim.file_by_key("k/1").unwrap();
     assert_eq!(file.state, ContentState::Finalized);
     assert_eq!(file.ingestion_state, IngestionState::FailedGettingFile);
@@ -401,7 +457,10 @@ async fn paginated_content_filters_by_prefix_owner_and_counts_with_take_zero() {
     h.ingest_page("t1/1_SPX/9", &eng, "z").await;
 
     let count = h
-        .ingest(PAGINATED_CONTENT_COUNT, json!({"where": {"key": {"startsWith": "t1/1_SP/"}}}))
+        .ingest(
+            PAGINATED_CONTENT_COUNT,
+            json!({"where": {"key": {"startsWith": "t1/1_SP/"}}}),
+        )
         .await;
     assert_eq!(count["paginatedContent"]["totalCount"], 5);
 
@@ -411,7 +470,10 @@ async fn paginated_content_filters_by_prefix_owner_and_counts_with_take_zero() {
             json!({"skip": 0, "take": 2, "where": {"key": {"startsWith": "t1/1_SP/"}}}),
         )
         .await;
-    assert_eq!(page["paginatedContent"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        page["paginatedContent"]["nodes"].as_array().unwrap().len(),
+        2
+    );
     assert_eq!(page["paginatedContent"]["totalCount"], 5);
 
     let ids = h
@@ -421,7 +483,10 @@ async fn paginated_content_filters_by_prefix_owner_and_counts_with_take_zero() {
         )
         .await;
     assert_eq!(ids["paginatedContent"]["totalCount"], 2);
-    assert_eq!(ids["paginatedContent"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        ids["paginatedContent"]["nodes"].as_array().unwrap().len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -431,16 +496,24 @@ async fn deletes_content_by_ids_returning_only_those_deleted() {
     let a = h.ingest_page("k/a", &scope, "a").await;
     let b = h.ingest_page("k/b", &scope, "b").await;
     let deleted = h
-        .ingest(CONTENT_DELETE_BY_CONTENT_IDS, json!({"contentIds": [a, "cont_unknown"]}))
+        .ingest(
+            CONTENT_DELETE_BY_CONTENT_IDS,
+            json!({"contentIds": [a, "cont_unknown"]}),
+        )
         .await;
     assert_eq!(deleted["contentDeleteByContentIds"], json!([{"id": a}]));
     assert!(h.sim.file_by_key("k/a").is_none());
     // Deletions are visible at once (the reference's prefix loop depends on it).
     let rest = h
-        .ingest(PAGINATED_CONTENT_IDS, json!({"skip": 0, "take": 100, "where": {"key": {"startsWith": "k/"}}}))
+        .ingest(
+            PAGINATED_CONTENT_IDS,
+            json!({"skip": 0, "take": 100, "where": {"key": {"startsWith": "k/"}}}),
+        )
         .await;
     assert_eq!(rest["paginatedContent"]["nodes"], json!([{"id": b}]));
-    let single = h.ingest(CONTENT_DELETE, json!({"contentDeleteId": b})).await;
+    let single = h
+        .ingest(CONTENT_DELETE, json!({"contentDeleteId": b}))
+        .await;
     assert_eq!(single["contentDelete"], true);
     assert!(h.sim.files().is_empty());
 }
@@ -455,16 +528,31 @@ async fn delete_folder_refuses_non_empty_unless_recursive() {
             json!({"paths": ["/Org/Conf/SP/Sub"], "inheritAccess": true}),
         )
         .await;
-    let sub = generated["generateScopesBasedOnPaths"][0]["id"].as_str().unwrap().to_owned();
-    let conf = h.sim.scopes().into_iter().find(|s| s.name == "Conf").unwrap().id;
+    let sub = generated["generateScopesBasedOnPaths"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let conf = h
+        .sim
+        .scopes()
+        .into_iter()
+        .find(|s| s.name == "Conf")
+        .unwrap()
+        .id;
     h.ingest_page("k/1", &sub, "x").await;
 
     let refused = h
         .ingest(DELETE_FOLDER, json!({"scopeId": conf, "recursive": false}))
         .await;
     assert_eq!(refused["deleteFolder"]["successFolders"], json!([]));
-    assert_eq!(refused["deleteFolder"]["failedFolders"][0]["id"], conf.as_str());
-    assert_eq!(refused["deleteFolder"]["failedFolders"][0]["path"], "/Org/Conf");
+    assert_eq!(
+        refused["deleteFolder"]["failedFolders"][0]["id"],
+        conf.as_str()
+    );
+    assert_eq!(
+        refused["deleteFolder"]["failedFolders"][0]["path"],
+        "/Org/Conf"
+    );
 
     let deleted = h
         .ingest(DELETE_FOLDER, json!({"scopeId": conf, "recursive": true}))
@@ -503,7 +591,10 @@ async fn bulk_move_reparents_scopes_and_keeps_their_files() {
         .id;
     h.ingest_page("k/1", &child, "x").await;
     let moved = h
-        .ingest(BULK_MOVE, json!({"input": {"scopeIds": [child], "targetScopeId": new}}))
+        .ingest(
+            BULK_MOVE,
+            json!({"input": {"scopeIds": [child], "targetScopeId": new}}),
+        )
         .await;
     assert_eq!(moved["bulkMove"]["scopeIds"], json!([child]));
     assert_eq!(moved["bulkMove"]["asyncMetadataRebuild"], false);
@@ -517,14 +608,25 @@ async fn bulk_move_reparents_scopes_and_keeps_their_files() {
 async fn graphql_errors_come_back_with_status_200() {
     let h = start_default().await;
     let (status, body) = h
-        .post_graphql(&h.ingestion, UPDATE_SCOPE, json!({"id": "nope", "input": {"externalId": "x"}}))
+        .post_graphql(
+            &h.ingestion,
+            UPDATE_SCOPE,
+            json!({"id": "nope", "input": {"externalId": "x"}}),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
 
     let (status, body) = h
-        .post_graphql(&h.ingestion, "query { paginatedScope { nodes { nope } } }", json!({}))
+        .post_graphql(
+            &h.ingestion,
+            "query { paginatedScope { nodes { nope } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200);
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("nope"));
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nope"));
 }

@@ -111,7 +111,10 @@ fn with_retry_after(mut response: Response, secs: u64) -> Response {
 fn rate_limited(wait: Duration) -> Response {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     with_retry_after(
-        error(StatusCode::TOO_MANY_REQUESTS, "ThrottlerException: Too Many Requests"),
+        error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ThrottlerException: Too Many Requests",
+        ),
         secs,
     )
 }
@@ -153,63 +156,62 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Who is calling, per the configured auth mode; a 401 response otherwise. Messages name the
-/// missing or wrong header, never a value.
-fn authenticate(sim: &UniqueSim, headers: &HeaderMap) -> Result<String, Response> {
+/// Who is calling, per the configured auth mode; otherwise why not (answered as 401). Reasons
+/// name the missing or wrong header, never a value.
+fn authenticate(sim: &UniqueSim, headers: &HeaderMap) -> Result<String, &'static str> {
     let config = &sim.shared.config;
-    let unauthorized = |m: &str| Err(error(StatusCode::UNAUTHORIZED, m));
     match config.auth_mode {
         UniqueAuthMode::ClusterLocal => {
             if header(headers, "x-service-id").is_none() {
-                return unauthorized("missing x-service-id header");
+                return Err("missing x-service-id header");
             }
             match header(headers, "x-company-id") {
-                None => return unauthorized("missing x-company-id header"),
+                None => return Err("missing x-company-id header"),
                 Some(c) if c != config.company_id => {
-                    return unauthorized("x-company-id does not name a known company")
+                    return Err("x-company-id does not name a known company")
                 }
                 Some(_) => {}
             }
             match header(headers, "x-user-id") {
-                None => unauthorized("missing x-user-id header"),
+                None => Err("missing x-user-id header"),
                 Some(u) if u != config.user_id => {
-                    unauthorized("x-user-id does not name a service user of the company")
+                    Err("x-user-id does not name a service user of the company")
                 }
                 Some(u) => Ok(u.to_owned()),
             }
         }
         UniqueAuthMode::External => {
-            let Some(value) = header(headers, "authorization") else {
-                return unauthorized("missing Authorization header");
-            };
-            let Some(token) = value
+            let value = header(headers, "authorization").ok_or("missing Authorization header")?;
+            let token = value
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
-            else {
-                return unauthorized("Authorization is not a Bearer token");
-            };
-            match sim.shared.token_user(token.trim()) {
-                Some(user) => Ok(user),
-                None => unauthorized("invalid or expired token"),
-            }
+                .ok_or("Authorization is not a Bearer token")?;
+            sim.shared
+                .token_user(token.trim())
+                .ok_or("invalid or expired token")
         }
     }
 }
 
+fn unauthorized(reason: &str) -> Response {
+    error(StatusCode::UNAUTHORIZED, reason)
+}
+
 /// Origin for write/read URLs: the configured blob origin, else this request's `Host`.
 fn blob_base(sim: &UniqueSim, headers: &HeaderMap) -> String {
-    sim.shared.blob_base_url().unwrap_or_else(|| {
-        format!(
-            "http://{}",
-            header(headers, "host").unwrap_or("127.0.0.1")
-        )
-    })
+    sim.shared
+        .blob_base_url()
+        .unwrap_or_else(|| format!("http://{}", header(headers, "host").unwrap_or("127.0.0.1")))
 }
 
 // ---------------------------------------------------------------------------------------------
 // GraphQL
 
-async fn ingestion_graphql(State(sim): State<UniqueSim>, headers: HeaderMap, body: Bytes) -> Response {
+async fn ingestion_graphql(
+    State(sim): State<UniqueSim>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     graphql(sim, headers, body, Limited::IngestionGraphql).await
 }
 
@@ -241,7 +243,7 @@ fn operation_name(request: &async_graphql::Request) -> String {
 async fn graphql(sim: UniqueSim, headers: HeaderMap, body: Bytes, class: Limited) -> Response {
     let user_id = match authenticate(&sim, &headers) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(reason) => return unauthorized(reason),
     };
     if let Err(wait) = sim.shared.take_rate(class) {
         return rate_limited(wait);
@@ -255,7 +257,12 @@ async fn graphql(sim: UniqueSim, headers: HeaderMap, body: Bytes, class: Limited
     }
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid GraphQL body: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid GraphQL body: {e}"),
+            )
+        }
     };
     let operation = operation_name(&request);
     let outcome = sim.shared.fault_for(&operation);
@@ -302,7 +309,9 @@ async fn graphql(sim: UniqueSim, headers: HeaderMap, body: Bytes, class: Limited
     let request = request.data(caller);
     let response = match class {
         Limited::ScopeManagementGraphql => sim.scope_management_schema.execute(request).await,
-        Limited::IngestionGraphql | Limited::FileDiff => sim.ingestion_schema.execute(request).await,
+        Limited::IngestionGraphql | Limited::FileDiff => {
+            sim.ingestion_schema.execute(request).await
+        }
     };
     // Errors travel in the body with HTTP 200, as the real (Apollo) services answer.
     Json(response).into_response()
@@ -330,8 +339,8 @@ struct FileDiffItem {
 }
 
 async fn file_diff(State(sim): State<UniqueSim>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(response) = authenticate(&sim, &headers) {
-        return response;
+    if let Err(reason) = authenticate(&sim, &headers) {
+        return unauthorized(reason);
     }
     if let Err(wait) = sim.shared.take_rate(Limited::FileDiff) {
         return rate_limited(wait);
@@ -341,7 +350,12 @@ async fn file_diff(State(sim): State<UniqueSim>, headers: HeaderMap, body: Bytes
     }
     let request: FileDiffRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid file-diff body: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid file-diff body: {e}"),
+            )
+        }
     };
     if request.partial_key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "partialKey must not be empty");
@@ -391,12 +405,7 @@ async fn upload(
     };
     let target = match sim.shared.verify(GrantKind::Write, &token) {
         Ok(t) => t,
-        Err(e) => {
-            return error(
-                StatusCode::FORBIDDEN,
-                &format!("AuthenticationFailed: {e}"),
-            )
-        }
+        Err(e) => return error(StatusCode::FORBIDDEN, &format!("AuthenticationFailed: {e}")),
     };
     if header(&headers, "x-ms-blob-type") != Some("BlockBlob") {
         return error(
@@ -435,8 +444,8 @@ async fn upload(
     }
 
     let keep_limit = sim.shared.config.keep_blob_bytes_up_to;
-    let mut kept: Option<Vec<u8>> = (length <= keep_limit)
-        .then(|| Vec::with_capacity(usize::try_from(length).unwrap_or(0)));
+    let mut kept: Option<Vec<u8>> =
+        (length <= keep_limit).then(|| Vec::with_capacity(usize::try_from(length).unwrap_or(0)));
     let mut hasher = sha2::Sha256::new();
     let mut received: u64 = 0;
     let mut stream = body.into_data_stream();
@@ -545,7 +554,11 @@ async fn token(State(sim): State<UniqueSim>, headers: HeaderMap, body: Bytes) ->
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let basic = header(&headers, "authorization")
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| {
             s.split_once(':')
@@ -673,7 +686,10 @@ async fn control_faults(State(sim): State<UniqueSim>) -> Response {
     Json(sim.faults()).into_response()
 }
 
-async fn control_add_fault(State(sim): State<UniqueSim>, Json(fault): Json<UniqueFault>) -> StatusCode {
+async fn control_add_fault(
+    State(sim): State<UniqueSim>,
+    Json(fault): Json<UniqueFault>,
+) -> StatusCode {
     sim.add_fault(fault);
     StatusCode::CREATED
 }

@@ -10,19 +10,19 @@ use std::sync::{Arc, OnceLock};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, InputObject, InputValueError,
+    Context, EmptyMutation, EmptySubscription, ErrorExtensions, InputObject, InputValueError,
     InputValueResult, Json, MaybeUndefined, Object, Scalar, ScalarType, Schema, ServerError,
-    ErrorExtensions, SimpleObject, ValidationResult, Value,
+    SimpleObject, ValidationResult, Value,
 };
 use chrono::{DateTime, Utc};
 
 use super::signing::GrantKind;
-use super::variables::{TypeMap, INTROSPECTION};
 use super::sim::Shared;
 use super::state::{
     AccessType, ContentRecord, EntityType, IngestionState, OwnerType, ScopeAccess, ScopeRecord,
     StoreError, UploadTarget, UpsertInput,
 };
+use super::variables::{TypeMap, INTROSPECTION};
 
 pub(crate) type IngestionSchema = Schema<IngestionQuery, IngestionMutation, EmptySubscription>;
 pub(crate) type ScopeManagementSchema =
@@ -246,10 +246,7 @@ impl StringFilter {
                 .starts_with
                 .as_deref()
                 .is_none_or(|p| value.starts_with(p))
-            && self
-                .ends_with
-                .as_deref()
-                .is_none_or(|p| value.ends_with(p))
+            && self.ends_with.as_deref().is_none_or(|p| value.ends_with(p))
             && self.contains.as_deref().is_none_or(|p| value.contains(p))
             && self.not.as_deref().is_none_or(|n| n != value)
     }
@@ -364,7 +361,10 @@ impl ContentWhereInput {
     fn matches(&self, c: &ContentRecord) -> bool {
         self.id.as_ref().is_none_or(|f| f.matches(&c.id))
             && self.key.as_ref().is_none_or(|f| f.matches(&c.key))
-            && self.owner_id.as_ref().is_none_or(|f| f.matches(&c.owner_id))
+            && self
+                .owner_id
+                .as_ref()
+                .is_none_or(|f| f.matches(&c.owner_id))
             && self
                 .owner_type
                 .as_ref()
@@ -641,11 +641,19 @@ fn shared<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Shared>> {
 fn page(skip: Option<i32>, take: Option<i32>) -> async_graphql::Result<(usize, Option<usize>)> {
     let skip = skip.unwrap_or(0);
     if skip < 0 {
-        return Err(gql_error("BAD_USER_INPUT", 400, "skip must not be negative"));
+        return Err(gql_error(
+            "BAD_USER_INPUT",
+            400,
+            "skip must not be negative",
+        ));
     }
     let take = match take {
         Some(t) if t < 0 => {
-            return Err(gql_error("BAD_USER_INPUT", 400, "take must not be negative"))
+            return Err(gql_error(
+                "BAD_USER_INPUT",
+                400,
+                "take must not be negative",
+            ))
         }
         Some(t) => Some(usize::try_from(t).unwrap_or(0)),
         None => None,
@@ -780,7 +788,7 @@ impl IngestionMutation {
         let scope = store
             .update_scope(&id, external_id, input.name, parent)
             .map_err(store_error)?;
-        Ok(ScopeNode::from(&*scope))
+        Ok(ScopeNode::from(scope))
     }
 
     /// One leaf scope per path, in order, creating what is missing.
@@ -949,14 +957,25 @@ mod probe {
     struct Q;
     #[async_graphql::Object]
     impl Q {
-        async fn a(&self, x: String) -> i32 { let _ = x; 1 }
+        async fn a(&self, x: String) -> i32 {
+            let _ = x;
+            1
+        }
     }
     #[test]
     fn probe() {
-        let schema = async_graphql::Schema::new(Q, async_graphql::EmptyMutation, async_graphql::EmptySubscription);
+        let schema = async_graphql::Schema::new(
+            Q,
+            async_graphql::EmptyMutation,
+            async_graphql::EmptySubscription,
+        );
         let r = futures::executor::block_on(schema.execute("query Z($x: Int!) { a(x: $x) }"));
         eprintln!("{:?}", r.errors);
-        let r = futures::executor::block_on(schema.execute(async_graphql::Request::new("query Z($x: Int!) { a(x: $x) }").variables(async_graphql::Variables::from_json(serde_json::json!({"x": 1})))));
+        let r = futures::executor::block_on(schema.execute(
+            async_graphql::Request::new("query Z($x: Int!) { a(x: $x) }").variables(
+                async_graphql::Variables::from_json(serde_json::json!({"x": 1})),
+            ),
+        ));
         eprintln!("{:?}", r.errors);
     }
 }

@@ -212,9 +212,7 @@ impl Shared {
         let mut outcome = FaultOutcome::default();
         let mut faults = lock(&self.faults);
         for fault in faults.iter_mut().filter(|f| f.matches(target)) {
-            outcome.latency = outcome
-                .latency
-                .max(Duration::from_millis(fault.latency_ms));
+            outcome.latency = outcome.latency.max(Duration::from_millis(fault.latency_ms));
             let fires = fault.status.is_some() || fault.graphql_error.is_some();
             if !fires || outcome.status.is_some() || outcome.graphql_error.is_some() {
                 continue;
@@ -365,7 +363,9 @@ impl UniqueSim {
         });
         Self {
             ingestion_schema: schema::ingestion_schema(schema::SchemaUse::Serve(shared.clone())),
-            scope_management_schema: schema::scope_management_schema(schema::SchemaUse::Serve(shared.clone())),
+            scope_management_schema: schema::scope_management_schema(schema::SchemaUse::Serve(
+                shared.clone(),
+            )),
             shared,
         }
     }

@@ -12,7 +12,17 @@ use serde_json::Value;
 
 /// Access level in a scope grant (`ScopeAccessType`).
 #[derive(
-    async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
 )]
 #[graphql(name = "ScopeAccessType")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -24,7 +34,17 @@ pub enum AccessType {
 
 /// Grantee kind in a scope grant (`ScopeAccessEntityType`).
 #[derive(
-    async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
 )]
 #[graphql(name = "ScopeAccessEntityType")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -35,7 +55,17 @@ pub enum EntityType {
 
 /// Who owns a content (`OwnerType`). The connector only uses `SCOPE`.
 #[derive(
-    async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
 )]
 #[graphql(name = "OwnerType")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -48,7 +78,17 @@ pub enum OwnerType {
 
 /// The service's ingestion pipeline state of a content (package enum, spelling kept).
 #[derive(
-    async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
 )]
 #[graphql(name = "IngestionState")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -674,9 +714,10 @@ impl Store {
                 "the sandbox only models ownerType SCOPE".into(),
             ));
         }
-        let scope_id = input.scope_id.as_deref().ok_or_else(|| {
-            StoreError::Invalid("scopeId is required for ownerType SCOPE".into())
-        })?;
+        let scope_id = input
+            .scope_id
+            .as_deref()
+            .ok_or_else(|| StoreError::Invalid("scopeId is required for ownerType SCOPE".into()))?;
         self.scope(scope_id)?;
         if let Some(meta) = &input.metadata {
             if !meta.is_object() {
@@ -744,8 +785,10 @@ impl Store {
                         && self.contents.values().any(|c| {
                             !c.key.starts_with(&prefix)
                                 && last_segment(&c.key) == item.key
-                                && (source_kind.is_none() || c.source_kind.as_deref() == source_kind)
-                                && (source_name.is_none() || c.source_name.as_deref() == source_name)
+                                && (source_kind.is_none()
+                                    || c.source_kind.as_deref() == source_kind)
+                                && (source_name.is_none()
+                                    || c.source_name.as_deref() == source_name)
                         });
                     if elsewhere {
                         diff.moved_files.push(item.key.clone());
@@ -863,7 +906,12 @@ pub(crate) struct SeedFileRecord {
     pub bytes: Option<Vec<u8>>,
 }
 
-fn apply_input(record: &mut ContentRecord, input: UpsertInput, owner_id: String, now: DateTime<Utc>) {
+fn apply_input(
+    record: &mut ContentRecord,
+    input: UpsertInput,
+    owner_id: String,
+    now: DateTime<Utc>,
+) {
     record.title = input.title;
     record.mime_type = input.mime_type;
     record.owner_type = input.owner_type;
@@ -937,13 +985,19 @@ mod tests {
     #[test]
     fn generate_scopes_reuses_existing_and_inherits_grants() {
         let mut store = Store::default();
-        let root = store.create_scope(None, "Org", None, None).unwrap().id.clone();
+        let root = store
+            .create_scope(None, "Org", None, None)
+            .unwrap()
+            .id
+            .clone();
         let grant = ScopeAccess {
             entity_id: "u1".into(),
             entity_type: EntityType::User,
             access_type: AccessType::Read,
         };
-        store.grant(&root, &[grant.clone()], false).unwrap();
+        store
+            .grant(&root, std::slice::from_ref(&grant), false)
+            .unwrap();
         let leaves = store
             .generate_scopes(&["/Org/A".into(), "/Org/B".into(), "/Org/A".into()], true)
             .unwrap();
@@ -956,7 +1010,11 @@ mod tests {
     #[test]
     fn re_registration_keeps_the_id_and_clears_the_upload() {
         let mut store = Store::default();
-        let scope = store.create_scope(None, "S", None, None).unwrap().id.clone();
+        let scope = store
+            .create_scope(None, "S", None, None)
+            .unwrap()
+            .id
+            .clone();
         let first = store.register(upsert("k/1", &scope)).unwrap().id.clone();
         let target = UploadTarget {
             content_id: first.clone(),

@@ -16,13 +16,16 @@ use async_graphql::Value;
 const VARIABLE_MARKER: &str = "\u{0}$";
 use serde_json::Value as Json;
 
+/// A field's type and its arguments' types.
+type FieldTypes = (String, HashMap<String, String>);
+
 /// Field and input-field types of one schema, as type strings (`[String!]!`).
 #[derive(Debug, Default)]
 pub(crate) struct TypeMap {
     query: String,
     mutation: Option<String>,
     /// type → field → (field type, argument → type)
-    fields: HashMap<String, HashMap<String, (String, HashMap<String, String>)>>,
+    fields: HashMap<String, HashMap<String, FieldTypes>>,
     /// input type → field → type
     input_fields: HashMap<String, HashMap<String, String>>,
 }
@@ -46,7 +49,10 @@ impl TypeMap {
     pub fn from_introspection(data: &Json) -> Self {
         let schema = &data["__schema"];
         let mut map = TypeMap {
-            query: schema["queryType"]["name"].as_str().unwrap_or("Query").to_owned(),
+            query: schema["queryType"]["name"]
+                .as_str()
+                .unwrap_or("Query")
+                .to_owned(),
             mutation: schema["mutationType"]["name"].as_str().map(str::to_owned),
             ..TypeMap::default()
         };

@@ -14,7 +14,8 @@ pub const CREATE_SCOPE_ACCESSES: &str = "mutation CreateScopeAccesses($scopeAcce
   createScopeAccesses(scopeAccesses: $scopeAccesses, scopeId: $scopeId, applyToSubScopes: $applyToSubScopes, skipFileAccessPropagation: $skipFileAccessPropagation)
 }";
 
-pub const PAGINATED_SCOPE: &str = "query PaginatedScope($skip: Int!, $take: Int!, $where: ScopeWhereInput!) {
+pub const PAGINATED_SCOPE: &str =
+    "query PaginatedScope($skip: Int!, $take: Int!, $where: ScopeWhereInput!) {
   paginatedScope(skip: $skip, take: $take, where: $where) {
     totalCount
     nodes { id name parentId externalId }
@@ -29,7 +30,8 @@ pub const GENERATE_SCOPES_BASED_ON_PATHS: &str = "mutation GenerateScopesBasedOn
   generateScopesBasedOnPaths(paths: $paths, inheritAccess: $inheritAccess) { id name parentId externalId }
 }";
 
-pub const GENERATE_SCOPES_WITH_ACCESS: &str = "mutation GenerateScopesBasedOnPaths($paths: [String!]!, $inheritAccess: Boolean) {
+pub const GENERATE_SCOPES_WITH_ACCESS: &str =
+    "mutation GenerateScopesBasedOnPaths($paths: [String!]!, $inheritAccess: Boolean) {
   generateScopesBasedOnPaths(paths: $paths, inheritAccess: $inheritAccess) {
     id name parentId externalId
     scopeAccess { entityId type entityType }
@@ -54,14 +56,16 @@ pub const CONTENT_UPSERT: &str = "mutation ContentUpsert($input: ContentCreateIn
   }
 }";
 
-pub const PAGINATED_CONTENT: &str = "query PaginatedContent($skip: Int!, $take: Int!, $where: ContentWhereInput) {
+pub const PAGINATED_CONTENT: &str =
+    "query PaginatedContent($skip: Int!, $take: Int!, $where: ContentWhereInput) {
   paginatedContent(skip: $skip, take: $take, where: $where) {
     nodes { id fileAccess key ownerType ownerId metadata byteSize expiresAt ingestionState }
     totalCount
   }
 }";
 
-pub const PAGINATED_CONTENT_IDS: &str = "query PaginatedContent($skip: Int!, $take: Int!, $where: ContentWhereInput) {
+pub const PAGINATED_CONTENT_IDS: &str =
+    "query PaginatedContent($skip: Int!, $take: Int!, $where: ContentWhereInput) {
   paginatedContent(skip: $skip, take: $take, where: $where) {
     nodes { id }
     totalCount
@@ -72,7 +76,8 @@ pub const PAGINATED_CONTENT_COUNT: &str = "query PaginatedContentCount($where: C
   paginatedContent(where: $where, skip: 0, take: 0) { totalCount }
 }";
 
-pub const CONTENT_DELETE_BY_CONTENT_IDS: &str = "mutation ContentDeleteByContentIds($contentIds: [String!]!) {
+pub const CONTENT_DELETE_BY_CONTENT_IDS: &str =
+    "mutation ContentDeleteByContentIds($contentIds: [String!]!) {
   contentDeleteByContentIds(contentIds: $contentIds) { id }
 }";
 
@@ -123,7 +128,10 @@ async fn serve(router: axum::Router) -> String {
 
 pub fn cluster_local_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert("x-service-id", HeaderValue::from_static("confluence-connector"));
+    h.insert(
+        "x-service-id",
+        HeaderValue::from_static("confluence-connector"),
+    );
     h.insert("x-company-id", HeaderValue::from_static("sandbox-company"));
     h.insert("x-user-id", HeaderValue::from_static("sandbox-user"));
     h
@@ -161,7 +169,10 @@ impl Harness {
             .http
             .post(format!("{base}/graphql"))
             .headers(self.auth.clone())
-            .header("accept", "application/graphql-response+json, application/json")
+            .header(
+                "accept",
+                "application/graphql-response+json, application/json",
+            )
             .json(&json!({"query": document, "variables": variables}))
             .send()
             .await
@@ -173,7 +184,9 @@ impl Harness {
 
     /// Runs an ingestion document and returns `data`, asserting no errors.
     pub async fn ingest(&self, document: &str, variables: Value) -> Value {
-        let (status, body) = self.post_graphql(&self.ingestion, document, variables).await;
+        let (status, body) = self
+            .post_graphql(&self.ingestion, document, variables)
+            .await;
         assert_eq!(status, 200, "{body}");
         assert!(body.get("errors").is_none(), "unexpected errors: {body}");
         body["data"].clone()
@@ -181,7 +194,9 @@ impl Harness {
 
     /// Runs an ingestion document expected to fail; returns the first error message.
     pub async fn ingest_error(&self, document: &str, variables: Value) -> String {
-        let (status, body) = self.post_graphql(&self.ingestion, document, variables).await;
+        let (status, body) = self
+            .post_graphql(&self.ingestion, document, variables)
+            .await;
         assert_eq!(status, 200, "{body}");
         body["errors"][0]["message"]
             .as_str()
@@ -236,7 +251,10 @@ impl Harness {
         let mut variables = self.page_variables(key, scope_id, body.len());
         let registered = self.ingest(CONTENT_UPSERT, variables.clone()).await;
         let write_url = registered["contentUpsert"]["writeUrl"].as_str().unwrap();
-        let read_url = registered["contentUpsert"]["readUrl"].as_str().unwrap().to_owned();
+        let read_url = registered["contentUpsert"]["readUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let put = self
             .http
             .put(write_url)
@@ -249,7 +267,10 @@ impl Harness {
         assert!(put.status().is_success(), "upload failed: {}", put.status());
         variables["fileUrl"] = json!(read_url);
         let finalized = self.ingest(CONTENT_UPSERT, variables).await;
-        finalized["contentUpsert"]["id"].as_str().unwrap().to_owned()
+        finalized["contentUpsert"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 }
 
