@@ -111,11 +111,13 @@ impl ConfluenceApi for CloudClient {
     }
 
     async fn page_bodies(&self, content: &[ContentRef]) -> Result<Vec<PageBody>, ConfluenceError> {
+        // v2 ids are int64: anything else would fail the whole batch with a 400.
         let of_type = |t: ContentType| -> Vec<&str> {
             content
                 .iter()
                 .filter(|c| c.content_type == t)
                 .map(|c| c.id.as_str())
+                .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
                 .collect()
         };
         // Folders, databases, whiteboards and embeds have no storage body on Cloud.
@@ -168,10 +170,20 @@ impl ConfluenceApi for CloudClient {
             return Ok(());
         }
         // The v1 attachment pager is gone behind the gateway: v2, which also lists blog posts'
-        // attachments under their own collection (the reference always used `pages`).
+        // attachments under their own collection (the reference always used `pages`). Other
+        // types have no v2 attachment listing; their inline list is kept rather than failing
+        // the whole discovery on a 404.
         let collection = match page.content_type {
+            ContentType::Page => "pages",
             ContentType::Blogpost => "blogposts",
-            _ => "pages",
+            other => {
+                tracing::debug!(
+                    page_id = %page.id,
+                    content_type = %other,
+                    "inline attachment list possibly truncated; no v2 listing for this type"
+                );
+                return Ok(());
+            }
         };
         let url = self.core.api_url(&format!(
             "/wiki/api/v2/{collection}/{}/attachments?limit={V2_ATTACHMENT_LIMIT}",
@@ -199,7 +211,16 @@ impl ConfluenceApi for CloudClient {
     }
 
     async fn probe(&self) -> Result<(), ConfluenceError> {
-        self.core.probe_search(SEARCH_PATH, &self.label_cql()).await
+        self.core
+            .probe_search(SEARCH_PATH, &self.label_cql())
+            .await?;
+        // v2 wants granular scopes that v1 does not: probe it too, so `check` catches an app
+        // that can search but cannot read bodies or attachments.
+        let url = self
+            .core
+            .api_url("/wiki/api/v2/pages?limit=1&body-format=storage")?;
+        self.core.get_json::<V2List<V2Content>>(url).await?;
+        Ok(())
     }
 
     fn page_web_url(&self, page: &Page) -> String {

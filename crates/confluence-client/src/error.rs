@@ -158,6 +158,12 @@ impl ConfluenceError {
         }
     }
 
+    /// The content is gone (404): a page or attachment deleted since discovery. Callers skip
+    /// the item instead of failing the run.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
     /// The HTTP status behind the error, when there was one (404 → the page is gone, …).
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -208,6 +214,7 @@ mod tests {
         let not_found = ConfluenceError::from_transport("i", "e", status(404));
         assert!(matches!(not_found, ConfluenceError::Transport { .. }));
         assert_eq!(not_found.status(), Some(404));
+        assert!(not_found.is_not_found());
     }
 
     #[test]

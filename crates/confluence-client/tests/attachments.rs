@@ -27,7 +27,10 @@ async fn every_attachment_count_around_the_inline_cap_is_complete_on_both_flavou
         .enumerate()
         .map(|(i, n)| page_with(10 + i as u64, *n))
         .collect();
-    let sb = spawn_sandbox(dataset(content)).await;
+    let sb = spawn_sandbox_with(dataset(content), |c| {
+        c.confluence.dc_context_path = "/confluence".into();
+    })
+    .await;
 
     for flavour in BOTH {
         sb.requests.reset();

@@ -26,6 +26,8 @@ async fn label_search_follows_every_result_page_even_when_the_server_caps_the_li
         // Fewer than the 100 we ask for: the client must follow the links, not count.
         c.confluence.limits.cloud_search = 40;
         c.confluence.limits.dc_search_with_expand = 40;
+        // DC `next` links are relative to the context path.
+        c.confluence.dc_context_path = "/confluence".into();
     })
     .await;
     for flavour in BOTH {
@@ -337,9 +339,33 @@ async fn probe_runs_one_small_search() {
                 .count_matching(flavour.service(), "GET", "content/search"),
             1
         );
+        if flavour == Flavour::Cloud {
+            assert_eq!(
+                sb.requests.count_matching("cloud", "GET", "/api/v2/pages"),
+                1
+            );
+        }
     }
 }
 
 fn sandbox_blog(id: u64) -> sandbox::confluence::Content {
     content(id, SbType::Blogpost, "SP", None, &[SINGLE])
+}
+
+/// The engine holds the client behind an `Arc` and drives it from spawned tasks, generically.
+async fn discover_in_a_task<C: ConfluenceApi + 'static>(
+    client: std::sync::Arc<C>,
+) -> Vec<confluence_client::Page> {
+    tokio::spawn(async move { client.discover_labelled_pages().await.unwrap() })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn client_futures_are_send_and_usable_from_spawned_tasks() {
+    let sb = spawn_sandbox(dataset(vec![page(1, "SP", None, &[SINGLE])])).await;
+    for flavour in BOTH {
+        let client = std::sync::Arc::new(client_for(&sb, flavour));
+        assert_eq!(discover_in_a_task(client).await.len(), 1);
+    }
 }

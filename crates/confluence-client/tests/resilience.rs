@@ -56,6 +56,38 @@ async fn expired_tokens_are_refreshed_after_a_401_and_the_request_succeeds() {
 }
 
 #[tokio::test]
+async fn tokens_about_to_expire_are_refreshed_before_they_are_rejected() {
+    // A 2 s token is served for the first half of its life (the cache's margin is the smaller of
+    // `token_refresh_before` and half the lifetime), then replaced before Confluence rejects it.
+    let sb = spawn_sandbox_with(labelled(1), |c| {
+        c.confluence.token_ttl = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let run = |flavour: Flavour| {
+        let client = client_for(&sb, flavour);
+        async move {
+            client.discover_labelled_pages().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            client.discover_labelled_pages().await.unwrap();
+        }
+    };
+    tokio::join!(run(Flavour::Cloud), run(Flavour::DataCenter));
+    for flavour in BOTH {
+        assert_eq!(
+            sb.requests
+                .count_matching(flavour.service(), "POST", "token"),
+            2,
+            "{flavour:?}"
+        );
+        assert!(sb
+            .requests
+            .records_for(flavour.service())
+            .iter()
+            .all(|r| r.status != 401));
+    }
+}
+
+#[tokio::test]
 async fn wrong_credentials_are_an_unauthorized_error_without_the_secret() {
     let sb = spawn_sandbox(labelled(1)).await;
     let mut config = dc_config(
