@@ -355,3 +355,37 @@ async fn title_lookup_finds_the_page_in_a_space() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["size"], 0);
 }
+
+#[tokio::test]
+async fn example_dataset_file_loads_and_serves() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/datasets/example.yaml"
+    ))
+    .unwrap();
+    let dataset = sandbox::confluence::Dataset::from_yaml(&text).unwrap();
+    let sb = spawn_dc(ConfluenceConfig {
+        dataset,
+        ..ConfluenceConfig::default()
+    })
+    .await;
+    let (_, body) = get_pat(
+        &sb,
+        &format!(
+            "/rest/api/content/search?cql={}",
+            enc(r#"label="say \"hi\"""#)
+        ),
+    )
+    .await;
+    assert_eq!(body["results"][0]["id"], "2101");
+    let res = reqwest::Client::new()
+        .get(format!(
+            "{}/download/attachments/2001/big.pdf",
+            sb.urls.dc_base
+        ))
+        .bearer_auth("sandbox-pat")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-length"], "1073741824");
+}

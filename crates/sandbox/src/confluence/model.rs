@@ -70,9 +70,10 @@ impl ContentType {
     }
 }
 
-/// Where an attachment's bytes come from.
+/// Where an attachment's bytes come from. Written as a map with exactly one key (`text`,
+/// `base64` or `generated`), in YAML and JSON alike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "DataRepr", into = "DataRepr")]
 pub enum AttachmentData {
     /// Literal UTF-8 text.
     Text(String),
@@ -81,6 +82,58 @@ pub enum AttachmentData {
     /// `size` pseudo-random printable bytes derived from `seed`, produced while streaming so a
     /// 1 GiB attachment costs no memory.
     Generated { seed: u64, size: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct GeneratedRepr {
+    seed: u64,
+    size: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    generated: Option<GeneratedRepr>,
+}
+
+impl TryFrom<DataRepr> for AttachmentData {
+    type Error = String;
+
+    fn try_from(repr: DataRepr) -> Result<Self, Self::Error> {
+        match (repr.text, repr.base64, repr.generated) {
+            (Some(text), None, None) => Ok(AttachmentData::Text(text)),
+            (None, Some(b64), None) => Ok(AttachmentData::Base64(b64)),
+            (None, None, Some(g)) => Ok(AttachmentData::Generated {
+                seed: g.seed,
+                size: g.size,
+            }),
+            _ => Err("attachment data needs exactly one of text, base64, generated".into()),
+        }
+    }
+}
+
+impl From<AttachmentData> for DataRepr {
+    fn from(data: AttachmentData) -> Self {
+        match data {
+            AttachmentData::Text(text) => DataRepr {
+                text: Some(text),
+                ..DataRepr::default()
+            },
+            AttachmentData::Base64(b64) => DataRepr {
+                base64: Some(b64),
+                ..DataRepr::default()
+            },
+            AttachmentData::Generated { seed, size } => DataRepr {
+                generated: Some(GeneratedRepr { seed, size }),
+                ..DataRepr::default()
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -436,5 +489,45 @@ impl Dataset {
                 .collect();
         }
         Dataset { spaces, content }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn builtin_dataset_round_trips_through_yaml() {
+        let builtin = Dataset::builtin();
+        let yaml = builtin.to_yaml().unwrap();
+        assert_eq!(Dataset::from_yaml(&yaml).unwrap(), builtin);
+        let json = serde_json::to_string(&builtin).unwrap();
+        assert_eq!(serde_json::from_str::<Dataset>(&json).unwrap(), builtin);
+    }
+
+    #[test]
+    fn validation_reports_every_problem() {
+        let mut d = Dataset::builtin();
+        d.content[0].parent = Some("999".into());
+        d.content[1].space = "NOPE".into();
+        d.content[2].attachments.push(Attachment {
+            id: "x1".into(),
+            title: "t".into(),
+            media_type: "text/plain".into(),
+            version: 1,
+            when: default_when(),
+            data: AttachmentData::Text(String::new()),
+        });
+        let err = d.validate().unwrap_err().to_string();
+        assert!(err.contains("unknown parent 999"), "{err}");
+        assert!(err.contains("unknown space NOPE"), "{err}");
+        assert!(err.contains("not att<digits>"), "{err}");
+    }
+
+    #[test]
+    fn attachment_data_needs_exactly_one_source() {
+        let err = serde_yaml_ng::from_str::<AttachmentData>("{text: a, base64: b}").unwrap_err();
+        assert!(err.to_string().contains("exactly one"), "{err}");
     }
 }
