@@ -397,17 +397,17 @@ mod tests {
 
     #[tokio::test]
     async fn refreshes_a_token_close_to_expiry() {
-        // Lives 40 ms, far less than the 5 min margin: reused for half its life, then refetched.
+        // Lives 400 ms, far less than the 5 min margin: reused for half its life, then refetched.
         let cache = TokenCache::with_refresh_before(
             CountingSource {
-                ttl: Some(Duration::from_millis(40)),
+                ttl: Some(Duration::from_millis(400)),
                 ..Default::default()
             },
             Duration::from_secs(300),
         );
         assert_eq!(header_of(&cache).await, "Bearer token-1");
         assert_eq!(header_of(&cache).await, "Bearer token-1");
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
         assert_eq!(header_of(&cache).await, "Bearer token-2");
     }
 

@@ -54,7 +54,9 @@ impl TransportConfig {
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     pub connect: Duration,
-    /// Time from sending the request until the response headers arrive.
+    /// Time from sending the request until the response headers arrive. While a request body
+    /// is still flowing the clock restarts with every chunk, so a long upload is not cut; a
+    /// stalled upload is.
     pub headers: Duration,
     /// Longest silence between two body chunks.
     pub idle_body: Duration,

@@ -46,8 +46,8 @@
 //! 6. A [`Body::Stream`] is sent at most once: such a request is never retried and cannot follow
 //!    a 307/308.
 //!
-//! Timeouts: `connect` (TCP + TLS), `headers` (from sending until the response headers, around
-//! the whole exchange) and `idle_body` (the longest silence between two body chunks, applied by
+//! Timeouts: `connect` (TCP + TLS), `headers` (until the response headers arrive, counted from
+//! the last moment the request body made progress, so uploads are not cut) and `idle_body` (the longest silence between two body chunks, applied by
 //! [`Response::into_stream`], [`Response::bytes`] and [`Response::json`]).
 //!
 //! TLS and proxy: rustls with the platform's roots plus the bundled Mozilla roots, plus

@@ -226,3 +226,40 @@ async fn three_concurrent_callers_share_one_token_fetch() {
     cache.authorization().await.unwrap();
     assert_eq!(hits.count(), 1);
 }
+
+#[tokio::test]
+async fn an_api_401_fetches_a_new_token_from_the_endpoint_and_retries() {
+    use axum::routing::get;
+    use http_transport::{NoopObserver, ReadOnly, Transport};
+
+    let (token_url, _, token_hits) = token_server(vec![
+        (
+            StatusCode::OK,
+            r#"{"access_token":"old","expires_in":3600}"#,
+        ),
+        (
+            StatusCode::OK,
+            r#"{"access_token":"new","expires_in":3600}"#,
+        ),
+    ])
+    .await;
+    let api = serve(Router::new().route(
+        "/api",
+        get(|headers: HeaderMap| async move {
+            if headers["authorization"] == "Bearer new" {
+                (StatusCode::OK, "data")
+            } else {
+                (StatusCode::UNAUTHORIZED, "expired")
+            }
+        }),
+    ))
+    .await;
+    let cache = TokenCache::new(TokenEndpoint::new(&config(), token_url, json_request()).unwrap());
+    let transport = Transport::<ReadOnly>::new(config(), Arc::new(NoopObserver)).unwrap();
+    let response = transport
+        .get(api.join("api").unwrap(), HeaderMap::new(), &cache)
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "data");
+    assert_eq!(token_hits.count(), 2);
+}

@@ -1035,3 +1035,26 @@ async fn a_retry_after_date_is_honoured() {
     // A date in the past means "now".
     assert_eq!(observer.retries.lock().unwrap()[0].1, Duration::ZERO);
 }
+
+#[tokio::test]
+async fn every_redirect_hop_pays_the_limiter() {
+    let router = Router::new()
+        .route("/one", get(|| async { Redirect::temporary("/two") }))
+        .route("/two", get(|| async { Redirect::temporary("/three") }))
+        .route("/three", get(|| async { "arrived" }));
+    let base = serve(router).await;
+    let mut config = config();
+    config.rate_limit_per_minute = NonZeroU32::new(600).unwrap(); // one slot per 100 ms
+    config.burst = NonZeroU32::MIN;
+    let (transport, observer) = read_only(config);
+    let started = Instant::now();
+    let response = transport
+        .get(base.join("one").unwrap(), HeaderMap::new(), &NoAuth)
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "arrived");
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(180), "{elapsed:?}");
+    assert_eq!(observer.attempt_count(), 3);
+    assert!(observer.throttled.load(Ordering::SeqCst) >= 2);
+}
