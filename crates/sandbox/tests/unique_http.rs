@@ -724,3 +724,71 @@ async fn control_api_seeds_lists_and_resets_state() {
     assert!(h.sim.files().is_empty());
     assert!(h.sim.faults().is_empty());
 }
+
+#[tokio::test]
+async fn spawned_sandbox_logs_graphql_operations_and_applies_shared_faults_per_operation() {
+    let handle = sandbox::spawn(sandbox::SandboxConfig::default())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let post = |base: String, document: &'static str, variables: Value| {
+        http.post(format!("{base}/graphql"))
+            .headers(cluster_local_headers())
+            .json(&json!({"query": document, "variables": variables}))
+            .send()
+    };
+    let me = post(handle.urls.unique_scope_management.clone(), USER, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(
+        handle
+            .requests
+            .count_operation("unique-scope-management", "User"),
+        1
+    );
+
+    handle.faults.add_rule(
+        sandbox::common::FaultRule::error("unique-ingestion", 503, 1.0)
+            .on_route("ContentUpsert")
+            .times(1),
+    );
+    let scope = handle
+        .unique
+        .seed_scope(sandbox::unique::SeedScope {
+            name: "Space".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .id;
+    let variables = json!({"input": {"key": "k/1", "mimeType": "text/html", "ownerType": "SCOPE"},
+                           "scopeId": scope});
+    let failed = post(
+        handle.urls.unique_ingestion.clone(),
+        CONTENT_UPSERT,
+        variables.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(failed.status(), 503);
+    let ok = post(
+        handle.urls.unique_ingestion.clone(),
+        CONTENT_UPSERT,
+        variables,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.unwrap();
+    let write_url = body["data"]["contentUpsert"]["writeUrl"].as_str().unwrap();
+    assert!(
+        write_url.starts_with(&handle.urls.unique_blob),
+        "{write_url}"
+    );
+    assert_eq!(
+        handle
+            .requests
+            .count_operation("unique-ingestion", "ContentUpsert"),
+        2
+    );
+}

@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::Engine;
 use futures::StreamExt;
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use serde_json::json;
 use sha2::Digest;
 
 use super::config::UniqueAuthMode;
+use crate::common::ServiceContext;
 use super::schema::{type_map, Caller, UniqueService};
 use super::signing::GrantKind;
 use super::sim::{Limited, SeedFile, SeedScope, UniqueFault, UniqueSim};
@@ -209,18 +210,20 @@ fn blob_base(sim: &UniqueSim, headers: &HeaderMap) -> String {
 
 async fn ingestion_graphql(
     State(sim): State<UniqueSim>,
+    service: Option<Extension<ServiceContext>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    graphql(sim, headers, body, Limited::IngestionGraphql).await
+    graphql(sim, service, headers, body, Limited::IngestionGraphql).await
 }
 
 async fn scope_management_graphql(
     State(sim): State<UniqueSim>,
+    service: Option<Extension<ServiceContext>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    graphql(sim, headers, body, Limited::ScopeManagementGraphql).await
+    graphql(sim, service, headers, body, Limited::ScopeManagementGraphql).await
 }
 
 /// The operation a request runs: `operationName`, else the document's single named operation,
@@ -240,7 +243,16 @@ fn operation_name(request: &async_graphql::Request) -> String {
     }
 }
 
-async fn graphql(sim: UniqueSim, headers: HeaderMap, body: Bytes, class: Limited) -> Response {
+/// `service` is present when the sandbox's shared middleware (`common::instrument`) wraps the
+/// router: the operation name then reaches the request log, and the shared fault rules whose
+/// route names the operation apply, besides the simulator's own [`UniqueFault`]s.
+async fn graphql(
+    sim: UniqueSim,
+    service: Option<Extension<ServiceContext>>,
+    headers: HeaderMap,
+    body: Bytes,
+    class: Limited,
+) -> Response {
     let user_id = match authenticate(&sim, &headers) {
         Ok(user) => user,
         Err(reason) => return unauthorized(reason),
@@ -265,6 +277,11 @@ async fn graphql(sim: UniqueSim, headers: HeaderMap, body: Bytes, class: Limited
         }
     };
     let operation = operation_name(&request);
+    if let Some(Extension(service)) = &service {
+        if let Some(response) = service.apply_faults(&operation).await {
+            return response;
+        }
+    }
     let outcome = sim.shared.fault_for(&operation);
     if !outcome.latency.is_zero() {
         tokio::time::sleep(outcome.latency).await;
@@ -288,12 +305,12 @@ async fn graphql(sim: UniqueSim, headers: HeaderMap, body: Bytes, class: Limited
     }
     // async-graphql does not check variable types against their positions; the real service
     // does, so the sandbox checks them before executing.
-    let service = match class {
+    let schema_of = match class {
         Limited::ScopeManagementGraphql => UniqueService::ScopeManagement,
         Limited::IngestionGraphql | Limited::FileDiff => UniqueService::Ingestion,
     };
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        let misplaced = type_map(service).misplaced_variables(&doc);
+        let misplaced = type_map(schema_of).misplaced_variables(&doc);
         if !misplaced.is_empty() {
             let errors: Vec<_> = misplaced
                 .iter()
