@@ -9,7 +9,7 @@ use crate::model::{
     PageAttachments, PageBody,
 };
 use crate::urls::{cloud_attachment_url, cloud_page_url, encode_component};
-use crate::wire::{V1List, V1Page, V2Attachment, V2Content, V2List};
+use crate::wire::{self, V1List, V1Page, V2Attachment, V2Content, V2List};
 use crate::{cql, ConfluenceError};
 
 const SEARCH_PATH: &str = "/wiki/rest/api/content/search";
@@ -70,8 +70,14 @@ impl CloudClient {
                 "/wiki/api/v2/{collection}?id={ids}&body-format=storage&limit={}",
                 batch.len()
             ))?;
-            let found = self.core.get_all::<V2List<V2Content>>(url).await?;
-            bodies.extend(found.into_iter().map(PageBody::from));
+            let endpoint = endpoint_of(&url);
+            let found = self.core.get_all::<V2List<serde_json::Value>>(url).await?;
+            bodies.extend(
+                found
+                    .into_iter()
+                    .filter_map(|item| wire::lenient_item::<V2Content>(item, &endpoint))
+                    .map(PageBody::from),
+            );
         }
         Ok(bodies)
     }

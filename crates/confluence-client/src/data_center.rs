@@ -111,8 +111,14 @@ impl ConfluenceApi for DataCenterClient {
                 false,
             )?;
             let endpoint = endpoint_of(&url);
-            for page in self.core.get_all::<V1List<V1Page>>(url).await? {
-                bodies.push(page.into_body(&endpoint)?);
+            for item in self.core.get_all::<V1List<serde_json::Value>>(url).await? {
+                let Some(page) = wire::lenient_item::<V1Page>(item, &endpoint) else {
+                    continue;
+                };
+                match page.into_body(&endpoint) {
+                    Ok(body) => bodies.push(body),
+                    Err(e) => tracing::warn!(error = %e, "skipping content in a body batch"),
+                }
             }
         }
         Ok(bodies)

@@ -20,6 +20,23 @@ pub(crate) fn parse<T: DeserializeOwned>(
     })
 }
 
+/// One item of a body batch. A malformed item is skipped with a warning instead of failing the
+/// batch: the reference fetched bodies one by one and skipped a page whose body it could not
+/// read, so one bad page must not cost the other pages of its batch.
+pub(crate) fn lenient_item<T: DeserializeOwned>(
+    item: serde_json::Value,
+    endpoint: &str,
+) -> Option<T> {
+    let id = item.get("id").map(ToString::to_string).unwrap_or_default();
+    match serde_json::from_value(item) {
+        Ok(parsed) => Some(parsed),
+        Err(e) => {
+            tracing::warn!(endpoint, content_id = %id, error = %e, "skipping malformed content in a body batch");
+            None
+        }
+    }
+}
+
 /// A string that some servers send as a number (Data Center space ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StringOrNumber(pub String);
@@ -514,6 +531,14 @@ mod tests {
             .unwrap();
         assert_eq!(body.storage.as_deref(), Some("<p>hi</p>"));
         assert_eq!(body.labels.unwrap(), ["ai-ingest", "eng"]);
+    }
+
+    #[test]
+    fn a_malformed_body_item_is_skipped_not_fatal() {
+        let good = serde_json::json!({"id": "1", "title": "T"});
+        let bad = serde_json::json!({"id": 2});
+        assert!(lenient_item::<V2Content>(good, "/wiki/api/v2/pages").is_some());
+        assert!(lenient_item::<V2Content>(bad, "/wiki/api/v2/pages").is_none());
     }
 
     #[test]

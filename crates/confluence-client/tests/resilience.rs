@@ -278,6 +278,16 @@ async fn fake_confluence() -> (String, Seen) {
             }),
         )
         .route(
+            "/bodies/rest/api/content/search",
+            get(|| async {
+                let mut good = v1_page("1", "page");
+                good["body"] = json!({"storage": {"value": "<p>one</p>"}});
+                let mut no_title = v1_page("3", "page");
+                no_title.as_object_mut().unwrap().remove("title");
+                Json(json!({"results": [good, v1_page("2", "smartlink"), no_title], "_links": {}}))
+            }),
+        )
+        .route(
             "/tokens/rest/oauth2/latest/token",
             post(
                 |State(seen): State<Seen>, headers: HeaderMap, body: Bytes| async move {
@@ -439,4 +449,23 @@ async fn cloud_oauth_posts_json_client_credentials_to_the_configured_token_url()
         body,
         json!({"grant_type": "client_credentials", "client_id": "my-client", "client_secret": "s3cret"})
     );
+}
+
+#[tokio::test]
+async fn one_malformed_page_in_a_body_batch_does_not_cost_the_others() {
+    let (base, _) = fake_confluence().await;
+    let wanted: Vec<confluence_client::ContentRef> = ["1", "2", "3"]
+        .iter()
+        .map(|id| confluence_client::ContentRef {
+            id: (*id).to_owned(),
+            content_type: confluence_client::ContentType::Page,
+        })
+        .collect();
+    let bodies = pat_client(format!("{base}/bodies"))
+        .page_bodies(&wanted)
+        .await
+        .unwrap();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0].id, "1");
+    assert_eq!(bodies[0].storage.as_deref(), Some("<p>one</p>"));
 }
