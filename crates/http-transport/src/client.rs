@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::config::check_url;
 use crate::observer::RequestOutcome;
+use crate::redact::redact_url;
 use crate::retry::{backoff_delay, has_zero_limit, is_retryable_status, retry_after};
 use crate::{Authorizer, RateLimiter, TransportConfig, TransportError, TransportObserver};
 
@@ -72,7 +73,7 @@ impl Request {
         body: &T,
     ) -> Result<Self, TransportError> {
         let bytes = serde_json::to_vec(body).map_err(|e| TransportError::InvalidUrl {
-            url: url.to_string(),
+            url: redact_url(&url),
             reason: format!("request body is not serialisable as JSON: {e}"),
         })?;
         let mut headers = HeaderMap::new();
@@ -171,7 +172,7 @@ impl Response {
 
     /// The whole body parsed as JSON; a parse failure is [`TransportError::Decode`] naming the URL.
     pub async fn json<T: DeserializeOwned>(self) -> Result<T, TransportError> {
-        let url = self.url.to_string();
+        let url = redact_url(&self.url);
         let bytes = self.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|e| TransportError::Decode {
             url,
@@ -209,7 +210,7 @@ impl Response {
             match tokio::time::timeout(state.idle_body, state.chunks.next()).await {
                 Err(_) => {
                     let error = TransportError::Timeout {
-                        url: state.url.to_string(),
+                        url: redact_url(&state.url),
                         what: "the next response body chunk",
                     };
                     Some((Err(error), None))
@@ -222,7 +223,7 @@ impl Response {
                 }
                 Ok(Some(Err(e))) => {
                     let error = TransportError::Body {
-                        url: state.url.to_string(),
+                        url: redact_url(&state.url),
                         message: error_chain(&e.without_url()),
                     };
                     Some((Err(error), None))
@@ -437,7 +438,7 @@ impl<M> Transport<M> {
                     if retries < policy.max_retries && body.replayable() {
                         retries += 1;
                         let delay = backoff_delay(&policy, retries);
-                        tracing::warn!(service, %url, retry = retries, delay_ms = delay.as_millis() as u64, error = %error, "request failed, retrying");
+                        tracing::warn!(service, url = %redact_url(&url), retry = retries, delay_ms = delay.as_millis() as u64, error = %error, "request failed, retrying");
                         observer.retry(service, retries, delay);
                         tokio::time::sleep(delay).await;
                         continue;
@@ -447,7 +448,7 @@ impl<M> Transport<M> {
                 Err(Failure::Fatal(error)) => return Err(error),
             };
             let status = hop.response.status();
-            let final_url = hop.url.to_string();
+            let final_url = redact_url(&hop.url);
             if status.is_success() {
                 return Ok(Response {
                     inner: hop.response,
@@ -602,9 +603,9 @@ impl<M> Transport<M> {
                         format!("{status} without a usable Location header"),
                     )
                 })?;
-            let next = current.join(location).map_err(|e| {
-                redirect_error(&current, format!("invalid Location {location:?}: {e}"))
-            })?;
+            let next = current
+                .join(location)
+                .map_err(|e| redirect_error(&current, format!("invalid Location header: {e}")))?;
             hops += 1;
             if hops > config.max_redirects {
                 return Err(redirect_error(
@@ -615,7 +616,7 @@ impl<M> Transport<M> {
             if !visited.insert(next.as_str().to_owned()) {
                 return Err(redirect_error(
                     &current,
-                    format!("redirect loop: {next} was already visited"),
+                    format!("redirect loop: {} was already visited", redact_url(&next)),
                 ));
             }
             if next.origin() != current.origin() {
@@ -634,7 +635,7 @@ impl<M> Transport<M> {
                 headers.remove(CONTENT_TYPE);
                 headers.remove(CONTENT_LENGTH);
             }
-            tracing::debug!(service = config.service, from = %current, to = %next, status = status.as_u16(), "following redirect");
+            tracing::debug!(service = config.service, from = %redact_url(&current), to = %redact_url(&next), status = status.as_u16(), "following redirect");
             current = next;
         }
     }
@@ -693,7 +694,7 @@ impl<M> Transport<M> {
             }
             Some(Err(error)) => Err(classify_send_error(error, url)),
             None => Err(Failure::Fatal(TransportError::Timeout {
-                url: url.to_string(),
+                url: redact_url(url),
                 what: "the response headers",
             })),
         }
@@ -748,7 +749,7 @@ fn is_followed_redirect(status: StatusCode) -> bool {
 
 fn redirect_error(url: &Url, reason: String) -> Failure {
     Failure::Fatal(TransportError::Redirect {
-        url: url.to_string(),
+        url: redact_url(url),
         reason,
     })
 }
@@ -777,7 +778,7 @@ fn classify_send_error(error: reqwest::Error, url: &Url) -> Failure {
     let is_connect = error.is_connect();
     let error = error.without_url();
     let message = error_chain(&error);
-    let url = url.to_string();
+    let url = redact_url(url);
     if is_timeout {
         let what = if is_connect {
             "the connection"
@@ -876,7 +877,7 @@ impl PendingBody {
             Self::Stream(stream) => match stream.take() {
                 Some((stream, length)) => Ok(Some((OutgoingBody::Stream(stream), length))),
                 None => Err(Failure::Fatal(TransportError::Redirect {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     reason: "a streamed request body cannot be sent twice".to_owned(),
                 })),
             },

@@ -232,10 +232,10 @@ pub(crate) fn check_url(policy: PlainHttpPolicy, url: &Url) -> Result<(), Transp
         "https" => Ok(()),
         "http" if policy == PlainHttpPolicy::Allowed || is_loopback(url) => Ok(()),
         "http" => Err(TransportError::PlainHttpRefused {
-            url: url.to_string(),
+            url: crate::redact::redact_url(url),
         }),
         other => Err(TransportError::InvalidUrl {
-            url: url.to_string(),
+            url: crate::redact::redact_url(url),
             reason: format!("unsupported scheme {other:?}: only http and https are spoken"),
         }),
     }

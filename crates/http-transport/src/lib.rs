@@ -13,7 +13,8 @@
 //!   OAuth token `POST`, goes through the separate [`TokenEndpoint`].
 //! - Secrets are [`SecretString`]s; no `Debug`, `Display` or error of this crate shows one
 //!   (authorization headers are marked sensitive; proxy passwords, keys and proxy header values
-//!   are redacted from `Debug`).
+//!   are redacted from `Debug`; URLs in errors and logs go through [`redact_url`], which hides
+//!   signatures and tokens in query strings, such as those of pre-signed upload URLs).
 //! - Plain `http://` is refused for anything but loopback unless the config allows it — for the
 //!   first URL and for every redirect target.
 //! - This crate knows nothing about Confluence or Unique wire formats.
@@ -70,6 +71,7 @@ mod error;
 mod limiter;
 mod observer;
 mod pagination;
+mod redact;
 mod retry;
 mod token;
 
@@ -80,6 +82,7 @@ pub use error::{AuthError, TransportError};
 pub use limiter::RateLimiter;
 pub use observer::{NoopObserver, RequestOutcome, TransportObserver};
 pub use pagination::{LinkGuard, PaginationError};
+pub use redact::redact_url;
 pub use retry::parse_retry_after;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use token::{TokenEndpoint, TokenRequest};

@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::client::{build_http_client, is_tls_failure};
 use crate::config::check_url;
+use crate::redact::redact_url;
 use crate::retry::{backoff_delay, is_retryable_status, retry_after};
 use crate::{AuthError, RetryPolicy, Timeouts, Token, TokenSource, TransportConfig};
 
@@ -156,13 +157,13 @@ impl TokenEndpoint {
             let delay = server_delay
                 .map(|d| d.min(self.retry.max_delay))
                 .unwrap_or_else(|| backoff_delay(&self.retry, retries));
-            tracing::warn!(service = self.service, url = %self.url, retry = retries, delay_ms = delay.as_millis() as u64, error = %error, "token request failed, retrying");
+            tracing::warn!(service = self.service, url = %redact_url(&self.url), retry = retries, delay_ms = delay.as_millis() as u64, error = %error, "token request failed, retrying");
             tokio::time::sleep(delay).await;
         }
     }
 
     async fn fetch_once(&self) -> Result<Token, Attempt> {
-        let url = self.url.to_string();
+        let url = redact_url(&self.url);
         let (content_type, authorization, body) = self.encode();
         let mut request = self
             .http
@@ -226,10 +227,10 @@ impl TokenEndpoint {
 impl TokenSource for TokenEndpoint {
     fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Token, AuthError>> + Send + '_>> {
         Box::pin(async move {
-            tracing::info!(service = self.service, url = %self.url, "Acquiring {} token via OAuth 2.0 client credentials", self.service);
+            tracing::info!(service = self.service, url = %redact_url(&self.url), "Acquiring {} token via OAuth 2.0 client credentials", self.service);
             let result = self.fetch_with_retries().await;
             if let Err(error) = &result {
-                tracing::error!(service = self.service, url = %self.url, %error, "Failed to acquire {} token", self.service);
+                tracing::error!(service = self.service, url = %redact_url(&self.url), %error, "Failed to acquire {} token", self.service);
             }
             result
         })

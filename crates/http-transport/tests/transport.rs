@@ -1058,3 +1058,18 @@ async fn every_redirect_hop_pays_the_limiter() {
     assert_eq!(observer.attempt_count(), 3);
     assert!(observer.throttled.load(Ordering::SeqCst) >= 2);
 }
+
+#[tokio::test]
+async fn errors_do_not_show_the_signature_of_a_presigned_url() {
+    let base = serve(Router::new().route("/blob", any(|| async { StatusCode::FORBIDDEN }))).await;
+    let (transport, _) = read_write(config());
+    let mut url = base.join("blob").unwrap();
+    url.set_query(Some("sv=2023&sig=very-secret-signature"));
+    let err = transport
+        .send(Request::new(Method::PUT, url), &NoAuth)
+        .await
+        .unwrap_err();
+    let shown = err.to_string();
+    assert!(!shown.contains("very-secret-signature"), "{shown}");
+    assert!(shown.contains("sv=2023"), "{shown}");
+}
