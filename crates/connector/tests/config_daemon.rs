@@ -418,3 +418,15 @@ fn log_levels_map_to_tracing_directives() {
     assert_eq!(LogLevel::Silent.as_filter_directive(), "off");
     assert_eq!(LogLevel::Debug.as_filter_directive(), "debug");
 }
+
+#[test]
+fn proxy_headers_from_the_file_keep_their_case() {
+    let d = daemon(
+        "proxy: {mode: no_auth, host: p, port: 3128, headers: {X-Proxy-Tenant: Acme}}",
+        &[],
+    );
+    let ProxyConfig::Proxy { endpoint, .. } = &d.proxy else {
+        panic!("no proxy")
+    };
+    assert_eq!(endpoint.headers["X-Proxy-Tenant"].expose_secret(), "Acme");
+}

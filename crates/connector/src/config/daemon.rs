@@ -16,7 +16,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use super::read::{join, Diag};
+use super::read::{join, Diag, Need, Numbers};
 
 /// Prefix of environment variables that override any daemon setting.
 pub const ENV_PREFIX: &str = "CONFLUENCE_CONNECTOR";
@@ -371,7 +371,7 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
     let empty = Map::new();
     let section = |d: &mut Diag<'_>, name: &str| -> Map<String, Value> {
         let map = d
-            .object(name, root.get(name), false)
+            .object(name, root.get(name), Need::Optional)
             .unwrap_or(&empty)
             .clone();
         d.unknown_keys(name, &map, keys(name));
@@ -383,7 +383,7 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         .text(
             "listen.host",
             listen.get("host"),
-            false,
+            Need::Optional,
             "an IP address such as 0.0.0.0 or 127.0.0.1",
         )
         .and_then(|h| match h.trim().parse::<IpAddr>() {
@@ -399,13 +399,19 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         })
         .unwrap_or(defaults.listen.http.ip());
     let port = d
-        .whole_number("listen.port", listen.get("port"), false, true, (0, 65535))
+        .whole_number(
+            "listen.port",
+            listen.get("port"),
+            Need::Optional,
+            Numbers::FromText,
+            (0, 65535),
+        )
         .unwrap_or(u64::from(DEFAULT_PORT));
     let metrics_port = d.whole_number(
         "listen.metrics_port",
         listen.get("metrics_port"),
-        false,
-        true,
+        Need::Optional,
+        Numbers::FromText,
         (0, 65535),
     );
     let to_port = |p: u64| u16::try_from(p).unwrap_or(DEFAULT_PORT);
@@ -455,7 +461,7 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
     };
 
     let state = section(d, "state");
-    let state = match d.secret("state.url", state.get("url"), false) {
+    let state = match d.secret("state.url", state.get("url"), Need::Optional) {
         None => defaults.state,
         Some(url) => {
             let backend = {
@@ -488,8 +494,8 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
             .whole_number(
                 "health.sync_history_size",
                 health.get("sync_history_size"),
-                false,
-                true,
+                Need::Optional,
+                Numbers::FromText,
                 (1, 10_000),
             )
             .and_then(|n| NonZeroUsize::new(usize::try_from(n).ok()?))
@@ -505,8 +511,8 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
             .whole_number(
                 "health.connectivity_timeout_ms",
                 health.get("connectivity_timeout_ms"),
-                false,
-                true,
+                Need::Optional,
+                Numbers::FromText,
                 (1, 600_000),
             )
             .map(Duration::from_millis)
@@ -520,14 +526,14 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         d,
         "extra_ca_bundle_path",
         root.get("extra_ca_bundle_path"),
-        false,
+        Need::Optional,
     );
     let shutdown_grace_period = d
         .whole_number(
             "shutdown_grace_period_secs",
             root.get("shutdown_grace_period_secs"),
-            false,
-            true,
+            Need::Optional,
+            Numbers::FromText,
             (0, 3600),
         )
         .map(Duration::from_secs)
@@ -537,7 +543,7 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
     let files = d.non_blank(
         "tenants.files",
         tenants.get("files"),
-        false,
+        Need::Optional,
         "a glob of tenant files, e.g. ./tenants/*-tenant-config.yaml",
     );
 
@@ -556,14 +562,9 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
 
 /// A path to a file that must exist now: these are read at startup, and a typo found at the
 /// first TLS handshake would be much harder to trace.
-fn read_file_path(
-    d: &mut Diag<'_>,
-    path: &str,
-    v: Option<&Value>,
-    required: bool,
-) -> Option<PathBuf> {
+fn read_file_path(d: &mut Diag<'_>, path: &str, v: Option<&Value>, need: Need) -> Option<PathBuf> {
     const EXPECTED: &str = "the path of an existing, readable PEM file";
-    let text = d.non_blank(path, v, required, EXPECTED)?;
+    let text = d.non_blank(path, v, need, EXPECTED)?;
     let file = PathBuf::from(&text);
     if !file.is_file() {
         d.error(path, format!("'{text}' is not an existing file"), EXPECTED);
@@ -621,8 +622,19 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
     if mode == Mode::None {
         return Some(ProxyConfig::None);
     }
-    let host = d.non_blank("proxy.host", map.get("host"), true, "the proxy's host name");
-    let port = d.whole_number("proxy.port", map.get("port"), true, true, (1, 65535));
+    let host = d.non_blank(
+        "proxy.host",
+        map.get("host"),
+        Need::Required,
+        "the proxy's host name",
+    );
+    let port = d.whole_number(
+        "proxy.port",
+        map.get("port"),
+        Need::Required,
+        Numbers::FromText,
+        (1, 65535),
+    );
     let protocol = d
         .choice(
             "proxy.protocol",
@@ -633,21 +645,25 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
             ],
         )
         .unwrap_or(ProxyProtocol::Http);
-    let ca_bundle_path =
-        read_file_path(d, "proxy.ca_bundle_path", map.get("ca_bundle_path"), false);
+    let ca_bundle_path = read_file_path(
+        d,
+        "proxy.ca_bundle_path",
+        map.get("ca_bundle_path"),
+        Need::Optional,
+    );
     let headers = read_proxy_headers(d, map.get("headers"));
     let auth = match mode {
         Mode::None | Mode::NoAuth => Some(ProxyAuth::NoAuth),
         Mode::UsernamePassword => {
-            let username = d.secret("proxy.username", map.get("username"), true);
-            let password = d.secret("proxy.password", map.get("password"), true);
+            let username = d.secret("proxy.username", map.get("username"), Need::Required);
+            let password = d.secret("proxy.password", map.get("password"), Need::Required);
             username
                 .zip(password)
                 .map(|(username, password)| ProxyAuth::UsernamePassword { username, password })
         }
         Mode::SslTls => {
-            let cert = read_file_path(d, "proxy.cert_path", map.get("cert_path"), true);
-            let key = read_file_path(d, "proxy.key_path", map.get("key_path"), true);
+            let cert = read_file_path(d, "proxy.cert_path", map.get("cert_path"), Need::Required);
+            let key = read_file_path(d, "proxy.key_path", map.get("key_path"), Need::Required);
             cert.zip(key)
                 .map(|(cert_path, key_path)| ProxyAuth::SslTls {
                     cert_path,

@@ -20,6 +20,21 @@ use super::http_url::{is_loopback, HttpUrl};
 /// Prefix of a secret value that names an environment variable instead of holding the secret.
 pub const ENV_REFERENCE_PREFIX: &str = "os.environ/";
 
+/// Whether a field must be present.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    Required,
+    Optional,
+}
+
+/// Whether a number written as text (`"200"`) is accepted. The reference converts most numbers
+/// but deliberately not `maxFileSizeMb`; environment variables are always text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Numbers {
+    FromText,
+    Strict,
+}
+
 /// Collects the problems found in one source (a file, or the daemon settings).
 pub(crate) struct Diag<'e> {
     file: String,
@@ -129,16 +144,16 @@ impl<'e> Diag<'e> {
         }
     }
 
-    /// A mapping. Absent: `None`, with a "missing" error when `required`.
+    /// A mapping. Absent: `None`, with a "missing" error when required.
     pub(crate) fn object<'v>(
         &mut self,
         path: &str,
         v: Option<&'v Value>,
-        required: bool,
+        need: Need,
     ) -> Option<&'v Map<String, Value>> {
         match present(v) {
             None => {
-                if required {
+                if need == Need::Required {
                     self.error(path, "is missing", "a mapping of settings");
                 }
                 None
@@ -156,12 +171,12 @@ impl<'e> Diag<'e> {
         &mut self,
         path: &str,
         v: Option<&Value>,
-        required: bool,
+        need: Need,
         expected: &str,
     ) -> Option<String> {
         match present(v) {
             None => {
-                if required {
+                if need == Need::Required {
                     self.error(path, "is missing", expected);
                 }
                 None
@@ -179,10 +194,10 @@ impl<'e> Diag<'e> {
         &mut self,
         path: &str,
         v: Option<&Value>,
-        required: bool,
+        need: Need,
         expected: &str,
     ) -> Option<String> {
-        let s = self.text(path, v, required, expected)?;
+        let s = self.text(path, v, need, expected)?;
         let trimmed = s.trim();
         if trimmed.is_empty() {
             self.error(path, "is empty", expected);
@@ -197,13 +212,13 @@ impl<'e> Diag<'e> {
         &mut self,
         path: &str,
         v: Option<&Value>,
-        required: bool,
+        need: Need,
     ) -> Option<SecretString> {
         const EXPECTED: &str =
             "a non-empty secret, written literally or as os.environ/VARIABLE_NAME";
         let raw = match present(v) {
             None => {
-                if required {
+                if need == Need::Required {
                     self.error(path, "is missing", EXPECTED);
                 }
                 return None;
@@ -297,14 +312,13 @@ impl<'e> Diag<'e> {
         }
     }
 
-    /// A whole number in `min..=max`. With `from_text`, text such as `"200"` is converted (as
-    /// the reference does for most numbers); without it, text is an error.
+    /// A whole number in `min..=max`.
     pub(crate) fn whole_number(
         &mut self,
         path: &str,
         v: Option<&Value>,
-        required: bool,
-        from_text: bool,
+        need: Need,
+        numbers: Numbers,
         range: (u64, u64),
     ) -> Option<u64> {
         let (min, max) = range;
@@ -315,7 +329,7 @@ impl<'e> Diag<'e> {
         };
         let n = match present(v) {
             None => {
-                if required {
+                if need == Need::Required {
                     self.error(path, "is missing", &expected);
                 }
                 return None;
@@ -326,7 +340,7 @@ impl<'e> Diag<'e> {
                 (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e18 => Some(f as i128),
                 _ => None,
             },
-            Some(Value::String(s)) if from_text => s.trim().parse::<i128>().ok(),
+            Some(Value::String(s)) if numbers == Numbers::FromText => s.trim().parse::<i128>().ok(),
             Some(Value::String(s)) => {
                 self.error(
                     path,
@@ -390,12 +404,12 @@ impl<'e> Diag<'e> {
         &mut self,
         path: &str,
         v: Option<&Value>,
-        required: bool,
+        need: Need,
         allow_plain_http: bool,
         plain_http_switch: &str,
     ) -> Option<HttpUrl> {
         const EXPECTED: &str = "an absolute https:// URL without a trailing '/'";
-        let text = self.text(path, v, required, EXPECTED)?;
+        let text = self.text(path, v, need, EXPECTED)?;
         let text = text.trim().to_owned();
         let url = match Url::parse(&text) {
             Ok(url) => url,

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use super::http_url::HttpUrl;
-use super::read::{join, kind, Diag};
+use super::read::{join, kind, Diag, Need, Numbers};
 
 /// Whether a tenant is synced, ignored, or being removed from Unique.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,7 +375,7 @@ pub(crate) fn read_tenant(
 }
 
 fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<ConfluenceConfig> {
-    let map = d.object(base, v, true)?;
+    let map = d.object(base, v, Need::Required)?;
     d.unknown_keys(base, map, keys("confluence"));
     let p = |k: &str| join(base, k);
     let is_cloud = d.choice(
@@ -391,25 +391,30 @@ fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Co
     let base_url = d.url(
         &p("baseUrl"),
         map.get("baseUrl"),
-        true,
+        Need::Required,
         allow_plain_http,
         &switch,
     );
     let rate = d.whole_number(
         &p("apiRateLimitPerMinute"),
         map.get("apiRateLimitPerMinute"),
-        true,
-        true,
+        Need::Required,
+        Numbers::FromText,
         (1, u64::from(u32::MAX)),
     );
     const LABEL: &str = "a non-empty Confluence label, e.g. ai-ingest";
     let single = d.non_blank(
         &p("ingestSingleLabel"),
         map.get("ingestSingleLabel"),
-        true,
+        Need::Required,
         LABEL,
     );
-    let all = d.non_blank(&p("ingestAllLabel"), map.get("ingestAllLabel"), true, LABEL);
+    let all = d.non_blank(
+        &p("ingestAllLabel"),
+        map.get("ingestAllLabel"),
+        Need::Required,
+        LABEL,
+    );
     let auth = read_confluence_auth(d, &p("auth"), map.get("auth"), is_cloud);
     let is_cloud = is_cloud?;
 
@@ -417,7 +422,7 @@ fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Co
         let cloud_id = d.non_blank(
             &p("cloudId"),
             map.get("cloudId"),
-            true,
+            Need::Required,
             "the site's cloud id (a non-empty string), required for instanceType cloud",
         );
         let api_base_url = url_or_default(
@@ -498,7 +503,7 @@ fn url_or_default(
 ) -> Option<HttpUrl> {
     let default = Value::String(default.to_owned());
     let v = v.filter(|v| !v.is_null()).unwrap_or(&default);
-    d.url(path, Some(v), true, allow_plain_http, switch)
+    d.url(path, Some(v), Need::Required, allow_plain_http, switch)
 }
 
 fn read_space_types(
@@ -539,7 +544,7 @@ fn read_confluence_auth(
     v: Option<&Value>,
     is_cloud: Option<bool>,
 ) -> Option<ConfluenceAuth> {
-    let map = d.object(base, v, true)?;
+    let map = d.object(base, v, Need::Required)?;
     let p = |k: &str| join(base, k);
     #[derive(Clone, Copy, PartialEq)]
     enum Mode {
@@ -566,10 +571,11 @@ fn read_confluence_auth(
             let client_id = d.non_blank(
                 &p("clientId"),
                 map.get("clientId"),
-                true,
+                Need::Required,
                 "the OAuth client id (a non-empty string)",
             );
-            let client_secret = d.secret(&p("clientSecret"), map.get("clientSecret"), true);
+            let client_secret =
+                d.secret(&p("clientSecret"), map.get("clientSecret"), Need::Required);
             (
                 &["mode", "clientId", "clientSecret"],
                 client_id
@@ -581,15 +587,15 @@ fn read_confluence_auth(
             )
         }
         Mode::Pat => {
-            let token = d.secret(&p("token"), map.get("token"), true);
+            let token = d.secret(&p("token"), map.get("token"), Need::Required);
             (
                 &["mode", "token"],
                 token.map(|token| ConfluenceAuth::Pat { token }),
             )
         }
         Mode::Basic => {
-            let username = d.secret(&p("username"), map.get("username"), true);
-            let password = d.secret(&p("password"), map.get("password"), true);
+            let username = d.secret(&p("username"), map.get("username"), Need::Required);
+            let password = d.secret(&p("password"), map.get("password"), Need::Required);
             (
                 &["mode", "username", "password"],
                 username
@@ -611,7 +617,7 @@ fn read_confluence_auth(
 }
 
 fn read_ingestion(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<IngestionConfig> {
-    let map = d.object(base, v, true)?;
+    let map = d.object(base, v, Need::Required)?;
     d.unknown_keys(base, map, keys("ingestion"));
     let p = |k: &str| join(base, k);
     let mode = d
@@ -628,7 +634,7 @@ fn read_ingestion(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Ing
     let scope_id = d.non_blank(
         &p("scopeId"),
         map.get("scopeId"),
-        true,
+        Need::Required,
         "the root scope id in Unique (a non-empty string)",
     );
     let store_internally = d.toggle(&p("storeInternally"), map.get("storeInternally"), true);
@@ -651,7 +657,7 @@ fn read_attachments(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<A
     let empty = Map::new();
     let map = match v.filter(|v| !v.is_null()) {
         None => &empty,
-        Some(v) => d.object(base, Some(v), false)?,
+        Some(v) => d.object(base, Some(v), Need::Optional)?,
     };
     d.unknown_keys(base, map, keys("ingestion.attachments"));
     let p = |k: &str| join(base, k);
@@ -661,8 +667,8 @@ fn read_attachments(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<A
         .whole_number(
             &p("maxFileSizeMb"),
             map.get("maxFileSizeMb"),
-            false,
-            false,
+            Need::Optional,
+            Numbers::Strict,
             (1, u64::from(u32::MAX)),
         )
         .map(Some)
@@ -719,7 +725,7 @@ fn read_page_ingestion_config(
     path: &str,
     v: Option<&Value>,
 ) -> (Option<Value>, bool) {
-    let Some(map) = d.object(path, v, false) else {
+    let Some(map) = d.object(path, v, Need::Optional) else {
         return (None, false);
     };
     let extraction_path = format!("{path}.htmlConfig.imageContentExtraction");
@@ -752,7 +758,7 @@ fn read_processing(
     let empty = Map::new();
     let map = match v.filter(|v| !v.is_null()) {
         None => &empty,
-        Some(v) => d.object(base, Some(v), false)?,
+        Some(v) => d.object(base, Some(v), Need::Optional)?,
     };
     d.unknown_keys(base, map, keys("processing"));
     let p = |k: &str| join(base, k);
@@ -762,8 +768,8 @@ fn read_processing(
         .whole_number(
             &p("concurrency"),
             map.get("concurrency"),
-            false,
-            true,
+            Need::Optional,
+            Numbers::FromText,
             (1, 1024),
         )
         .or_else(|| absent("concurrency").then_some(1));
@@ -772,7 +778,7 @@ fn read_processing(
         .text(
             &p("scanIntervalCron"),
             map.get("scanIntervalCron"),
-            false,
+            Need::Optional,
             "a cron expression, e.g. \"*/15 * * * *\"",
         )
         .or_else(|| absent("scanIntervalCron").then(|| DEFAULT_SCAN_INTERVAL_CRON.to_owned()));
@@ -796,7 +802,13 @@ fn read_processing(
         Some(Value::String(s)) if s.trim().is_empty() => Some(None),
         None | Some(Value::Null) => Some(None),
         v => d
-            .whole_number(&p("maxItemsToScan"), v, false, true, (1, u64::MAX))
+            .whole_number(
+                &p("maxItemsToScan"),
+                v,
+                Need::Optional,
+                Numbers::FromText,
+                (1, u64::MAX),
+            )
             .map(Some),
     };
 
@@ -809,8 +821,8 @@ fn read_processing(
         .whole_number(
             &p("bodyBatchSize"),
             map.get("bodyBatchSize"),
-            false,
-            true,
+            Need::Optional,
+            Numbers::FromText,
             (1, max_batch),
         )
         .or_else(|| absent("bodyBatchSize").then_some(max_batch));
@@ -825,7 +837,7 @@ fn read_processing(
 }
 
 fn read_unique(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<UniqueConfig> {
-    let map = d.object(base, v, true)?;
+    let map = d.object(base, v, Need::Required)?;
     let p = |k: &str| join(base, k);
     let Some(cluster_local) = d.choice(
         &p("serviceAuthMode"),
@@ -874,21 +886,25 @@ fn read_unique(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Unique
         let url = d.url(
             &p("zitadelOauthTokenUrl"),
             map.get("zitadelOauthTokenUrl"),
-            true,
+            Need::Required,
             allow_plain_http,
             &switch,
         );
-        let project = d.secret(&p("zitadelProjectId"), map.get("zitadelProjectId"), true);
+        let project = d.secret(
+            &p("zitadelProjectId"),
+            map.get("zitadelProjectId"),
+            Need::Required,
+        );
         let client_id = d.non_blank(
             &p("zitadelClientId"),
             map.get("zitadelClientId"),
-            true,
+            Need::Required,
             "the Zitadel client id (a non-empty string)",
         );
         let secret = d.secret(
             &p("zitadelClientSecret"),
             map.get("zitadelClientSecret"),
-            true,
+            Need::Required,
         );
         match (url, project, client_id, secret) {
             (Some(url), Some(project), Some(client_id), Some(secret)) => {
@@ -905,14 +921,14 @@ fn read_unique(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Unique
     let ingestion = d.url(
         &p("ingestionServiceBaseUrl"),
         map.get("ingestionServiceBaseUrl"),
-        true,
+        Need::Required,
         allow_plain_http,
         &switch,
     );
     let scope_management = d.url(
         &p("scopeManagementServiceBaseUrl"),
         map.get("scopeManagementServiceBaseUrl"),
-        true,
+        Need::Required,
         allow_plain_http,
         &switch,
     );
@@ -920,8 +936,8 @@ fn read_unique(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Unique
         .whole_number(
             &p("apiRateLimitPerMinute"),
             map.get("apiRateLimitPerMinute"),
-            false,
-            true,
+            Need::Optional,
+            Numbers::FromText,
             (1, u64::from(u32::MAX)),
         )
         .or_else(|| {
@@ -930,7 +946,11 @@ fn read_unique(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Unique
                 .then_some(u64::from(DEFAULT_UNIQUE_RATE_LIMIT))
         });
     let ingestion_config = d
-        .object(&p("ingestionConfig"), map.get("ingestionConfig"), false)
+        .object(
+            &p("ingestionConfig"),
+            map.get("ingestionConfig"),
+            Need::Optional,
+        )
         .map(|m| Value::Object(m.clone()));
     Some(UniqueConfig {
         auth: auth?,
@@ -949,7 +969,7 @@ fn read_service_extra_headers(
 ) -> Option<BTreeMap<String, String>> {
     const EXPECTED: &str =
         "a mapping of header names to values that includes x-company-id and x-user-id";
-    let Some(map) = d.object(path, v, false) else {
+    let Some(map) = d.object(path, v, Need::Optional) else {
         if v.is_none_or(Value::is_null) {
             d.error(
                 path,
