@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use sandbox::common::{FaultRule, FaultsConfig, RateLimit};
-use sandbox::confluence::{Attachment, AttachmentData, ConfluenceConfig};
+use sandbox::confluence::{Attachment, AttachmentData};
 use sandbox::{spawn, SandboxConfig, SandboxHandle};
 use serde_json::{json, Value};
 
@@ -495,16 +495,12 @@ fn rss_kib() -> Option<u64> {
         .ok()
 }
 
-/// 256 MiB rather than 1 GiB keeps the test fast; the generator streams any size the same way.
+/// A generated 1 GiB attachment, downloaded the Cloud way (gateway → 302 → media host), streams
+/// in a couple of seconds with flat memory on both ends.
 #[tokio::test]
-async fn generated_large_attachment_streams_with_flat_memory() {
-    const SIZE: u64 = 256 * 1024 * 1024;
-    let sb = spawn(SandboxConfig {
-        confluence: ConfluenceConfig::default(),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+async fn generated_1gib_attachment_streams_through_media_with_flat_memory() {
+    const SIZE: u64 = 1024 * 1024 * 1024;
+    let sb = spawn_sandbox().await;
     sb.confluence
         .add_attachment(
             "2005",
@@ -521,17 +517,37 @@ async fn generated_large_attachment_streams_with_flat_memory() {
             },
         )
         .unwrap();
+    let token: Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", sb.urls.cloud_gateway))
+        .json(&json!({"grant_type": "client_credentials", "client_id": "sandbox-client-id", "client_secret": "sandbox-client-secret"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let before = rss_kib();
-    let res = dc_get(&sb, "/download/attachments/2005/huge.bin").await;
+    let res = reqwest::Client::new()
+        .get(format!(
+            "{}/wiki/rest/api/content/2005/child/attachment/att9000/download",
+            sb.urls.cloud_api
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.url().as_str().starts_with(&sb.urls.media));
     assert_eq!(res.headers()["content-length"], SIZE.to_string().as_str());
     let mut stream = res.bytes_stream();
     let mut total = 0u64;
     let mut peak = 0u64;
+    let mut next_probe = 0u64;
     while let Some(chunk) = stream.next().await {
         total += chunk.unwrap().len() as u64;
-        if total % (32 * 1024 * 1024) < 65_536 {
+        if total >= next_probe {
             peak = peak.max(rss_kib().unwrap_or(0));
+            next_probe += 64 * 1024 * 1024;
         }
     }
     assert_eq!(total, SIZE);
