@@ -657,7 +657,11 @@ impl<M> Transport<M> {
             if let Some(length) = length {
                 headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
             }
-            sent = length;
+            sent = Some(match &body {
+                OutgoingBody::Bytes(bytes) => u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+                // A stream's length is what actually flowed, whatever was announced.
+                OutgoingBody::Stream(_) => 0,
+            });
             builder = builder.body(body.into_reqwest(&progress));
         }
         let started = Instant::now();
@@ -687,6 +691,7 @@ impl<M> Transport<M> {
         observer.attempt(config.service, method, url, &outcome, elapsed);
         match result {
             Some(Ok(response)) => {
+                let sent = sent.map(|declared| declared.max(progress.sent()));
                 if let Some(sent) = sent.filter(|n| *n > 0) {
                     observer.bytes(config.service, 0, sent);
                 }
@@ -917,6 +922,9 @@ impl OutgoingBody {
             |(mut chunks, progress)| async move {
                 let item = chunks.next().await;
                 progress.touch();
+                if let Some(Ok(chunk)) = &item {
+                    progress.count(chunk.len());
+                }
                 item.map(|item| (item, (chunks, progress)))
             },
         ))
@@ -928,6 +936,8 @@ impl OutgoingBody {
 struct Progress {
     origin: tokio::time::Instant,
     nanos_since_origin: Arc<std::sync::atomic::AtomicU64>,
+    /// Body bytes taken by the connection so far.
+    sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Progress {
@@ -935,7 +945,18 @@ impl Progress {
         Self {
             origin: tokio::time::Instant::now(),
             nanos_since_origin: Arc::default(),
+            sent: Arc::default(),
         }
+    }
+
+    fn count(&self, bytes: usize) {
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        self.sent
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn touch(&self) {

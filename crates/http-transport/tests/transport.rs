@@ -936,7 +936,7 @@ async fn a_slow_upload_is_not_cut_by_the_header_timeout() {
     let base = serve(upload_sink(received.clone())).await;
     let mut config = config();
     config.timeouts.headers = Duration::from_millis(150);
-    let (transport, _) = read_write(config);
+    let (transport, observer) = read_write(config);
     let request = Request {
         method: Method::PUT,
         url: base.join("upload").unwrap(),
@@ -950,6 +950,11 @@ async fn a_slow_upload_is_not_cut_by_the_header_timeout() {
     assert_eq!(
         &received.lock().unwrap()[0].1[..],
         b"chunk0;chunk1;chunk2;chunk3;chunk4;"
+    );
+    assert_eq!(
+        observer.sent.load(Ordering::SeqCst),
+        35,
+        "streamed bytes are counted"
     );
 }
 
