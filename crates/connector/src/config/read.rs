@@ -426,7 +426,7 @@ impl<'e> Diag<'e> {
             );
             return None;
         }
-        if url.scheme() != "https" && url.scheme() != "http" || url.host().is_none() {
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
             self.error(path, format!("'{text}' is not an http(s) URL"), EXPECTED);
             return None;
         }

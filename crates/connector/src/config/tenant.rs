@@ -338,6 +338,7 @@ pub(crate) fn read_tenant(
         );
         return None;
     };
+    let errors_before = d.errors.len();
     d.unknown_keys(base, root, keys(""));
     let status = d
         .choice(
@@ -350,7 +351,6 @@ pub(crate) fn read_tenant(
             ],
         )
         .unwrap_or(TenantStatus::Active);
-    let errors_before = d.errors.len();
     let confluence = read_confluence(d, &join(base, "confluence"), root.get("confluence"));
     let ingestion = read_ingestion(d, &join(base, "ingestion"), root.get("ingestion"));
     let processing = read_processing(
