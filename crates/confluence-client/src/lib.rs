@@ -36,7 +36,7 @@ pub use error::{ConfigProblem, ConfluenceError};
 /// Transport pieces that appear in [`ConfluenceConfig`] or [`ConfluenceClient::new`].
 pub use http_transport::{
     ByteStream, NoopObserver, PlainHttpPolicy, ProxyAuth, ProxyConfig, RetryPolicy, SecretString,
-    Timeouts, TransportObserver,
+    Timeouts, TransportError, TransportObserver,
 };
 pub use model::{
     Attachment, AttachmentStream, ContentRef, ContentType, InlineAttachmentInfo, InstanceId,

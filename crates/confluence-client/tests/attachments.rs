@@ -211,3 +211,42 @@ async fn attachment_web_urls_match_the_reference() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_large_attachment_streams_the_same_bytes_on_both_flavours() {
+    use futures::StreamExt;
+    use sha2::{Digest, Sha256};
+
+    const SIZE: u64 = 6 * 1024 * 1024;
+    let mut p = page(1, "SP", None, &["ai-ingest"]);
+    let mut big = attachment("att77", "big.pdf", "application/pdf");
+    big.data = sandbox::confluence::AttachmentData::Generated {
+        seed: 7,
+        size: SIZE,
+    };
+    p.attachments = vec![big];
+    let sb = spawn_sandbox(dataset(vec![p])).await;
+
+    let mut digests = Vec::new();
+    for flavour in BOTH {
+        let client = client_for(&sb, flavour);
+        let pages = client.discover_labelled_pages().await.unwrap();
+        let att = &pages[0].attachments[0];
+        assert_eq!(att.file_size, SIZE);
+        let mut download = client
+            .download_attachment("1", &att.id, &att.download_path)
+            .await
+            .unwrap();
+        let (mut len, mut chunks, mut hasher) = (0u64, 0usize, Sha256::new());
+        while let Some(chunk) = download.stream.next().await {
+            let chunk = chunk.unwrap();
+            len += chunk.len() as u64;
+            chunks += 1;
+            hasher.update(&chunk);
+        }
+        assert_eq!(len, SIZE, "{flavour:?}");
+        assert!(chunks > 1, "{flavour:?}: streamed, not one buffer");
+        digests.push(hasher.finalize());
+    }
+    assert_eq!(digests[0], digests[1]);
+}
