@@ -48,7 +48,7 @@ impl std::fmt::Debug for Request {
         let header_names: Vec<&str> = self.headers.keys().map(|name| name.as_str()).collect();
         f.debug_struct("Request")
             .field("method", &self.method)
-            .field("url", &self.url.as_str())
+            .field("url", &redact_url(&self.url))
             .field("headers", &header_names)
             .field("body", &self.body)
             .finish()
@@ -66,15 +66,17 @@ impl Request {
         }
     }
 
-    /// A `POST` of a JSON document (`Content-Type: application/json`), replayable on retry.
+    /// A request with a JSON body (`Content-Type: application/json`), replayable on retry.
     pub fn json<T: serde::Serialize + ?Sized>(
         method: Method,
         url: Url,
         body: &T,
     ) -> Result<Self, TransportError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| TransportError::InvalidUrl {
-            url: redact_url(&url),
-            reason: format!("request body is not serialisable as JSON: {e}"),
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            TransportError::Setup(format!(
+                "the request body for {} is not serialisable as JSON: {e}",
+                redact_url(&url)
+            ))
         })?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -142,7 +144,6 @@ impl std::fmt::Debug for Body {
 }
 
 /// The final (non-redirect) 2xx response of a logical request.
-#[derive(Debug)]
 pub struct Response {
     inner: reqwest::Response,
     /// The URL that produced this response, after redirects.
@@ -150,6 +151,15 @@ pub struct Response {
     service: &'static str,
     observer: Arc<dyn TransportObserver>,
     idle_body: Duration,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status())
+            .field("url", &redact_url(&self.url))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Response {
