@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve every simulated origin until SIGINT/SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a generated dataset as YAML (to inspect or edit it).
     Generate {
         /// SEED:SPACES:PAGES[:MAX_ATTACHMENTS[:MAX_BYTES]]
