@@ -159,6 +159,10 @@ async fn root_initialisation_and_space_scopes_follow_the_reference_sequence() {
         )
         .await;
     assert_eq!(granted["createScopeAccesses"], true);
+    let calls = h.sim.calls_of("CreateScopeAccesses");
+    assert_eq!(calls[0].surface, "ingestion-graphql");
+    assert_eq!(calls[0].variables["skipFileAccessPropagation"], true);
+    assert_eq!(calls[0].variables["scopeAccesses"][1]["accessType"], "READ");
     // Idempotent: granting again changes nothing.
     h.ingest(
         CREATE_SCOPE_ACCESSES,

@@ -713,6 +713,21 @@ async fn control_api_seeds_lists_and_resets_state() {
         .unwrap();
     assert_eq!(limit.status(), 204);
 
+    h.file_diff(
+        json!({"partialKey": "t1/100_SP", "sourceKind": "K", "sourceName": "N", "fileList": []}),
+    )
+    .await;
+    let calls: Value = h
+        .http
+        .get(format!("{}/calls?operation=file-diff", h.control))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls[0]["variables"]["partialKey"], "t1/100_SP");
+
     let reset = h
         .http
         .post(format!("{}/reset", h.control))
@@ -791,4 +806,49 @@ async fn spawned_sandbox_logs_graphql_operations_and_applies_shared_faults_per_o
             .count_operation("unique-ingestion", "ContentUpsert"),
         2
     );
+}
+
+/// Peak resident set size of this process, in bytes (Linux; `None` elsewhere).
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[tokio::test]
+async fn a_quarter_gigabyte_upload_keeps_memory_flat() {
+    let h = start_default().await;
+    let scope = h.root_scope("Space");
+    const CHUNK: usize = 1024 * 1024;
+    const CHUNKS: usize = 256;
+    let size = (CHUNK * CHUNKS) as u64;
+    let (_, write_url, _) = register(&h, "k/big", &scope, "application/zip", size).await;
+    let before = peak_rss();
+    let chunk = bytes::Bytes::from(vec![7u8; CHUNK]);
+    let stream =
+        futures::stream::iter((0..CHUNKS).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let put = h
+        .http
+        .put(&write_url)
+        .header("content-type", "application/zip")
+        .header("content-length", size)
+        .header("x-ms-blob-type", "BlockBlob")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    assert_eq!(
+        h.sim.file_by_key("k/big").unwrap().uploaded_size,
+        Some(size)
+    );
+    if let (Some(before), Some(after)) = (before, peak_rss()) {
+        let growth = after.saturating_sub(before);
+        assert!(
+            growth < 64 * 1024 * 1024,
+            "peak RSS grew by {} MiB during a 256 MiB upload",
+            growth / (1024 * 1024)
+        );
+    }
 }

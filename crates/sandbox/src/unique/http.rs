@@ -14,15 +14,15 @@ use axum::{Extension, Json, Router};
 use base64::Engine;
 use futures::StreamExt;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::Digest;
 
 use super::config::UniqueAuthMode;
-use crate::common::ServiceContext;
 use super::schema::{type_map, Caller, UniqueService};
 use super::signing::GrantKind;
 use super::sim::{Limited, SeedFile, SeedScope, UniqueFault, UniqueSim};
 use super::state::{hex, DiffItem, StoreError};
+use crate::common::ServiceContext;
 
 /// The routers of the Unique simulator, one per origin. Each is self-contained (state applied).
 #[derive(Debug)]
@@ -75,6 +75,7 @@ impl UniqueSim {
             )
             .route("/rate-limit", put(control_rate_limit))
             .route("/tokens/expire", post(control_expire_tokens))
+            .route("/calls", get(control_calls).delete(control_clear_calls))
             .with_state(self.clone());
         UniqueRouters {
             ingestion,
@@ -277,6 +278,16 @@ async fn graphql(
         }
     };
     let operation = operation_name(&request);
+    let surface = match class {
+        Limited::ScopeManagementGraphql => "scope-management-graphql",
+        Limited::IngestionGraphql | Limited::FileDiff => "ingestion-graphql",
+    };
+    sim.shared.record_call(
+        surface,
+        &operation,
+        &request.query,
+        serde_json::to_value(&request.variables).unwrap_or_default(),
+    );
     if let Some(Extension(service)) = &service {
         if let Some(response) = service.apply_faults(&operation).await {
             return response;
@@ -362,6 +373,12 @@ async fn file_diff(State(sim): State<UniqueSim>, headers: HeaderMap, body: Bytes
     if let Err(wait) = sim.shared.take_rate(Limited::FileDiff) {
         return rate_limited(wait);
     }
+    sim.shared.record_call(
+        "file-diff",
+        "file-diff",
+        "",
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+    );
     if let Some(response) = rest_fault(&sim, "file-diff").await {
         return response;
     }
@@ -732,5 +749,22 @@ async fn control_rate_limit(
 
 async fn control_expire_tokens(State(sim): State<UniqueSim>) -> StatusCode {
     sim.expire_tokens();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct CallsQuery {
+    operation: Option<String>,
+}
+
+async fn control_calls(State(sim): State<UniqueSim>, Query(q): Query<CallsQuery>) -> Response {
+    match q.operation {
+        Some(op) => Json(sim.calls_of(&op)).into_response(),
+        None => Json(sim.calls()).into_response(),
+    }
+}
+
+async fn control_clear_calls(State(sim): State<UniqueSim>) -> StatusCode {
+    sim.clear_calls();
     StatusCode::NO_CONTENT
 }

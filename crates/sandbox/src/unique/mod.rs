@@ -46,8 +46,8 @@ pub use schema::{
     ingestion_schema_sdl, scope_management_schema_sdl, validate_document, UniqueService,
 };
 pub use sim::{
-    FileSnapshot, ScopeSnapshot, ScopeTreeNode, SeedError, SeedFile, SeedScope, UniqueFault,
-    UniqueSim,
+    FileSnapshot, ScopeSnapshot, ScopeTreeNode, SeedError, SeedFile, SeedScope, UniqueCall,
+    UniqueFault, UniqueSim,
 };
 pub use state::{
     AccessType, ContentState, EntityType, FileDiff, IngestionState, OwnerType, ScopeAccess,

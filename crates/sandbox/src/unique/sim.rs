@@ -114,6 +114,25 @@ pub(crate) struct FaultOutcome {
     pub graphql_error: Option<String>,
 }
 
+/// Most API calls kept in the call log; older ones are dropped first.
+const CALL_LOG_CAPACITY: usize = 50_000;
+
+/// One API call as the simulator parsed it, for tests that assert what a client sent (the
+/// shared request log has routes and operation names; this has the variables and bodies).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UniqueCall {
+    /// `ingestion-graphql`, `scope-management-graphql` or `file-diff`.
+    pub surface: String,
+    /// GraphQL operation name (`anonymous` for `{ __typename }`), or `file-diff`.
+    pub operation: String,
+    /// The GraphQL document, empty for the file diff.
+    pub document: String,
+    /// GraphQL `variables`, or the file-diff JSON body.
+    pub variables: Value,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug)]
 struct IssuedToken {
     expires: Instant,
@@ -131,9 +150,25 @@ pub(crate) struct Shared {
     rate_limit: Mutex<Option<u32>>,
     windows: Mutex<HashMap<Limited, VecDeque<Instant>>>,
     faults: Mutex<Vec<UniqueFault>>,
+    calls: Mutex<VecDeque<UniqueCall>>,
 }
 
 impl Shared {
+    /// Appends to the call log.
+    pub fn record_call(&self, surface: &str, operation: &str, document: &str, variables: Value) {
+        let mut calls = lock(&self.calls);
+        if calls.len() >= CALL_LOG_CAPACITY {
+            calls.pop_front();
+        }
+        calls.push_back(UniqueCall {
+            surface: surface.to_owned(),
+            operation: operation.to_owned(),
+            document: document.to_owned(),
+            variables,
+            at: Utc::now(),
+        });
+    }
+
     pub fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
     }
@@ -360,6 +395,7 @@ impl UniqueSim {
             rate_limit: Mutex::new(rate_limit),
             windows: Mutex::new(HashMap::new()),
             faults: Mutex::new(Vec::new()),
+            calls: Mutex::new(VecDeque::new()),
         });
         Self {
             ingestion_schema: schema::ingestion_schema(schema::SchemaUse::Serve(shared.clone())),
@@ -518,6 +554,26 @@ impl UniqueSim {
         lock(&self.shared.tokens).clear();
         lock(&self.shared.windows).clear();
         lock(&self.shared.faults).clear();
+        lock(&self.shared.calls).clear();
+    }
+
+    /// The GraphQL and file-diff calls that passed authentication, oldest first (at most the
+    /// last 50 000).
+    pub fn calls(&self) -> Vec<UniqueCall> {
+        lock(&self.shared.calls).iter().cloned().collect()
+    }
+
+    /// The calls of one operation (`ContentUpsert`, `file-diff`, …), oldest first.
+    pub fn calls_of(&self, operation: &str) -> Vec<UniqueCall> {
+        lock(&self.shared.calls)
+            .iter()
+            .filter(|c| c.operation == operation)
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear_calls(&self) {
+        lock(&self.shared.calls).clear();
     }
 
     /// Adds a fault rule.
