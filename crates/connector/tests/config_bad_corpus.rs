@@ -228,3 +228,15 @@ fn duplicate_instance_is_reported_together_with_errors_in_other_files() {
     assert_error(&e, "ingestion.scopeId", "is missing");
     assert_eq!(e.len(), 2, "{e}");
 }
+
+/// The exact wording operators see, reviewed as a diff when it changes.
+#[test]
+fn several_errors_message_snapshot() {
+    let e = load_bad("several-errors");
+    let text = e
+        .to_string()
+        .replace(&fixtures().display().to_string(), "<fixtures>");
+    insta::with_settings!({snapshot_path => "fixtures/config/snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("several_errors", text);
+    });
+}

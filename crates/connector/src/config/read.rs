@@ -322,7 +322,7 @@ impl<'e> Diag<'e> {
         range: (u64, u64),
     ) -> Option<u64> {
         let (min, max) = range;
-        let expected = if max == u64::MAX {
+        let expected = if max >= u64::from(u32::MAX) {
             format!("a whole number of at least {min}")
         } else {
             format!("a whole number from {min} to {max}")
