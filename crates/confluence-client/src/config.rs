@@ -312,6 +312,10 @@ impl ConfluenceConfig {
 
 fn check_url(value: &str, path: &str, problem: &mut impl FnMut(&str, String)) {
     match url::Url::parse(value) {
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => problem(
+            path,
+            "must not contain credentials; configure them under auth".to_owned(),
+        ),
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
         Ok(_) => problem(path, format!("{value:?} is not an http(s) URL")),
         Err(e) => problem(path, format!("{value:?} is not a valid URL: {e}")),
@@ -455,6 +459,19 @@ mod tests {
         assert!(paths.contains(&"baseUrl".to_owned()));
         assert!(paths.contains(&"auth.clientId".to_owned()));
         assert!(paths.contains(&"auth.clientSecret".to_owned()));
+    }
+
+    #[test]
+    fn urls_with_credentials_are_rejected_without_echoing_them() {
+        let mut config = cloud();
+        config.base_url = "https://admin:hunter2@tenant1.atlassian.net".into();
+        let found = problems(&config);
+        assert!(found.iter().any(|p| p.path == "baseUrl"));
+        assert!(!config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("hunter2"));
     }
 
     #[test]

@@ -12,6 +12,35 @@
 //! - The engine sees the same [`Page`], [`Attachment`] and [`PageBody`] whichever flavour and API
 //!   version they came from; wire shapes stay private in `wire.rs`.
 
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use confluence_client::{
+//!     ConfluenceApi, ConfluenceClient, ConfluenceConfig, ContentRef, NoopObserver, SecretString,
+//! };
+//!
+//! # async fn run() -> Result<(), confluence_client::ConfluenceError> {
+//! let config = ConfluenceConfig::cloud(
+//!     "https://acme.atlassian.net",
+//!     "0b1c2d3e-cloud-id",
+//!     "client-id",
+//!     SecretString::from("client-secret".to_owned()),
+//! );
+//! let client = ConfluenceClient::new(config, Arc::new(NoopObserver))?;
+//! let labelled = client.discover_labelled_pages().await?;
+//! let roots: Vec<String> = labelled
+//!     .iter()
+//!     .filter(|p| p.has_label(&client.config().ingest_all_label))
+//!     .map(|p| p.id.clone())
+//!     .collect();
+//! let descendants = client.descendant_pages(&roots).await?;
+//! let wanted: Vec<ContentRef> = labelled.iter().chain(&descendants).map(ContentRef::from).collect();
+//! let bodies = client.page_bodies(&wanted).await?;
+//! # let _ = bodies;
+//! # Ok(())
+//! # }
+//! ```
+
 #![deny(unsafe_code)]
 
 mod api;
