@@ -109,6 +109,18 @@ impl SandboxHandle {
         }
     }
 
+    /// Expires every OAuth token both halves issued (Confluence Cloud/DC and Zitadel), as if
+    /// an hour had passed.
+    pub fn expire_all_tokens(&self) {
+        self.confluence.expire_tokens();
+        self.unique.expire_tokens();
+    }
+
+    /// Forgets the request log and counters of every service.
+    pub fn reset_requests(&self) {
+        self.requests.reset();
+    }
+
     /// Resolves when the sandbox is shut down (used by the binary).
     pub async fn stopped(&self) {
         self.shutdown.cancelled().await;

@@ -596,3 +596,32 @@ async fn ancestor_search_returns_every_depth_and_web_links_use_plus() {
         "/spaces/ENG/pages/2003/Storage+Layer"
     );
 }
+
+#[tokio::test]
+async fn v2_single_page_and_spaces() {
+    let sb = spawn_sandbox(ConfluenceConfig::default()).await;
+    let token = cloud_token(&sb).await;
+    let (status, page) = get(&sb, &token, "/wiki/api/v2/pages/2002?body-format=storage").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["title"], "Architecture");
+    assert_eq!(
+        page["_links"]["base"],
+        format!("{}/wiki", sb.urls.cloud_site)
+    );
+    let (status, _) = get(&sb, &token, "/wiki/api/v2/pages/2103").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a blog post is not a page");
+    let (_, spaces) = get(&sb, &token, "/wiki/api/v2/spaces?keys=ENG,KB").await;
+    let keys: Vec<&str> = spaces["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["ENG", "KB"]);
+    assert_eq!(spaces["results"][1]["type"], "knowledge_base");
+    assert_eq!(spaces["results"][0]["homepageId"], "2001");
+    let (_, first) = get(&sb, &token, "/wiki/api/v2/spaces?limit=3").await;
+    assert_eq!(first["results"].as_array().unwrap().len(), 3);
+    let (_, rest) = get(&sb, &token, first["_links"]["next"].as_str().unwrap()).await;
+    assert_eq!(rest["results"][0]["key"], "~alice");
+}

@@ -480,3 +480,123 @@ pub(crate) fn v2_attachments(
     );
     v2_response(&view, &path, params, results, next)
 }
+
+/// Cloud v2 `GET /wiki/api/v2/{pages|blogposts}/{id}?body-format=`: one item, `_links.base` added.
+pub(crate) fn v2_single(
+    sim: &ConfluenceSim,
+    kind: ContentType,
+    id: &str,
+    params: &Params,
+) -> Response {
+    if id.parse::<u64>().is_err() {
+        return v2_error(
+            StatusCode::BAD_REQUEST,
+            &format!("id must be numeric, got {id:?}"),
+        );
+    }
+    let with_body = match params.get("body-format") {
+        None | Some("") => false,
+        Some("storage") => true,
+        Some(other) => {
+            return v2_error(
+                StatusCode::BAD_REQUEST,
+                &format!("body-format {other:?} is not supported by the sandbox (only storage)"),
+            )
+        }
+    };
+    let store = sim.read();
+    let urls = sim.urls();
+    let view = View {
+        flavour: Flavour::Cloud,
+        urls: &urls,
+        store: &store,
+        inline_attachments: sim.config().limits.inline_attachments,
+    };
+    match store.content(id).filter(|c| c.content_type == kind) {
+        Some(c) => {
+            let mut v = view.content_v2(c, with_body);
+            v["_links"]["base"] = json!(view.base());
+            axum::Json(v).into_response()
+        }
+        None => v2_error(
+            StatusCode::NOT_FOUND,
+            &format!("No {} found with id {id}", kind.as_str()),
+        ),
+    }
+}
+
+/// Cloud v2 `GET /wiki/api/v2/spaces?ids=&keys=&type=&limit=&cursor=`.
+pub(crate) fn v2_spaces(sim: &ConfluenceSim, params: &Params) -> Response {
+    let limits = &sim.config().limits;
+    let limit = match v2_limit(params, limits.v2_default, limits.v2_max) {
+        Ok(l) => l,
+        Err(e) => return v2_error(StatusCode::BAD_REQUEST, &e),
+    };
+    let after = match params.get("cursor") {
+        None | Some("") => None,
+        Some(c) => match decode_cursor("v2spaces", c) {
+            Some((after, _)) => Some(after),
+            None => return v2_error(StatusCode::BAD_REQUEST, "Invalid cursor"),
+        },
+    };
+    let ids = params.list("ids");
+    let keys = params.list("keys");
+    let store = sim.read();
+    let urls = sim.urls();
+    let view = View {
+        flavour: Flavour::Cloud,
+        urls: &urls,
+        store: &store,
+        inline_attachments: limits.inline_attachments,
+    };
+    let mut spaces: Vec<_> = store.dataset.spaces.iter().collect();
+    spaces.sort_by_key(|s| s.id.parse::<u64>().unwrap_or(u64::MAX));
+    let page: Vec<_> = spaces
+        .into_iter()
+        .filter(|s| after.is_none_or(|a| s.id.parse::<u64>().unwrap_or(u64::MAX) > a))
+        .filter(|s| ids.is_empty() || ids.contains(&s.id.as_str()))
+        .filter(|s| keys.is_empty() || keys.contains(&s.key.as_str()))
+        .filter(|s| {
+            params
+                .get("type")
+                .is_none_or(|t| s.space_type.as_str() == t)
+        })
+        .take(limit + 1)
+        .collect();
+    let more = page.len() > limit;
+    let page = &page[..page.len().min(limit)];
+    let next = more.then(|| {
+        encode_cursor(
+            "v2spaces",
+            page.last().and_then(|s| s.id.parse().ok()).unwrap_or(0),
+            0,
+        )
+    });
+    let results = page
+        .iter()
+        .map(|s| {
+            let homepage = store
+                .dataset
+                .content
+                .iter()
+                .find(|c| {
+                    c.space == s.key && c.parent.is_none() && c.content_type == ContentType::Page
+                })
+                .map(|c| c.id.clone());
+            json!({
+                "id": s.id,
+                "key": s.key,
+                "name": s.name,
+                "type": s.space_type.as_str(),
+                "status": "current",
+                "authorId": "sandbox-account",
+                "createdAt": super::web::iso(super::model::default_when()),
+                "homepageId": homepage,
+                "description": null,
+                "icon": null,
+                "_links": {"webui": format!("/spaces/{}", s.key)},
+            })
+        })
+        .collect();
+    v2_response(&view, "/wiki/api/v2/spaces", params, results, next)
+}

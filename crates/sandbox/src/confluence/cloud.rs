@@ -39,6 +39,9 @@ pub(crate) fn gateway_router(sim: ConfluenceSim) -> Router {
         .route(&at("/rest/api/space/{key}"), get(gone))
         .route(&at("/api/v2/pages"), get(v2_pages))
         .route(&at("/api/v2/blogposts"), get(v2_blogposts))
+        .route(&at("/api/v2/pages/{id}"), get(v2_page))
+        .route(&at("/api/v2/blogposts/{id}"), get(v2_blogpost))
+        .route(&at("/api/v2/spaces"), get(v2_spaces))
         .route(
             &at("/api/v2/pages/{id}/attachments"),
             get(v2_page_attachments),
@@ -218,4 +221,29 @@ async fn v2_blogpost_attachments(
         &id,
         &Params::parse(q.as_deref()),
     )
+}
+
+async fn v2_page(
+    State(sim): State<ConfluenceSim>,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    api::v2_single(&sim, ContentType::Page, &id, &Params::parse(q.as_deref()))
+}
+
+async fn v2_blogpost(
+    State(sim): State<ConfluenceSim>,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    api::v2_single(
+        &sim,
+        ContentType::Blogpost,
+        &id,
+        &Params::parse(q.as_deref()),
+    )
+}
+
+async fn v2_spaces(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
+    api::v2_spaces(&sim, &Params::parse(q.as_deref()))
 }

@@ -123,8 +123,8 @@ fn rate_limited(wait: Duration) -> Response {
 
 /// Applies latency and returns an injected HTTP error, if a fault fires. A GraphQL-style
 /// fault on a REST target is answered as 500.
-async fn rest_fault(sim: &UniqueSim, target: &str) -> Option<Response> {
-    let outcome = sim.shared.fault_for(target);
+async fn rest_fault(sim: &UniqueSim, target: &str, subject: &str) -> Option<Response> {
+    let outcome = sim.shared.fault_for(target, subject);
     if !outcome.latency.is_zero() {
         tokio::time::sleep(outcome.latency).await;
     }
@@ -293,7 +293,8 @@ async fn graphql(
             return response;
         }
     }
-    let outcome = sim.shared.fault_for(&operation);
+    let variables_json = serde_json::to_value(&request.variables).unwrap_or_default();
+    let outcome = sim.shared.fault_for(&operation, &variables_json.to_string());
     if !outcome.latency.is_zero() {
         tokio::time::sleep(outcome.latency).await;
     }
@@ -379,7 +380,8 @@ async fn file_diff(State(sim): State<UniqueSim>, headers: HeaderMap, body: Bytes
         "",
         serde_json::from_slice(&body).unwrap_or(Value::Null),
     );
-    if let Some(response) = rest_fault(&sim, "file-diff").await {
+    let subject = String::from_utf8_lossy(&body);
+    if let Some(response) = rest_fault(&sim, "file-diff", &subject).await {
         return response;
     }
     let request: FileDiffRequest = match serde_json::from_slice(&body) {
@@ -572,7 +574,7 @@ fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
 /// `POST /oauth/v2/token`: client credentials via HTTP Basic (the reference) or form fields;
 /// the scope must carry the project audience `urn:zitadel:iam:org:project:id:<id>:aud`.
 async fn token(State(sim): State<UniqueSim>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(response) = rest_fault(&sim, "token").await {
+    if let Some(response) = rest_fault(&sim, "token", "").await {
         return response;
     }
     let config = &sim.shared.config;

@@ -48,6 +48,10 @@ pub struct UniqueFault {
     pub latency_ms: u64,
     /// Fires at most this many times; `None` = every matching request.
     pub times: Option<u32>,
+    /// Only requests whose subject contains this text match: for GraphQL the JSON of the
+    /// variables (so `"p2"` picks one key, `"fileUrl"` only finalize calls), for the file diff
+    /// its body, for uploads and reads the content key.
+    pub when_contains: Option<String>,
 }
 
 impl Default for UniqueFault {
@@ -59,6 +63,7 @@ impl Default for UniqueFault {
             retry_after_secs: None,
             latency_ms: 0,
             times: None,
+            when_contains: None,
         }
     }
 }
@@ -101,8 +106,18 @@ impl UniqueFault {
         self
     }
 
-    fn matches(&self, target: &str) -> bool {
-        self.target == "*" || self.target == target
+    /// Restricts the rule to requests whose subject contains `text` (see `when_contains`).
+    pub fn when_contains(mut self, text: &str) -> Self {
+        self.when_contains = Some(text.into());
+        self
+    }
+
+    fn matches(&self, target: &str, subject: &str) -> bool {
+        (self.target == "*" || self.target == target)
+            && self
+                .when_contains
+                .as_deref()
+                .is_none_or(|t| subject.contains(t))
     }
 }
 
@@ -242,11 +257,12 @@ impl Shared {
         }
     }
 
-    /// Consumes the first firing fault matching `target` (every match adds its latency).
-    pub fn fault_for(&self, target: &str) -> FaultOutcome {
+    /// Consumes the first firing fault matching `target` and `subject` (every match adds its
+    /// latency).
+    pub fn fault_for(&self, target: &str, subject: &str) -> FaultOutcome {
         let mut outcome = FaultOutcome::default();
         let mut faults = lock(&self.faults);
-        for fault in faults.iter_mut().filter(|f| f.matches(target)) {
+        for fault in faults.iter_mut().filter(|f| f.matches(target, subject)) {
             outcome.latency = outcome.latency.max(Duration::from_millis(fault.latency_ms));
             let fires = fault.status.is_some() || fault.graphql_error.is_some();
             if !fires || outcome.status.is_some() || outcome.graphql_error.is_some() {
