@@ -852,3 +852,48 @@ async fn a_quarter_gigabyte_upload_keeps_memory_flat() {
         );
     }
 }
+
+#[tokio::test]
+async fn faults_can_pick_one_item_by_its_key() {
+    let h = start_default().await;
+    let scope = h.root_scope("Space");
+    h.sim.add_fault(
+        UniqueFault::graphql_error("ContentUpsert", "Registration rejected")
+            .when_contains("t1/SP/p2"),
+    );
+    h.sim
+        .add_fault(UniqueFault::status("upload", 500).when_contains("t1/SP/p3"));
+    h.sim.add_fault(
+        UniqueFault::graphql_error("ContentUpsert", "Finalize failed")
+            .when_contains("fileUrl")
+            .when_contains("t1/SP/p4"),
+    );
+
+    h.ingest_page("t1/SP/p1", &scope, "one").await;
+    let message = h
+        .ingest_error(CONTENT_UPSERT, h.page_variables("t1/SP/p2", &scope, 3))
+        .await;
+    assert_eq!(message, "Registration rejected");
+
+    let (_, write_url, _) = register(&h, "t1/SP/p3", &scope, "text/html", 3).await;
+    let upload = h
+        .http
+        .put(write_url)
+        .header("content-type", "text/html")
+        .header("x-ms-blob-type", "BlockBlob")
+        .body("abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 500);
+    assert_eq!(
+        h.sim.file_by_key("t1/SP/p3").unwrap().state,
+        ContentState::Registered
+    );
+    let mut variables = h.page_variables("t1/SP/p4", &scope, 3);
+    let registered = h.ingest(CONTENT_UPSERT, variables.clone()).await;
+    variables["fileUrl"] = registered["contentUpsert"]["readUrl"].clone();
+    let message = h.ingest_error(CONTENT_UPSERT, variables).await;
+    assert_eq!(message, "Finalize failed");
+    assert_eq!(h.sim.faults().len(), 3, "unlimited rules stay");
+}

@@ -294,7 +294,9 @@ async fn graphql(
         }
     }
     let variables_json = serde_json::to_value(&request.variables).unwrap_or_default();
-    let outcome = sim.shared.fault_for(&operation, &variables_json.to_string());
+    let outcome = sim
+        .shared
+        .fault_for(&operation, &variables_json.to_string());
     if !outcome.latency.is_zero() {
         tokio::time::sleep(outcome.latency).await;
     }
@@ -433,9 +435,6 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Some(response) = rest_fault(&sim, "upload").await {
-        return response;
-    }
     let Some(token) = params.key else {
         return error(StatusCode::BAD_REQUEST, "missing key query parameter");
     };
@@ -443,6 +442,22 @@ async fn upload(
         Ok(t) => t,
         Err(e) => return error(StatusCode::FORBIDDEN, &format!("AuthenticationFailed: {e}")),
     };
+    let (registered_mime, key) = {
+        let store = sim.shared.store();
+        match store.contents.get(&target.content_id) {
+            None => return error(StatusCode::NOT_FOUND, "BlobNotFound: content was deleted"),
+            Some(c) if c.generation != target.generation => {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "AuthenticationFailed: write URL of a superseded registration",
+                )
+            }
+            Some(c) => (c.mime_type.clone(), c.key.clone()),
+        }
+    };
+    if let Some(response) = rest_fault(&sim, "upload", &key).await {
+        return response;
+    }
     if header(&headers, "x-ms-blob-type") != Some("BlockBlob") {
         return error(
             StatusCode::BAD_REQUEST,
@@ -455,19 +470,6 @@ async fn upload(
             StatusCode::LENGTH_REQUIRED,
             "MissingContentLength: uploads need a Content-Length",
         );
-    };
-    let registered_mime = {
-        let store = sim.shared.store();
-        match store.contents.get(&target.content_id) {
-            None => return error(StatusCode::NOT_FOUND, "BlobNotFound: content was deleted"),
-            Some(c) if c.generation != target.generation => {
-                return error(
-                    StatusCode::FORBIDDEN,
-                    "AuthenticationFailed: write URL of a superseded registration",
-                )
-            }
-            Some(c) => c.mime_type.clone(),
-        }
     };
     let content_type = header(&headers, "content-type").unwrap_or("");
     if !content_type.eq_ignore_ascii_case(&registered_mime) {
@@ -528,9 +530,6 @@ async fn upload(
 
 /// `GET <readUrl>`: the uploaded bytes when they were small enough to keep.
 async fn read(State(sim): State<UniqueSim>, Query(params): Query<KeyParam>) -> Response {
-    if let Some(response) = rest_fault(&sim, "read").await {
-        return response;
-    }
     let Some(token) = params.key else {
         return error(StatusCode::BAD_REQUEST, "missing key query parameter");
     };
@@ -538,6 +537,16 @@ async fn read(State(sim): State<UniqueSim>, Query(params): Query<KeyParam>) -> R
         Ok(t) => t,
         Err(e) => return error(StatusCode::FORBIDDEN, &format!("AuthenticationFailed: {e}")),
     };
+    let key = sim
+        .shared
+        .store()
+        .contents
+        .get(&target.content_id)
+        .map(|c| c.key.clone())
+        .unwrap_or_default();
+    if let Some(response) = rest_fault(&sim, "read", &key).await {
+        return response;
+    }
     let store = sim.shared.store();
     match store
         .contents

@@ -48,10 +48,10 @@ pub struct UniqueFault {
     pub latency_ms: u64,
     /// Fires at most this many times; `None` = every matching request.
     pub times: Option<u32>,
-    /// Only requests whose subject contains this text match: for GraphQL the JSON of the
-    /// variables (so `"p2"` picks one key, `"fileUrl"` only finalize calls), for the file diff
-    /// its body, for uploads and reads the content key.
-    pub when_contains: Option<String>,
+    /// Only requests whose subject contains every one of these texts match: for GraphQL the
+    /// JSON of the variables (so `"p2"` picks one key, `"fileUrl"` only finalize calls), for
+    /// the file diff its body, for uploads and reads the content key.
+    pub when_contains: Vec<String>,
 }
 
 impl Default for UniqueFault {
@@ -63,7 +63,7 @@ impl Default for UniqueFault {
             retry_after_secs: None,
             latency_ms: 0,
             times: None,
-            when_contains: None,
+            when_contains: Vec::new(),
         }
     }
 }
@@ -106,9 +106,10 @@ impl UniqueFault {
         self
     }
 
-    /// Restricts the rule to requests whose subject contains `text` (see `when_contains`).
+    /// Restricts the rule to requests whose subject contains `text` (see `when_contains`);
+    /// repeat to require several texts.
     pub fn when_contains(mut self, text: &str) -> Self {
-        self.when_contains = Some(text.into());
+        self.when_contains.push(text.into());
         self
     }
 
@@ -116,8 +117,8 @@ impl UniqueFault {
         (self.target == "*" || self.target == target)
             && self
                 .when_contains
-                .as_deref()
-                .is_none_or(|t| subject.contains(t))
+                .iter()
+                .all(|t| subject.contains(t.as_str()))
     }
 }
 
