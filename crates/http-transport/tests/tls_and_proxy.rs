@@ -294,3 +294,41 @@ async fn the_token_endpoint_uses_the_proxy_too() {
     let _ = http_transport::TokenSource::fetch(&endpoint).await;
     assert_eq!(seen.lock().unwrap()[0].0, "http://127.0.0.1:9/oauth/token");
 }
+
+#[tokio::test]
+async fn a_stalled_tls_handshake_hits_the_connect_timeout_and_is_not_retried() {
+    // Accepts TCP connections and never answers the ClientHello.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = config();
+    config.timeouts.connect = std::time::Duration::from_millis(150);
+    let observer = Arc::new(common::RecordingObserver::default());
+    let transport = Transport::<http_transport::ReadOnly>::new(config, observer.clone()).unwrap();
+    let started = std::time::Instant::now();
+    let err = transport
+        .get(
+            Url::parse(&format!("https://127.0.0.1:{port}/")).unwrap(),
+            HeaderMap::new(),
+            &NoAuth,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Timeout {
+                what: "the connection",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(observer.retry_count(), 0);
+}
