@@ -3,10 +3,10 @@
 
 use crate::api::{attachment_stream, ConfluenceApi};
 use crate::config::ConfluenceConfig;
-use crate::core::{endpoint_of, Core};
+use crate::core::{endpoint_of, Core, COMPLETION_CONCURRENCY};
 use crate::model::{
-    Attachment, AttachmentStream, ContentRef, ContentType, InstanceId, InstanceType, Page,
-    PageAttachments, PageBody,
+    Attachment, AttachmentStream, ContentRef, ContentType, InlineAttachmentInfo, InstanceId,
+    InstanceType, Page, PageAttachments, PageBody,
 };
 use crate::urls::{cloud_attachment_url, cloud_page_url, encode_component};
 use crate::wire::{self, V1List, V1Page, V2Attachment, V2Content, V2List};
@@ -46,9 +46,27 @@ impl CloudClient {
         )
     }
 
+    /// Completes every page's attachments, a few pages at a time: each completion is a short
+    /// chain of requests, and the rate limiter, not this loop, should set the pace.
     async fn complete_all(&self, pages: &mut [Page]) -> Result<(), ConfluenceError> {
-        for page in pages {
-            self.complete_attachments(page).await?;
+        // Plain loops rather than stream combinators: closures over borrowed pages would make
+        // the future lose `Send` (higher-ranked lifetime inference).
+        let mut truncated: Vec<&mut Page> = Vec::new();
+        for page in pages.iter_mut() {
+            if page
+                .inline_attachments
+                .as_ref()
+                .is_some_and(InlineAttachmentInfo::possibly_truncated)
+            {
+                truncated.push(page);
+            }
+        }
+        for group in truncated.chunks_mut(COMPLETION_CONCURRENCY) {
+            let mut completions = Vec::with_capacity(group.len());
+            for page in group.iter_mut() {
+                completions.push(self.complete_attachments(page));
+            }
+            futures::future::try_join_all(completions).await?;
         }
         Ok(())
     }

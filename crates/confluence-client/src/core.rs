@@ -19,6 +19,8 @@ pub(crate) const ATT_EXPAND: &str =
     ",children.attachment,children.attachment.version,children.attachment.extensions";
 /// Expansions of a body fetch through v1 (Data Center).
 pub(crate) const BODY_EXPAND: &str = "body.storage,version,space,metadata.labels";
+/// Pages whose attachment lists are completed at the same time.
+pub(crate) const COMPLETION_CONCURRENCY: usize = 4;
 /// Page size asked of label and descendant searches; the server may give fewer.
 pub(crate) const SEARCH_LIMIT: usize = 100;
 

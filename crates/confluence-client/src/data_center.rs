@@ -6,10 +6,10 @@ use http_transport::NoAuth;
 
 use crate::api::{attachment_stream, ConfluenceApi};
 use crate::config::ConfluenceConfig;
-use crate::core::{endpoint_of, Core, BODY_EXPAND};
+use crate::core::{endpoint_of, Core, BODY_EXPAND, COMPLETION_CONCURRENCY};
 use crate::model::{
-    Attachment, AttachmentStream, ContentRef, InstanceId, InstanceType, Page, PageAttachments,
-    PageBody,
+    Attachment, AttachmentStream, ContentRef, InlineAttachmentInfo, InstanceId, InstanceType, Page,
+    PageAttachments, PageBody,
 };
 use crate::urls::{data_center_attachment_url, data_center_page_url, encode_component};
 use crate::wire::{self, V1Attachment, V1List, V1Page};
@@ -48,9 +48,27 @@ impl DataCenterClient {
         )
     }
 
+    /// Completes every page's attachments, a few pages at a time: each completion is a short
+    /// chain of requests, and the rate limiter, not this loop, should set the pace.
     async fn complete_all(&self, pages: &mut [Page]) -> Result<(), ConfluenceError> {
-        for page in pages {
-            self.complete_attachments(page).await?;
+        // Plain loops rather than stream combinators: closures over borrowed pages would make
+        // the future lose `Send` (higher-ranked lifetime inference).
+        let mut truncated: Vec<&mut Page> = Vec::new();
+        for page in pages.iter_mut() {
+            if page
+                .inline_attachments
+                .as_ref()
+                .is_some_and(InlineAttachmentInfo::possibly_truncated)
+            {
+                truncated.push(page);
+            }
+        }
+        for group in truncated.chunks_mut(COMPLETION_CONCURRENCY) {
+            let mut completions = Vec::with_capacity(group.len());
+            for page in group.iter_mut() {
+                completions.push(self.complete_attachments(page));
+            }
+            futures::future::try_join_all(completions).await?;
         }
         Ok(())
     }
