@@ -77,7 +77,22 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
             Err(e) => return bad_request(&e),
         },
     };
-    let matching = content[first_index..].iter().filter(|c| {
+    // Queries that pin ids (the batched body fetch) look those up instead of scanning.
+    let pinned: Option<Vec<&Content>> = expr.id_restriction().map(|ids| {
+        let mut positions: Vec<usize> = ids.iter().filter_map(|id| store.position(id)).collect();
+        positions.sort_unstable();
+        positions.dedup();
+        positions
+            .into_iter()
+            .filter(|p| *p >= first_index)
+            .map(|p| &content[p])
+            .collect()
+    });
+    let candidates: Box<dyn Iterator<Item = &Content>> = match &pinned {
+        Some(list) => Box::new(list.iter().copied()),
+        None => Box::new(content[first_index..].iter()),
+    };
+    let matching = candidates.filter(|c| {
         let space_type = store
             .space(&c.space)
             .map(|s| view.space_type(s).as_str())
@@ -389,10 +404,21 @@ pub(crate) fn v2_content(sim: &ConfluenceSim, kind: ContentType, params: &Params
     };
     let content = &store.dataset.content;
     let first = after.map_or(0, |a| content.partition_point(|c| c.numeric_id() <= a));
-    let page: Vec<&Content> = content[first..]
-        .iter()
+    let candidates: Box<dyn Iterator<Item = &Content>> = if ids.is_empty() {
+        Box::new(content[first..].iter())
+    } else {
+        let mut positions: Vec<usize> = ids.iter().filter_map(|id| store.position(id)).collect();
+        positions.sort_unstable();
+        positions.dedup();
+        Box::new(
+            positions
+                .into_iter()
+                .filter(move |p| *p >= first)
+                .map(|p| &content[p]),
+        )
+    };
+    let page: Vec<&Content> = candidates
         .filter(|c| c.content_type == kind)
-        .filter(|c| ids.is_empty() || ids.contains(&c.id.as_str()))
         .filter(|c| {
             space_ids.is_empty()
                 || store

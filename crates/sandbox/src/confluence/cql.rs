@@ -422,6 +422,31 @@ impl Expr {
         }
     }
 
+    /// Ids the query can only match among, when it pins them (`id = 5`, `id IN (…)`, or such a
+    /// clause ANDed with anything); `None` when any content could match. Lets batched body
+    /// fetches skip a full scan.
+    pub fn id_restriction(&self) -> Option<Vec<&str>> {
+        match self {
+            Expr::Equals {
+                field: Field::Id,
+                value,
+                negated: false,
+            } => Some(vec![value.as_str()]),
+            Expr::In {
+                field: Field::Id,
+                values,
+                negated: false,
+            } => Some(values.iter().map(String::as_str).collect()),
+            Expr::And(a, b) => a.id_restriction().or_else(|| b.id_restriction()),
+            Expr::Or(a, b) => {
+                let mut ids = a.id_restriction()?;
+                ids.extend(b.id_restriction()?);
+                Some(ids)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the query uses `field` anywhere (ancestors are only computed when needed).
     pub fn mentions(&self, field: Field) -> bool {
         match self {
@@ -538,6 +563,17 @@ mod tests {
             .matches(&c));
         assert!(parse("space=ENG AND type=page").unwrap().matches(&c));
         assert!(parse("NOT space=OTHER").unwrap().matches(&c));
+    }
+
+    #[test]
+    fn id_restriction_pins_candidates_only_when_safe() {
+        let ids = |q: &str| parse(q).unwrap().id_restriction().map(|ids| ids.join(","));
+        assert_eq!(ids("id in (1,2) AND type=page"), Some("1,2".into()));
+        assert_eq!(ids("type=page AND id=3"), Some("3".into()));
+        assert_eq!(ids("id=1 OR id=2"), Some("1,2".into()));
+        assert_eq!(ids("id=1 OR label=x"), None);
+        assert_eq!(ids("id != 1"), None);
+        assert_eq!(ids("NOT id = 1"), None);
     }
 
     #[test]

@@ -152,7 +152,7 @@ async fn media_binary(
         );
     }
     let store = sim.read();
-    match store.dataset.attachment(&attachment_id) {
+    match store.attachment(&attachment_id) {
         Some((_, attachment)) => attachment_response(attachment),
         None => v1_error(StatusCode::NOT_FOUND, "file not found").into_response(),
     }

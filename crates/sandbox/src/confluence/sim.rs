@@ -127,7 +127,12 @@ pub struct ConfluenceUrls {
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub dataset: Dataset,
+    /// Content id → position in `dataset.content`.
     index: HashMap<String, usize>,
+    /// Space key → position in `dataset.spaces`.
+    spaces: HashMap<String, usize>,
+    /// Attachment id → position of the content holding it.
+    attachments: HashMap<String, usize>,
 }
 
 impl Store {
@@ -139,7 +144,24 @@ impl Store {
             .enumerate()
             .map(|(i, c)| (c.id.clone(), i))
             .collect();
-        Self { dataset, index }
+        let spaces = dataset
+            .spaces
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key.clone(), i))
+            .collect();
+        let attachments = dataset
+            .content
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c.attachments.iter().map(move |a| (a.id.clone(), i)))
+            .collect();
+        Self {
+            dataset,
+            index,
+            spaces,
+            attachments,
+        }
     }
 
     fn reindex(&mut self) {
@@ -151,8 +173,23 @@ impl Store {
         self.index.get(id).map(|i| &self.dataset.content[*i])
     }
 
+    /// Position of content in `dataset.content` (which is sorted by numeric id).
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
     pub fn space(&self, key: &str) -> Option<&Space> {
-        self.dataset.space_by_key(key)
+        self.spaces.get(key).map(|i| &self.dataset.spaces[*i])
+    }
+
+    /// An attachment and the content holding it.
+    pub fn attachment(&self, id: &str) -> Option<(&Content, &Attachment)> {
+        let content = &self.dataset.content[*self.attachments.get(id)?];
+        content
+            .attachments
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| (content, a))
     }
 
     /// Ancestor ids, nearest first.
