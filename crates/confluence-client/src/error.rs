@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use http_transport::{PaginationError, TransportError};
+use http_transport::{AuthError, PaginationError, TransportError};
 
 /// One invalid configuration field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,16 @@ pub enum ConfluenceError {
     Unauthorized {
         instance: String,
         endpoint: String,
+        #[source]
+        source: Box<TransportError>,
+    },
+
+    /// The OAuth token endpoint refused the client credentials (400/401/403).
+    #[error("{instance}: the token endpoint {token_url} refused our client credentials (HTTP {status}): check the client id and secret")]
+    TokenRejected {
+        instance: String,
+        token_url: String,
+        status: u16,
         #[source]
         source: Box<TransportError>,
     },
@@ -129,6 +139,16 @@ impl ConfluenceError {
                 retry_after: *retry_after,
                 source,
             },
+            TransportError::Auth(AuthError::TokenStatus { url, status, .. })
+                if matches!(status, 400 | 401 | 403) =>
+            {
+                Self::TokenRejected {
+                    instance,
+                    token_url: url.clone(),
+                    status: *status,
+                    source,
+                }
+            }
             TransportError::Decode { reason, .. } => Self::Decode {
                 endpoint,
                 reason: reason.clone(),
@@ -168,6 +188,7 @@ impl ConfluenceError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Unauthorized { source, .. }
+            | Self::TokenRejected { source, .. }
             | Self::Forbidden { source, .. }
             | Self::EndpointGone { source, .. }
             | Self::Blocked { source, .. }

@@ -112,6 +112,11 @@ async fn wrong_credentials_are_an_unauthorized_error_without_the_secret() {
     };
     cloud.retry.max_retries = 0;
     let err = client(cloud).discover_labelled_pages().await.unwrap_err();
+    assert!(
+        matches!(err, ConfluenceError::TokenRejected { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("client id and secret"), "{err}");
     assert!(!err.to_string().contains("not-the-secret"), "{err}");
     assert!(!format!("{err:?}").contains("not-the-secret"));
 }
