@@ -625,3 +625,50 @@ async fn v2_single_page_and_spaces() {
     let (_, rest) = get(&sb, &token, first["_links"]["next"].as_str().unwrap()).await;
     assert_eq!(rest["results"][0]["key"], "~alice");
 }
+
+#[tokio::test]
+async fn id_batches_with_bodies_page_by_cursor() {
+    let sb = spawn_sandbox(ConfluenceConfig {
+        dataset: GenerateSpec {
+            seed: 4,
+            spaces: 2,
+            pages_per_space: 60,
+            ..GenerateSpec::default()
+        }
+        .generate(),
+        ..ConfluenceConfig::default()
+    })
+    .await;
+    let token = cloud_token(&sb).await;
+    let ids: Vec<String> = sb
+        .confluence
+        .dataset()
+        .content
+        .iter()
+        .filter(|c| c.content_type == sandbox::confluence::ContentType::Page)
+        .map(|c| c.id.clone())
+        .take(80)
+        .collect();
+    let cql = enc(&format!("id in ({}) AND type != attachment", ids.join(",")));
+    let mut url =
+        format!("/wiki/rest/api/content/search?cql={cql}&expand=body.storage,version&limit=250");
+    let mut seen = Vec::new();
+    loop {
+        let (status, body) = get(&sb, &token, &url).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["limit"], 50);
+        for r in body["results"].as_array().unwrap() {
+            assert!(r["body"]["storage"]["value"].is_string());
+            seen.push(r["id"].as_str().unwrap().to_owned());
+        }
+        match body["_links"]["next"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    assert_eq!(
+        sb.requests.count_matching("cloud", "GET", "content/search"),
+        2
+    );
+}

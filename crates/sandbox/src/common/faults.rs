@@ -470,3 +470,82 @@ pub fn cut_body(body: Body, after: u64) -> Body {
     };
     Body::from_stream(stream)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn bucket_allows_burst_then_refills_over_time() {
+        let mut bucket = Bucket::new(RateLimit {
+            per_minute: 60,
+            burst: Some(2),
+        });
+        let start = Instant::now();
+        assert!(bucket.take(start).is_ok());
+        assert!(bucket.take(start).is_ok());
+        let wait = bucket.take(start).unwrap_err();
+        assert!(
+            wait <= Duration::from_secs(1) && wait > Duration::from_millis(900),
+            "{wait:?}"
+        );
+        assert!(bucket.take(start + Duration::from_millis(1010)).is_ok());
+    }
+
+    #[test]
+    fn rules_match_service_wildcards_and_route_suffixes() {
+        let faults = Faults::default();
+        faults.add_rule(
+            FaultRule::error("*", 503, 1.0)
+                .on_route("content/search")
+                .times(2),
+        );
+        assert!(faults
+            .decide("dc", "/rest/api/content/{id}")
+            .error
+            .is_none());
+        assert!(faults
+            .decide("dc", "/rest/api/content/search")
+            .error
+            .is_some());
+        assert!(faults
+            .decide(
+                "cloud",
+                "/ex/confluence/{cloud_id}/wiki/rest/api/content/search"
+            )
+            .error
+            .is_some());
+        assert!(
+            faults
+                .decide("cloud", "/wiki/rest/api/content/search")
+                .error
+                .is_none(),
+            "times(2) is spent"
+        );
+        let rules = faults.rules();
+        assert_eq!((rules[0].matched, rules[0].fired), (3, 2));
+    }
+
+    #[test]
+    fn same_seed_same_decisions() {
+        let run = |seed| {
+            let faults = Faults::new(FaultsConfig {
+                seed,
+                rules: vec![
+                    FaultRule::error("x", 500, 0.3),
+                    FaultRule::cut_body("x", 0.3, 10),
+                ],
+                ..FaultsConfig::default()
+            });
+            (0..50)
+                .map(|_| {
+                    let d = faults.decide("x", "/r");
+                    (d.error.is_some(), d.cut_after)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(5), run(5));
+        assert_ne!(run(5), run(6));
+    }
+}
