@@ -634,3 +634,90 @@ async fn graphql_errors_come_back_with_status_200() {
         .unwrap()
         .contains("nope"));
 }
+
+#[tokio::test]
+async fn scope_access_is_enforced_when_configured() {
+    let h = start(sandbox::unique::UniqueConfig {
+        enforce_scope_access: true,
+        ..Default::default()
+    })
+    .await;
+    let root = h.root_scope("Org");
+    let by_id = json!({"skip": 0, "take": 1, "where": {"id": {"equals": root}}});
+    let hidden = h.ingest(PAGINATED_SCOPE, by_id.clone()).await;
+    assert_eq!(hidden["paginatedScope"]["nodes"], json!([]));
+
+    let grant = |access: &[&str]| {
+        json!({"scopeId": root, "applyToSubScopes": false, "skipFileAccessPropagation": true,
+               "scopeAccesses": access.iter().map(|a| json!({"accessType": a, "entityId": "sandbox-user", "entityType": "USER"})).collect::<Vec<_>>()})
+    };
+    h.ingest(CREATE_SCOPE_ACCESSES, grant(&["READ"])).await;
+    let seen = h.ingest(PAGINATED_SCOPE, by_id).await;
+    assert_eq!(seen["paginatedScope"]["nodes"][0]["id"], root.as_str());
+    let (_, body) = h
+        .post_graphql(
+            &h.ingestion,
+            CONTENT_UPSERT,
+            h.page_variables("k/1", &root, 1),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let (_, body) = h
+        .post_graphql(
+            &h.ingestion,
+            GENERATE_SCOPES_BASED_ON_PATHS,
+            json!({"paths": ["/Org/SP"], "inheritAccess": true}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "READ cannot create children"
+    );
+
+    h.ingest(CREATE_SCOPE_ACCESSES, grant(&["MANAGE", "READ", "WRITE"]))
+        .await;
+    let generated = h
+        .ingest(
+            GENERATE_SCOPES_BASED_ON_PATHS,
+            json!({"paths": ["/Org/SP"], "inheritAccess": false}),
+        )
+        .await;
+    let orphan = generated["generateScopesBasedOnPaths"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, body) = h
+        .post_graphql(
+            &h.ingestion,
+            CONTENT_UPSERT,
+            h.page_variables("k/1", &orphan, 1),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let refused = h
+        .ingest(DELETE_FOLDER, json!({"scopeId": orphan, "recursive": true}))
+        .await;
+    assert_eq!(
+        refused["deleteFolder"]["failedFolders"][0]["id"],
+        orphan.as_str()
+    );
+
+    let generated = h
+        .ingest(
+            GENERATE_SCOPES_BASED_ON_PATHS,
+            json!({"paths": ["/Org/ENG"], "inheritAccess": true}),
+        )
+        .await;
+    let inherited = generated["generateScopesBasedOnPaths"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.ingest_page("k/2", &inherited, "ok").await;
+    let listed = h
+        .ingest(
+            PAGINATED_CONTENT_IDS,
+            json!({"skip": 0, "take": 10, "where": {}}),
+        )
+        .await;
+    assert_eq!(listed["paginatedContent"]["totalCount"], 1);
+}

@@ -45,6 +45,13 @@ pub struct UniqueConfig {
     /// the reference connector's model of the service never reports moves for Confluence (a
     /// cross-space move is new in one space and deleted in the other).
     pub file_diff_reports_moves: bool,
+    /// When `true`, the caller's USER grants on scopes are enforced: scopes and content are
+    /// visible only with READ (WRITE and MANAGE imply it), content is written and deleted only
+    /// with WRITE, scopes are created under a parent only with WRITE, and updated, moved or
+    /// deleted only with MANAGE. `createScopeAccesses` is always allowed (the service user is
+    /// an admin). Off by default: the reference does not pin these rules down, and the
+    /// connector grants itself access before it relies on it anyway; turn it on to prove that.
+    pub enforce_scope_access: bool,
 }
 
 impl Default for UniqueConfig {
@@ -61,6 +68,7 @@ impl Default for UniqueConfig {
             rate_limit_per_minute: None,
             keep_blob_bytes_up_to: 1024 * 1024,
             file_diff_reports_moves: false,
+            enforce_scope_access: false,
         }
     }
 }
@@ -79,6 +87,7 @@ impl fmt::Debug for UniqueConfig {
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("keep_blob_bytes_up_to", &self.keep_blob_bytes_up_to)
             .field("file_diff_reports_moves", &self.file_diff_reports_moves)
+            .field("enforce_scope_access", &self.enforce_scope_access)
             .finish()
     }
 }

@@ -19,8 +19,8 @@ use chrono::{DateTime, Utc};
 use super::signing::GrantKind;
 use super::sim::Shared;
 use super::state::{
-    AccessType, ContentRecord, EntityType, IngestionState, OwnerType, ScopeAccess, ScopeRecord,
-    StoreError, UploadTarget, UpsertInput,
+    AccessType, ContentRecord, DeleteFolderOutcome, EntityType, IngestionState, OwnerType,
+    ScopeAccess, ScopeRecord, Store, StoreError, UploadTarget, UpsertInput,
 };
 use super::variables::{TypeMap, INTROSPECTION};
 
@@ -629,6 +629,7 @@ fn store_error(e: StoreError) -> async_graphql::Error {
             StoreError::ScopeNotFound(_) | StoreError::ContentNotFound(_) => ("NOT_FOUND", 404),
             StoreError::ExternalIdTaken(_) | StoreError::ScopeExists(_) => ("CONFLICT", 409),
             StoreError::Invalid(_) => ("BAD_USER_INPUT", 400),
+            StoreError::Forbidden(_) => ("FORBIDDEN", 403),
         };
         gql_error(code, status, &e.to_string())
     }
@@ -636,6 +637,26 @@ fn store_error(e: StoreError) -> async_graphql::Error {
 
 fn shared<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Shared>> {
     ctx.data::<Arc<Shared>>()
+}
+
+/// The user whose scope grants are checked, or `None` when enforcement is off.
+fn enforced_user<'a>(ctx: &Context<'a>) -> async_graphql::Result<Option<&'a str>> {
+    if !shared(ctx)?.config.enforce_scope_access {
+        return Ok(None);
+    }
+    Ok(Some(ctx.data::<Caller>()?.user_id.as_str()))
+}
+
+/// Whether the content may be deleted (unknown ids pass: deleting them is a no-op).
+fn writable(store: &Store, user: Option<&str>, content_id: &str) -> bool {
+    match (user, store.contents.get(content_id)) {
+        (Some(u), Some(c)) => store.allows(&c.owner_id, u, AccessType::Write),
+        _ => true,
+    }
+}
+
+fn visible(store: &Store, user: Option<&str>, scope_id: &str) -> bool {
+    user.is_none_or(|u| store.allows(scope_id, u, AccessType::Read))
 }
 
 fn page(skip: Option<i32>, take: Option<i32>) -> async_graphql::Result<(usize, Option<usize>)> {
@@ -683,11 +704,12 @@ impl IngestionQuery {
     ) -> async_graphql::Result<PaginatedScopeNode> {
         let (skip, take) = page(skip, take)?;
         let filter = filter.unwrap_or_default();
+        let user = enforced_user(ctx)?;
         let store = shared(ctx)?.store();
         let matching: Vec<&ScopeRecord> = store
             .scopes_ordered()
             .into_iter()
-            .filter(|s| filter.matches(s))
+            .filter(|s| filter.matches(s) && visible(&store, user, &s.id))
             .collect();
         Ok(PaginatedScopeNode {
             total_count: count(matching.len()),
@@ -710,11 +732,12 @@ impl IngestionQuery {
     ) -> async_graphql::Result<PaginatedContentNode> {
         let (skip, take) = page(skip, take)?;
         let filter = filter.unwrap_or_default();
+        let user = enforced_user(ctx)?;
         let store = shared(ctx)?.store();
         let matching: Vec<&ContentRecord> = store
             .contents_ordered()
             .into_iter()
-            .filter(|c| filter.matches(c))
+            .filter(|c| filter.matches(c) && visible(&store, user, &c.owner_id))
             .collect();
         Ok(PaginatedContentNode {
             total_count: count(matching.len()),
@@ -733,10 +756,12 @@ impl IngestionQuery {
         ctx: &Context<'_>,
         content_id: String,
     ) -> async_graphql::Result<Option<ContentNode>> {
+        let user = enforced_user(ctx)?;
         let store = shared(ctx)?.store();
         Ok(store
             .contents
             .get(&content_id)
+            .filter(|c| visible(&store, user, &c.owner_id))
             .map(|c| content_node(c, store.file_access(c))))
     }
 }
@@ -784,7 +809,16 @@ impl IngestionMutation {
             MaybeUndefined::Value(v) => Some(Some(v)),
         };
         let parent = input.parrent_scope.map(|p| p.connect.id);
+        let user = enforced_user(ctx)?;
         let mut store = shared(ctx)?.store();
+        store
+            .require(user, &id, AccessType::Manage)
+            .map_err(store_error)?;
+        if let Some(parent) = &parent {
+            store
+                .require(user, parent, AccessType::Manage)
+                .map_err(store_error)?;
+        }
         let scope = store
             .update_scope(&id, external_id, input.name, parent)
             .map_err(store_error)?;
@@ -798,9 +832,10 @@ impl IngestionMutation {
         paths: Vec<String>,
         inherit_access: Option<bool>,
     ) -> async_graphql::Result<Vec<ScopeNode>> {
+        let user = enforced_user(ctx)?;
         let mut store = shared(ctx)?.store();
         let leaves = store
-            .generate_scopes(&paths, inherit_access.unwrap_or(false))
+            .generate_scopes(&paths, inherit_access.unwrap_or(false), user)
             .map_err(store_error)?;
         Ok(leaves
             .iter()
@@ -815,8 +850,14 @@ impl IngestionMutation {
         ctx: &Context<'_>,
         input: BulkMoveInput,
     ) -> async_graphql::Result<BulkMoveResultNode> {
-        let affected = shared(ctx)?
-            .store()
+        let user = enforced_user(ctx)?;
+        let mut store = shared(ctx)?.store();
+        for id in input.scope_ids.iter().chain([&input.target_scope_id]) {
+            store
+                .require(user, id, AccessType::Manage)
+                .map_err(store_error)?;
+        }
+        let affected = store
             .bulk_move(&input.scope_ids, &input.target_scope_id)
             .map_err(store_error)?;
         Ok(BulkMoveResultNode {
@@ -836,7 +877,24 @@ impl IngestionMutation {
         scope_id: String,
         recursive: bool,
     ) -> async_graphql::Result<DeleteFolderResultNode> {
-        let outcome = shared(ctx)?.store().delete_folder(&scope_id, recursive);
+        let user = enforced_user(ctx)?;
+        let mut store = shared(ctx)?.store();
+        let outcome = match store.require(user, &scope_id, AccessType::Manage) {
+            Ok(()) => store.delete_folder(&scope_id, recursive),
+            Err(e) => DeleteFolderOutcome {
+                success: Vec::new(),
+                failed: vec![(
+                    scope_id.clone(),
+                    store
+                        .scopes
+                        .get(&scope_id)
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
+                    e.to_string(),
+                    store.scope_path(&scope_id),
+                )],
+            },
+        };
         Ok(DeleteFolderResultNode {
             success_folders: outcome
                 .success
@@ -892,7 +950,13 @@ impl IngestionMutation {
             base_url,
             store_internally: store_internally.unwrap_or(false),
         };
+        let user = enforced_user(ctx)?;
         let mut store = shared.store();
+        if let Some(scope_id) = &upsert.scope_id {
+            store
+                .require(user, scope_id, AccessType::Write)
+                .map_err(store_error)?;
+        }
         let record = match file_url {
             None => {
                 let record = store.register(upsert).map_err(store_error)?;
@@ -919,17 +983,20 @@ impl IngestionMutation {
         ctx: &Context<'_>,
         content_ids: Vec<String>,
     ) -> async_graphql::Result<Vec<DeletedContentNode>> {
+        let user = enforced_user(ctx)?;
         let mut store = shared(ctx)?.store();
         Ok(content_ids
             .into_iter()
-            .filter(|id| store.delete_content(id))
+            .filter(|id| writable(&store, user, id) && store.delete_content(id))
             .map(|id| DeletedContentNode { id })
             .collect())
     }
 
     /// Deletes one content; `false` when it did not exist.
     async fn content_delete(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
-        Ok(shared(ctx)?.store().delete_content(&id))
+        let user = enforced_user(ctx)?;
+        let mut store = shared(ctx)?.store();
+        Ok(writable(&store, user, &id) && store.delete_content(&id))
     }
 }
 

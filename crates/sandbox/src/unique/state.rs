@@ -215,6 +215,15 @@ pub enum StoreError {
     ScopeExists(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+/// `granted` covers `needed`: MANAGE covers everything, WRITE covers READ.
+fn covers(granted: AccessType, needed: AccessType) -> bool {
+    granted == needed
+        || granted == AccessType::Manage
+        || (granted == AccessType::Write && needed == AccessType::Read)
 }
 
 /// A write or read grant minted for one registration of one content.
@@ -356,6 +365,35 @@ impl Store {
         Ok(&self.scopes[&id])
     }
 
+    /// Whether `user` holds (a grant covering) `needed` on the scope.
+    pub fn allows(&self, scope_id: &str, user: &str, needed: AccessType) -> bool {
+        self.scopes.get(scope_id).is_some_and(|s| {
+            s.accesses.iter().any(|a| {
+                a.entity_type == EntityType::User
+                    && a.entity_id == user
+                    && covers(a.access_type, needed)
+            })
+        })
+    }
+
+    /// `Forbidden` unless the scope is unknown (the operation reports that itself) or `user`
+    /// is `None` (enforcement off) or holds `needed`.
+    pub fn require(
+        &self,
+        user: Option<&str>,
+        scope_id: &str,
+        needed: AccessType,
+    ) -> Result<(), StoreError> {
+        match user {
+            Some(u) if self.scopes.contains_key(scope_id) && !self.allows(scope_id, u, needed) => {
+                Err(StoreError::Forbidden(format!(
+                    "Missing {needed:?} access on scope {scope_id}"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn scope(&self, id: &str) -> Result<&ScopeRecord, StoreError> {
         self.scopes
             .get(id)
@@ -476,6 +514,7 @@ impl Store {
         &mut self,
         paths: &[String],
         inherit_access: bool,
+        creator: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
         let mut leaves = Vec::with_capacity(paths.len());
         for path in paths {
@@ -493,6 +532,9 @@ impl Store {
                 let id = match existing {
                     Some(id) => id,
                     None => {
+                        if let Some(parent) = parent.as_deref() {
+                            self.require(creator, parent, AccessType::Write)?;
+                        }
                         let id = self
                             .create_scope(None, name, parent.as_deref(), None)?
                             .id
@@ -999,7 +1041,11 @@ mod tests {
             .grant(&root, std::slice::from_ref(&grant), false)
             .unwrap();
         let leaves = store
-            .generate_scopes(&["/Org/A".into(), "/Org/B".into(), "/Org/A".into()], true)
+            .generate_scopes(
+                &["/Org/A".into(), "/Org/B".into(), "/Org/A".into()],
+                true,
+                None,
+            )
             .unwrap();
         assert_eq!(leaves.len(), 3);
         assert_eq!(leaves[0], leaves[2]);
