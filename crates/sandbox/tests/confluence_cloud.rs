@@ -672,3 +672,25 @@ async fn id_batches_with_bodies_page_by_cursor() {
         2
     );
 }
+
+#[tokio::test]
+async fn changing_limit_within_a_cursor_chain_is_refused() {
+    let sb = spawn_sandbox(ConfluenceConfig::default()).await;
+    let token = cloud_token(&sb).await;
+    let (_, body) = get(
+        &sb,
+        &token,
+        "/wiki/rest/api/content/search?cql=type%3Dpage&limit=3",
+    )
+    .await;
+    let next = body["_links"]["next"]
+        .as_str()
+        .unwrap()
+        .replace("limit=3", "limit=5");
+    let (status, body) = get(&sb, &token, &next).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"].as_str().unwrap().contains("limit changed"),
+        "{body}"
+    );
+}

@@ -63,13 +63,13 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
     let (first_index, skip_matches, start) = match flavour {
         Flavour::Cloud => match params.get("cursor") {
             None | Some("") => (0, 0, 0),
-            Some(cursor) => match decode_cursor("search", cursor) {
-                Some((after, offset)) => (
+            Some(cursor) => match decode_cursor("search", limit, cursor) {
+                Ok((after, offset)) => (
                     content.partition_point(|c| c.numeric_id() <= after),
                     0,
                     offset,
                 ),
-                None => return bad_request("Invalid cursor"),
+                Err(e) => return bad_request(&e),
             },
         },
         Flavour::DataCenter => match params.usize("start") {
@@ -122,7 +122,10 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
             Flavour::Cloud => {
                 let last = page.last().map(|c| c.numeric_id()).unwrap_or(0);
                 pairs.push(("next", "true".into()));
-                pairs.push(("cursor", encode_cursor("search", last, start + page.len())));
+                pairs.push((
+                    "cursor",
+                    encode_cursor("search", limit, last, start + page.len()),
+                ));
                 if !expand_list.is_empty() {
                     pairs.push(("expand", expand_list.join(",")));
                 }
@@ -388,9 +391,9 @@ pub(crate) fn v2_content(sim: &ConfluenceSim, kind: ContentType, params: &Params
     };
     let after = match params.get("cursor") {
         None | Some("") => None,
-        Some(c) => match decode_cursor(kind_name, c) {
-            Some((after, _)) => Some(after),
-            None => return v2_error(StatusCode::BAD_REQUEST, "Invalid cursor"),
+        Some(c) => match decode_cursor(kind_name, limit, c) {
+            Ok((after, _)) => Some(after),
+            Err(e) => return v2_error(StatusCode::BAD_REQUEST, &e),
         },
     };
     let space_ids = params.list("space-id");
@@ -430,7 +433,14 @@ pub(crate) fn v2_content(sim: &ConfluenceSim, kind: ContentType, params: &Params
         .collect();
     let more = page.len() > limit;
     let page = &page[..page.len().min(limit)];
-    let next = more.then(|| encode_cursor(kind_name, page.last().map_or(0, |c| c.numeric_id()), 0));
+    let next = more.then(|| {
+        encode_cursor(
+            kind_name,
+            limit,
+            page.last().map_or(0, |c| c.numeric_id()),
+            0,
+        )
+    });
     let results = page.iter().map(|c| view.content_v2(c, with_body)).collect();
     let path = if kind == ContentType::Blogpost {
         "/wiki/api/v2/blogposts"
@@ -460,9 +470,9 @@ pub(crate) fn v2_attachments(
     }
     let after = match params.get("cursor") {
         None | Some("") => None,
-        Some(c) => match decode_cursor("v2attachments", c) {
-            Some((after, _)) => Some(after),
-            None => return v2_error(StatusCode::BAD_REQUEST, "Invalid cursor"),
+        Some(c) => match decode_cursor("v2attachments", limit, c) {
+            Ok((after, _)) => Some(after),
+            Err(e) => return v2_error(StatusCode::BAD_REQUEST, &e),
         },
     };
     let store = sim.read();
@@ -491,6 +501,7 @@ pub(crate) fn v2_attachments(
     let next = more.then(|| {
         encode_cursor(
             "v2attachments",
+            limit,
             page.last().map_or(0, |a| a.numeric_id()),
             0,
         )
@@ -560,9 +571,9 @@ pub(crate) fn v2_spaces(sim: &ConfluenceSim, params: &Params) -> Response {
     };
     let after = match params.get("cursor") {
         None | Some("") => None,
-        Some(c) => match decode_cursor("v2spaces", c) {
-            Some((after, _)) => Some(after),
-            None => return v2_error(StatusCode::BAD_REQUEST, "Invalid cursor"),
+        Some(c) => match decode_cursor("v2spaces", limit, c) {
+            Ok((after, _)) => Some(after),
+            Err(e) => return v2_error(StatusCode::BAD_REQUEST, &e),
         },
     };
     let ids = params.list("ids");
@@ -594,6 +605,7 @@ pub(crate) fn v2_spaces(sim: &ConfluenceSim, params: &Params) -> Response {
     let next = more.then(|| {
         encode_cursor(
             "v2spaces",
+            limit,
             page.last().and_then(|s| s.id.parse().ok()).unwrap_or(0),
             0,
         )

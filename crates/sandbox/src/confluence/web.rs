@@ -69,23 +69,44 @@ pub(crate) fn query_string(pairs: &[(&str, String)]) -> String {
     s.finish()
 }
 
-/// Opaque cursor: base64url of `<kind>:<last numeric id>:<items before>`. Keyed on the last id
-/// rather than an offset, so deleting an earlier item between two pages skips nothing.
-pub(crate) fn encode_cursor(kind: &str, after: u64, offset: usize) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{after}:{offset}"))
+/// Opaque cursor: base64url of `<kind>:<limit>:<last numeric id>:<items before>`. Keyed on
+/// the last id rather than an offset, so deleting an earlier item between two pages skips
+/// nothing. The page size is bound to the chain: a request that changes `limit` mid-chain is
+/// refused (on real Confluence it can skip or repeat items silently).
+pub(crate) fn encode_cursor(kind: &str, limit: usize, after: u64, offset: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{kind}:{limit}:{after}:{offset}"))
 }
 
-/// `(last id, items before)`, or `None` for a cursor this endpoint did not issue.
-pub(crate) fn decode_cursor(kind: &str, cursor: &str) -> Option<(u64, usize)> {
+/// `(last id, items before)`, or the 400 message for a cursor this endpoint did not issue or
+/// one issued for another page size.
+pub(crate) fn decode_cursor(
+    kind: &str,
+    limit: usize,
+    cursor: &str,
+) -> Result<(u64, usize), String> {
+    let invalid = || format!("Invalid cursor {cursor:?}");
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let mut parts = text.splitn(3, ':');
-    if parts.next()? != kind {
-        return None;
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(raw).map_err(|_| invalid())?;
+    let parts: Vec<&str> = text.split(':').collect();
+    let [k, l, after, offset] = parts.as_slice() else {
+        return Err(invalid());
+    };
+    if *k != kind {
+        return Err(invalid());
     }
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    let issued: usize = l.parse().map_err(|_| invalid())?;
+    if issued != limit {
+        return Err(format!(
+            "limit changed within a cursor chain: the cursor was issued for limit={issued}, the request asks for {limit}"
+        ));
+    }
+    Ok((
+        after.parse().map_err(|_| invalid())?,
+        offset.parse().map_err(|_| invalid())?,
+    ))
 }
 
 /// v2's error shape.
@@ -135,10 +156,12 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_other_kinds() {
-        let c = encode_cursor("search", 42, 7);
-        assert_eq!(decode_cursor("search", &c), Some((42, 7)));
-        assert_eq!(decode_cursor("v2pages", &c), None);
-        assert_eq!(decode_cursor("search", "garbage!"), None);
+        let c = encode_cursor("search", 25, 42, 7);
+        assert_eq!(decode_cursor("search", 25, &c), Ok((42, 7)));
+        assert!(decode_cursor("v2pages", 25, &c).is_err());
+        assert!(decode_cursor("search", 25, "garbage!").is_err());
+        let err = decode_cursor("search", 50, &c).unwrap_err();
+        assert!(err.contains("limit changed"), "{err}");
     }
 
     #[test]
