@@ -11,8 +11,9 @@ mod keys;
 mod ledger;
 
 pub use inline::{
-    inline_images, BoxError, ImageRef, ImageSource, ImageStream, InlineConfig, InlineError,
-    InlineOutcome, InlinedImage, OtherPage, PageContext, MAX_CONCURRENT_DOWNLOADS,
+    inline_images, is_image_media_type, normalize_mime_type, ImageRef, ImageSource, ImageStream,
+    InlineConfig, InlineError, InlineOutcome, InlinedImage, OtherPage, PageContext,
+    MAX_CONCURRENT_DOWNLOADS,
 };
 pub use keys::{
     attachment_item_id, parse_space_external_id, ContentKey, InstanceKind, KeyFormat, PartialKey,
@@ -20,6 +21,6 @@ pub use keys::{
 };
 
 pub use ledger::{
-    ItemFailure, ItemPhase, Lease, Ledger, LedgerError, LedgerKind, LedgerOptions, RunCounts,
-    RunFailure, RunId, RunOutcome, RunRecord, RunStatus, RunTrigger,
+    ItemFailure, ItemPhase, Lease, LeaseRecord, Ledger, LedgerError, LedgerKind, LedgerOptions,
+    RunCounts, RunFailure, RunId, RunOutcome, RunRecord, RunStatus, RunTrigger,
 };

@@ -385,7 +385,19 @@ async fn hands_out_a_lease_to_one_holder_at_a_time_with_fencing(fx: Fixture) {
     );
     assert!(!a.release_lease(stale).await.unwrap());
     b.renew_lease(&mut taken).await.unwrap();
+    let leases = a.leases().await.unwrap();
+    assert_eq!(
+        leases
+            .iter()
+            .map(|l| (l.tenant.as_str(), l.holder.as_str(), l.generation, l.live))
+            .collect::<Vec<_>>(),
+        vec![
+            ("acme", b.holder_id(), 2, true),
+            ("globex", b.holder_id(), 1, true)
+        ]
+    );
     assert!(b.release_lease(taken).await.unwrap());
+    assert!(!a.leases().await.unwrap()[0].live);
 
     let again = a.try_acquire_lease("acme", ttl).await.unwrap().unwrap();
     assert_eq!(again.generation(), 3, "generation survives release");
@@ -456,3 +468,100 @@ on_both_databases!(
     lets_another_holder_take_an_expired_lease,
     rejects_a_lease_time_to_live_of_zero,
 );
+
+/// Run recovery with several replicas (PostgreSQL only: SQLite has one process by construction).
+/// A run is interrupted only once its process has provably stopped, i.e. when its lease has
+/// expired, never while a healthy replica may still be working on it.
+mod postgres_replicas {
+    use super::*;
+
+    #[tokio::test]
+    async fn interrupts_a_dead_replicas_run_only_after_its_lease_expires() {
+        let Some(fx) = Fixture::postgres().await else {
+            return;
+        };
+        let url = fx.url.clone();
+        let ttl = Duration::from_millis(800);
+        let dead = Ledger::open(&url, LedgerOptions::default().with_holder_name("replica-a"))
+            .await
+            .unwrap();
+        let _lease = dead.try_acquire_lease("acme", ttl).await.unwrap().unwrap();
+        let run = dead.start_run("acme", RunTrigger::Schedule).await.unwrap();
+        // Replica A dies without finishing or releasing anything.
+        drop(dead);
+
+        // Replica B starts at once: A's lease is still live, so A may still be working.
+        let survivor = Ledger::open(&url, LedgerOptions::default().with_holder_name("replica-b"))
+            .await
+            .unwrap();
+        assert_eq!(
+            survivor.run(run).await.unwrap().unwrap().status,
+            RunStatus::Running
+        );
+        assert!(survivor
+            .try_acquire_lease("acme", ttl)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(survivor.mark_interrupted_runs().await.unwrap(), 0);
+
+        // Once the lease has expired, taking the tenant over marks A's run.
+        tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+        let lease = survivor
+            .try_acquire_lease("acme", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(lease.generation(), 2);
+        let record = survivor.run(run).await.unwrap().unwrap();
+        assert_eq!(record.status, RunStatus::Interrupted);
+        assert!(record.holder.starts_with("replica-a/"), "{}", record.holder);
+    }
+
+    #[tokio::test]
+    async fn a_starting_replica_interrupts_runs_whose_lease_has_expired() {
+        let Some(fx) = Fixture::postgres().await else {
+            return;
+        };
+        let url = fx.url.clone();
+        let dead = Ledger::open(&url, LedgerOptions::default()).await.unwrap();
+        let _lease = dead
+            .try_acquire_lease("acme", Duration::from_millis(300))
+            .await
+            .unwrap()
+            .unwrap();
+        let run = dead.start_run("acme", RunTrigger::Schedule).await.unwrap();
+        drop(dead);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+
+        let next = Ledger::open(&url, LedgerOptions::default()).await.unwrap();
+        assert_eq!(
+            next.run(run).await.unwrap().unwrap().status,
+            RunStatus::Interrupted
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replica_marked_dead_can_still_record_its_true_outcome() {
+        let Some(fx) = Fixture::postgres().await else {
+            return;
+        };
+        let url = fx.url.clone();
+        let slow = Ledger::open(&url, LedgerOptions::default()).await.unwrap();
+        let run = slow.start_run("acme", RunTrigger::Schedule).await.unwrap();
+        // Another replica starts; `slow` holds no lease (it should have), so its run looks orphaned.
+        let other = Ledger::open(&url, LedgerOptions::default()).await.unwrap();
+        assert_eq!(
+            other.run(run).await.unwrap().unwrap().status,
+            RunStatus::Interrupted
+        );
+
+        slow.finish_run(run, RunOutcome::Success, &RunCounts::default(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            other.run(run).await.unwrap().unwrap().status,
+            RunStatus::Success
+        );
+    }
+}

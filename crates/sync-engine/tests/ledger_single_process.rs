@@ -8,10 +8,6 @@ use std::time::Duration;
 
 use sync_engine::{Ledger, LedgerError, LedgerKind, LedgerOptions, RunStatus, RunTrigger};
 
-/// Set by `refuses_a_second_process_on_the_same_file` when it re-runs this test binary as the
-/// second process.
-const PROBE_ENV: &str = "LEDGER_SECOND_PROCESS_PROBE";
-
 #[tokio::test]
 async fn refuses_a_second_open_of_the_same_file_until_the_first_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,41 +34,6 @@ async fn refuses_a_second_open_of_the_same_file_until_the_first_is_dropped() {
     assert!(Ledger::open(&url, LedgerOptions::default()).await.is_err());
     drop(clone);
     Ledger::open(&url, LedgerOptions::default()).await.unwrap();
-}
-
-#[tokio::test]
-async fn refuses_a_second_process_on_the_same_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.db");
-    let _daemon = Ledger::open(path.to_str().unwrap(), LedgerOptions::default())
-        .await
-        .unwrap();
-
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "second_process_probe",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(PROBE_ENV, &path)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains("probe: AlreadyInUse"), "{stdout}");
-}
-
-/// Not a test on its own: the second process of `refuses_a_second_process_on_the_same_file`.
-#[tokio::test]
-async fn second_process_probe() {
-    let Ok(path) = std::env::var(PROBE_ENV) else {
-        return;
-    };
-    match Ledger::open(&path, LedgerOptions::default()).await {
-        Err(LedgerError::AlreadyInUse { .. }) => println!("probe: AlreadyInUse"),
-        other => println!("probe: unexpected {other:?}"),
-    }
 }
 
 #[tokio::test]

@@ -85,6 +85,20 @@ impl Lease {
     }
 }
 
+/// A tenant's lease row as `status` shows it: who holds (or last held) the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct LeaseRecord {
+    pub tenant: String,
+    pub holder: String,
+    pub generation: i64,
+    pub acquired_at: DateTime<Utc>,
+    pub renewed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Whether the lease is held right now, by the database's clock. `false` after a release
+    /// or an expiry; the row stays so that the generation keeps growing.
+    pub live: bool,
+}
+
 fn ttl_millis(ttl: Duration) -> Result<i64, LedgerError> {
     const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
     if ttl < Duration::from_millis(1) || ttl > YEAR {
@@ -198,6 +212,21 @@ impl Ledger {
                 .await
                 .map_err(query("release_lease"))?;
             Ok(done.rows_affected() > 0)
+        })
+    }
+
+    /// Every tenant's lease, by tenant (for `status` and debugging "who syncs what").
+    pub async fn leases(&self) -> Result<Vec<LeaseRecord>, LedgerError> {
+        on_backend!(self, |pool, dialect| {
+            let sql = format!(
+                "SELECT tenant, holder, generation, acquired_at, renewed_at, expires_at, \
+                 expires_at > {now} AS live FROM leases ORDER BY tenant",
+                now = dialect.now()
+            );
+            sqlx::query_as(&sql)
+                .fetch_all(pool)
+                .await
+                .map_err(query("leases"))
         })
     }
 

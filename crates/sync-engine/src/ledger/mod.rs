@@ -49,7 +49,7 @@ mod runs;
 mod sqlite_lock;
 
 pub use error::LedgerError;
-pub use leases::Lease;
+pub use leases::{Lease, LeaseRecord};
 pub use runs::{
     ItemFailure, ItemPhase, RunCounts, RunFailure, RunId, RunOutcome, RunRecord, RunStatus,
     RunTrigger,
@@ -231,7 +231,10 @@ impl Ledger {
                 (Backend::Sqlite(pool), None)
             }
             Location::Postgres(url) => {
-                let connect = PgConnectOptions::from_str(url).map_err(connect_err)?;
+                // The application name lets a DBA tell the ledger's sessions apart.
+                let connect = PgConnectOptions::from_str(url)
+                    .map_err(connect_err)?
+                    .application_name("confluence-connector ledger");
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections.max(1))
                     .acquire_timeout(options.connect_timeout)
@@ -259,6 +262,13 @@ impl Ledger {
             ledger.migrate(&shown).await?;
             ledger.recover_after_restart().await?;
         }
+        tracing::info!(
+            kind = %ledger.kind(),
+            location = %ledger.location(),
+            holder = %ledger.holder_id(),
+            read_only = options.read_only,
+            "state ledger opened"
+        );
         Ok(ledger)
     }
 
