@@ -697,7 +697,7 @@ async fn control_api_seeds_lists_and_resets_state() {
     let fault = h
         .http
         .post(format!("{}/faults", h.control))
-        .json(&json!({"target": "ContentUpsert", "status": 500, "times": 1}))
+        .json(&json!({"target": "ContentUpsert", "status": 500, "times": 1, "when_contains": ["k/1"]}))
         .send()
         .await
         .unwrap();
@@ -707,7 +707,7 @@ async fn control_api_seeds_lists_and_resets_state() {
     let limit = h
         .http
         .put(format!("{}/rate-limit", h.control))
-        .json(&json!({"perMinute": 10}))
+        .json(&json!({"per_minute": 10}))
         .send()
         .await
         .unwrap();

@@ -745,7 +745,6 @@ async fn control_clear_faults(State(sim): State<UniqueSim>) -> StatusCode {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct RateLimitBody {
     per_minute: Option<u32>,
 }

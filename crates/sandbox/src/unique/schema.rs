@@ -358,6 +358,17 @@ pub(crate) struct ContentWhereInput {
 }
 
 impl ContentWhereInput {
+    /// The keys a `key.equals` / `key.in` filter allows, so the store can look them up
+    /// instead of scanning every content.
+    fn indexed_keys(&self) -> Option<Vec<&str>> {
+        let key = self.key.as_ref()?;
+        match (&key.equals, &key.in_list) {
+            (Some(e), _) => Some(vec![e.as_str()]),
+            (None, Some(list)) => Some(list.iter().map(String::as_str).collect()),
+            (None, None) => None,
+        }
+    }
+
     fn matches(&self, c: &ContentRecord) -> bool {
         self.id.as_ref().is_none_or(|f| f.matches(&c.id))
             && self.key.as_ref().is_none_or(|f| f.matches(&c.key))
@@ -734,11 +745,10 @@ impl IngestionQuery {
         let filter = filter.unwrap_or_default();
         let user = enforced_user(ctx)?;
         let store = shared(ctx)?.store();
-        let matching: Vec<&ContentRecord> = store
-            .contents_ordered()
-            .into_iter()
-            .filter(|c| filter.matches(c) && visible(&store, user, &c.owner_id))
-            .collect();
+        let keys = filter.indexed_keys();
+        let matching = store.contents_matching(keys.as_deref(), |c| {
+            filter.matches(c) && visible(&store, user, &c.owner_id)
+        });
         Ok(PaginatedContentNode {
             total_count: count(matching.len()),
             nodes: matching

@@ -33,8 +33,9 @@ pub(crate) enum Limited {
 /// One fault rule of the Unique simulator. A rule matches a request when `target` is `*`, the
 /// GraphQL operation name (`ContentUpsert`, `PaginatedContent`, `User`, …) or one of the REST
 /// targets `file-diff`, `upload`, `read`, `token`.
+/// JSON fields are snake_case, like the shared `FaultRule`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(default)]
 pub struct UniqueFault {
     pub target: String,
     /// Answer with this HTTP status (JSON error body).

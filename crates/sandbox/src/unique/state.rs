@@ -307,9 +307,27 @@ impl Store {
 
     /// Contents in creation order.
     pub fn contents_ordered(&self) -> Vec<&ContentRecord> {
-        let mut all: Vec<&ContentRecord> = self.contents.values().collect();
-        all.sort_by_key(|c| c.seq);
-        all
+        self.contents_matching(None, |_| true)
+    }
+
+    /// Contents passing `keep`, in creation order. `keys` narrows the scan to those keys
+    /// through the key index (the `key.in` / `key.equals` queries of large stores).
+    pub fn contents_matching(
+        &self,
+        keys: Option<&[&str]>,
+        keep: impl Fn(&ContentRecord) -> bool,
+    ) -> Vec<&ContentRecord> {
+        let mut out: Vec<&ContentRecord> = match keys {
+            Some(keys) => keys
+                .iter()
+                .filter_map(|k| self.content_by_key(k))
+                .filter(|c| keep(c))
+                .collect(),
+            None => self.contents.values().filter(|c| keep(c)).collect(),
+        };
+        out.sort_by_key(|c| c.seq);
+        out.dedup_by_key(|c| c.seq);
+        out
     }
 
     pub fn content_by_key(&self, key: &str) -> Option<&ContentRecord> {
