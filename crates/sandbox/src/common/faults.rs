@@ -35,6 +35,9 @@ pub struct FaultRule {
     pub error_status: u16,
     /// `Retry-After` seconds sent with injected errors (defaults to 1 for 429 and 503).
     pub retry_after_secs: Option<u64>,
+    /// A raw `Retry-After` value instead (an HTTP date, or an absurd number such as
+    /// `9223372036854775807`, which a blocked Data Center account gets).
+    pub retry_after_raw: Option<String>,
     /// Latency added before the request is handled.
     pub latency_ms: u64,
     /// Share of matching requests whose response body is cut after `cut_after_bytes`.
@@ -53,6 +56,7 @@ impl Default for FaultRule {
             every_nth: None,
             error_status: 500,
             retry_after_secs: None,
+            retry_after_raw: None,
             latency_ms: 0,
             cut_ratio: 0.0,
             cut_after_bytes: 0,
@@ -146,6 +150,10 @@ impl RateLimit {
     }
 
     fn capacity(&self) -> f64 {
+        if self.per_minute == 0 {
+            // A limit of zero is a blocked account: nothing gets through.
+            return 0.0;
+        }
         self.burst.unwrap_or((self.per_minute / 6).max(1)).max(1) as f64
     }
 }
@@ -176,7 +184,7 @@ impl Bucket {
             self.tokens -= 1.0;
             Ok(self.tokens.floor() as u64)
         } else if rate_per_sec <= 0.0 {
-            Err(Duration::from_secs(3600))
+            Err(Duration::MAX)
         } else {
             Err(Duration::from_secs_f64((1.0 - self.tokens) / rate_per_sec))
         }
@@ -405,6 +413,16 @@ fn injected_error(rule: &FaultRule) -> Response {
     let status =
         StatusCode::from_u16(rule.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = json_error(status, "sandbox: injected fault");
+    if let Some(raw) = rule
+        .retry_after_raw
+        .as_deref()
+        .and_then(|r| HeaderValue::from_str(r).ok())
+    {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, raw);
+        return response;
+    }
     let retry_after = rule.retry_after_secs.or(matches!(
         status,
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
@@ -419,6 +437,18 @@ fn injected_error(rule: &FaultRule) -> Response {
 }
 
 fn rate_limited(limit: RateLimit, wait: Duration) -> Response {
+    if limit.per_minute == 0 {
+        // What a blocked Data Center account answers (see api-pitfalls.md).
+        let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::RETRY_AFTER,
+            HeaderValue::from_static("9223372036854775807"),
+        );
+        headers.insert("x-ratelimit-limit", HeaderValue::from(0u64));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(0u64));
+        return response;
+    }
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
     let reset = chrono::Utc::now() + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(0));
@@ -525,6 +555,29 @@ mod tests {
         );
         let rules = faults.rules();
         assert_eq!((rules[0].matched, rules[0].fired), (3, 2));
+    }
+
+    #[test]
+    fn zero_rate_is_a_blocked_account() {
+        let faults = Faults::default();
+        faults.set_rate_limit("dc", RateLimit::per_minute(0));
+        let response = faults.decide("dc", "/r").error.unwrap();
+        assert_eq!(response.headers()["retry-after"], "9223372036854775807");
+        assert_eq!(response.headers()["x-ratelimit-limit"], "0");
+    }
+
+    #[test]
+    fn raw_retry_after_is_sent_verbatim() {
+        let faults = Faults::default();
+        faults.add_rule(FaultRule {
+            retry_after_raw: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
+            ..FaultRule::error("x", 429, 1.0)
+        });
+        let response = faults.decide("x", "/r").error.unwrap();
+        assert_eq!(
+            response.headers()["retry-after"],
+            "Wed, 21 Oct 2015 07:28:00 GMT"
+        );
     }
 
     #[test]
