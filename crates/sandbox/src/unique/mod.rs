@@ -29,8 +29,15 @@
 //!   `failedFolders`); with it, removes the subtree and its content.
 //! - Rate limits count a sliding minute per service (ingestion GraphQL, scope-management
 //!   GraphQL, file diff), answering 429 with `Retry-After`.
-//! - Faults ([`UniqueFault`]) target a GraphQL operation name or `file-diff`, `upload`, `read`,
-//!   `token`.
+//! - Faults ([`UniqueFault`]) target a GraphQL operation name (`anonymous` for the health
+//!   ping) or `file-diff`, `upload`, `read`, `token`, optionally only requests whose variables,
+//!   body or content key contain given texts. When the routers are wrapped by
+//!   `common::instrument`, GraphQL operations are also named in the shared request log and the
+//!   shared `FaultRule`s whose `route` is the operation name apply.
+//! - Scope grants are recorded always and enforced only with
+//!   [`UniqueConfig::enforce_scope_access`].
+//! - Every authenticated GraphQL and file-diff call is kept with its variables or body
+//!   ([`UniqueSim::calls`]), so tests can assert exactly what a client sent.
 
 mod config;
 mod http;
