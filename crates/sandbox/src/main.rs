@@ -42,6 +42,10 @@ struct ServeArgs {
     /// Generated dataset: SEED:SPACES:PAGES[:MAX_ATTACHMENTS[:MAX_BYTES]].
     #[arg(long)]
     generate: Option<GenerateSpec>,
+    /// Generated dataset from a full `GenerateSpec` in YAML or JSON (tree depth, label mix,
+    /// attachment sizes, ...; see docs/sandbox.md).
+    #[arg(long, conflicts_with_all = ["dataset", "generate"])]
+    generate_spec: Option<PathBuf>,
     /// Control API address (other origins get random ports unless given below).
     #[arg(long, default_value = "127.0.0.1:0")]
     addr: SocketAddr,
@@ -92,6 +96,13 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
             .with_context(|| format!("loading dataset {}", path.display()))?;
     }
     if let Some(spec) = &args.generate {
+        config.confluence.dataset = spec.generate();
+    }
+    if let Some(path) = &args.generate_spec {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading generator spec {}", path.display()))?;
+        let spec: GenerateSpec = serde_yaml_ng::from_str(&text)
+            .with_context(|| format!("parsing generator spec {}", path.display()))?;
         config.confluence.dataset = spec.generate();
     }
     config.confluence.dc_context_path = args.dc_context_path.clone();

@@ -694,3 +694,24 @@ async fn changing_limit_within_a_cursor_chain_is_refused() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn next_links_without_wiki_still_work_against_the_api_root() {
+    let sb = spawn_sandbox(ConfluenceConfig {
+        cloud_next_links_without_wiki: true,
+        ..ConfluenceConfig::default()
+    })
+    .await;
+    let token = cloud_token(&sb).await;
+    let (_, body) = get(
+        &sb,
+        &token,
+        "/wiki/rest/api/content/search?cql=type%3Dpage&limit=3",
+    )
+    .await;
+    let next = body["_links"]["next"].as_str().unwrap();
+    assert!(next.starts_with("/rest/api/content/search?"), "{next}");
+    let (status, body) = get(&sb, &token, next).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["size"], 3);
+}

@@ -110,6 +110,7 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
     let results: Vec<Value> = page.iter().map(|c| view.content_v1(c, &expand)).collect();
 
     let path = match flavour {
+        Flavour::Cloud if sim.config().cloud_next_links_without_wiki => "/rest/api/content/search",
         Flavour::Cloud => "/wiki/rest/api/content/search",
         Flavour::DataCenter => "/rest/api/content/search",
     };

@@ -26,6 +26,12 @@ fn at(path: &str) -> String {
 pub(crate) fn gateway_router(sim: ConfluenceSim) -> Router {
     let api = Router::new()
         .route(&at("/rest/api/content/search"), get(search))
+        // The gateway also answers without the `/wiki` segment, the shape Cloud's own
+        // `_links.next` often has.
+        .route(
+            "/ex/confluence/{cloud_id}/rest/api/content/search",
+            get(search),
+        )
         .route(&at("/rest/api/content"), get(content_listing))
         .route(&at("/rest/api/content/{id}"), get(gone))
         .route(&at("/rest/api/content/{id}/child"), get(gone))

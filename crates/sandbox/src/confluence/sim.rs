@@ -83,6 +83,10 @@ pub struct ConfluenceConfig {
     /// default: Cloud answers 410 there behind the gateway (see api-pitfalls.md); use CQL
     /// `space="KEY" AND title="..."` instead.
     pub cloud_legacy_content_listing: bool,
+    /// Give Cloud v1 search `_links.next` as `/rest/api/content/search?…` (no `/wiki`), as Cloud
+    /// often does. The gateway serves that path too, so `<api root> + next` works either way;
+    /// a client that resolves the link against `_links.base` instead goes to the wrong host.
+    pub cloud_next_links_without_wiki: bool,
 }
 
 impl Default for ConfluenceConfig {
@@ -101,6 +105,7 @@ impl Default for ConfluenceConfig {
             media_link_ttl: Duration::from_secs(300),
             limits: Limits::default(),
             cloud_legacy_content_listing: false,
+            cloud_next_links_without_wiki: false,
         }
     }
 }
