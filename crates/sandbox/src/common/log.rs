@@ -52,9 +52,20 @@ struct LogInner {
 }
 
 /// Shared request log and counters; cheap to clone.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RequestLog {
     inner: Arc<Mutex<LogInner>>,
+}
+
+/// Summarised: a benchmark's log has hundreds of thousands of entries.
+impl std::fmt::Debug for RequestLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("RequestLog")
+            .field("records", &inner.records.len())
+            .field("dropped", &inner.dropped)
+            .finish()
+    }
 }
 
 /// Counter snapshot entry, as served by the control API.

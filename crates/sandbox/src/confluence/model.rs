@@ -324,20 +324,6 @@ impl Dataset {
         self.content.iter_mut().find(|c| c.id == id)
     }
 
-    /// Ids of the ancestors of `id`, nearest first.
-    pub fn ancestors(&self, id: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut current = self.content_by_id(id).and_then(|c| c.parent.clone());
-        while let Some(parent) = current {
-            if out.contains(&parent) {
-                break;
-            }
-            current = self.content_by_id(&parent).and_then(|c| c.parent.clone());
-            out.push(parent);
-        }
-        out
-    }
-
     /// The attachment and the content holding it.
     pub fn attachment(&self, att_id: &str) -> Option<(&Content, &Attachment)> {
         self.content.iter().find_map(|c| {

@@ -60,7 +60,7 @@ impl Default for Limits {
 }
 
 /// How the Confluence half behaves. Credentials default to the documented sandbox values.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConfluenceConfig {
     pub dataset: Dataset,
     pub cloud_id: String,
@@ -107,6 +107,42 @@ impl Default for ConfluenceConfig {
             cloud_legacy_content_listing: false,
             cloud_next_links_without_wiki: false,
         }
+    }
+}
+
+/// Secrets stay out of Debug output (even sandbox ones: the habit is what matters), and the
+/// dataset is summarised rather than dumped.
+impl std::fmt::Debug for ConfluenceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfluenceConfig")
+            .field(
+                "dataset",
+                &format_args!(
+                    "{} spaces, {} content",
+                    self.dataset.spaces.len(),
+                    self.dataset.content.len()
+                ),
+            )
+            .field("cloud_id", &self.cloud_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("dc_pat", &"[redacted]")
+            .field("dc_username", &self.dc_username)
+            .field("dc_password", &"[redacted]")
+            .field("dc_context_path", &self.dc_context_path)
+            .field("dc_instance_id", &self.dc_instance_id)
+            .field("token_ttl", &self.token_ttl)
+            .field("media_link_ttl", &self.media_link_ttl)
+            .field("limits", &self.limits)
+            .field(
+                "cloud_legacy_content_listing",
+                &self.cloud_legacy_content_listing,
+            )
+            .field(
+                "cloud_next_links_without_wiki",
+                &self.cloud_next_links_without_wiki,
+            )
+            .finish()
     }
 }
 
@@ -218,7 +254,6 @@ struct IssuedToken {
     expires_at: Instant,
 }
 
-#[derive(Debug)]
 pub(crate) struct Inner {
     pub config: ConfluenceConfig,
     pub store: RwLock<Store>,
@@ -226,6 +261,14 @@ pub(crate) struct Inner {
     pub urls: RwLock<ConfluenceUrls>,
     /// Key of the media link signatures.
     pub media_secret: String,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfluenceSim")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The Confluence simulator: shared by its routers, the control API and tests. Cheap to clone.
@@ -571,4 +614,25 @@ fn subtree_ids(d: &Dataset, root: &str) -> Vec<String> {
         i += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn debug_output_keeps_secrets_out() {
+        let sim = ConfluenceSim::new(ConfluenceConfig::default()).unwrap();
+        let token = sim.issue_token(Flavour::Cloud);
+        let debug = format!("{sim:?} {:?}", sim.config());
+        for secret in [
+            "sandbox-client-secret",
+            "sandbox-pat",
+            "sandbox-password",
+            token.as_str(),
+        ] {
+            assert!(!debug.contains(secret), "{secret} leaked into {debug}");
+        }
+    }
 }
