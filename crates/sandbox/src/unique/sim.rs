@@ -13,7 +13,8 @@ use super::config::UniqueConfig;
 use super::schema::{self, IngestionSchema, ScopeManagementSchema};
 use super::signing::{GrantKind, Signer};
 use super::state::{
-    ContentState, IngestionState, ScopeAccess, SeedFileRecord, Store, StoreError, UploadTarget,
+    ContentRecord, ContentState, IngestionState, ScopeAccess, SeedFileRecord, Store, StoreError,
+    UploadTarget,
 };
 
 /// Lock that ignores poisoning: a panic in one handler must not wedge every later test request,
@@ -132,7 +133,7 @@ pub(crate) struct FaultOutcome {
 }
 
 /// Most API calls kept in the call log; older ones are dropped first.
-const CALL_LOG_CAPACITY: usize = 50_000;
+const CALL_LOG_CAPACITY: usize = 20_000;
 
 /// One API call as the simulator parsed it, for tests that assert what a client sent (the
 /// shared request log has routes and operation names; this has the variables and bodies).
@@ -214,10 +215,13 @@ impl Shared {
             uuid::Uuid::new_v4().simple()
         );
         let ttl = self.config.token_ttl;
-        lock(&self.tokens).insert(
+        let now = Instant::now();
+        let mut tokens = lock(&self.tokens);
+        tokens.retain(|_, t| t.expires > now);
+        tokens.insert(
             token.clone(),
             IssuedToken {
-                expires: Instant::now() + ttl,
+                expires: now + ttl,
                 user_id: self.config.user_id.clone(),
             },
         );
@@ -385,6 +389,30 @@ impl From<StoreError> for SeedError {
     }
 }
 
+fn file_snapshot(c: &ContentRecord) -> FileSnapshot {
+    FileSnapshot {
+        id: c.id.clone(),
+        key: c.key.clone(),
+        scope_id: c.owner_id.clone(),
+        title: c.title.clone(),
+        mime_type: c.mime_type.clone(),
+        url: c.url.clone(),
+        declared_byte_size: c.declared_byte_size,
+        uploaded_size: c.uploaded_size,
+        sha256: c.sha256.clone(),
+        metadata: c.metadata.clone(),
+        ingestion_config: c.ingestion_config.clone(),
+        source_kind: c.source_kind.clone(),
+        source_name: c.source_name.clone(),
+        store_internally: c.store_internally,
+        state: c.state,
+        ingestion_state: c.ingestion_state,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        has_bytes: c.bytes.is_some(),
+    }
+}
+
 /// The Unique simulator. Cheap to clone; every clone sees the same state.
 #[derive(Clone)]
 pub struct UniqueSim {
@@ -483,33 +511,13 @@ impl UniqueSim {
         store
             .contents_ordered()
             .into_iter()
-            .map(|c| FileSnapshot {
-                id: c.id.clone(),
-                key: c.key.clone(),
-                scope_id: c.owner_id.clone(),
-                title: c.title.clone(),
-                mime_type: c.mime_type.clone(),
-                url: c.url.clone(),
-                declared_byte_size: c.declared_byte_size,
-                uploaded_size: c.uploaded_size,
-                sha256: c.sha256.clone(),
-                metadata: c.metadata.clone(),
-                ingestion_config: c.ingestion_config.clone(),
-                source_kind: c.source_kind.clone(),
-                source_name: c.source_name.clone(),
-                store_internally: c.store_internally,
-                state: c.state,
-                ingestion_state: c.ingestion_state,
-                created_at: c.created_at,
-                updated_at: c.updated_at,
-                has_bytes: c.bytes.is_some(),
-            })
+            .map(file_snapshot)
             .collect()
     }
 
     /// The content stored under `key`.
     pub fn file_by_key(&self, key: &str) -> Option<FileSnapshot> {
-        self.files().into_iter().find(|f| f.key == key)
+        self.shared.store().content_by_key(key).map(file_snapshot)
     }
 
     /// The uploaded bytes of the content under `key`, when small enough to have been kept.
@@ -576,7 +584,7 @@ impl UniqueSim {
     }
 
     /// The GraphQL and file-diff calls that passed authentication, oldest first (at most the
-    /// last 50 000).
+    /// last 20 000).
     pub fn calls(&self) -> Vec<UniqueCall> {
         lock(&self.shared.calls).iter().cloned().collect()
     }
