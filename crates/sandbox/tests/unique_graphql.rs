@@ -721,3 +721,24 @@ async fn scope_access_is_enforced_when_configured() {
         .await;
     assert_eq!(listed["paginatedContent"]["totalCount"], 1);
 }
+
+/// The schemas are committed as SDL so that a change to what the sandbox accepts is a reviewed
+/// diff. Regenerate with `UPDATE_UNIQUE_SDL=1 cargo test -p sandbox --test unique_graphql`.
+#[test]
+fn committed_sdl_matches_the_schemas() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/unique");
+    for (file, sdl) in [
+        ("ingestion.graphql", ingestion_schema_sdl()),
+        ("scope-management.graphql", scope_management_schema_sdl()),
+    ] {
+        let path = dir.join(file);
+        if std::env::var_os("UPDATE_UNIQUE_SDL").is_some() {
+            std::fs::write(&path, &sdl).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == sdl,
+            "{file} is out of date; rerun with UPDATE_UNIQUE_SDL=1 and review the diff"
+        );
+    }
+}
