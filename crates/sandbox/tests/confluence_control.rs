@@ -369,6 +369,30 @@ async fn control_api_mutates_the_dataset_and_search_sees_it() {
         search("label=renamed").await["results"][0]["children"]["attachment"]["size"],
         1
     );
+    let updated: Value = c
+        .patch(control(&sb, &format!("/confluence/attachments/{att_id}")))
+        .json(&json!({"data": {"text": "hello again"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(updated["version"], 2);
+    let listed = reqwest::Client::new()
+        .get(format!(
+            "{}/rest/api/content/{id}/child/attachment?expand=version",
+            sb.urls.dc_base
+        ))
+        .bearer_auth("sandbox-pat")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(listed["results"][0]["version"]["number"], 2);
+    assert_eq!(listed["results"][0]["extensions"]["fileSize"], 11);
     c.delete(control(&sb, &format!("/confluence/attachments/{att_id}")))
         .send()
         .await

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::generate::GenerateSpec;
 use super::model::{Attachment, Content, Dataset, Space};
-use super::sim::{ConfluenceSim, ContentEdit, ContentMove, MutationError};
+use super::sim::{AttachmentUpdate, ConfluenceSim, ContentEdit, ContentMove, MutationError};
 use super::web::{v1_error, Params};
 
 pub(crate) fn router(sim: ConfluenceSim) -> Router {
@@ -28,7 +28,10 @@ pub(crate) fn router(sim: ConfluenceSim) -> Router {
         .route("/content/{id}/labels", put(set_labels))
         .route("/content/{id}/move", post(move_content))
         .route("/content/{id}/attachments", post(add_attachment))
-        .route("/attachments/{id}", delete(remove_attachment))
+        .route(
+            "/attachments/{id}",
+            delete(remove_attachment).patch(update_attachment),
+        )
         .route("/tokens", get(tokens))
         .route("/tokens/expire", post(expire_tokens))
         .with_state(sim)
@@ -152,6 +155,17 @@ async fn add_attachment(
     respond(
         sim.add_attachment(&id, attachment)
             .map(|id| json!({"id": id})),
+    )
+}
+
+async fn update_attachment(
+    State(sim): State<ConfluenceSim>,
+    Path(id): Path<String>,
+    Json(update): Json<AttachmentUpdate>,
+) -> Response {
+    respond(
+        sim.update_attachment(&id, update)
+            .map(|v| json!({"version": v})),
     )
 }
 

@@ -24,8 +24,8 @@ pub use model::{
     SpaceType,
 };
 pub use sim::{
-    ConfluenceConfig, ConfluenceSim, ConfluenceUrls, ContentEdit, ContentMove, Limits,
-    MutationError,
+    AttachmentUpdate, ConfluenceConfig, ConfluenceSim, ConfluenceUrls, ContentEdit, ContentMove,
+    Limits, MutationError,
 };
 
 pub(crate) use cloud::{gateway_router as cloud_gateway_router, site_router as cloud_site_router};

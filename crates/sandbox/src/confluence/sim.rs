@@ -298,6 +298,16 @@ pub struct ContentEdit {
     pub body: Option<String>,
 }
 
+/// Changes to an attachment; every update is a new version with a new timestamp, like an
+/// upload of a new file version.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AttachmentUpdate {
+    pub title: Option<String>,
+    pub media_type: Option<String>,
+    pub data: Option<super::model::AttachmentData>,
+}
+
 /// Where to move content.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -572,6 +582,39 @@ impl ConfluenceSim {
                 .ok_or_else(|| MutationError::UnknownContent(content_id.into()))?;
             c.attachments.push(attachment);
             Ok(id)
+        })
+    }
+
+    /// Uploads a new version of an attachment. Returns the new version number.
+    pub fn update_attachment(
+        &self,
+        attachment_id: &str,
+        update: AttachmentUpdate,
+    ) -> Result<u32, MutationError> {
+        self.mutate(|d| {
+            let attachment = d
+                .content
+                .iter_mut()
+                .flat_map(|c| c.attachments.iter_mut())
+                .find(|a| a.id == attachment_id)
+                .ok_or_else(|| MutationError::UnknownAttachment(attachment_id.into()))?;
+            if let Some(title) = update.title {
+                attachment.title = title;
+            }
+            if let Some(media_type) = update.media_type {
+                attachment.media_type = media_type;
+            }
+            if let Some(data) = update.data {
+                attachment.data = data;
+            }
+            attachment.version += 1;
+            let now = chrono::Utc::now();
+            attachment.when = if now > attachment.when {
+                now
+            } else {
+                attachment.when + chrono::Duration::milliseconds(1)
+            };
+            Ok(attachment.version)
         })
     }
 
