@@ -1,0 +1,106 @@
+//! `confluence-sandbox serve` as scripts use it: one JSON line with every URL, the control API on
+//! `--addr`, flags applied, a clean exit on SIGTERM.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Kills the server if an assertion fails before the test stops it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_prints_urls_applies_flags_and_stops_on_sigterm() {
+    let child = Command::new(env!("CARGO_BIN_EXE_confluence-sandbox"))
+        .args([
+            "serve",
+            "--generate",
+            "5:2:6",
+            "--addr",
+            "127.0.0.1:0",
+            "--dc-context-path",
+            "/confluence",
+            "--rate-limit",
+            "cloud=600/20",
+            "--latency",
+            "dc=1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = KillOnDrop(child);
+    let child = &mut guard.0;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let urls: Value = serde_json::from_str(&line).unwrap();
+    for key in [
+        "cloud_gateway",
+        "cloud_api",
+        "cloud_site",
+        "media",
+        "dc_base",
+        "unique_ingestion",
+        "unique_scope_management",
+        "unique_blob",
+        "zitadel_token",
+        "control",
+    ] {
+        assert!(
+            urls[key].as_str().unwrap().starts_with("http://127.0.0.1:"),
+            "{key}: {line}"
+        );
+    }
+    assert!(urls["dc_base"].as_str().unwrap().ends_with("/confluence"));
+
+    let control = urls["control"].as_str().unwrap();
+    let dataset: Value = reqwest::get(format!("{control}/_sandbox/confluence/dataset"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dataset["spaces"].as_array().unwrap().len(), 2);
+    let faults: Value = reqwest::get(format!("{control}/_sandbox/faults"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults["rate_limits"]["cloud"]["per_minute"], 600);
+    assert_eq!(faults["rules"][0]["latency_ms"], 1);
+
+    let manifest = reqwest::get(format!(
+        "{}/rest/applinks/1.0/manifest",
+        urls["dc_base"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(manifest.status(), reqwest::StatusCode::OK);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(exit.success(), "{exit:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
