@@ -278,6 +278,19 @@ async fn request_counters_and_log_record_routes_status_and_authorization() {
         .await
         .unwrap();
     assert_eq!(log.as_array().unwrap().len(), 4);
+    let searches: Value = c
+        .get(control(&sb, "/requests?service=dc&route=content/search"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(searches.as_array().unwrap().len(), 1);
+    assert_eq!(
+        searches[0]["path_and_query"],
+        "/rest/api/content/search?cql=label%3D%22x%22"
+    );
     c.delete(control(&sb, "/requests")).send().await.unwrap();
     assert_eq!(sb.requests.count_service("dc"), 0);
     assert!(sb.requests.records().is_empty());

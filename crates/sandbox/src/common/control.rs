@@ -85,16 +85,31 @@ async fn clear_rate_limit(State(s): State<ControlState>, Path(service): Path<Str
     Json(json!({"cleared": service})).into_response()
 }
 
+/// `?service=` and `?route=` (a suffix of the route template) narrow the log.
 async fn requests(State(s): State<ControlState>, RawQuery(q): RawQuery) -> Response {
-    let service = q.as_deref().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "service")
-            .map(|(_, v)| v.into_owned())
-    });
-    let records = match service {
-        Some(service) => s.log.records_for(&service),
-        None => s.log.records(),
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     };
+    let service = get("service");
+    let route = get("route");
+    let records: Vec<_> = s
+        .log
+        .records()
+        .into_iter()
+        .filter(|r| service.as_ref().is_none_or(|svc| &r.service == svc))
+        .filter(|r| {
+            route
+                .as_ref()
+                .is_none_or(|rt| r.route.ends_with(rt.as_str()))
+        })
+        .collect();
     Json(records).into_response()
 }
 
