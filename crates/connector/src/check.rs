@@ -1,0 +1,221 @@
+//! `confluence-connector check`: everything a first run needs, each as one line `✓` or `✗`
+//! with what to do about it. Exit 1 on any `✗`, 2 when the config itself cannot be loaded.
+//!
+//! Nothing here writes: no scope access is granted and no root scope is claimed, so `check` is
+//! safe to run against production next to a running daemon.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use confluence_client::{ConfluenceApi, ConfluenceError};
+use secrecy::ExposeSecret;
+
+use crate::config::{DaemonConfig, Env, StateBackend};
+use crate::metrics::Metrics;
+use crate::tenants::TenantRuntime;
+
+#[derive(Debug, Default)]
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn ok(&mut self, what: impl AsRef<str>) {
+        println!("✓ {}", what.as_ref());
+    }
+
+    fn fail(&mut self, what: impl AsRef<str>, fix: impl AsRef<str>) {
+        self.failed = true;
+        println!("✗ {}", what.as_ref());
+        println!("    fix: {}", fix.as_ref());
+    }
+}
+
+pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
+    let mut report = Report::default();
+    let loaded = match DaemonConfig::load(config_path, &Env::from_process()) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            println!("✗ configuration: {} problem(s)", errors.len());
+            for e in errors.errors() {
+                println!("    {e}");
+            }
+            println!("    fix: correct the fields above (a missing os.environ/VAR means that variable is not set)");
+            return ExitCode::from(crate::cli::EXIT_CONFIG);
+        }
+    };
+    crate::cli::init_logging_quiet(&loaded.daemon);
+    report.ok(format!(
+        "configuration loaded: {} tenant(s), secrets resolved{}",
+        loaded.tenants.len(),
+        if loaded.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(", {} warning(s)", loaded.warnings.len())
+        }
+    ));
+    for w in &loaded.warnings {
+        println!("    warning: {w}");
+    }
+    if loaded.tenants.is_empty() {
+        report.fail(
+            "no active or deleted tenants",
+            "add a <name>-tenant-config.yaml matching tenants.files, or tenants.inline",
+        );
+    }
+
+    check_ledger(&loaded.daemon, &mut report).await;
+
+    let metrics = Arc::new(Metrics::new());
+    let tenants = match crate::tenants::build_all(&loaded, &metrics) {
+        Ok(t) => t,
+        Err(e) => {
+            report.fail(
+                format!("building the clients: {e:#}"),
+                "correct the tenant's URLs and credentials",
+            );
+            return exit(&report);
+        }
+    };
+    let timeout = loaded.daemon.health.connectivity_timeout;
+    for tenant in &tenants {
+        check_tenant(tenant, timeout, &mut report).await;
+    }
+    exit(&report)
+}
+
+fn exit(report: &Report) -> ExitCode {
+    if report.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn check_ledger(daemon: &DaemonConfig, report: &mut Report) {
+    let url = daemon.state.url.expose_secret();
+    let missing_sqlite_file = daemon.state.backend == StateBackend::Sqlite
+        && url
+            .strip_prefix("sqlite://")
+            .or_else(|| (!url.contains("://")).then_some(url))
+            .is_some_and(|path| !Path::new(path).exists() && path != ":memory:");
+    if missing_sqlite_file {
+        report
+            .ok("state ledger: the SQLite file does not exist yet and is created on the first run");
+        return;
+    }
+    match crate::daemon::open_ledger(daemon, true).await {
+        Ok(ledger) => match ledger.ping().await {
+            Ok(()) => {
+                report.ok(format!("state ledger reachable ({})", ledger.kind()));
+                ledger.close().await;
+            }
+            Err(e) => report.fail(
+                format!("state ledger: {e}"),
+                "check state.url and that the database is up",
+            ),
+        },
+        Err(e) => report.fail(
+            format!("state ledger: {e:#}"),
+            "check state.url, the database's reachability and credentials",
+        ),
+    }
+}
+
+async fn check_tenant(tenant: &TenantRuntime, timeout: std::time::Duration, report: &mut Report) {
+    let name = tenant.name();
+    if let Some(confluence) = &tenant.confluence {
+        let target = crate::wiring::connectivity_target(&tenant.config);
+        let client = reqwest::Client::new();
+        let check =
+            crate::health::confluence_connectivity(&client, std::slice::from_ref(&target), timeout)
+                .await;
+        if check.up {
+            report.ok(format!(
+                "{name}: Confluence reachable at {}",
+                target.base_url
+            ));
+        } else {
+            report.fail(
+                format!("{name}: Confluence unreachable at {} ({})", target.base_url, check.details),
+                "check confluence.baseUrl (and apiBaseUrl on Cloud), DNS, firewall and the proxy settings",
+            );
+        }
+        match confluence.probe().await {
+            Ok(()) => {
+                report.ok(format!("{name}: Confluence token obtained"));
+                report.ok(format!("{name}: one-result CQL search answered"));
+            }
+            Err(
+                e @ (ConfluenceError::TokenRejected { .. } | ConfluenceError::Unauthorized { .. }),
+            ) => report.fail(
+                format!("{name}: Confluence credentials rejected: {e}"),
+                "check confluence.auth (client id and secret, token or password) and the token URL",
+            ),
+            Err(e @ ConfluenceError::Forbidden { .. }) => report.fail(
+                format!("{name}: {e}"),
+                "grant the app or user read access to the spaces to sync",
+            ),
+            Err(e) => report.fail(
+                format!("{name}: CQL search failed: {e}"),
+                "check confluence.baseUrl/cloudId and that the instance answers the REST API",
+            ),
+        }
+    }
+    let ping = tenant.unique.ping(timeout).await;
+    match (&ping.ingestion, &ping.scope_management) {
+        (Ok(()), Ok(())) => report.ok(format!("{name}: Unique reachable (ingestion and scope management{})",
+            if matches!(tenant.config.unique.auth, crate::config::UniqueAuth::External { .. }) { ", token obtained" } else { "" })),
+        (i, s) => report.fail(
+            format!(
+                "{name}: Unique not reachable: ingestion {}, scope management {}",
+                i.as_ref().map_or_else(|e| e.to_string(), |()| "ok".into()),
+                s.as_ref().map_or_else(|e| e.to_string(), |()| "ok".into())
+            ),
+            "check unique.ingestionServiceBaseUrl / scopeManagementServiceBaseUrl and the auth mode (AUTH_FAILURE: the Zitadel client id, secret or project id)",
+        ),
+    }
+    if ping.is_healthy() {
+        check_root_scope(tenant, report).await;
+    }
+}
+
+async fn check_root_scope(tenant: &TenantRuntime, report: &mut Report) {
+    let name = tenant.name();
+    let scope_id = &tenant.config.ingestion.scope_id;
+    let expected = match &tenant.confluence {
+        Some(c) => match c.resolve_instance_id().await {
+            Ok(id) => Some(id.root_scope_external_id()),
+            Err(e) => {
+                report.fail(
+                    format!("{name}: cannot tell which Confluence instance this is: {e}"),
+                    "Data Center: the application-links manifest must be reachable at <baseUrl>/rest/applinks/1.0/manifest",
+                );
+                return;
+            }
+        },
+        None => None,
+    };
+    match tenant.unique.scope_by_id(scope_id).await {
+        Ok(Some(scope)) => match (&scope.external_id, &expected) {
+            (None, _) => report.ok(format!("{name}: root scope {scope_id} found, not yet owned (the first run claims it)")),
+            (Some(owner), Some(expected)) if owner == expected => {
+                report.ok(format!("{name}: root scope {scope_id} found and owned by this instance"))
+            }
+            (Some(owner), None) => report.ok(format!("{name}: root scope {scope_id} found (owner {owner}); cleanup will use it")),
+            (Some(owner), Some(expected)) => report.fail(
+                format!("{name}: root scope {scope_id} belongs to {owner}, not {expected}"),
+                "point ingestion.scopeId at a scope of its own; two instances must never share a root scope",
+            ),
+        },
+        Ok(None) => report.fail(
+            format!("{name}: root scope {scope_id} not found"),
+            "create the scope in Unique (or correct ingestion.scopeId) and give the service user access",
+        ),
+        Err(e) => report.fail(
+            format!("{name}: reading root scope {scope_id}: {e}"),
+            "check that the service user may read the scope",
+        ),
+    }
+}

@@ -1,0 +1,250 @@
+//! `confluence-connector run`: the HTTP endpoints, one loop per tenant, reload on SIGHUP or a
+//! changed config/tenant file, and a graceful stop on SIGTERM/SIGINT.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sync_engine::{Ledger, LedgerOptions};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{DaemonConfig, Env, LoadedConfig};
+use crate::engine::EngineRunner;
+use crate::health::SyncHistory;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::scheduler::Scheduler;
+use crate::tenants::{self, TenantRuntime};
+
+/// How often tenant and config files are checked for changes.
+const FILE_POLL: Duration = Duration::from_secs(3);
+
+pub(crate) async fn open_ledger(daemon: &DaemonConfig, read_only: bool) -> anyhow::Result<Ledger> {
+    let mut options = LedgerOptions::default();
+    if read_only {
+        options = options.read_only();
+    }
+    Ledger::open(daemon.state.url.expose_secret(), options)
+        .await
+        .context("opening the state ledger (state.url)")
+}
+
+/// Seeds the metrics of a tenant set and forgets tenants no longer in it.
+fn register_metrics(
+    metrics: &Metrics,
+    tenants: &[Arc<TenantRuntime>],
+    previous: &BTreeSet<String>,
+) {
+    let names: BTreeSet<String> = tenants.iter().map(|t| t.name().to_owned()).collect();
+    for gone in previous.difference(&names) {
+        metrics.forget_tenant(gone);
+    }
+    for t in tenants {
+        if t.config.is_active() {
+            metrics.seed_active_tenant(t.name());
+        } else {
+            metrics.seed_deleted_tenant(t.name());
+        }
+    }
+    let active = tenants.iter().filter(|t| t.config.is_active()).count();
+    metrics.set_tenants_configured(active, tenants.len() - active);
+}
+
+/// Files whose change triggers a reload, with their modification times.
+fn snapshot(
+    config_path: Option<&Path>,
+    daemon: &DaemonConfig,
+) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
+    let mut paths: Vec<PathBuf> = config_path.map(Path::to_path_buf).into_iter().collect();
+    if let Some(pattern) = &daemon.tenants.files {
+        if let Ok(entries) = glob::glob(pattern) {
+            paths.extend(entries.flatten());
+        }
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let meta = std::fs::metadata(&p).ok();
+            let modified = meta.as_ref().and_then(|m| m.modified().ok());
+            let len = meta.map_or(0, |m| m.len());
+            (p, modified, len)
+        })
+        .collect()
+}
+
+/// The running tenant loops.
+struct Loops {
+    scheduler: Arc<Scheduler>,
+    cancel: CancellationToken,
+    /// Loops of the current tenant set: their `stop` tokens.
+    current: Vec<CancellationToken>,
+    /// Every loop ever started (stopped ones may still finish a run).
+    tasks: Vec<JoinHandle<()>>,
+    names: BTreeSet<String>,
+}
+
+impl Loops {
+    fn start(&mut self, tenants: &[Arc<TenantRuntime>]) {
+        for stop in self.current.drain(..) {
+            stop.cancel();
+        }
+        let previous = std::mem::take(&mut self.names);
+        for t in tenants {
+            let stop = CancellationToken::new();
+            // Tenants new to the set sync at once; known ones keep their schedule.
+            let run_at_start = !previous.contains(t.name());
+            self.tasks
+                .push(tokio::spawn(self.scheduler.clone().tenant_loop(
+                    t.clone(),
+                    run_at_start,
+                    stop.clone(),
+                    self.cancel.clone(),
+                )));
+            self.current.push(stop);
+            self.names.insert(t.name().to_owned());
+        }
+        self.tasks.retain(|t| !t.is_finished());
+    }
+}
+
+pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> anyhow::Result<()> {
+    let daemon = loaded.daemon.clone();
+    let metrics = Arc::new(Metrics::new());
+    let ledger = open_ledger(&daemon, false).await?;
+    let history = Arc::new(SyncHistory::new(
+        daemon.health.sync_history_size,
+        daemon.health.sync_tenant_failure_threshold,
+    ));
+    let tenant_set = Arc::new(tenants::build_all(&loaded, &metrics)?);
+    register_metrics(&metrics, &tenant_set, &BTreeSet::new());
+    if tenant_set.is_empty() {
+        tracing::warn!("No tenants configured; nothing will be synced");
+    }
+
+    let state = Arc::new(AppState {
+        tenants: RwLock::new(tenant_set.clone()),
+        history: history.clone(),
+        metrics: metrics.clone(),
+        ledger: ledger.clone(),
+        connectivity_timeout: daemon.health.connectivity_timeout,
+        probe_client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("building the probe HTTP client")?,
+    });
+    let http_stop = CancellationToken::new();
+    let separate_metrics = daemon.listen.metrics.is_some();
+    let (addr, http_task) = http::serve(
+        daemon.listen.http,
+        http::router(state.clone(), !separate_metrics),
+        http_stop.clone(),
+    )
+    .await?;
+    tracing::info!(%addr, "Serving /healthz, /readyz{}", if separate_metrics { "" } else { " and /metrics" });
+    let mut servers = vec![http_task];
+    if let Some(metrics_addr) = daemon.listen.metrics {
+        let (addr, task) = http::serve(
+            metrics_addr,
+            http::metrics_router(state.clone()),
+            http_stop.clone(),
+        )
+        .await?;
+        tracing::info!(%addr, "Serving /metrics");
+        servers.push(task);
+    }
+
+    let runner = Arc::new(EngineRunner::new(ledger.clone(), metrics.clone()));
+    let scheduler = Arc::new(Scheduler::new(
+        runner,
+        Some(ledger.clone()),
+        history.clone(),
+        metrics.clone(),
+    ));
+    let mut loops = Loops {
+        scheduler,
+        cancel: CancellationToken::new(),
+        current: Vec::new(),
+        tasks: Vec::new(),
+        names: BTreeSet::new(),
+    };
+    loops.start(&tenant_set);
+
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut files = snapshot(config_path.as_deref(), &daemon);
+    let mut poll = tokio::time::interval(FILE_POLL);
+    loop {
+        let reason = tokio::select! {
+            _ = sigterm.recv() => break,
+            _ = sigint.recv() => break,
+            _ = sighup.recv() => "SIGHUP",
+            _ = poll.tick() => {
+                let now = snapshot(config_path.as_deref(), &daemon);
+                if now == files {
+                    continue;
+                }
+                files = now;
+                "a config or tenant file changed"
+            }
+        };
+        reload(config_path.as_deref(), reason, &state, &mut loops);
+    }
+
+    let grace = daemon.shutdown_grace_period;
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "Shutting down: no new runs, in-flight items may finish"
+    );
+    for stop in &loops.current {
+        stop.cancel();
+    }
+    loops.cancel.cancel();
+    let all = futures::future::join_all(std::mem::take(&mut loops.tasks));
+    if tokio::time::timeout(grace, all).await.is_err() {
+        tracing::warn!("The grace period ended with runs still going; they are abandoned");
+    }
+    http_stop.cancel();
+    for task in servers {
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
+    ledger.close().await;
+    tracing::info!("Stopped");
+    Ok(())
+}
+
+/// Loads and builds the new tenant set; on any error keeps the old one and says why.
+fn reload(config_path: Option<&Path>, reason: &str, state: &AppState, loops: &mut Loops) {
+    tracing::info!(reason, "Reloading the tenant set");
+    let loaded = match DaemonConfig::load(config_path, &Env::from_process()) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            for e in errors.errors() {
+                tracing::error!(problem = %e, "Reload rejected; keeping the current tenants");
+            }
+            return;
+        }
+    };
+    let tenant_set = match tenants::build_all(&loaded, &state.metrics) {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "Reload rejected; keeping the current tenants"
+            );
+            return;
+        }
+    };
+    let names: BTreeSet<String> = tenant_set.iter().map(|t| t.name().to_owned()).collect();
+    register_metrics(&state.metrics, &tenant_set, &loops.names);
+    state.history.retain(&names);
+    state.set_tenants(tenant_set.clone());
+    loops.start(&tenant_set);
+    tracing::info!(tenants = names.len(), "Reloaded the tenant set");
+}

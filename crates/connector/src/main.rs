@@ -1,0 +1,5 @@
+//! `confluence-connector`: see `docs/operator/cli.md`.
+
+fn main() -> std::process::ExitCode {
+    connector::cli::main()
+}

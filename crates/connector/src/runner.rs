@@ -1,0 +1,148 @@
+//! What the scheduler and the `sync` command ask of "something that runs a tenant": the engine
+//! in production ([`crate::engine::EngineRunner`]), a fake in the scheduler's tests.
+
+use std::fmt;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use sync_engine::RunTrigger;
+use tokio_util::sync::CancellationToken;
+
+use crate::health::SyncOutcome;
+use crate::tenants::TenantRuntime;
+
+/// Normal cycle, or discovery and diff only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Normal,
+    DryRun,
+}
+
+/// How a run ended, as printed by `sync` and recorded in health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // ENGINE-WIRING: constructed by the engine adapter
+pub(crate) enum RunState {
+    Success,
+    /// The cycle completed; some items failed.
+    PartialSuccess,
+    Failed,
+    /// A guard stopped the cycle on purpose.
+    Aborted,
+    /// Shutdown or lease loss stopped it.
+    Cancelled,
+    /// Not run: the tenant was already running, or another replica holds its lease.
+    Skipped,
+}
+
+impl RunState {
+    /// `sync` exits non-zero when any tenant's state is a failure.
+    pub(crate) fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::Aborted)
+    }
+
+    /// What the readiness window records; `None` for runs that did not happen.
+    pub(crate) fn health(self) -> Option<SyncOutcome> {
+        match self {
+            Self::Success | Self::PartialSuccess => Some(SyncOutcome::Success),
+            Self::Failed | Self::Aborted => Some(SyncOutcome::Failure),
+            Self::Cancelled => Some(SyncOutcome::Skipped),
+            Self::Skipped => None,
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::PartialSuccess => "partial_success",
+            Self::Failed => "failed",
+            Self::Aborted => "aborted",
+            Self::Cancelled => "cancelled",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One run's result, the unit of `sync --json` output.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RunSummary {
+    pub(crate) tenant: String,
+    /// `sync` for active tenants, `cleanup` for deleted ones.
+    pub(crate) kind: &'static str,
+    pub(crate) status: RunState,
+    pub(crate) dry_run: bool,
+    /// The ledger's run id, when one was recorded.
+    pub(crate) run_id: Option<i64>,
+    pub(crate) duration_ms: u64,
+    /// Counters of the run (engine-defined field names).
+    pub(crate) counts: serde_json::Value,
+    pub(crate) error: Option<String>,
+    /// Dry run: what a real run would do.
+    pub(crate) plan: Option<serde_json::Value>,
+}
+
+impl RunSummary {
+    pub(crate) fn skipped(tenant: &str, kind: &'static str, why: &str) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            kind,
+            status: RunState::Skipped,
+            dry_run: false,
+            run_id: None,
+            duration_ms: 0,
+            counts: serde_json::Value::Null,
+            error: Some(why.to_owned()),
+            plan: None,
+        }
+    }
+
+    pub(crate) fn failed(tenant: &str, kind: &'static str, error: String, took: Duration) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            kind,
+            status: RunState::Failed,
+            dry_run: false,
+            run_id: None,
+            duration_ms: took.as_millis() as u64,
+            counts: serde_json::Value::Null,
+            error: Some(error),
+            plan: None,
+        }
+    }
+}
+
+/// Receives progress of a run, for the `sync` progress bar.
+#[allow(dead_code)] // ENGINE-WIRING: called by the engine adapter
+pub(crate) trait Progress: Send + Sync {
+    /// The engine entered a phase (`scanning`, `diffing`, …).
+    fn phase(&self, _tenant: &str, _phase: &str) {}
+    /// Work items of the ingest phase became known.
+    fn total(&self, _tenant: &str, _items: u64) {}
+    /// One item was handled.
+    fn item_done(&self, _tenant: &str) {}
+}
+
+/// No progress display (the daemon).
+#[derive(Debug)]
+pub(crate) struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// Runs one tenant once (sync for active tenants, cleanup for deleted ones).
+pub(crate) trait TenantRunner: Send + Sync + fmt::Debug {
+    fn run<'a>(
+        &'a self,
+        tenant: &'a TenantRuntime,
+        trigger: RunTrigger,
+        mode: Mode,
+        cancel: CancellationToken,
+        progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, RunSummary>;
+}

@@ -1,0 +1,208 @@
+//! `confluence-connector sync [--tenant NAME] [--dry-run] [--json]`: one cycle per tenant, in
+//! parallel, then a summary; exit 1 when any tenant failed.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use sync_engine::RunTrigger;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::LoadedConfig;
+use crate::engine::EngineRunner;
+use crate::health::SyncHistory;
+use crate::metrics::Metrics;
+use crate::runner::{Mode, NoProgress, Progress, RunSummary};
+use crate::scheduler::Scheduler;
+use crate::tenants::{self, TenantRuntime};
+
+/// One bar per tenant: a spinner with the phase until the item count is known.
+struct Bars {
+    bars: Mutex<BTreeMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn new(tenants: &[Arc<TenantRuntime>]) -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let style =
+            ProgressStyle::with_template("{spinner} {prefix:12} {msg:24} [{bar:30}] {pos}/{len}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+        let bars = tenants
+            .iter()
+            .map(|t| {
+                let bar = multi.add(ProgressBar::new(0));
+                bar.set_style(style.clone());
+                bar.set_prefix(t.name().to_owned());
+                bar.set_message("starting");
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                (t.name().to_owned(), bar)
+            })
+            .collect();
+        Self {
+            bars: Mutex::new(bars),
+        }
+    }
+
+    fn with(&self, tenant: &str, f: impl FnOnce(&ProgressBar)) {
+        let bars = self
+            .bars
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(bar) = bars.get(tenant) {
+            f(bar);
+        }
+    }
+
+    fn finish(&self, summary: &RunSummary) {
+        self.with(&summary.tenant, |bar| {
+            bar.finish_with_message(summary.status.to_string());
+        });
+    }
+}
+
+impl Progress for Bars {
+    fn phase(&self, tenant: &str, phase: &str) {
+        let phase = phase.to_owned();
+        self.with(tenant, |bar| bar.set_message(phase));
+    }
+
+    fn total(&self, tenant: &str, items: u64) {
+        self.with(tenant, |bar| bar.set_length(items));
+    }
+
+    fn item_done(&self, tenant: &str) {
+        self.with(tenant, |bar| bar.inc(1));
+    }
+}
+
+pub(crate) async fn run(
+    loaded: LoadedConfig,
+    only: Option<String>,
+    dry_run: bool,
+    json_output: bool,
+) -> ExitCode {
+    match run_inner(loaded, only, dry_run, json_output).await {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "sync could not start");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_inner(
+    loaded: LoadedConfig,
+    only: Option<String>,
+    dry_run: bool,
+    json_output: bool,
+) -> anyhow::Result<ExitCode> {
+    let metrics = Arc::new(Metrics::new());
+    let mut tenant_set = tenants::build_all(&loaded, &metrics)?;
+    if let Some(name) = &only {
+        tenant_set.retain(|t| t.name() == name);
+        if tenant_set.is_empty() {
+            let known: Vec<_> = loaded.tenants.iter().map(|t| t.name.as_str()).collect();
+            eprintln!(
+                "error: no active or deleted tenant named `{name}` (known: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            );
+            return Ok(ExitCode::from(crate::cli::EXIT_CONFIG));
+        }
+    }
+    let ledger = crate::daemon::open_ledger(&loaded.daemon, false).await?;
+    let history = Arc::new(SyncHistory::new(
+        loaded.daemon.health.sync_history_size,
+        loaded.daemon.health.sync_tenant_failure_threshold,
+    ));
+    let runner = Arc::new(EngineRunner::new(ledger.clone(), metrics.clone()));
+    let scheduler = Scheduler::new(runner, Some(ledger.clone()), history, metrics);
+
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: letting in-flight items finish");
+            on_ctrl_c.cancel();
+        }
+    });
+
+    let bars = (!json_output && std::io::stdout().is_terminal()).then(|| Bars::new(&tenant_set));
+    let progress: &dyn Progress = match &bars {
+        Some(b) => b,
+        None => &NoProgress,
+    };
+    let mode = if dry_run { Mode::DryRun } else { Mode::Normal };
+    let runs = tenant_set.iter().map(|t| {
+        let scheduler = &scheduler;
+        let cancel = &cancel;
+        let bars = &bars;
+        async move {
+            let summary = scheduler
+                .run_with(t, RunTrigger::Cli, mode, progress, cancel)
+                .await;
+            if let Some(b) = bars {
+                b.finish(&summary);
+            }
+            summary
+        }
+    });
+    let summaries: Vec<RunSummary> = futures::future::join_all(runs).await;
+    ledger.close().await;
+
+    let failed = summaries.iter().any(|s| s.status.is_failure());
+    if json_output {
+        let out = json!({
+            "ok": !failed,
+            "dryRun": dry_run,
+            "tenants": summaries,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_text(&summaries);
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_text(summaries: &[RunSummary]) {
+    for s in summaries {
+        let mut line = format!(
+            "{:<16} {:<8} {:<16} {:>7} ms",
+            s.tenant, s.kind, s.status, s.duration_ms
+        );
+        if let serde_json::Value::Object(counts) = &s.counts {
+            let shown: Vec<String> = counts
+                .iter()
+                .filter(|(_, v)| v.as_u64().is_some_and(|n| n > 0))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            if !shown.is_empty() {
+                line.push_str("  ");
+                line.push_str(&shown.join(" "));
+            }
+        }
+        if let Some(e) = &s.error {
+            line.push_str(&format!("  error: {e}"));
+        }
+        println!("{line}");
+        if let Some(plan) = &s.plan {
+            if let Ok(text) = serde_json::to_string_pretty(plan) {
+                for l in text.lines() {
+                    println!("    {l}");
+                }
+            }
+        }
+    }
+}
