@@ -184,11 +184,14 @@ pub(crate) async fn run() -> anyhow::Result<()> {
 fn print_landed(sandbox: &SandboxHandle) {
     let scopes = sandbox.unique.scopes();
     let files = sandbox.unique.files();
+    let attachments = files.iter().filter(|f| f.key.contains("::")).count();
     println!();
     println!(
-        "What landed in Unique: {} scope(s), {} file(s)",
+        "What landed in Unique: {} scope(s), {} file(s): {} page(s) and {} attachment(s)",
         scopes.len(),
-        files.len()
+        files.len(),
+        files.len() - attachments,
+        attachments
     );
     for scope in &scopes {
         let in_scope: Vec<_> = files.iter().filter(|f| f.scope_id == scope.id).collect();
@@ -198,16 +201,27 @@ fn print_landed(sandbox: &SandboxHandle) {
             scope.external_id.as_deref().unwrap_or("no external id"),
             in_scope.len()
         );
-        for f in in_scope.iter().take(8) {
+        for f in in_scope.iter().take(6) {
             println!(
-                "      {:<58} {:<24} {} bytes",
-                f.key,
+                "      {:<40} {:<16} {:>7} bytes  {}",
+                f.title.as_deref().unwrap_or("(untitled)"),
                 f.mime_type,
-                f.uploaded_size.unwrap_or_default()
+                f.uploaded_size.unwrap_or_default(),
+                f.key
             );
         }
-        if in_scope.len() > 8 {
-            println!("      … and {} more", in_scope.len() - 8);
+        if in_scope.len() > 6 {
+            println!("      … and {} more", in_scope.len() - 6);
         }
+    }
+    let mut per_page: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for f in &files {
+        if let Some((page, _)) = f.key.split_once("::") {
+            *per_page.entry(page).or_default() += 1;
+        }
+    }
+    if let Some((page, n)) = per_page.iter().max_by_key(|(_, n)| **n) {
+        println!();
+        println!("Most attachments on one page: {n} ({page}); the search inlines only 25, the rest were paged in.");
     }
 }

@@ -1,0 +1,141 @@
+//! `confluence-connector check` against the sandbox: a good config passes every line, a wrong
+//! secret fails with an actionable line, an unloadable config exits 2.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_passes_on_a_good_config_with_cloud_and_data_center() {
+    let sandbox = spawn_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let unique = cluster_local(&sandbox);
+    let cloud_root = seed_root(&sandbox, "Cloud root");
+    let dc_root = seed_root(&sandbox, "DC root");
+    let config = write_config(
+        dir.path(),
+        free_port(),
+        "info",
+        &[
+            cloud_tenant(
+                &sandbox,
+                "cloudy",
+                &cloud_root,
+                "os.environ/CLOUD_SECRET",
+                &unique,
+            ),
+            dc_tenant(
+                &sandbox,
+                "dc",
+                &dc_root,
+                "{ mode: pat, token: os.environ/DC_PAT }",
+                &unique,
+            ),
+        ],
+    );
+    let out = run(
+        Some(&config),
+        &["check"],
+        &[
+            ("CLOUD_SECRET", "sandbox-client-secret"),
+            ("DC_PAT", "sandbox-pat"),
+        ],
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    assert!(!stdout.contains('✗'), "{stdout}");
+    for expected in [
+        "✓ configuration loaded: 2 tenant(s)",
+        "✓ cloudy: Confluence token obtained",
+        "✓ cloudy: one-result CQL search answered",
+        "✓ dc: Unique reachable",
+        "✓ dc: root scope",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in\n{stdout}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_fails_with_a_fix_when_the_confluence_secret_is_wrong() {
+    let sandbox = spawn_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = seed_root(&sandbox, "root");
+    let config = write_config(
+        dir.path(),
+        free_port(),
+        "info",
+        &[cloud_tenant(
+            &sandbox,
+            "cloudy",
+            &root,
+            "not-the-secret",
+            &cluster_local(&sandbox),
+        )],
+    );
+    let out = run(Some(&config), &["check"], &[]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✗ cloudy: Confluence credentials rejected"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fix: check confluence.auth"), "{stdout}");
+    assert!(!stdout.contains("not-the-secret"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_exits_2_and_names_the_field_when_a_secret_variable_is_missing() {
+    let sandbox = spawn_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        free_port(),
+        "info",
+        &[cloud_tenant(
+            &sandbox,
+            "cloudy",
+            "root",
+            "os.environ/UNSET_SECRET",
+            &cluster_local(&sandbox),
+        )],
+    );
+    let out = run(Some(&config), &["check"], &[]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("✗ configuration"), "{stdout}");
+    assert!(stdout.contains("clientSecret"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_fails_when_the_root_scope_does_not_exist() {
+    let sandbox = spawn_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        free_port(),
+        "info",
+        &[dc_tenant(
+            &sandbox,
+            "dc",
+            "no-such-scope",
+            "{ mode: pat, token: sandbox-pat }",
+            &cluster_local(&sandbox),
+        )],
+    );
+    let out = run(Some(&config), &["check"], &[]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✗ dc: root scope no-such-scope not found"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,199 @@
+//! Shared by the end-to-end tests: the sandbox in this process, a generated config pointing the
+//! built binary at it, and helpers to run the binary.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use sandbox::unique::SeedScope;
+use sandbox::{SandboxConfig, SandboxHandle};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_confluence-connector");
+
+/// The sandbox with its default (built-in) dataset and documented credentials.
+pub async fn spawn_sandbox() -> SandboxHandle {
+    spawn_sandbox_with(SandboxConfig::default()).await
+}
+
+pub async fn spawn_sandbox_with(config: SandboxConfig) -> SandboxHandle {
+    sandbox::spawn(config).await.unwrap()
+}
+
+/// A fresh, unowned root scope in the sandbox's Unique; returns its id.
+pub fn seed_root(sandbox: &SandboxHandle, name: &str) -> String {
+    sandbox
+        .unique
+        .seed_scope(SeedScope {
+            id: None,
+            name: name.into(),
+            parent_id: None,
+            external_id: None,
+            accesses: Vec::new(),
+        })
+        .unwrap()
+        .id
+}
+
+/// Where the tenant's Unique side and credentials come from.
+#[derive(Clone)]
+pub struct UniqueSide {
+    /// `cluster_local` block, or an `external` one with the secret reference.
+    pub yaml: String,
+}
+
+pub fn cluster_local(sandbox: &SandboxHandle) -> UniqueSide {
+    let u = &sandbox.urls;
+    UniqueSide {
+        yaml: format!(
+            "serviceAuthMode: cluster_local
+        serviceExtraHeaders:
+          x-company-id: sandbox-company
+          x-user-id: sandbox-user
+        ingestionServiceBaseUrl: {}
+        scopeManagementServiceBaseUrl: {}
+        apiRateLimitPerMinute: 60000",
+            u.unique_ingestion, u.unique_scope_management
+        ),
+    }
+}
+
+pub fn external(sandbox: &SandboxHandle, secret_ref: &str, project_ref: &str) -> UniqueSide {
+    let u = &sandbox.urls;
+    UniqueSide {
+        yaml: format!(
+            "serviceAuthMode: external
+        zitadelOauthTokenUrl: {}
+        zitadelProjectId: {project_ref}
+        zitadelClientId: sandbox-zitadel-client
+        zitadelClientSecret: {secret_ref}
+        ingestionServiceBaseUrl: {}
+        scopeManagementServiceBaseUrl: {}
+        apiRateLimitPerMinute: 60000",
+            u.zitadel_token, u.unique_ingestion, u.unique_scope_management
+        ),
+    }
+}
+
+/// An inline Cloud tenant (indented for `tenants.inline`).
+pub fn cloud_tenant(
+    sandbox: &SandboxHandle,
+    name: &str,
+    root: &str,
+    secret_ref: &str,
+    unique: &UniqueSide,
+) -> String {
+    let u = &sandbox.urls;
+    format!(
+        "    {name}:
+      confluence:
+        instanceType: cloud
+        baseUrl: {site}
+        cloudId: {cloud_id}
+        apiBaseUrl: {gw}
+        tokenUrl: {gw}/oauth/token
+        auth:
+          mode: oauth_2lo
+          clientId: sandbox-client-id
+          clientSecret: {secret_ref}
+        apiRateLimitPerMinute: 60000
+        ingestSingleLabel: ai-ingest
+        ingestAllLabel: ai-ingest-all
+      unique:
+        {unique}
+      ingestion:
+        scopeId: {root}
+",
+        site = u.cloud_site,
+        cloud_id = u.cloud_id,
+        gw = u.cloud_gateway,
+        unique = unique.yaml,
+    )
+}
+
+/// An inline Data Center tenant; `auth` is the YAML of `confluence.auth` on one line.
+pub fn dc_tenant(
+    sandbox: &SandboxHandle,
+    name: &str,
+    root: &str,
+    auth: &str,
+    unique: &UniqueSide,
+) -> String {
+    format!(
+        "    {name}:
+      confluence:
+        instanceType: data-center
+        baseUrl: {base}
+        auth: {auth}
+        apiRateLimitPerMinute: 60000
+        ingestSingleLabel: ai-ingest
+        ingestAllLabel: ai-ingest-all
+      unique:
+        {unique}
+      ingestion:
+        scopeId: {root}
+",
+        base = sandbox.urls.dc_base,
+        unique = unique.yaml,
+    )
+}
+
+/// A daemon config file in `dir` with the given inline tenants.
+pub fn write_config(dir: &Path, port: u16, level: &str, tenants: &[String]) -> PathBuf {
+    let text = format!(
+        "listen:
+  host: 127.0.0.1
+  port: {port}
+log:
+  level: {level}
+  format: json
+state:
+  url: sqlite://{state}
+shutdown_grace_period_secs: 10
+tenants:
+  inline:
+{tenants}",
+        state = dir.join("state.db").display(),
+        tenants = tenants.concat(),
+    );
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The binary with a clean environment plus `env`.
+pub fn command(config: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    cmd.args(args).stdin(Stdio::null());
+    cmd
+}
+
+/// Runs the binary to completion off the async runtime (the sandbox keeps serving meanwhile).
+pub async fn run(config: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = command(config, args, env);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
