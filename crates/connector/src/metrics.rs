@@ -752,6 +752,55 @@ mod tests {
         assert_eq!(lint(&text), Vec::<String>::new(), "{text}");
     }
 
+    fn populated() -> Metrics {
+        let m = Metrics::new();
+        m.seed_active_tenant("acme");
+        m.seed_deleted_tenant("gone");
+        m.sync_finished("acme", false, Duration::from_secs(3));
+        m.scan_finished("acme", Duration::from_millis(700));
+        m.attachment_uploaded("acme", Duration::from_millis(150));
+        m.confluence_request("acme", "/api/v2/pages/{id}", Some(503), Duration::ZERO);
+        m.cleanup_finished("gone", true, Duration::from_secs(1));
+        m.cleanup_content_deleted("gone", true, 4);
+        m.throttled("acme", "confluence", Duration::from_millis(20));
+        m.bytes("acme", "unique", 0, 2048);
+        m.http_attempt("acme", "confluence", None);
+        m.ledger_run("acme", "partial_success");
+        m.set_tenants_configured(1, 1);
+        m
+    }
+
+    /// The real linter, where installed (`apt-get install prometheus` provides it); CI without
+    /// it still runs the rule check above.
+    #[test]
+    fn promtool_check_metrics_accepts_the_exposition() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let Ok(mut child) = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("promtool not installed; skipped");
+            return;
+        };
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(populated().encode().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     #[test]
     fn histogram_buckets_are_cumulative_and_end_with_inf() {
         let m = Metrics::new();
