@@ -9,9 +9,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use confluence_client::{ConfluenceApi, ConfluenceError};
-use secrecy::ExposeSecret;
 
-use crate::config::{DaemonConfig, Env, StateBackend};
+use crate::config::{DaemonConfig, Env};
 use crate::metrics::Metrics;
 use crate::tenants::TenantRuntime;
 
@@ -94,13 +93,7 @@ fn exit(report: &Report) -> ExitCode {
 }
 
 async fn check_ledger(daemon: &DaemonConfig, report: &mut Report) {
-    let url = daemon.state.url.expose_secret();
-    let missing_sqlite_file = daemon.state.backend == StateBackend::Sqlite
-        && url
-            .strip_prefix("sqlite://")
-            .or_else(|| (!url.contains("://")).then_some(url))
-            .is_some_and(|path| !Path::new(path).exists() && path != ":memory:");
-    if missing_sqlite_file {
+    if crate::daemon::sqlite_file_missing(daemon) {
         report
             .ok("state ledger: the SQLite file does not exist yet and is created on the first run");
         return;

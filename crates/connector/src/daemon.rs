@@ -34,6 +34,16 @@ pub(crate) async fn open_ledger(daemon: &DaemonConfig, read_only: bool) -> anyho
         .context("opening the state ledger (state.url)")
 }
 
+/// Whether the state is a SQLite file that does not exist yet (nothing has run here).
+pub(crate) fn sqlite_file_missing(daemon: &DaemonConfig) -> bool {
+    let url = daemon.state.url.expose_secret();
+    daemon.state.backend == crate::config::StateBackend::Sqlite
+        && url
+            .strip_prefix("sqlite://")
+            .or_else(|| (!url.contains("://")).then_some(url))
+            .is_some_and(|path| path != ":memory:" && !Path::new(path).exists())
+}
+
 /// Seeds the metrics of a tenant set and forgets tenants no longer in it.
 fn register_metrics(
     metrics: &Metrics,

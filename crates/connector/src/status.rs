@@ -16,6 +16,14 @@ pub(crate) async fn run(
     json_output: bool,
     per_tenant: u32,
 ) -> anyhow::Result<()> {
+    if crate::daemon::sqlite_file_missing(daemon) {
+        if json_output {
+            println!("{}", json!({ "tenants": {} }));
+        } else {
+            println!("No runs recorded yet (the state database does not exist yet).");
+        }
+        return Ok(());
+    }
     let ledger = crate::daemon::open_ledger(daemon, true).await?;
     let runs = ledger.recent_runs(None, SCAN).await?;
     let leases = ledger.leases().await.unwrap_or_default();
