@@ -37,7 +37,7 @@ pub const MAX_CONCURRENT_DOWNLOADS: usize = 20;
 const INITIAL_BUFFER_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// A boxed error from the component behind an [`ImageSource`].
-pub type BoxError = Box<dyn StdError + Send + Sync>;
+type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// The bytes of one image, as they arrive.
 pub type ImageStream = BoxStream<'static, Result<Bytes, InlineError>>;
