@@ -258,3 +258,30 @@ fn reload(config_path: Option<&Path>, reason: &str, state: &AppState, loops: &mu
     loops.start(&tenant_set);
     tracing::info!(tenants = names.len(), "Reloaded the tenant set");
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn snapshot_changes_when_a_tenant_file_appears_or_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.yaml");
+        std::fs::write(&config, "log: {level: info}\n").unwrap();
+        let daemon = DaemonConfig {
+            tenants: crate::config::TenantsConfig {
+                files: Some(format!("{}/*-tenant-config.yaml", dir.path().display())),
+            },
+            ..DaemonConfig::default()
+        };
+        let before = snapshot(Some(&config), &daemon);
+        assert_eq!(before, snapshot(Some(&config), &daemon));
+        let tenant = dir.path().join("acme-tenant-config.yaml");
+        std::fs::write(&tenant, "status: active\n").unwrap();
+        let added = snapshot(Some(&config), &daemon);
+        assert_ne!(before, added);
+        std::fs::write(&tenant, "status: inactive\n").unwrap();
+        assert_ne!(added, snapshot(Some(&config), &daemon), "size changed");
+    }
+}
