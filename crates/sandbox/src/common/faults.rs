@@ -344,18 +344,31 @@ impl Faults {
 
     /// Decides the fate of one request to `service` with route template or operation `key`.
     pub fn decide(&self, service: &str, key: &str) -> FaultDecision {
+        self.decide_scoped(service, key, Scope::Request)
+    }
+
+    /// `Scope::Request` is the middleware's decision for a whole HTTP request: rate limit and
+    /// every matching rule. `Scope::Operation` is a handler's second look at one operation inside
+    /// that request (a GraphQL operation): only rules naming a route or operation apply, so that
+    /// a service-wide rule or the rate limit is not counted twice for one request.
+    fn decide_scoped(&self, service: &str, key: &str, scope: Scope) -> FaultDecision {
         let mut inner = self.lock();
         let mut decision = FaultDecision::default();
         let now = Instant::now();
-        if let Some(bucket) = inner.rate_limits.get_mut(service) {
-            if let Err(wait) = bucket.take(now) {
-                decision.error = Some(rate_limited(bucket.limit, wait));
-                return decision;
+        if scope == Scope::Request {
+            if let Some(bucket) = inner.rate_limits.get_mut(service) {
+                if let Err(wait) = bucket.take(now) {
+                    decision.error = Some(rate_limited(bucket.limit, wait));
+                    return decision;
+                }
             }
         }
         let FaultsInner { rng, rules, .. } = &mut *inner;
         for state in rules.iter_mut() {
             if !state.rule.matches(service, key) {
+                continue;
+            }
+            if scope == Scope::Operation && state.rule.route.is_none() {
                 continue;
             }
             state.matched += 1;
@@ -389,12 +402,18 @@ impl Faults {
     /// the injected latency and returns the error response to send, if any. Body cuts do not
     /// apply here; they are applied by the middleware to whole responses.
     pub async fn apply(&self, service: &str, operation: &str) -> Option<Response> {
-        let decision = self.decide(service, operation);
+        let decision = self.decide_scoped(service, operation, Scope::Operation);
         if !decision.latency.is_zero() {
             tokio::time::sleep(decision.latency).await;
         }
         decision.error
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Request,
+    Operation,
 }
 
 /// The JSON error body shared by every simulated service (Confluence's shape).
@@ -555,6 +574,41 @@ mod tests {
         );
         let rules = faults.rules();
         assert_eq!((rules[0].matched, rules[0].fired), (3, 2));
+    }
+
+    #[tokio::test]
+    async fn an_operation_check_does_not_count_service_wide_rules_or_the_rate_limit_twice() {
+        let faults = Faults::default();
+        faults.add_rule(FaultRule::every_nth("unique-ingestion", 2, 500));
+        faults.add_rule(FaultRule::error("unique-ingestion", 502, 1.0).on_route("ContentUpsert"));
+        faults.set_rate_limit(
+            "unique-ingestion",
+            RateLimit {
+                per_minute: 60,
+                burst: Some(1),
+            },
+        );
+        // One GraphQL request: the middleware decides for `/graphql`, then the handler asks
+        // about the operation inside it.
+        assert!(faults
+            .decide("unique-ingestion", "/graphql")
+            .error
+            .is_none());
+        let operation = faults
+            .apply("unique-ingestion", "ContentUpsert")
+            .await
+            .unwrap();
+        assert_eq!(operation.status(), StatusCode::BAD_GATEWAY);
+        let rules = faults.rules();
+        assert_eq!(rules[0].matched, 1, "the service-wide rule saw one request");
+        assert_eq!(rules[1].matched, 1);
+        assert!(
+            faults
+                .apply("unique-ingestion", "PaginatedScope")
+                .await
+                .is_none(),
+            "the operation check takes no rate-limit token"
+        );
     }
 
     #[test]
