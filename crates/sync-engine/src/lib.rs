@@ -3,12 +3,64 @@
 //!
 //! Invariant: the engine knows no wire formats; it sees Confluence and Unique only through the
 //! client crates' APIs, and its state only through [`Ledger`].
+//!
+//! # API for the daemon
+//!
+//! ```text
+//! TenantSpec { name, root_scope_id, key_format, ingest_single_label, ingest_all_label,
+//!              attachments: AttachmentRules { enabled, allowed_mime_types, max_file_size_mb, image_ocr },
+//!              store_internally, page_ingestion_config: Option<serde_json::Value>,
+//!              inline_images, concurrency, max_items_to_scan }       // TenantSpec::new(name, scope) = defaults
+//!
+//! TenantSync::new(spec, confluence: ConfluenceClient, unique: UniqueClient, ledger: Ledger,
+//!                 observer: Arc<dyn CycleObserver>) -> TenantSync
+//! TenantSync::run_cycle(&self, trigger: RunTrigger, mode: CycleMode /* Normal | DryRun */,
+//!                       cancel: CancellationToken) -> Result<CycleReport, EngineError>
+//!
+//! TenantDeletion::new(tenant, root_scope_id, unique: UniqueClient, ledger: Ledger,
+//!                     observer: Arc<dyn CycleObserver>) -> TenantDeletion      // status: deleted
+//! TenantDeletion::run(&self, trigger: RunTrigger) -> Result<TenantDeletionReport, EngineError>
+//!
+//! trait CycleObserver { phase(Phase), discovered(pages, attachments, took), diffed(new, updated,
+//!     moved, deleted), totals(pages, attachments), item(ItemKind, ItemResult, upload: Option<Duration>),
+//!     deleted(ok, failed), orphans_cleaned(scopes_ok, scopes_failed, files),
+//!     tenant_cleanup(content_ok, content_failed, scopes_ok, scopes_failed) }   // all default no-ops
+//! ```
+//!
+//! A cycle: root scope (access, ownership mark, migration) → discovery → per-space diff with
+//! the mass-deletion guards → ingest (bodies fetched in batches, pipelined into Unique with
+//! bounded queues) → deletions → removed-space cleanup → ledger record. `run_cycle` returns `Ok`
+//! for every end the engine chose (success, partial success, guard abort, cancel, dry run; see
+//! [`CycleStatus`]) and `Err` when it could not go on. A truncated discovery (`maxItemsToScan`)
+//! or a cancelled cycle never deletes anything.
 
 #![deny(unsafe_code)]
 
+mod cycle;
+mod diff;
+mod discovery;
+mod error;
+mod ingest;
 mod inline;
 mod keys;
 mod ledger;
+mod observer;
+mod report;
+mod scopes;
+mod tenant;
+mod tenant_delete;
+
+pub use cycle::TenantSync;
+pub use error::{EngineError, Guard};
+pub use observer::{CycleObserver, ItemKind, ItemResult, NoopCycleObserver, Phase};
+pub use report::{
+    CycleMode, CycleReport, CycleStatus, DeletionStatus, ItemFailureReport, SpaceDiffReport,
+    TenantDeletionReport,
+};
+pub use tenant::{AttachmentRules, TenantSpec};
+pub use tenant_delete::TenantDeletion;
+/// The cancellation token [`TenantSync::run_cycle`] takes.
+pub use tokio_util::sync::CancellationToken;
 
 pub use inline::{
     inline_images, is_image_media_type, normalize_mime_type, ImageRef, ImageSource, ImageStream,

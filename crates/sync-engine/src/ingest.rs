@@ -1,0 +1,455 @@
+//! The ingester (the sink): a two-stage pipeline from Confluence into Unique.
+//!
+//! Stage 1 (one task) fetches page bodies in batches and queues pages, then queues attachments.
+//! Stage 2 (`concurrency` at a time) inlines images, opens attachment downloads and uploads into
+//! Unique. The queue between them is a bounded channel, so at most one body batch plus a few
+//! queued items are in memory, however large the tenant; attachment bytes flow from the download
+//! straight into the upload and are never held whole.
+//!
+//! One item's failure is logged, counted, recorded in the ledger and skipped; it never stops the
+//! others. A success clears the item's earlier failure.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use confluence_client::{ConfluenceApi, ConfluenceClient, ContentRef, PageBody};
+use futures::stream::{self, StreamExt as _, TryStreamExt as _};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use unique_client::{Body, ContentItem, SourceKind, UniqueClient};
+
+use crate::discovery::{DiscoveredAttachment, DiscoveredPage};
+use crate::inline::{
+    inline_images, normalize_mime_type, ImageRef, ImageSource, ImageStream, InlineConfig,
+    InlineError, OtherPage, PageContext,
+};
+use crate::keys::ContentKey;
+use crate::ledger::{ItemPhase, Ledger, RunId};
+use crate::observer::{CycleObserver, ItemKind, ItemResult, Phase};
+use crate::report::ItemFailureReport;
+use crate::tenant::TenantSpec;
+
+/// Items queued between fetching and uploading, per upload slot.
+const QUEUE_PER_SLOT: usize = 2;
+
+/// A page to ingest, with its scope and key.
+#[derive(Debug, Clone)]
+pub(crate) struct PageWork {
+    pub page: DiscoveredPage,
+    pub key: ContentKey,
+    pub scope_id: String,
+    /// The page's image attachments, for inlining (empty when inlining is off).
+    pub images: Vec<ImageRef>,
+}
+
+/// An attachment to ingest, with its scope and key.
+#[derive(Debug, Clone)]
+pub(crate) struct AttachmentWork {
+    pub attachment: DiscoveredAttachment,
+    pub key: ContentKey,
+    pub scope_id: String,
+}
+
+/// What the pipeline needs besides its work lists.
+pub(crate) struct Sink<'a> {
+    pub confluence: &'a ConfluenceClient,
+    pub unique: &'a UniqueClient,
+    pub spec: &'a TenantSpec,
+    pub source_kind: SourceKind,
+    pub source_name: &'a str,
+    /// `None` in tests of the pipeline alone; the cycle always records.
+    pub ledger: Option<(&'a Ledger, RunId)>,
+    /// Keys with an open failure in the ledger, cleared on success.
+    pub open_failures: &'a HashSet<String>,
+    /// Keys being ingested right now; what is left here after a dropped cycle is retried.
+    pub in_flight: &'a Mutex<HashSet<String>>,
+    pub observer: &'a dyn CycleObserver,
+    pub cancel: &'a CancellationToken,
+}
+
+/// Counts and failures of one ingest phase.
+#[derive(Debug, Default)]
+pub(crate) struct IngestOutcome {
+    pub pages_ok: u64,
+    pub pages_failed: u64,
+    pub pages_skipped: u64,
+    pub attachments_ok: u64,
+    pub attachments_failed: u64,
+    pub attachments_skipped: u64,
+    pub failures: Vec<ItemFailureReport>,
+}
+
+enum Job {
+    Page {
+        work: PageWork,
+        body: Result<Option<PageBody>, String>,
+    },
+    Attachment(AttachmentWork),
+}
+
+/// Runs the pipeline over `pages` then `attachments`.
+pub(crate) async fn ingest(
+    sink: &Sink<'_>,
+    pages: Vec<PageWork>,
+    attachments: Vec<AttachmentWork>,
+) -> IngestOutcome {
+    let concurrency = sink.spec.concurrency.max(1);
+    let (tx, mut rx) = mpsc::channel::<Job>(concurrency * QUEUE_PER_SLOT);
+    let batch = sink.confluence.config().effective_body_batch_size().max(1);
+    let outcome = Mutex::new(IngestOutcome::default());
+    let attachments_started = std::sync::atomic::AtomicBool::new(false);
+
+    let produce = async move {
+        for chunk in pages.chunks(batch) {
+            if sink.cancel.is_cancelled() {
+                return;
+            }
+            for (work, body) in fetch_bodies(sink.confluence, chunk).await {
+                if tx.send(Job::Page { work, body }).await.is_err() {
+                    return;
+                }
+            }
+        }
+        for work in attachments {
+            if sink.cancel.is_cancelled() || tx.send(Job::Attachment(work)).await.is_err() {
+                return;
+            }
+        }
+    };
+    let consume = stream::poll_fn(|cx| rx.poll_recv(cx)).for_each_concurrent(concurrency, |job| {
+        let outcome = &outcome;
+        let attachments_started = &attachments_started;
+        async move {
+            // Queued but not started: leave it for the next cycle.
+            if sink.cancel.is_cancelled() {
+                return;
+            }
+            let key = match &job {
+                Job::Page { work, .. } => work.key.as_str(),
+                Job::Attachment(work) => work.key.as_str(),
+            };
+            sink.in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.to_owned());
+            match job {
+                Job::Page { work, body } => {
+                    let (result, error) = page_job(sink, &work, body).await;
+                    settle(
+                        sink,
+                        outcome,
+                        ItemKind::Page,
+                        &work.key,
+                        result,
+                        error,
+                        None,
+                    )
+                    .await;
+                }
+                Job::Attachment(work) => {
+                    if !attachments_started.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        sink.observer.phase(Phase::IngestingAttachments);
+                    }
+                    let started = Instant::now();
+                    let (result, error) = attachment_job(sink, &work).await;
+                    let took = (result == ItemResult::Success).then(|| started.elapsed());
+                    settle(
+                        sink,
+                        outcome,
+                        ItemKind::Attachment,
+                        &work.key,
+                        result,
+                        error,
+                        took,
+                    )
+                    .await;
+                }
+            }
+        }
+    });
+    tokio::join!(produce, consume);
+    outcome.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One batch of bodies. A failing batch is retried page by page, so one bad page (e.g. one that
+/// makes the server fail) costs only itself.
+async fn fetch_bodies(
+    confluence: &ConfluenceClient,
+    chunk: &[PageWork],
+) -> Vec<(PageWork, Result<Option<PageBody>, String>)> {
+    let refs: Vec<ContentRef> = chunk
+        .iter()
+        .map(|w| ContentRef {
+            id: w.page.id.clone(),
+            content_type: w.page.content_type,
+        })
+        .collect();
+    match confluence.page_bodies(&refs).await {
+        Ok(bodies) => {
+            let mut bodies: std::collections::HashMap<String, PageBody> =
+                bodies.into_iter().map(|b| (b.id.clone(), b)).collect();
+            chunk
+                .iter()
+                .map(|w| (w.clone(), Ok(bodies.remove(&w.page.id))))
+                .collect()
+        }
+        Err(batch_error) if chunk.len() > 1 => {
+            tracing::warn!(error = %batch_error, pages = chunk.len(), "batched body fetch failed, fetching page by page");
+            let mut out = Vec::with_capacity(chunk.len());
+            for (work, one) in chunk.iter().zip(refs) {
+                let body = confluence
+                    .page_bodies(std::slice::from_ref(&one))
+                    .await
+                    .map(|b| b.into_iter().next())
+                    .map_err(|e| e.to_string());
+                out.push((work.clone(), body));
+            }
+            out
+        }
+        Err(error) => chunk
+            .iter()
+            .map(|w| (w.clone(), Err(error.to_string())))
+            .collect(),
+    }
+}
+
+async fn page_job(
+    sink: &Sink<'_>,
+    work: &PageWork,
+    body: Result<Option<PageBody>, String>,
+) -> (ItemResult, Option<String>) {
+    let page = &work.page;
+    let fetched = match body {
+        Ok(Some(fetched)) => fetched,
+        Ok(None) => {
+            tracing::warn!(page_id = %page.id, title = %page.title, "Page not found, possibly deleted");
+            return (ItemResult::Skipped, None);
+        }
+        Err(error) => {
+            tracing::error!(page_id = %page.id, err = %error, "Failed to fetch page, possibly deleted in the meantime");
+            return (
+                ItemResult::Failure,
+                Some(format!("fetching the body: {error}")),
+            );
+        }
+    };
+    let storage = fetched.storage.unwrap_or_default();
+    if storage.is_empty() {
+        tracing::debug!(page_id = %page.id, title = %page.title, "Page has no body, skipping");
+        return (ItemResult::Skipped, None);
+    }
+    let spec = sink.spec;
+    let inline_config = if spec.inline_images {
+        InlineConfig {
+            enabled: true,
+            allowed_mime_types: spec.attachments.allowed_mime_types.clone(),
+            max_file_size_bytes: spec.attachments.max_file_size_bytes(),
+        }
+    } else {
+        InlineConfig::disabled()
+    };
+    let source = ConfluenceImages(sink.confluence);
+    let context = PageContext {
+        page_id: &page.id,
+        space_key: &page.space.key,
+        attachments: &work.images,
+    };
+    let inlined = inline_images(&storage, &context, &source, &inline_config).await;
+    let body = inlined.body.into_owned();
+
+    let mut labels: Vec<String> = fetched
+        .labels
+        .unwrap_or_else(|| page.labels.clone())
+        .into_iter()
+        .filter(|l| !spec.is_sync_label(l))
+        .collect();
+    labels.sort();
+    labels.dedup();
+    let item = ContentItem {
+        key: work.key.as_str().to_owned(),
+        title: page.title.clone(),
+        mime_type: "text/html".to_owned(),
+        url: page.web_url.clone(),
+        byte_size: body.len() as u64,
+        metadata: serde_json::json!({
+            "confluenceLabels": labels,
+            "spaceKey": page.space.key,
+            "spaceName": page.space.name,
+        }),
+        ingestion_config: spec.page_ingestion_config.clone(),
+        scope_id: work.scope_id.clone(),
+        source_kind: sink.source_kind,
+        source_name: sink.source_name.to_owned(),
+        store_internally: spec.store_internally,
+    };
+    match sink.unique.ingest(&item, Body::Bytes(body.into())).await {
+        Ok(_) => (ItemResult::Success, None),
+        Err(error) => {
+            tracing::error!(page_id = %page.id, title = %page.title, err = %error, "Failed to ingest page, skipping");
+            (ItemResult::Failure, Some(error.to_string()))
+        }
+    }
+}
+
+async fn attachment_job(sink: &Sink<'_>, work: &AttachmentWork) -> (ItemResult, Option<String>) {
+    let attachment = &work.attachment;
+    if attachment.file_size == 0 {
+        tracing::info!(attachment_id = %attachment.id, "Skipping zero-byte attachment");
+        return (ItemResult::Skipped, None);
+    }
+    let download = match sink
+        .confluence
+        .download_attachment(
+            &attachment.page_id,
+            &attachment.id,
+            &attachment.download_path,
+        )
+        .await
+    {
+        Ok(download) => download,
+        Err(error) => {
+            tracing::error!(attachment_id = %attachment.id, err = %error, "Failed to ingest attachment, skipping");
+            return (ItemResult::Failure, Some(format!("downloading: {error}")));
+        }
+    };
+    let byte_size = download.content_length.unwrap_or(attachment.file_size);
+    if byte_size == 0 {
+        tracing::info!(attachment_id = %attachment.id, "Skipping zero-byte attachment");
+        return (ItemResult::Skipped, None);
+    }
+    let spec = sink.spec;
+    let ocr = spec.attachments.image_ocr
+        && matches!(
+            normalize_mime_type(&attachment.media_type).as_str(),
+            "image/png" | "image/jpeg"
+        );
+    let item = ContentItem {
+        key: work.key.as_str().to_owned(),
+        title: attachment.title.clone(),
+        mime_type: attachment.media_type.clone(),
+        url: attachment.web_url.clone(),
+        byte_size,
+        metadata: serde_json::json!({
+            "spaceKey": attachment.space.key,
+            "spaceName": attachment.space.name,
+        }),
+        ingestion_config: ocr
+            .then(|| serde_json::json!({"jpgReadMode": "DOC_INTELLIGENCE_DEFAULT"})),
+        scope_id: work.scope_id.clone(),
+        source_kind: sink.source_kind,
+        source_name: sink.source_name.to_owned(),
+        store_internally: spec.store_internally,
+    };
+    let body = Body::Stream {
+        stream: download.stream,
+        length: Some(byte_size),
+    };
+    match sink.unique.ingest(&item, body).await {
+        Ok(_) => (ItemResult::Success, None),
+        Err(error) => {
+            tracing::error!(attachment_id = %attachment.id, err = %error, "Failed to ingest attachment, skipping");
+            (ItemResult::Failure, Some(error.to_string()))
+        }
+    }
+}
+
+/// Counts, reports and records one finished item.
+async fn settle(
+    sink: &Sink<'_>,
+    outcome: &Mutex<IngestOutcome>,
+    kind: ItemKind,
+    key: &ContentKey,
+    result: ItemResult,
+    error: Option<String>,
+    upload: Option<Duration>,
+) {
+    sink.observer.item(kind, result, upload);
+    {
+        let mut o = outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let counter = match (kind, result) {
+            (ItemKind::Page, ItemResult::Success) => &mut o.pages_ok,
+            (ItemKind::Page, ItemResult::Failure) => &mut o.pages_failed,
+            (ItemKind::Page, ItemResult::Skipped) => &mut o.pages_skipped,
+            (ItemKind::Attachment, ItemResult::Success) => &mut o.attachments_ok,
+            (ItemKind::Attachment, ItemResult::Failure) => &mut o.attachments_failed,
+            (ItemKind::Attachment, ItemResult::Skipped) => &mut o.attachments_skipped,
+        };
+        *counter += 1;
+        if let Some(error) = &error {
+            o.failures.push(ItemFailureReport {
+                key: key.as_str().to_owned(),
+                kind,
+                error: error.clone(),
+            });
+        }
+    }
+    if let Some((ledger, run)) = sink.ledger {
+        let recorded = match &error {
+            Some(error) => ledger
+                .record_item_failure(run, key.as_str(), ItemPhase::Ingest, error)
+                .await
+                .map(|_| ()),
+            None if sink.open_failures.contains(key.as_str()) => ledger
+                .clear_item_failure(&sink.spec.name, key.as_str())
+                .await
+                .map(|_| ()),
+            None => Ok(()),
+        };
+        if let Err(e) = recorded {
+            tracing::error!(key = %key, err = %e, "recording the item's outcome in the ledger failed");
+        }
+    }
+    // Only now is the item done: a cycle dropped before this point retries it.
+    sink.in_flight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(key.as_str());
+}
+
+/// [`ImageSource`] over the Confluence client, for inlining.
+struct ConfluenceImages<'a>(&'a ConfluenceClient);
+
+impl ImageSource for ConfluenceImages<'_> {
+    async fn download(&self, image: &ImageRef) -> Result<ImageStream, InlineError> {
+        let download = self
+            .0
+            .download_attachment(&image.page_id, &image.attachment_id, &image.download_path)
+            .await
+            .map_err(|e| InlineError::Download(Box::new(e)))?;
+        Ok(download
+            .stream
+            .map_err(|e| InlineError::Download(Box::new(e)))
+            .boxed())
+    }
+
+    async fn other_page_images(
+        &self,
+        space_key: &str,
+        title: &str,
+    ) -> Result<Option<OtherPage>, InlineError> {
+        let found = self
+            .0
+            .page_attachments_by_title(space_key, title)
+            .await
+            .map_err(|e| InlineError::Lookup(Box::new(e)))?;
+        Ok(found.map(|page| OtherPage {
+            attachments: page
+                .attachments
+                .into_iter()
+                .map(|a| ImageRef {
+                    page_id: page.page_id.clone(),
+                    attachment_id: a.id,
+                    title: a.title,
+                    media_type: a.media_type,
+                    file_size: a.file_size,
+                    download_path: a.download_path,
+                })
+                .collect(),
+            page_id: page.page_id,
+        }))
+    }
+}
+
+/// The shared in-flight set of a [`crate::TenantSync`].
+pub(crate) type InFlight = Arc<Mutex<HashSet<String>>>;
