@@ -16,7 +16,7 @@
 //! byte). That is small enough to implement with `std` alone, which keeps the binary free of a C
 //! library and of `unsafe`.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::io;
 use std::time::Duration;
 
@@ -159,7 +159,7 @@ fn send(socket: &OsStr, _state: &str) -> io::Result<()> {
 }
 
 fn display(socket: &OsStr) -> String {
-    OsString::from(socket).to_string_lossy().into_owned()
+    socket.to_string_lossy().into_owned()
 }
 
 #[cfg(all(test, unix))]
