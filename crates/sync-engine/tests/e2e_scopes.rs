@@ -1,0 +1,260 @@
+//! End-to-end behaviours F (root scope ownership and migration) and H (tenant deletion), on
+//! Cloud and Data Center against the sandbox.
+#![allow(clippy::unwrap_used)]
+
+mod cycle_common;
+
+use cycle_common::*;
+use sandbox::unique::{SeedFile, SeedScope, UniqueFault};
+use sync_engine::{DeletionStatus, EngineError, NoopCycleObserver, RunTrigger, TenantDeletion};
+
+const SINGLE: &str = "ai-ingest";
+
+fn seed_scope(h: &Harness, id: &str, name: &str, parent: Option<&str>, external_id: Option<&str>) {
+    h.sb.unique
+        .seed_scope(SeedScope {
+            id: Some(id.into()),
+            name: name.into(),
+            parent_id: parent.map(str::to_owned),
+            external_id: external_id.map(str::to_owned),
+            ..SeedScope::default()
+        })
+        .unwrap();
+}
+
+fn seed_file(h: &Harness, key: &str, scope_id: &str) {
+    h.sb.unique
+        .seed_file(SeedFile {
+            key: key.into(),
+            scope_id: scope_id.into(),
+            mime_type: "text/html".into(),
+            content: Some("<p>stored</p>".into()),
+            ..SeedFile::default()
+        })
+        .unwrap();
+}
+
+fn external_id_of(h: &Harness, id: &str) -> Option<String> {
+    h.sb.unique
+        .scopes()
+        .into_iter()
+        .find(|s| s.id == id)
+        .and_then(|s| s.external_id)
+}
+
+// ---- F. root scope ownership and migration -------------------------------------------------
+
+async fn first_sync_claims_an_unowned_root(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    assert_eq!(h.root_external_id(), None);
+
+    h.run(h.spec()).await.unwrap();
+
+    assert_eq!(h.root_external_id(), Some(h.owner()));
+}
+
+async fn a_root_we_own_stays_ours_and_syncs(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique.reset();
+    seed_scope(&h, "root-scope-id", "Confluence", None, Some(&h.owner()));
+
+    h.run(h.spec()).await.unwrap();
+
+    assert_eq!(h.root_external_id(), Some(h.owner()));
+    assert_eq!(h.keys(), [key(SP, "1001")]);
+}
+
+async fn a_root_owned_by_another_instance_aborts_before_any_write(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique.reset();
+    seed_scope(
+        &h,
+        "root-scope-id",
+        "Confluence",
+        None,
+        Some("confc:cloud:other-instance"),
+    );
+
+    let error = h.run(h.spec()).await.unwrap_err();
+
+    match &error {
+        EngineError::OwnershipMismatch {
+            expected, found, ..
+        } => {
+            assert_eq!(expected, &h.owner());
+            assert_eq!(found, "confc:cloud:other-instance");
+        }
+        other => panic!("expected an ownership mismatch, got {other:?}"),
+    }
+    assert!(error.to_string().contains("confc:cloud:other-instance"));
+    assert_eq!(
+        h.root_external_id().as_deref(),
+        Some("confc:cloud:other-instance")
+    );
+    assert!(h.keys().is_empty());
+    assert_eq!(h.scope_paths(), ["/Confluence"]);
+    let runs = h.ledger.recent_runs(Some(TENANT), 1).await.unwrap();
+    assert_eq!(runs[0].status, sync_engine::RunStatus::Failed);
+}
+
+async fn an_unmarked_old_root_is_left_alone(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    seed_scope(
+        &h,
+        "old-space",
+        "OLD",
+        Some("root-scope-id"),
+        Some("confc:tenant1:777:OLD"),
+    );
+    seed_file(&h, "tenant1/777_OLD/999", "old-space");
+    seed_scope(&h, "new-root", "Confluence v2", None, None);
+    let mut spec = h.spec();
+    spec.root_scope_id = "new-root".into();
+
+    h.run(spec).await.unwrap();
+
+    assert_eq!(external_id_of(&h, "new-root"), Some(h.owner()));
+    assert_eq!(external_id_of(&h, "root-scope-id"), None);
+    assert_eq!(
+        h.scope_paths(),
+        [
+            "/Confluence",
+            "/Confluence v2",
+            "/Confluence v2/SP",
+            "/Confluence/OLD"
+        ]
+    );
+    assert_eq!(
+        h.keys(),
+        ["tenant1/777_OLD/999".to_owned(), key(SP, "1001")]
+    );
+}
+
+async fn space_scopes_move_from_our_old_root_without_reingestion(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique.reset();
+    seed_scope(&h, "old-root", "Confluence", None, Some(&h.owner()));
+    seed_scope(
+        &h,
+        "scope-sp",
+        "SP",
+        Some("old-root"),
+        Some("confc:tenant1:98304:SP"),
+    );
+    seed_file(&h, &key(SP, "1001"), "scope-sp");
+    seed_scope(&h, "new-root", "Confluence v2", None, None);
+    let mut spec = h.spec();
+    spec.root_scope_id = "new-root".into();
+
+    h.run(spec).await.unwrap();
+
+    assert_eq!(h.scope_paths(), ["/Confluence v2", "/Confluence v2/SP"]);
+    assert_eq!(external_id_of(&h, "new-root"), Some(h.owner()));
+    let moved =
+        h.sb.unique
+            .scopes()
+            .into_iter()
+            .find(|s| s.id == "scope-sp")
+            .unwrap();
+    assert_eq!(moved.parent_id.as_deref(), Some("new-root"));
+    assert!(h.sb.unique.calls_of("ContentUpsert").is_empty());
+    assert_eq!(h.keys(), [key(SP, "1001")]);
+}
+
+// ---- H. tenant deletion --------------------------------------------------------------------
+
+fn deletion(h: &Harness) -> TenantDeletion {
+    TenantDeletion::new(
+        TENANT,
+        &h.root_id,
+        h.unique_client(),
+        h.ledger.clone(),
+        std::sync::Arc::new(NoopCycleObserver),
+    )
+}
+
+fn two_space_dataset() -> sandbox::confluence::Dataset {
+    sandbox::confluence::Dataset {
+        spaces: vec![space("501", "ENG"), space("502", "HR")],
+        content: vec![
+            page(1001, "ENG", None, &[SINGLE]),
+            page(1002, "ENG", None, &[SINGLE]),
+            page(1003, "HR", None, &[SINGLE]),
+        ],
+    }
+}
+
+async fn deleting_a_tenant_removes_its_scopes_and_files_and_releases_the_root(flavour: Flavour) {
+    let h = Harness::new(flavour, two_space_dataset()).await;
+    h.run(h.spec()).await.unwrap();
+    assert_eq!(h.keys().len(), 3);
+
+    let report = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+
+    assert_eq!(report.status, DeletionStatus::Success);
+    assert_eq!(report.contents_deleted, 3);
+    assert_eq!(h.scope_paths(), ["/Confluence"]);
+    assert_eq!(h.root_external_id(), None);
+    assert!(h.keys().is_empty());
+}
+
+async fn deleting_a_tenant_without_children_clears_the_mark(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![])).await;
+    h.sb.unique.reset();
+    seed_scope(&h, "root-scope-id", "Confluence", None, Some(&h.owner()));
+
+    let report = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+
+    assert_eq!(report.status, DeletionStatus::Success);
+    assert_eq!(h.root_external_id(), None);
+}
+
+async fn a_partly_failed_tenant_deletion_keeps_the_mark_and_is_retried(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.run(h.spec()).await.unwrap();
+    h.sb.unique
+        .add_fault(UniqueFault::graphql_error("DeleteFolder", "boom").times(1));
+
+    let first = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+
+    assert_eq!(first.status, DeletionStatus::Failure);
+    assert!(first.failures >= 1);
+    assert_eq!(h.root_external_id(), Some(h.owner()));
+
+    let second = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+
+    assert_eq!(second.status, DeletionStatus::Success);
+    assert_eq!(h.scope_paths(), ["/Confluence"]);
+    assert_eq!(h.root_external_id(), None);
+    assert!(h.keys().is_empty());
+}
+
+async fn a_cleaned_up_tenant_is_skipped(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![])).await;
+
+    let report = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+
+    assert_eq!(report.status, DeletionStatus::SkippedAlreadyCleanedUp);
+}
+
+async fn a_missing_root_is_skipped_by_deletion(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![])).await;
+    h.sb.unique.reset();
+
+    let report = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+
+    assert_eq!(report.status, DeletionStatus::SkippedRootScopeNotFound);
+}
+
+on_both_flavours!(
+    first_sync_claims_an_unowned_root,
+    a_root_we_own_stays_ours_and_syncs,
+    a_root_owned_by_another_instance_aborts_before_any_write,
+    an_unmarked_old_root_is_left_alone,
+    space_scopes_move_from_our_old_root_without_reingestion,
+    deleting_a_tenant_removes_its_scopes_and_files_and_releases_the_root,
+    deleting_a_tenant_without_children_clears_the_mark,
+    a_partly_failed_tenant_deletion_keeps_the_mark_and_is_retried,
+    a_cleaned_up_tenant_is_skipped,
+    a_missing_root_is_skipped_by_deletion,
+);
