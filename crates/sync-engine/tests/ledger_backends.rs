@@ -100,9 +100,23 @@ fn counts() -> RunCounts {
     }
 }
 
+/// Takes the tenants' leases, as every run on PostgreSQL must (harmless on SQLite).
+async fn hold(ledger: &Ledger, tenants: &[&str], ttl: Duration) {
+    for tenant in tenants {
+        ledger
+            .try_acquire_lease(tenant, ttl)
+            .await
+            .unwrap()
+            .expect("lease free");
+    }
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
 async fn creates_the_ledger_on_first_start_and_reopens_it(fx: Fixture) {
     let ledger = fx.open().await;
     ledger.ping().await.unwrap();
+    hold(&ledger, &["acme"], LONG).await;
     let run = ledger.start_run("acme", RunTrigger::Startup).await.unwrap();
     ledger
         .finish_run(run, RunOutcome::Success, &RunCounts::default(), None)
@@ -122,6 +136,7 @@ async fn creates_the_ledger_on_first_start_and_reopens_it(fx: Fixture) {
 
 async fn records_a_run_with_its_counts_and_failed_items(fx: Fixture) {
     let ledger = fx.open().await;
+    hold(&ledger, &["acme", "globex"], LONG).await;
     let first = ledger
         .start_run("acme", RunTrigger::Schedule)
         .await
@@ -214,6 +229,7 @@ async fn records_a_run_with_its_counts_and_failed_items(fx: Fixture) {
 
 async fn refuses_to_finish_a_run_twice_or_an_unknown_run(fx: Fixture) {
     let ledger = fx.open().await;
+    hold(&ledger, &["acme"], LONG).await;
     let run = ledger
         .start_run("acme", RunTrigger::Schedule)
         .await
@@ -260,6 +276,7 @@ async fn keeps_only_the_configured_number_of_runs_per_tenant(fx: Fixture) {
     let ledger = fx
         .open_with(LedgerOptions::default().with_history_per_tenant(3))
         .await;
+    hold(&ledger, &["acme", "globex"], LONG).await;
     let mut acme = Vec::new();
     for i in 0..5 {
         let run = ledger
@@ -312,6 +329,8 @@ async fn keeps_only_the_configured_number_of_runs_per_tenant(fx: Fixture) {
 
 async fn marks_runs_of_a_crashed_process_interrupted_on_next_start(fx: Fixture) {
     let crashed = fx.open().await;
+    let ttl = Duration::from_millis(300);
+    hold(&crashed, &["acme"], ttl).await;
     let run = crashed
         .start_run("acme", RunTrigger::Schedule)
         .await
@@ -320,8 +339,13 @@ async fn marks_runs_of_a_crashed_process_interrupted_on_next_start(fx: Fixture) 
         .record_item_failure(run, "acme/1_SP/100", ItemPhase::Ingest, "timeout")
         .await
         .unwrap();
-    // The crash: the process goes away without finishing the run.
+    // The crash: the process goes away without finishing the run or releasing the lease.
     drop(crashed);
+    // SQLite needs no wait (the lock file proves the process gone); PostgreSQL waits for the
+    // lease to expire (see `postgres_replicas` for the waiting itself).
+    if fx.kind == LedgerKind::Postgres {
+        tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    }
 
     let next = fx.open().await;
     let record = next.run(run).await.unwrap().unwrap();
@@ -337,6 +361,7 @@ async fn marks_runs_of_a_crashed_process_interrupted_on_next_start(fx: Fixture) 
 
 async fn leaves_the_runs_of_its_own_process_alone(fx: Fixture) {
     let ledger = fx.open().await;
+    hold(&ledger, &["acme"], LONG).await;
     let run = ledger
         .start_run("acme", RunTrigger::Schedule)
         .await
@@ -548,8 +573,11 @@ mod postgres_replicas {
         };
         let url = fx.url.clone();
         let slow = Ledger::open(&url, LedgerOptions::default()).await.unwrap();
+        let ttl = Duration::from_millis(300);
+        hold(&slow, &["acme"], ttl).await;
         let run = slow.start_run("acme", RunTrigger::Schedule).await.unwrap();
-        // Another replica starts; `slow` holds no lease (it should have), so its run looks orphaned.
+        // `slow` stalls past its lease; a replica starting now takes its run for orphaned.
+        tokio::time::sleep(ttl + Duration::from_millis(100)).await;
         let other = Ledger::open(&url, LedgerOptions::default()).await.unwrap();
         assert_eq!(
             other.run(run).await.unwrap().unwrap().status,
@@ -563,5 +591,53 @@ mod postgres_replicas {
             other.run(run).await.unwrap().unwrap().status,
             RunStatus::Success
         );
+    }
+
+    #[tokio::test]
+    async fn refuses_to_start_a_run_without_the_tenants_lease() {
+        let Some(fx) = Fixture::postgres().await else {
+            return;
+        };
+        let (a, b) = (fx.open().await, fx.open().await);
+        let started = a.start_run("acme", RunTrigger::Cli).await;
+        assert!(
+            matches!(started, Err(LedgerError::NoLease { ref tenant }) if tenant == "acme"),
+            "{started:?}"
+        );
+        // Someone else's lease does not count, nor does an expired one of our own.
+        hold(&b, &["acme"], Duration::from_millis(300)).await;
+        assert!(a.start_run("acme", RunTrigger::Cli).await.is_err());
+        b.start_run("acme", RunTrigger::Cli).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let late = b.start_run("acme", RunTrigger::Cli).await;
+        assert!(matches!(late, Err(LedgerError::NoLease { .. })), "{late:?}");
+        assert!(late.unwrap_err().to_string().contains("try_acquire_lease"));
+    }
+
+    #[tokio::test]
+    async fn never_shows_the_database_password() {
+        let Some(fx) = Fixture::postgres().await else {
+            return;
+        };
+        // The throwaway cluster trusts every local connection, so any password gets in.
+        let (scheme, rest) = fx.url.split_once("://").unwrap();
+        let (user, host) = match rest.split_once('@') {
+            Some((userinfo, host)) => (userinfo.split(':').next().unwrap().to_owned(), host),
+            None => (std::env::var("USER").unwrap(), rest),
+        };
+        let url = format!("{scheme}://{user}:hunter2@{host}");
+        let ledger = Ledger::open(&url, LedgerOptions::default()).await.unwrap();
+        for shown in [format!("{ledger:?}"), ledger.location().to_owned()] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains(&format!("{user}:***@")), "{shown}");
+        }
+
+        let unreachable = "postgres://cfc:hunter2@127.0.0.1:1/cfc";
+        let mut options = LedgerOptions::default();
+        options.connect_timeout = Duration::from_secs(2);
+        let err = Ledger::open(unreachable, options).await.unwrap_err();
+        let text = format!("{err} / {err:?}");
+        assert!(matches!(err, LedgerError::Connect { .. }), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
     }
 }

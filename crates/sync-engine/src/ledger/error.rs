@@ -72,6 +72,14 @@ pub enum LedgerError {
     #[error("run {run} is already finished")]
     RunAlreadyFinished { run: RunId },
 
+    /// On PostgreSQL a run may only start under the tenant's lease: without one, another
+    /// replica could be syncing the same tenant, and the run would look orphaned to the others.
+    #[error(
+        "cannot start a run of tenant {tenant} without holding its lease: on PostgreSQL, call \
+         try_acquire_lease first (another replica may be syncing it)"
+    )]
+    NoLease { tenant: String },
+
     /// The lease expired or another holder took it: stop working on the tenant now.
     #[error("lost the lease on tenant {tenant} (generation {generation}): it expired or another replica took it")]
     LeaseLost { tenant: String, generation: u64 },

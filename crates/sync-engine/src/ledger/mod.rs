@@ -232,9 +232,12 @@ impl Ledger {
             }
             Location::Postgres(url) => {
                 // The application name lets a DBA tell the ledger's sessions apart.
-                let connect = PgConnectOptions::from_str(url)
+                let mut connect = PgConnectOptions::from_str(url)
                     .map_err(connect_err)?
                     .application_name("confluence-connector ledger");
+                if options.read_only {
+                    connect = connect.options([("default_transaction_read_only", "on")]);
+                }
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections.max(1))
                     .acquire_timeout(options.connect_timeout)

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::error::{query, LedgerError};
-use super::Ledger;
+use super::{Ledger, LedgerKind};
 
 /// A run's id in the ledger. Ids grow monotonically and are never reused, even after pruning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -389,24 +389,34 @@ impl TryFrom<RunFailureRow> for RunFailure {
 impl Ledger {
     /// Records the start of a run; the run is `running` until [`Ledger::finish_run`].
     ///
-    /// On PostgreSQL, start runs only while holding the tenant's lease
-    /// ([`Ledger::try_acquire_lease`]): a `running` run whose holder holds no live lease on its
-    /// tenant is taken for the remains of a dead replica and marked interrupted.
+    /// On PostgreSQL this instance must hold the tenant's live lease
+    /// ([`Ledger::try_acquire_lease`]), else [`LedgerError::NoLease`]: other replicas treat a
+    /// `running` run whose holder has no live lease as the remains of a dead replica, so a run
+    /// outside a lease would be both unsafe and soon mislabelled. Checked in the same statement
+    /// as the insert, so the answer cannot go stale in between. SQLite has one process, so no
+    /// lease is needed there.
     pub async fn start_run(&self, tenant: &str, trigger: RunTrigger) -> Result<RunId, LedgerError> {
-        on_backend!(self, |pool, dialect| {
+        let lease_needed = self.kind() == LedgerKind::Postgres;
+        let id: Option<i64> = on_backend!(self, |pool, dialect| {
             let sql = format!(
                 "INSERT INTO runs (tenant, trigger_kind, holder, status, started_at) \
-                 VALUES ($1, $2, $3, 'running', {now}) RETURNING id",
+                 SELECT $1, $2, $3, 'running', {now} \
+                 WHERE NOT $4 OR EXISTS (SELECT 1 FROM leases WHERE tenant = $1 \
+                 AND holder = $3 AND expires_at > {now}) \
+                 RETURNING id",
                 now = dialect.now()
             );
-            let id: i64 = sqlx::query_scalar(&sql)
+            sqlx::query_scalar(&sql)
                 .bind(tenant)
                 .bind(trigger.as_str())
                 .bind(self.holder_id())
-                .fetch_one(pool)
+                .bind(lease_needed)
+                .fetch_optional(pool)
                 .await
-                .map_err(query("start_run"))?;
-            Ok(RunId(id))
+                .map_err(query("start_run"))?
+        });
+        id.map(RunId).ok_or_else(|| LedgerError::NoLease {
+            tenant: tenant.to_owned(),
         })
     }
 
