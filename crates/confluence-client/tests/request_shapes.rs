@@ -26,6 +26,19 @@ async fn exercise(sb: &sandbox::SandboxHandle, flavour: Flavour) -> String {
         .await
         .unwrap();
     collect_stream(download.stream).await;
+    // The whole run — token, discovery, descendants, bodies, attachment listings, title lookup
+    // and the download (with its media hop on Cloud) — sent nothing but GET and the token POST.
+    assert_only_gets_and_token_posts(sb);
+    let token_posts = sb
+        .requests
+        .records()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .count();
+    assert_eq!(token_posts, 1, "{flavour:?}: exactly one token POST");
+    if flavour == Flavour::Cloud {
+        assert_eq!(sb.requests.count_service("media"), 1, "the media hop");
+    }
     sb.requests
         .records_for(flavour.service())
         .into_iter()
