@@ -81,7 +81,10 @@ pub enum LedgerError {
     NoLease { tenant: String },
 
     /// The lease expired or another holder took it: stop working on the tenant now.
-    #[error("lost the lease on tenant {tenant} (generation {generation}): it expired or another replica took it")]
+    #[error(
+        "lost the lease on tenant {tenant} (generation {generation}): it expired or another \
+         replica took it"
+    )]
     LeaseLost { tenant: String, generation: u64 },
 
     /// A lease needs a positive time to live that fits the database's interval arithmetic.

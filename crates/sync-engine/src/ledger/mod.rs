@@ -23,9 +23,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-/// Runs `$body` with `$pool` bound to the concrete pool and `$dialect` to its [`Dialect`]. The
-/// body is compiled once per backend, so it must be written against what both sqlx drivers
-/// support: that restriction *is* the "same code path" guarantee.
+/// Runs `$body` with `$pool` bound to the concrete pool and `$dialect` to its
+/// [`dialect::Dialect`]. The body is compiled once per backend, so it must be written against
+/// what both sqlx drivers support: that restriction *is* the "same code path" guarantee.
 macro_rules! on_backend {
     ($ledger:expr, |$pool:ident, $dialect:ident| $body:block) => {
         match &$ledger.inner.backend {
