@@ -85,7 +85,10 @@ pub(crate) async fn diff_spaces(
             .file_diff(&request)
             .await
             .map_err(during("file diff"))?;
-        guard(unique, &request, &diff.new_files, &diff.deleted_files).await?;
+        // A truncated discovery deletes nothing, so its deletions cannot be a mistake to stop.
+        if !discovery.truncated {
+            guard(unique, &request, &diff.new_files, &diff.deleted_files).await?;
+        }
         diffs.push(SpaceDiff {
             space_key: space.key.clone(),
             partial_key,
@@ -98,7 +101,8 @@ pub(crate) async fn diff_spaces(
     Ok(diffs)
 }
 
-/// The reference's two mass-deletion guards (behaviours T.196–201).
+/// The reference's two mass-deletion guards (behaviours T.196–201), with the stored-file count
+/// fetched only when there are deletions.
 async fn guard(
     unique: &UniqueClient,
     request: &FileDiffRequest,
@@ -108,13 +112,41 @@ async fn guard(
     if deleted.is_empty() {
         return Ok(());
     }
-    let abort = |guard, reason: String| EngineError::GuardAborted {
-        guard,
-        partial_key: request.partial_key.clone(),
-        reason,
+    let stored = if request.file_list.is_empty() {
+        0
+    } else {
+        unique
+            .count_content_with_key_prefix(&request.partial_key)
+            .await
+            .map_err(during("counting stored files for the deletion guard"))?
     };
-    if request.file_list.is_empty() {
-        return Err(abort(
+    let submitted: Vec<&str> = request.file_list.iter().map(|i| i.key.as_str()).collect();
+    match guard_verdict(&submitted, new, deleted, stored, &request.partial_key) {
+        Some((guard, reason)) => Err(EngineError::GuardAborted {
+            guard,
+            partial_key: request.partial_key.clone(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether a space's diff looks like a mistake: deletions although nothing was submitted, or
+/// every stored file deleted with no new file or with a deleted key among the submitted ones
+/// (a key-format change). Deleting everything for genuinely new files is a legitimate
+/// replacement.
+pub(crate) fn guard_verdict(
+    submitted: &[&str],
+    new: &[String],
+    deleted: &[String],
+    stored: u64,
+    partial_key: &str,
+) -> Option<(Guard, String)> {
+    if deleted.is_empty() {
+        return None;
+    }
+    if submitted.is_empty() {
+        return Some((
             Guard::EmptySubmission,
             format!(
                 "Submitted 0 items to file diff but {} files would be deleted. Aborting sync.",
@@ -122,24 +154,76 @@ async fn guard(
             ),
         ));
     }
-    let stored = unique
-        .count_content_with_key_prefix(&request.partial_key)
-        .await
-        .map_err(during("counting stored files for the deletion guard"))?;
     if deleted.len() as u64 != stored {
-        return Ok(());
+        return None;
     }
-    let submitted: HashSet<&str> = request.file_list.iter().map(|i| i.key.as_str()).collect();
+    let submitted: HashSet<&str> = submitted.iter().copied().collect();
     let resubmitted = deleted.iter().any(|k| submitted.contains(k.as_str()));
     if new.is_empty() || resubmitted {
-        return Err(abort(
+        return Some((
             Guard::WholeSpace,
-            format!(
-                "File diff would delete all {stored} files stored in Unique for partialKey {}",
-                request.partial_key
-            ),
+            format!("File diff would delete all {stored} files stored in Unique for partialKey {partial_key}"),
         ));
     }
-    tracing::warn!(partial_key = %request.partial_key, count = stored, "file diff replaces every stored file of the space");
-    Ok(())
+    tracing::warn!(
+        partial_key,
+        count = stored,
+        "file diff replaces every stored file of the space"
+    );
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn deletions_for_an_empty_submission_abort() {
+        let verdict = guard_verdict(&[], &[], &ids(&["a", "b"]), 2, "t/1_SP");
+        let (guard, reason) = verdict.unwrap();
+        assert_eq!(guard, Guard::EmptySubmission);
+        assert_eq!(
+            reason,
+            "Submitted 0 items to file diff but 2 files would be deleted. Aborting sync."
+        );
+    }
+
+    #[test]
+    fn partial_deletions_pass() {
+        for (deleted, stored) in [(3, 6), (5, 6), (1, 5), (10, 20)] {
+            let deleted: Vec<String> = (0..deleted).map(|i| format!("d{i}")).collect();
+            assert!(guard_verdict(&["x"], &[], &deleted, stored, "p").is_none());
+        }
+    }
+
+    #[test]
+    fn no_deletions_pass() {
+        assert!(guard_verdict(&[], &[], &[], 0, "p").is_none());
+    }
+
+    #[test]
+    fn deleting_everything_without_new_files_aborts() {
+        let (guard, reason) =
+            guard_verdict(&["x"], &[], &ids(&["a", "b", "c"]), 3, "t/1_SP").unwrap();
+        assert_eq!(guard, Guard::WholeSpace);
+        assert_eq!(
+            reason,
+            "File diff would delete all 3 files stored in Unique for partialKey t/1_SP"
+        );
+    }
+
+    #[test]
+    fn deleting_everything_for_genuinely_new_files_passes() {
+        assert!(guard_verdict(&["n"], &ids(&["n"]), &ids(&["a"]), 1, "p").is_none());
+    }
+
+    #[test]
+    fn deleting_everything_that_is_resubmitted_aborts_even_with_new_files() {
+        let verdict = guard_verdict(&["a", "n"], &ids(&["n"]), &ids(&["a"]), 1, "p");
+        assert_eq!(verdict.unwrap().0, Guard::WholeSpace);
+    }
 }

@@ -228,6 +228,10 @@ impl Harness {
     }
 
     pub fn sync(&self, spec: TenantSpec) -> TenantSync {
+        self.sync_with(spec, self.observer.clone())
+    }
+
+    pub fn sync_with(&self, spec: TenantSpec, observer: Arc<dyn CycleObserver>) -> TenantSync {
         let confluence = ConfluenceClient::new(
             self.confluence_config(spec.attachments.enabled),
             Arc::new(NoopObserver),
@@ -238,7 +242,7 @@ impl Harness {
             confluence,
             self.unique_client(),
             self.ledger.clone(),
-            self.observer.clone(),
+            observer,
         )
     }
 
