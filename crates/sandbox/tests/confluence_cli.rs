@@ -104,3 +104,69 @@ async fn serve_prints_urls_applies_flags_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn serve_with_a_dataset_file_on_a_fixed_port_prints_its_urls_when_ready() {
+    // The exact form the issue names: `serve --dataset FILE --addr 127.0.0.1:PORT`.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/example.yaml");
+    let child = Command::new(env!("CARGO_BIN_EXE_confluence-sandbox"))
+        .args([
+            "serve",
+            "--dataset",
+            file,
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = KillOnDrop(child);
+    let mut lines = BufReader::new(guard.0.stdout.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    let urls: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        urls["control"],
+        format!("http://127.0.0.1:{port}"),
+        "{line}"
+    );
+
+    // Ready means ready: the first request after the line succeeds, and serves the file's data.
+    let dataset: Value = reqwest::get(format!(
+        "http://127.0.0.1:{port}/_sandbox/confluence/dataset"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let keys: Vec<&str> = dataset["spaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["ENG", "TEAM"]);
+    let search = reqwest::Client::new()
+        .get(format!(
+            "{}/rest/api/content/search",
+            urls["dc_base"].as_str().unwrap()
+        ))
+        .query(&[("cql", "label=\"ai-ingest-all\""), ("limit", "10")])
+        .bearer_auth("sandbox-pat")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(search.status(), reqwest::StatusCode::OK);
+    let body: Value = search.json().await.unwrap();
+    assert!(body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["id"] == "2001"));
+}
