@@ -175,6 +175,8 @@ pub(crate) fn guard_verdict(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn ids(items: &[&str]) -> Vec<String> {
