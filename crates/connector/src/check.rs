@@ -67,7 +67,7 @@ pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
     check_ledger(&loaded.daemon, &mut report).await;
 
     let metrics = Arc::new(Metrics::new());
-    let tenants = match crate::tenants::build_all(&loaded, &metrics) {
+    let tenants = match crate::tenants::build_all(&loaded, &metrics, None) {
         Ok(t) => t,
         Err(e) => {
             report.fail(

@@ -131,7 +131,7 @@ pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> a
         daemon.health.sync_history_size,
         daemon.health.sync_tenant_failure_threshold,
     ));
-    let tenant_set = Arc::new(tenants::build_all(&loaded, &metrics)?);
+    let tenant_set = Arc::new(tenants::build_all(&loaded, &metrics, Some(&ledger))?);
     register_metrics(&metrics, &tenant_set, &BTreeSet::new());
     if tenant_set.is_empty() {
         tracing::warn!("No tenants configured; nothing will be synced");
@@ -241,7 +241,7 @@ fn reload(config_path: Option<&Path>, reason: &str, state: &AppState, loops: &mu
             return;
         }
     };
-    let tenant_set = match tenants::build_all(&loaded, &state.metrics) {
+    let tenant_set = match tenants::build_all(&loaded, &state.metrics, Some(&state.ledger)) {
         Ok(t) => Arc::new(t),
         Err(e) => {
             tracing::error!(

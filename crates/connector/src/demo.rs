@@ -57,6 +57,7 @@ fn dataset() -> sandbox::confluence::Dataset {
             page.labels.push(spec.single_label.clone());
         }
         let when = sandbox::confluence::default_when();
+        page.attachments.clear();
         for i in 0..MANY_ATTACHMENTS {
             page.attachments.push(Attachment {
                 id: format!("att{next_attachment}"),
@@ -144,8 +145,8 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     println!("Syncing into the sandbox's Unique (state in {state_url})…");
 
     let metrics = Arc::new(Metrics::new());
-    let tenants = crate::tenants::build_all(&loaded, &metrics)?;
     let ledger = crate::daemon::open_ledger(&loaded.daemon, false).await?;
+    let tenants = crate::tenants::build_all(&loaded, &metrics, Some(&ledger))?;
     let history = Arc::new(SyncHistory::new(
         loaded.daemon.health.sync_history_size,
         loaded.daemon.health.sync_tenant_failure_threshold,
@@ -156,7 +157,13 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     let mut failed = false;
     for tenant in &tenants {
         let summary = scheduler
-            .run_with(tenant, RunTrigger::Cli, Mode::Normal, &NoProgress, &cancel)
+            .run_with(
+                tenant,
+                RunTrigger::Cli,
+                Mode::Normal,
+                Arc::new(NoProgress),
+                &cancel,
+            )
             .await;
         println!(
             "Tenant {}: {} in {} ms{}",

@@ -1,82 +1,144 @@
-//! The adapter from the scheduler's [`TenantRunner`] to the sync engine.
+//! The adapter from the scheduler's [`TenantRunner`] to the sync engine: the tenant's config
+//! becomes a [`TenantSpec`], engine events become metrics and progress, and the engine's report
+//! becomes the connector's [`RunSummary`].
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use sync_engine::{Ledger, RunTrigger};
+use sync_engine::{
+    AttachmentRules, CycleMode, CycleObserver, CycleReport, CycleStatus, DeletionStatus,
+    EngineError, ItemKind, ItemResult, KeyFormat, Ledger, Phase, RunTrigger, TenantDeletion,
+    TenantSpec, TenantSync,
+};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
+use crate::config::TenantConfig;
 use crate::metrics::Metrics;
-use crate::runner::{Mode, Progress, RunSummary, TenantRunner};
-use crate::tenants::TenantRuntime;
+use crate::runner::{Mode, NoProgress, Progress, RunState, RunSummary, TenantRunner};
+use crate::telemetry::tenant_span;
+use crate::tenants::{TenantRuntime, Work};
 
-/// One run's reporting: engine events to metrics, progress display and the tenant's phase.
-/// The engine's observer trait maps onto these methods one to one.
-pub(crate) struct CycleReporter<'a> {
-    tenant: String,
-    metrics: Arc<Metrics>,
-    progress: &'a dyn Progress,
+/// The engine's view of a tenant.
+pub(crate) fn tenant_spec(config: &TenantConfig) -> TenantSpec {
+    let mut spec = TenantSpec::new(config.name.clone(), config.ingestion.scope_id.clone());
+    spec.key_format = KeyFormat::from_use_v1(config.ingestion.use_v1_key_format);
+    spec.ingest_single_label = config.confluence.ingest_single_label.clone();
+    spec.ingest_all_label = config.confluence.ingest_all_label.clone();
+    let attachments = &config.ingestion.attachments;
+    spec.attachments = AttachmentRules {
+        enabled: attachments.enabled,
+        allowed_mime_types: attachments.allowed_mime_types.clone(),
+        max_file_size_mb: u64::from(attachments.max_file_size_mb.get()),
+        image_ocr: attachments.image_ocr_enabled,
+    };
+    spec.store_internally = config.ingestion.store_internally;
+    spec.page_ingestion_config = config.ingestion.page_ingestion_config.clone();
+    spec.inline_images = config.ingestion.inline_images_enabled;
+    spec.concurrency = config.processing.concurrency.get();
+    spec.max_items_to_scan = config
+        .processing
+        .max_items_to_scan
+        .map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX));
+    spec
 }
 
-#[allow(dead_code)] // ENGINE-WIRING: called from the engine observer
-impl<'a> CycleReporter<'a> {
-    pub(crate) fn new(tenant: &str, metrics: Arc<Metrics>, progress: &'a dyn Progress) -> Self {
+/// Engine events → `cfc_*` metrics and the `sync` progress bars. One per tenant (the engine
+/// keeps it for the tenant's life); the progress display is swapped in per run, which is safe
+/// because a tenant never runs twice at once.
+pub(crate) struct EngineObserver {
+    tenant: String,
+    metrics: Arc<Metrics>,
+    progress: Mutex<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for EngineObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineObserver")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineObserver {
+    pub(crate) fn new(tenant: &str, metrics: Arc<Metrics>) -> Self {
         Self {
             tenant: tenant.to_owned(),
             metrics,
-            progress,
+            progress: Mutex::new(Arc::new(NoProgress)),
         }
     }
 
-    /// `phase` is one of [`crate::metrics::PHASES`].
-    pub(crate) fn phase(&self, phase: &str) {
-        self.metrics.set_phase(&self.tenant, phase);
-        self.progress.phase(&self.tenant, phase);
+    fn set_progress(&self, progress: Arc<dyn Progress>) {
+        *self
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = progress;
     }
 
-    pub(crate) fn scanned(&self, took: std::time::Duration) {
+    fn progress(&self) -> Arc<dyn Progress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl CycleObserver for EngineObserver {
+    fn phase(&self, phase: Phase) {
+        self.metrics.set_phase(&self.tenant, phase.as_str());
+        self.progress().phase(&self.tenant, phase.as_str());
+    }
+
+    fn discovered(&self, pages: u64, attachments: u64, took: Duration) {
+        tracing::info!(
+            pages,
+            attachments,
+            took_ms = took.as_millis() as u64,
+            "Discovery finished"
+        );
         self.metrics.scan_finished(&self.tenant, took);
     }
 
-    pub(crate) fn diffed(&self, new: u64, updated: u64, deleted: u64, moved: u64) {
+    fn diffed(&self, new: u64, updated: u64, moved: u64, deleted: u64) {
         for (kind, n) in [
             ("new", new),
             ("updated", updated),
-            ("deleted", deleted),
             ("moved", moved),
+            ("deleted", deleted),
         ] {
             self.metrics.file_diff(&self.tenant, kind, n);
         }
     }
 
-    /// Pages and attachments with work in this cycle.
-    pub(crate) fn totals(&self, pages: u64, attachments: u64) {
+    fn totals(&self, pages: u64, attachments: u64) {
         self.metrics.sync_totals(&self.tenant, pages, attachments);
-        self.progress.total(&self.tenant, pages + attachments);
+        self.progress().total(&self.tenant, pages + attachments);
     }
 
-    /// `result`: `success`, `failure` or `skipped`.
-    pub(crate) fn page(&self, result: &str) {
-        self.metrics.page_processed(&self.tenant, result);
-        self.progress.item_done(&self.tenant);
-    }
-
-    /// `upload`: how long the upload took, for successful standalone attachments.
-    pub(crate) fn attachment(&self, ok: bool, upload: Option<std::time::Duration>) {
-        self.metrics
-            .attachment_processed(&self.tenant, if ok { "success" } else { "failure" });
+    fn item(&self, kind: ItemKind, result: ItemResult, upload: Option<Duration>) {
+        match kind {
+            ItemKind::Page => self.metrics.page_processed(&self.tenant, result.as_str()),
+            // The reference counts attachments as success or failure only.
+            ItemKind::Attachment if result != ItemResult::Skipped => {
+                self.metrics
+                    .attachment_processed(&self.tenant, result.as_str());
+            }
+            ItemKind::Attachment => {}
+        }
         if let Some(took) = upload {
             self.metrics.attachment_uploaded(&self.tenant, took);
         }
-        self.progress.item_done(&self.tenant);
+        self.progress().item_done(&self.tenant);
     }
 
-    pub(crate) fn deleted(&self, ok: bool, count: u64) {
-        self.metrics.content_deleted(&self.tenant, ok, count);
+    fn deleted(&self, ok: u64, failed: u64) {
+        self.metrics.content_deleted(&self.tenant, true, ok);
+        self.metrics.content_deleted(&self.tenant, false, failed);
     }
 
-    pub(crate) fn orphans_cleaned(&self, scopes_ok: u64, scopes_failed: u64, files: u64) {
+    fn orphans_cleaned(&self, scopes_ok: u64, scopes_failed: u64, files: u64) {
         self.metrics
             .orphaned_scopes_cleaned(&self.tenant, true, scopes_ok);
         self.metrics
@@ -84,7 +146,7 @@ impl<'a> CycleReporter<'a> {
         self.metrics.orphaned_files_cleaned(&self.tenant, files);
     }
 
-    pub(crate) fn cleanup(
+    fn tenant_cleanup(
         &self,
         content_ok: u64,
         content_failed: u64,
@@ -103,11 +165,9 @@ impl<'a> CycleReporter<'a> {
 }
 
 /// Runs tenants through the sync engine, recording in `ledger` and reporting to `metrics`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct EngineRunner {
-    #[allow(dead_code)]
     ledger: Ledger,
-    #[allow(dead_code)]
     metrics: Arc<Metrics>,
 }
 
@@ -115,30 +175,204 @@ impl EngineRunner {
     pub(crate) fn new(ledger: Ledger, metrics: Arc<Metrics>) -> Self {
         Self { ledger, metrics }
     }
+
+    /// The id the ledger gave the run that just finished (the tenant's newest).
+    async fn last_run_id(&self, tenant: &str) -> Option<i64> {
+        let runs = self.ledger.recent_runs(Some(tenant), 1).await.ok()?;
+        runs.first().map(|r| r.id.get())
+    }
+
+    async fn sync(
+        &self,
+        tenant: &TenantRuntime,
+        engine: &TenantSync,
+        trigger: RunTrigger,
+        mode: Mode,
+        cancel: CancellationToken,
+    ) -> RunSummary {
+        let started = Instant::now();
+        let name = tenant.name();
+        let cycle_mode = match mode {
+            Mode::Normal => CycleMode::Normal,
+            Mode::DryRun => CycleMode::DryRun,
+        };
+        let result = engine.run_cycle(trigger, cycle_mode, cancel).await;
+        let took = started.elapsed();
+        let mut summary = match result {
+            Ok(report) => from_report(report, took),
+            Err(e) => {
+                let mut s = RunSummary::failed(name, "sync", e.to_string(), took);
+                if matches!(e, EngineError::GuardAborted { .. }) {
+                    s.status = RunState::Aborted;
+                }
+                s
+            }
+        };
+        if mode == Mode::Normal {
+            summary.run_id = self.last_run_id(name).await;
+            if summary.status != RunState::Cancelled {
+                self.metrics
+                    .sync_finished(name, !summary.status.is_failure(), took);
+            }
+        }
+        self.metrics.set_phase(name, "idle");
+        summary
+    }
+
+    async fn cleanup(
+        &self,
+        tenant: &TenantRuntime,
+        deletion: &TenantDeletion,
+        trigger: RunTrigger,
+    ) -> RunSummary {
+        let started = Instant::now();
+        let name = tenant.name();
+        let result = deletion.run(trigger).await;
+        let took = started.elapsed();
+        let mut summary = RunSummary::failed(name, "cleanup", String::new(), took);
+        summary.error = None;
+        match result {
+            Ok(report) => {
+                summary.status = match report.status {
+                    DeletionStatus::Failure => RunState::Failed,
+                    _ => RunState::Success,
+                };
+                summary.error = (!report.errors.is_empty()).then(|| report.errors.join("; "));
+                summary.counts = serde_json::to_value(&report).unwrap_or_default();
+                let skipped = matches!(
+                    report.status,
+                    DeletionStatus::SkippedRootScopeNotFound
+                        | DeletionStatus::SkippedAlreadyCleanedUp
+                );
+                if !skipped {
+                    self.metrics.cleanup_finished(
+                        name,
+                        report.status == DeletionStatus::Success,
+                        took,
+                    );
+                    summary.run_id = self.last_run_id(name).await;
+                }
+            }
+            Err(e) => {
+                summary.error = Some(e.to_string());
+                summary.run_id = self.last_run_id(name).await;
+            }
+        }
+        summary
+    }
+}
+
+fn from_report(report: CycleReport, took: Duration) -> RunSummary {
+    let dry_run = report.mode == CycleMode::DryRun;
+    let status = match report.status {
+        CycleStatus::Success | CycleStatus::DryRun => RunState::Success,
+        CycleStatus::PartialSuccess => RunState::PartialSuccess,
+        CycleStatus::Aborted => RunState::Aborted,
+        CycleStatus::Cancelled => RunState::Cancelled,
+    };
+    let error = match report.status {
+        CycleStatus::Aborted => report.aborted_reason.clone(),
+        CycleStatus::PartialSuccess => Some(format!(
+            "{} item(s) failed, first: {}",
+            report.failures.len(),
+            report.failures.first().map_or("", |f| f.error.as_str())
+        )),
+        _ => None,
+    };
+    let plan = dry_run.then(|| {
+        serde_json::json!({
+            "spaces": report.spaces,
+            "deleted_keys": report.deleted_keys,
+            "removed_spaces": report.removed_spaces,
+            "truncated": report.truncated,
+        })
+    });
+    RunSummary {
+        tenant: report.tenant.clone(),
+        kind: "sync",
+        status,
+        dry_run,
+        run_id: None,
+        duration_ms: took.as_millis() as u64,
+        counts: serde_json::to_value(&report.counts).unwrap_or_default(),
+        error,
+        plan,
+    }
 }
 
 impl TenantRunner for EngineRunner {
-    fn run<'a>(
-        &'a self,
-        tenant: &'a TenantRuntime,
-        _trigger: RunTrigger,
-        _mode: Mode,
-        _cancel: CancellationToken,
-        _progress: &'a dyn Progress,
-    ) -> BoxFuture<'a, RunSummary> {
+    /// The engine's futures are not `Send` for every lifetime (a rustc limitation with
+    /// higher-ranked lifetimes in async closures, rust-lang/rust#64552), so they cannot be boxed
+    /// as `Send` nor spawned. The run is therefore driven by `block_on` on a blocking thread of
+    /// the same runtime: the future never moves between threads, and everything it spawns still
+    /// runs on the runtime's workers. One blocking thread per running tenant.
+    fn run(
+        &self,
+        tenant: Arc<TenantRuntime>,
+        trigger: RunTrigger,
+        mode: Mode,
+        cancel: CancellationToken,
+        progress: Arc<dyn Progress>,
+    ) -> BoxFuture<'_, RunSummary> {
+        tenant.observer.set_progress(progress);
+        let runner = self.clone();
+        let handle = tokio::runtime::Handle::current();
+        let name = tenant.name().to_owned();
+        let kind = kind(&tenant);
         Box::pin(async move {
-            let started = Instant::now();
-            let kind = if tenant.config.is_active() {
-                "sync"
-            } else {
-                "cleanup"
-            };
-            RunSummary::failed(
-                tenant.name(),
-                kind,
-                "the sync engine is not wired in this build".to_owned(),
-                started.elapsed(),
-            )
+            let observer = tenant.observer.clone();
+            let joined = tokio::task::spawn_blocking(move || {
+                let span = tenant_span(tenant.name());
+                handle.block_on(
+                    runner
+                        .run_here(&tenant, trigger, mode, cancel)
+                        .instrument(span),
+                )
+            })
+            .await;
+            observer.set_progress(Arc::new(NoProgress));
+            joined.unwrap_or_else(|e| {
+                RunSummary::failed(
+                    &name,
+                    kind,
+                    format!("the run panicked: {e}"),
+                    Duration::ZERO,
+                )
+            })
         })
+    }
+}
+
+fn kind(tenant: &TenantRuntime) -> &'static str {
+    if tenant.config.is_active() {
+        "sync"
+    } else {
+        "cleanup"
+    }
+}
+
+impl EngineRunner {
+    async fn run_here(
+        &self,
+        tenant: &TenantRuntime,
+        trigger: RunTrigger,
+        mode: Mode,
+        cancel: CancellationToken,
+    ) -> RunSummary {
+        match &tenant.work {
+            Some(Work::Sync(engine)) => self.sync(tenant, engine, trigger, mode, cancel).await,
+            Some(Work::Delete(_)) if mode == Mode::DryRun => RunSummary::skipped(
+                tenant.name(),
+                "cleanup",
+                "a dry run does not delete tenants",
+            ),
+            Some(Work::Delete(deletion)) => self.cleanup(tenant, deletion, trigger).await,
+            None => RunSummary::failed(
+                tenant.name(),
+                kind(tenant),
+                "the tenant was built without the engine".to_owned(),
+                Duration::ZERO,
+            ),
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! in production ([`crate::engine::EngineRunner`]), a fake in the scheduler's tests.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -22,7 +23,6 @@ pub(crate) enum Mode {
 /// How a run ended, as printed by `sync` and recorded in health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // ENGINE-WIRING: constructed by the engine adapter
 pub(crate) enum RunState {
     Success,
     /// The cycle completed; some items failed.
@@ -119,7 +119,6 @@ impl RunSummary {
 }
 
 /// Receives progress of a run, for the `sync` progress bar.
-#[allow(dead_code)] // ENGINE-WIRING: called by the engine adapter
 pub(crate) trait Progress: Send + Sync {
     /// The engine entered a phase (`scanning`, `diffing`, …).
     fn phase(&self, _tenant: &str, _phase: &str) {}
@@ -137,12 +136,12 @@ impl Progress for NoProgress {}
 
 /// Runs one tenant once (sync for active tenants, cleanup for deleted ones).
 pub(crate) trait TenantRunner: Send + Sync + fmt::Debug {
-    fn run<'a>(
-        &'a self,
-        tenant: &'a TenantRuntime,
+    fn run(
+        &self,
+        tenant: Arc<TenantRuntime>,
         trigger: RunTrigger,
         mode: Mode,
         cancel: CancellationToken,
-        progress: &'a dyn Progress,
-    ) -> BoxFuture<'a, RunSummary>;
+        progress: Arc<dyn Progress>,
+    ) -> BoxFuture<'_, RunSummary>;
 }

@@ -103,21 +103,21 @@ impl Scheduler {
     /// `skipped/sync_in_progress`).
     pub(crate) async fn run_once(
         &self,
-        tenant: &TenantRuntime,
+        tenant: &Arc<TenantRuntime>,
         trigger: RunTrigger,
         cancel: &CancellationToken,
     ) -> RunSummary {
-        self.run_with(tenant, trigger, Mode::Normal, &NoProgress, cancel)
+        self.run_with(tenant, trigger, Mode::Normal, Arc::new(NoProgress), cancel)
             .await
     }
 
     /// [`Scheduler::run_once`] with a mode and a progress display (the `sync` command).
     pub(crate) async fn run_with(
         &self,
-        tenant: &TenantRuntime,
+        tenant: &Arc<TenantRuntime>,
         trigger: RunTrigger,
         mode: Mode,
-        progress: &dyn Progress,
+        progress: Arc<dyn Progress>,
         cancel: &CancellationToken,
     ) -> RunSummary {
         let name = tenant.name();
@@ -150,7 +150,7 @@ impl Scheduler {
         let run_cancel = cancel.child_token();
         let run = self
             .runner
-            .run(tenant, trigger, mode, run_cancel.clone(), progress);
+            .run(tenant.clone(), trigger, mode, run_cancel.clone(), progress);
         let summary = match lease {
             None => run.await,
             Some((ledger, mut lease)) => {
@@ -290,7 +290,7 @@ tenants:
         )
         .unwrap();
         let loaded = DaemonConfig::load(Some(&path), &Env::empty()).unwrap();
-        crate::tenants::build_all(&loaded, &Arc::new(Metrics::new()))
+        crate::tenants::build_all(&loaded, &Arc::new(Metrics::new()), None)
             .unwrap()
             .remove(0)
     }
@@ -304,14 +304,14 @@ tenants:
     }
 
     impl TenantRunner for SlowRunner {
-        fn run<'a>(
-            &'a self,
-            tenant: &'a TenantRuntime,
+        fn run(
+            &self,
+            tenant: Arc<TenantRuntime>,
             _trigger: RunTrigger,
             _mode: Mode,
             cancel: CancellationToken,
-            _progress: &'a dyn Progress,
-        ) -> BoxFuture<'a, RunSummary> {
+            _progress: Arc<dyn Progress>,
+        ) -> BoxFuture<'_, RunSummary> {
             Box::pin(async move {
                 let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
                 self.max_active.fetch_max(now, Ordering::SeqCst);

@@ -102,10 +102,8 @@ async fn run_inner(
     json_output: bool,
 ) -> anyhow::Result<ExitCode> {
     let metrics = Arc::new(Metrics::new());
-    let mut tenant_set = tenants::build_all(&loaded, &metrics)?;
     if let Some(name) = &only {
-        tenant_set.retain(|t| t.name() == name);
-        if tenant_set.is_empty() {
+        if !loaded.tenants.iter().any(|t| &t.name == name) {
             let known: Vec<_> = loaded.tenants.iter().map(|t| t.name.as_str()).collect();
             eprintln!(
                 "error: no active or deleted tenant named `{name}` (known: {})",
@@ -119,6 +117,10 @@ async fn run_inner(
         }
     }
     let ledger = crate::daemon::open_ledger(&loaded.daemon, false).await?;
+    let mut tenant_set = tenants::build_all(&loaded, &metrics, Some(&ledger))?;
+    if let Some(name) = &only {
+        tenant_set.retain(|t| t.name() == name);
+    }
     let history = Arc::new(SyncHistory::new(
         loaded.daemon.health.sync_history_size,
         loaded.daemon.health.sync_tenant_failure_threshold,
@@ -135,19 +137,21 @@ async fn run_inner(
         }
     });
 
-    let bars = (!json_output && std::io::stdout().is_terminal()).then(|| Bars::new(&tenant_set));
-    let progress: &dyn Progress = match &bars {
-        Some(b) => b,
-        None => &NoProgress,
+    let bars =
+        (!json_output && std::io::stdout().is_terminal()).then(|| Arc::new(Bars::new(&tenant_set)));
+    let progress: Arc<dyn Progress> = match &bars {
+        Some(b) => b.clone(),
+        None => Arc::new(NoProgress),
     };
     let mode = if dry_run { Mode::DryRun } else { Mode::Normal };
     let runs = tenant_set.iter().map(|t| {
         let scheduler = &scheduler;
         let cancel = &cancel;
         let bars = &bars;
+        let progress = &progress;
         async move {
             let summary = scheduler
-                .run_with(t, RunTrigger::Cli, mode, progress, cancel)
+                .run_with(t, RunTrigger::Cli, mode, progress.clone(), cancel)
                 .await;
             if let Some(b) = bars {
                 b.finish(&summary);

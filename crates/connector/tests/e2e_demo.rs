@@ -1,0 +1,27 @@
+//! `confluence-connector demo` needs no flags and no setup, and shows what landed.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_syncs_the_generated_dataset_and_exits_0_within_a_minute() {
+    let started = Instant::now();
+    let out = run(None, &["demo"], &[]).await;
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(stdout.contains("Tenant demo: success"), "{stdout}");
+    assert!(stdout.contains("What landed in Unique"), "{stdout}");
+    assert!(
+        stdout.contains("Most attachments on one page: 30 "),
+        "the page with more than 25 attachments is incomplete:\n{stdout}"
+    );
+}
