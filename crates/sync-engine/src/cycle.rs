@@ -166,6 +166,10 @@ impl TenantSync {
             scan.elapsed(),
         );
         tracing::info!(count = discovery.pages.len(), "Discovery completed");
+        if cancel.is_cancelled() {
+            report.status = CycleStatus::Cancelled;
+            return Ok(());
+        }
 
         self.observer.phase(Phase::Diffing);
         let (source_kind, source_name) = self.source();
@@ -193,6 +197,11 @@ impl TenantSync {
                 deleted: d.deleted.clone(),
             })
             .collect();
+
+        if cancel.is_cancelled() {
+            report.status = CycleStatus::Cancelled;
+            return Ok(());
+        }
 
         // What to ingest: the diff's new and updated items, plus items that failed or were cut
         // off last time (the diff may consider a half-written item current).

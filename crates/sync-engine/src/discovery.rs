@@ -75,6 +75,30 @@ pub(crate) async fn discover(
         .collect();
     let descendants = confluence.descendant_pages(&roots).await?;
 
+    let discovery = select(
+        labelled,
+        descendants,
+        spec,
+        |page| confluence.page_web_url(page),
+        |page_id, id, title| confluence.attachment_web_url(page_id, id, title),
+    );
+    tracing::info!(count = discovery.pages.len(), "Page discovery completed");
+    tracing::info!(
+        count = discovery.attachments.len(),
+        "Attachment discovery completed"
+    );
+    Ok(discovery)
+}
+
+/// The pure part of discovery: dedupe, type filter, cap, attachment filters. Web URLs come from
+/// the client (they differ by flavour) through the two closures.
+pub(crate) fn select(
+    labelled: Vec<Page>,
+    descendants: Vec<Page>,
+    spec: &TenantSpec,
+    page_url: impl Fn(&Page) -> String,
+    attachment_url: impl Fn(&str, &str, &str) -> String,
+) -> Discovery {
     let cap = spec.max_items_to_scan.unwrap_or(usize::MAX);
     let mut discovery = Discovery::default();
     let mut seen = HashSet::new();
@@ -122,14 +146,14 @@ pub(crate) async fn discover(
                     .clone()
                     .unwrap_or_else(|| page.version_when.clone()),
                 space: page.space.clone(),
-                web_url: confluence.attachment_web_url(&page.id, &attachment.id, &attachment.title),
+                web_url: attachment_url(&page.id, &attachment.id, &attachment.title),
             });
         }
     }
     discovery.pages = accepted
         .into_iter()
         .map(|page| DiscoveredPage {
-            web_url: confluence.page_web_url(&page),
+            web_url: page_url(&page),
             id: page.id,
             title: page.title,
             content_type: page.content_type,
@@ -138,12 +162,7 @@ pub(crate) async fn discover(
             labels: page.labels,
         })
         .collect();
-    tracing::info!(count = discovery.pages.len(), "Page discovery completed");
-    tracing::info!(
-        count = discovery.attachments.len(),
-        "Attachment discovery completed"
-    );
-    Ok(discovery)
+    discovery
 }
 
 /// MIME (normalised: lower case, no parameters, trimmed) in the allow-list and size within the
@@ -157,4 +176,205 @@ pub(crate) fn attachment_allowed(spec: &TenantSpec, media_type: &str, file_size:
             .allowed_mime_types
             .iter()
             .any(|allowed| normalize_mime_type(allowed) == mime)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use confluence_client::Attachment;
+
+    use super::*;
+
+    fn space() -> Space {
+        Space {
+            id: "1".into(),
+            key: "SP".into(),
+            name: "Space".into(),
+        }
+    }
+
+    fn page(id: &str, content_type: ContentType, attachments: Vec<Attachment>) -> Page {
+        Page {
+            id: id.into(),
+            title: format!("T{id}"),
+            content_type,
+            space: space(),
+            version_when: "2024-01-01T00:00:00Z".into(),
+            webui: format!("/p/{id}"),
+            labels: vec![],
+            attachments,
+            inline_attachments: None,
+        }
+    }
+
+    fn att(id: &str, media_type: &str, file_size: u64) -> Attachment {
+        Attachment {
+            id: id.into(),
+            title: format!("{id}.bin"),
+            media_type: media_type.into(),
+            file_size,
+            version_when: None,
+            download_path: format!("/download/{id}"),
+        }
+    }
+
+    fn spec(cap: Option<usize>) -> TenantSpec {
+        let mut spec = TenantSpec::new("t", "root");
+        spec.attachments.allowed_mime_types = vec!["application/pdf".into(), "image/png".into()];
+        spec.attachments.max_file_size_mb = 10;
+        spec.max_items_to_scan = cap;
+        spec
+    }
+
+    fn run(labelled: Vec<Page>, descendants: Vec<Page>, spec: &TenantSpec) -> Discovery {
+        select(
+            labelled,
+            descendants,
+            spec,
+            |p| format!("url:{}", p.id),
+            |p, a, _| format!("url:{p}:{a}"),
+        )
+    }
+
+    fn ids(d: &Discovery) -> (Vec<&str>, Vec<&str>) {
+        (
+            d.pages.iter().map(|p| p.id.as_str()).collect(),
+            d.attachments.iter().map(|a| a.id.as_str()).collect(),
+        )
+    }
+
+    #[test]
+    fn labelled_first_then_descendants_without_duplicates() {
+        let d = run(
+            vec![
+                page("parent", ContentType::Page, vec![]),
+                page("b", ContentType::Blogpost, vec![]),
+            ],
+            vec![
+                page("child", ContentType::Page, vec![]),
+                page("b", ContentType::Page, vec![]),
+            ],
+            &spec(None),
+        );
+        assert_eq!(ids(&d).0, ["parent", "b", "child"]);
+        assert!(!d.truncated);
+    }
+
+    #[test]
+    fn bodiless_types_are_skipped_and_do_not_count_toward_the_cap() {
+        let d = run(
+            vec![
+                page("db", ContentType::Database, vec![]),
+                page("wb", ContentType::Whiteboard, vec![]),
+                page("em", ContentType::Embed, vec![]),
+                page("p", ContentType::Page, vec![]),
+            ],
+            vec![],
+            &spec(Some(1)),
+        );
+        assert_eq!(ids(&d).0, ["p"]);
+        assert!(!d.truncated);
+    }
+
+    #[test]
+    fn the_cap_cuts_pages_and_marks_the_discovery_truncated() {
+        let d = run(
+            vec![
+                page("a", ContentType::Page, vec![]),
+                page("b", ContentType::Page, vec![]),
+            ],
+            vec![],
+            &spec(Some(1)),
+        );
+        assert_eq!(ids(&d).0, ["a"]);
+        assert!(d.truncated);
+    }
+
+    #[test]
+    fn attachments_take_what_the_pages_left_of_the_cap() {
+        let pages = vec![
+            page("1", ContentType::Page, vec![]),
+            page("2", ContentType::Page, vec![]),
+            page(
+                "3",
+                ContentType::Page,
+                vec![
+                    att("a1", "application/pdf", 1),
+                    att("a2", "application/pdf", 1),
+                ],
+            ),
+        ];
+        let d = run(pages.clone(), vec![], &spec(Some(4)));
+        assert_eq!(ids(&d), (vec!["1", "2", "3"], vec!["a1"]));
+        assert!(d.truncated);
+
+        let one = vec![page(
+            "1",
+            ContentType::Page,
+            vec![
+                att("a1", "application/pdf", 1),
+                att("a2", "application/pdf", 1),
+            ],
+        )];
+        let d = run(one, vec![], &spec(Some(2)));
+        assert_eq!(ids(&d), (vec!["1"], vec!["a1"]));
+        assert!(d.truncated);
+    }
+
+    #[test]
+    fn attachments_are_filtered_by_normalised_mime_and_size() {
+        let max = 10 * 1024 * 1024;
+        let d = run(
+            vec![page(
+                "1",
+                ContentType::Page,
+                vec![
+                    att("ok", "APPLICATION/PDF", 5),
+                    att("params", " image/png; charset=binary ", 5),
+                    att("zip", "application/zip", 5),
+                    att("empty", "", 5),
+                    att("octet", "application/octet-stream", 5),
+                    att("at-cap", "application/pdf", max),
+                    att("too-big", "application/pdf", max + 1),
+                ],
+            )],
+            vec![],
+            &spec(None),
+        );
+        assert_eq!(ids(&d).1, ["ok", "params", "at-cap"]);
+    }
+
+    #[test]
+    fn attachments_inherit_the_page_version_and_belong_to_their_page() {
+        let d = run(
+            vec![],
+            vec![page(
+                "child",
+                ContentType::Page,
+                vec![att("a", "application/pdf", 1)],
+            )],
+            &spec(None),
+        );
+        let a = &d.attachments[0];
+        assert_eq!(a.page_id, "child");
+        assert_eq!(a.version_when, "2024-01-01T00:00:00Z");
+        assert_eq!(a.web_url, "url:child:a");
+    }
+
+    #[test]
+    fn attachments_disabled_discovers_none() {
+        let mut spec = spec(None);
+        spec.attachments.enabled = false;
+        let d = run(
+            vec![page(
+                "1",
+                ContentType::Page,
+                vec![att("a", "application/pdf", 1)],
+            )],
+            vec![],
+            &spec,
+        );
+        assert!(d.attachments.is_empty());
+    }
 }
