@@ -370,6 +370,49 @@ async fn file_diff_reports_moves_when_the_service_does() {
     assert_eq!(diff.moved_files, ["p1"], "{diff:?}");
 }
 
+/// The default model of the service (unique-api.md §6, behaviour 27 `cross-space-move`): a page
+/// that moved to another space is new there and deleted in the old one, never "moved" — the
+/// connector ignores `movedFiles`, so reporting it there would lose the page.
+#[tokio::test]
+async fn a_cross_space_move_is_new_in_one_space_and_deleted_in_the_other_by_default() {
+    let unique = cluster_local().await;
+    let root = unique.seed_root();
+    for key in ["t/1_A/p1", "t/1_A/keeper"] {
+        unique
+            .sim
+            .seed_file(SeedFile {
+                key: key.into(),
+                scope_id: root.clone(),
+                mime_type: "text/html".into(),
+                source_kind: Some("ATLASSIAN_CONFLUENCE_CLOUD".into()),
+                source_name: Some("https://acme.atlassian.net".into()),
+                ..SeedFile::default()
+            })
+            .unwrap();
+    }
+    let client = unique.client();
+    let diff_of = |partial_key: &str, keys: &[&str]| FileDiffRequest {
+        partial_key: partial_key.into(),
+        source_kind: SourceKind::ConfluenceCloud,
+        source_name: "https://acme.atlassian.net".into(),
+        file_list: keys
+            .iter()
+            .map(|k| diff_item(k, "2020-01-01T00:00:00Z"))
+            .collect(),
+    };
+
+    let new_space = client.file_diff(&diff_of("t/2_B", &["p1"])).await.unwrap();
+    assert_eq!(new_space.new_files, ["p1"], "{new_space:?}");
+    assert!(new_space.moved_files.is_empty(), "{new_space:?}");
+
+    let old_space = client
+        .file_diff(&diff_of("t/1_A", &["keeper"]))
+        .await
+        .unwrap();
+    assert_eq!(old_space.deleted_files, ["p1"], "{old_space:?}");
+    assert!(old_space.moved_files.is_empty() && old_space.new_files.is_empty());
+}
+
 async fn ingest_pages(client: &UniqueClient, scope: &str, keys: &[&str]) {
     for key in keys {
         client
@@ -506,6 +549,7 @@ async fn creates_child_scopes_and_lists_them_across_pages() {
     let again = client.create_scopes_for_paths(&paths[..3]).await.unwrap();
     assert_eq!(again, created[..3]);
 
+    unique.sim.clear_calls();
     let mut children: Vec<_> = client
         .child_scopes(&root)
         .await
@@ -513,6 +557,8 @@ async fn creates_child_scopes_and_lists_them_across_pages() {
         .into_iter()
         .map(|s| s.name)
         .collect();
+    // 230 children in pages of 100: three `PaginatedScope` calls, the last one short.
+    assert_eq!(unique.sim.calls_of("PaginatedScope").len(), 3);
     children.sort();
     let mut expected: Vec<_> = created.iter().map(|s| s.name.clone()).collect();
     expected.sort();
