@@ -26,24 +26,167 @@ static POLICY: OnceLock<DiagnosticsDataPolicy> = OnceLock::new();
 /// Installs the global subscriber. Later calls are ignored (tests, `demo` after a failed load).
 pub fn init(level: LogLevel, format: LogFormat, policy: DiagnosticsDataPolicy) {
     let _ = POLICY.set(policy);
-    let filter = filter(level);
     let json = format.is_json(std::io::stderr().is_terminal());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    let _ = if json {
-        builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .flatten_event(true)
-            .try_init()
-    } else {
-        builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init()
-    };
+    let _ =
+        tracing::subscriber::set_global_default(subscriber(level, json, policy, std::io::stderr));
+}
+
+/// The subscriber [`init`] installs, writing to `writer` (tests capture it).
+pub(crate) fn subscriber<W>(
+    level: LogLevel,
+    json: bool,
+    policy: DiagnosticsDataPolicy,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter(level))
+        .with_writer(writer)
+        .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+        .event_format(LineFormat {
+            json,
+            conceal: policy == DiagnosticsDataPolicy::Conceal,
+        })
+        .finish()
+}
+
+/// Field names whose values are user data: masked under `conceal`, whoever logs them (the
+/// engine and the clients log through the same subscriber but cannot use [`Diag`]).
+fn is_user_data(field: &str) -> bool {
+    const EXACT: &[&str] = &["title", "email", "id", "key", "name_of_page", "author"];
+    const SUFFIXES: &[&str] = &["_title", "_email", "_id", "_ids", "_key", "_keys"];
+    const NEVER: &[&str] = &["run_id", "tenant", "message"];
+    !NEVER.contains(&field)
+        && (EXACT.contains(&field) || SUFFIXES.iter().any(|s| field.ends_with(s)))
+}
+
+fn mask(fields: &mut serde_json::Map<String, serde_json::Value>) {
+    for (name, value) in fields.iter_mut() {
+        if is_user_data(name) {
+            let text = match &*value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            *value = serde_json::Value::String(
+                Diag::with_policy(&text, DiagnosticsDataPolicy::Conceal).to_string(),
+            );
+        }
+    }
+}
+
+/// Collects an event's fields as JSON values.
+struct FieldVisitor<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl tracing::field::Visit for FieldVisitor<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().to_owned(), format!("{value:?}").into());
+    }
+}
+
+/// One line per event, JSON or text, with the `tenant` of the enclosing spans lifted to the
+/// top and user data masked under `conceal`.
+struct LineFormat {
+    json: bool,
+    conceal: bool,
+}
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for LineFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
+        use serde_json::{Map, Value};
+        let mut fields = Map::new();
+        event.record(&mut FieldVisitor(&mut fields));
+        let mut spans: Vec<(&'static str, Map<String, Value>)> = Vec::new();
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let extensions = span.extensions();
+                let recorded = extensions
+                    .get::<tracing_subscriber::fmt::FormattedFields<N>>()
+                    .and_then(|f| serde_json::from_str::<Map<String, Value>>(&f.fields).ok())
+                    .unwrap_or_default();
+                spans.push((span.name(), recorded));
+            }
+        }
+        let tenant = spans
+            .iter()
+            .rev()
+            .find_map(|(_, f)| f.get("tenant").cloned())
+            .or_else(|| fields.get("tenant").cloned());
+        if self.conceal {
+            mask(&mut fields);
+            for (_, f) in &mut spans {
+                mask(f);
+            }
+        }
+        let level = event.metadata().level().as_str();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let message = fields.remove("message").unwrap_or(Value::Null);
+        if self.json {
+            let mut line = Map::new();
+            line.insert("timestamp".into(), now.into());
+            line.insert("level".into(), level.into());
+            line.insert("message".into(), message);
+            if let Some(tenant) = tenant {
+                line.insert("tenant".into(), tenant);
+            }
+            for (k, v) in fields {
+                line.entry(k).or_insert(v);
+            }
+            if let Some((name, span_fields)) = spans.pop() {
+                let mut span = span_fields;
+                span.insert("name".into(), name.into());
+                line.insert("span".into(), Value::Object(span));
+            }
+            let text = serde_json::to_string(&Value::Object(line)).map_err(|_| fmt::Error)?;
+            writeln!(writer, "{text}")
+        } else {
+            write!(writer, "{now} {level:>5} ")?;
+            if let Some(tenant) = tenant {
+                let tenant = tenant
+                    .as_str()
+                    .map_or_else(|| tenant.to_string(), str::to_owned);
+                write!(writer, "[{tenant}] ")?;
+            }
+            match message {
+                Value::String(m) => write!(writer, "{m}")?,
+                Value::Null => {}
+                other => write!(writer, "{other}")?,
+            }
+            for (k, v) in fields {
+                match v {
+                    Value::String(s) => write!(writer, " {k}={s:?}")?,
+                    other => write!(writer, " {k}={other}")?,
+                }
+            }
+            writeln!(writer)
+        }
+    }
 }
 
 fn filter(level: LogLevel) -> EnvFilter {
@@ -122,6 +265,7 @@ fn short_hash(value: &str) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -141,6 +285,62 @@ mod tests {
         let c = Diag::with_policy("Other title", DiagnosticsDataPolicy::Conceal).to_string();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    /// Everything logged while `f` runs, as written by the real subscriber.
+    fn capture(json: bool, policy: DiagnosticsDataPolicy, f: impl FnOnce()) -> String {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let sub = subscriber(LogLevel::Debug, json, policy, move || writer.clone());
+        tracing::subscriber::with_default(sub, f);
+        let bytes = buf.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn log_a_page() {
+        let span = tenant_span("acme");
+        let _entered = span.enter();
+        let inner = tracing::info_span!("run_cycle", mode = "Normal");
+        let _inner = inner.enter();
+        tracing::warn!(
+            page_id = "2006",
+            title = "Salaries 2026",
+            run_id = 7,
+            "Page not found"
+        );
+    }
+
+    #[test]
+    fn conceal_masks_titles_and_ids_in_json_lines_and_every_line_has_the_tenant() {
+        let out = capture(true, DiagnosticsDataPolicy::Conceal, log_a_page);
+        let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(line["tenant"], "acme");
+        assert_eq!(line["message"], "Page not found");
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["run_id"], 7);
+        assert_eq!(line["span"]["name"], "run_cycle");
+        assert!(!out.contains("Salaries") && !out.contains("2006"), "{out}");
+        assert!(line["title"].as_str().unwrap().starts_with("[redacted:"));
+    }
+
+    #[test]
+    fn disclose_shows_them_and_text_lines_carry_the_tenant() {
+        let out = capture(false, DiagnosticsDataPolicy::Disclose, log_a_page);
+        assert!(out.contains(" WARN [acme] Page not found"), "{out}");
+        assert!(out.contains("title=\"Salaries 2026\""), "{out}");
+        assert!(out.contains("page_id=\"2006\""), "{out}");
     }
 
     #[test]
