@@ -16,11 +16,14 @@ use crate::error::EngineError;
 use crate::ingest::{ingest, AttachmentWork, InFlight, PageWork, Sink};
 use crate::inline::{is_image_media_type, ImageRef};
 use crate::keys::{attachment_item_id, PartialKey};
-use crate::ledger::{Ledger, RunCounts, RunOutcome, RunTrigger};
+use crate::ledger::{Ledger, RunCounts, RunOutcome, RunStatus, RunTrigger};
 use crate::observer::{CycleObserver, Phase};
 use crate::report::{CycleMode, CycleReport, CycleStatus, SpaceDiffReport};
 use crate::scopes;
 use crate::tenant::TenantSpec;
+
+/// Keys per content lookup when checking what an unfinished run left behind.
+const UNFINISHED_LOOKUP_BATCH: usize = 100;
 
 /// One active tenant: its settings, clients, ledger and observer. Create once per tenant and
 /// call [`TenantSync::run_cycle`] on every schedule tick; it remembers the instance id and the
@@ -83,9 +86,18 @@ impl TenantSync {
     ) -> Result<CycleReport, EngineError> {
         let started = Instant::now();
         tracing::info!(tenant = %self.spec.name, "Starting sync");
-        let run = match mode {
-            CycleMode::Normal => Some(self.ledger.start_run(&self.spec.name, trigger).await?),
-            CycleMode::DryRun => None,
+        let (run, previous_unclean) = match mode {
+            CycleMode::Normal => {
+                let previous = self.ledger.recent_runs(Some(&self.spec.name), 1).await?;
+                let unclean = previous.first().is_some_and(|r| {
+                    matches!(r.status, RunStatus::Running | RunStatus::Interrupted)
+                });
+                (
+                    Some(self.ledger.start_run(&self.spec.name, trigger).await?),
+                    unclean,
+                )
+            }
+            CycleMode::DryRun => (None, false),
         };
         let mut report = CycleReport {
             tenant: self.spec.name.clone(),
@@ -100,7 +112,9 @@ impl TenantSync {
             aborted_reason: None,
             duration: Default::default(),
         };
-        let result = self.cycle(mode, &cancel, run, &mut report).await;
+        let result = self
+            .cycle(mode, &cancel, run, previous_unclean, &mut report)
+            .await;
         self.observer.phase(Phase::Idle);
         report.duration = started.elapsed();
         let result = match result {
@@ -145,6 +159,7 @@ impl TenantSync {
         mode: CycleMode,
         cancel: &CancellationToken,
         run: Option<crate::ledger::RunId>,
+        previous_unclean: bool,
         report: &mut CycleReport,
     ) -> Result<(), EngineError> {
         let spec = &self.spec;
@@ -229,13 +244,35 @@ impl TenantSync {
                     .map(|item| (d.space_key.clone(), item.clone()))
             })
             .collect();
+        let partial = |space: &confluence_client::Space| {
+            PartialKey::new(spec.key_format, &spec.name, &space.id, &space.key)
+        };
+        let unfinished = if previous_unclean {
+            let keys: Vec<String> = discovery
+                .pages
+                .iter()
+                .map(|p| partial(&p.space).page_key(&p.id).into_string())
+                .chain(
+                    discovery
+                        .attachments
+                        .iter()
+                        .filter(|a| standalone(spec, a))
+                        .map(|a| {
+                            partial(&a.space)
+                                .attachment_key(&a.page_id, &a.id)
+                                .into_string()
+                        }),
+                )
+                .collect();
+            self.unfinished_items(&keys).await?
+        } else {
+            HashSet::new()
+        };
         let wanted = |space_key: &str, item: &str, key: &str| {
             changed.contains(&(space_key.to_owned(), item.to_owned()))
                 || open_failures.contains(key)
                 || interrupted.contains(key)
-        };
-        let partial = |space: &confluence_client::Space| {
-            PartialKey::new(spec.key_format, &spec.name, &space.id, &space.key)
+                || unfinished.contains(key)
         };
         let mut images: HashMap<&str, Vec<ImageRef>> = HashMap::new();
         if spec.inline_images {
@@ -455,6 +492,36 @@ impl TenantSync {
             self.observer.orphans_cleaned(ok, failed, files);
         }
         Ok(())
+    }
+
+    /// After a run that never finished (the process died, or the cycle was dropped), items it
+    /// had registered but not finalized look current to the diff. Unique shows them as still
+    /// queued: re-ingest those. An item that was finalized and is merely still queued is
+    /// re-ingested too, which is harmless.
+    async fn unfinished_items(&self, keys: &[String]) -> Result<HashSet<String>, EngineError> {
+        let mut unfinished = HashSet::new();
+        for chunk in keys.chunks(UNFINISHED_LOOKUP_BATCH) {
+            let nodes = self
+                .unique
+                .content_by_keys(chunk)
+                .await
+                .map_err(crate::error::during(
+                    "looking up items of an unfinished run",
+                ))?;
+            unfinished.extend(
+                nodes
+                    .into_iter()
+                    .filter(|n| n.ingestion_state.as_deref().is_none_or(|s| s == "QUEUED"))
+                    .filter_map(|n| n.key),
+            );
+        }
+        if !unfinished.is_empty() {
+            tracing::warn!(
+                count = unfinished.len(),
+                "re-ingesting items a previous, unfinished run may have left half-written"
+            );
+        }
+        Ok(unfinished)
     }
 
     async fn owner(&self) -> Result<&str, EngineError> {
