@@ -95,6 +95,34 @@ impl Daemon {
     }
 }
 
+/// `promtool check metrics` over the live exposition, where promtool is installed.
+fn promtool_accepts(metrics: &str) {
+    use std::io::Write;
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool not installed; skipped");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn synced(body: &Value, tenant: &str) -> bool {
     let t = &body["details"]["sync"]["tenants"][tenant];
     t["total"].as_u64().unwrap_or(0) >= 1 && t["failures"] == 0
@@ -189,6 +217,8 @@ async fn run_syncs_both_flavours_reloads_and_stops_on_sigterm() {
     ] {
         assert!(metrics.contains(family), "missing {family}\n{metrics}");
     }
+
+    promtool_accepts(&metrics);
 
     // When a tenant is added to the config file, it is picked up without a restart: here a
     // deleted one (its cleanup runs at once; an active one would need another instance).
