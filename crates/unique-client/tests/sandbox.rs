@@ -283,6 +283,47 @@ async fn failed_upload_leaves_nothing_behind() {
     assert!(unique.sim.file_by_key("t/1_SP/p1").is_none());
 }
 
+#[tokio::test]
+async fn failed_finalize_removes_the_half_registered_content() {
+    let unique = cluster_local().await;
+    unique.seed_root();
+    let client = unique.client();
+    let scope = space_scope(&client, "Confluence", "SP").await;
+    // Only the second upsert carries `fileUrl`: the register call succeeds, finalize fails.
+    unique.sim.add_fault(
+        UniqueFault::graphql_error("ContentUpsert", "ingestion queue unavailable")
+            .when_contains("fileUrl")
+            .times(1),
+    );
+    unique.sim.clear_calls();
+
+    let err = client
+        .ingest(
+            &page("t/1_SP/p1", &scope, "body"),
+            Body::Bytes("body".into()),
+        )
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            &err,
+            UniqueError::Ingest {
+                stage: unique_client::IngestStage::Finalize,
+                cleanup_error: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("ContentUpsert") || format!("{err:?}").contains("ContentUpsert")
+    );
+    assert_eq!(unique.sim.calls_of("ContentUpsert").len(), 2);
+    assert_eq!(unique.sim.calls_of("ContentDeleteByContentIds").len(), 1);
+    assert!(unique.sim.file_by_key("t/1_SP/p1").is_none());
+}
+
 fn diff_item(key: &str, updated_at: &str) -> FileDiffItem {
     FileDiffItem {
         key: key.to_owned(),
