@@ -1,7 +1,7 @@
 //! One tenant's cycle, top to bottom: root scope → discover → diff → ingest → delete → clean up
 //! removed spaces → record.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,14 +10,13 @@ use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 use unique_client::{SourceKind, UniqueClient};
 
-use crate::diff::{diff_spaces, standalone};
-use crate::discovery::discover;
+use crate::diff::{diff_spaces, SpaceDiff};
+use crate::discovery::{discover, Discovery};
 use crate::error::EngineError;
 use crate::ingest::{ingest, AttachmentWork, InFlight, PageWork, Sink};
-use crate::inline::{is_image_media_type, ImageRef};
-use crate::keys::{attachment_item_id, PartialKey};
-use crate::ledger::{Ledger, RunCounts, RunOutcome, RunStatus, RunTrigger};
+use crate::ledger::{Ledger, RunCounts, RunId, RunOutcome, RunStatus, RunTrigger};
 use crate::observer::{CycleObserver, Phase};
+use crate::plan::{discovered_keys, plan, Plan};
 use crate::report::{CycleMode, CycleReport, CycleStatus, SpaceDiffReport};
 use crate::scopes;
 use crate::tenant::TenantSpec;
@@ -154,21 +153,79 @@ impl TenantSync {
         }
     }
 
+    /// The cycle, in the order things happen. Every step is a function of its own below.
     async fn cycle(
         &self,
         mode: CycleMode,
         cancel: &CancellationToken,
-        run: Option<crate::ledger::RunId>,
+        run: Option<RunId>,
         previous_unclean: bool,
         report: &mut CycleReport,
     ) -> Result<(), EngineError> {
-        let spec = &self.spec;
         let owner = self.owner().await?;
-        let root = scopes::prepare_root(&self.unique, spec, owner, mode).await?;
+        let root = scopes::prepare_root(&self.unique, &self.spec, owner, mode).await?;
+        let discovery = self.discover(report).await?;
+        if cancel.is_cancelled() {
+            report.status = CycleStatus::Cancelled;
+            return Ok(());
+        }
+        let diffs = self.diff(&discovery, report).await?;
+        if cancel.is_cancelled() {
+            report.status = CycleStatus::Cancelled;
+            return Ok(());
+        }
+        let open_failures = self.open_failures(mode).await?;
+        let retry = self
+            .retry_set(&open_failures, previous_unclean, &discovery)
+            .await?;
+        let plan = plan(&self.spec, &discovery, &diffs, &retry);
 
+        if mode == CycleMode::DryRun {
+            report.status = CycleStatus::DryRun;
+            if !discovery.truncated {
+                report.deleted_keys = plan.deleted_keys;
+                report.removed_spaces = scopes::removed_spaces(
+                    &self.unique,
+                    &self.spec,
+                    &root,
+                    &plan.discovered_spaces,
+                )
+                .await?
+                .into_iter()
+                .map(|s| s.space_key)
+                .collect();
+            }
+            return Ok(());
+        }
+
+        self.ingest(&root, &plan, run, &open_failures, cancel, report)
+            .await?;
+        if cancel.is_cancelled() {
+            report.status = CycleStatus::Cancelled;
+            return Ok(());
+        }
+        if discovery.truncated {
+            tracing::warn!(
+                "discovery was truncated by maxItemsToScan: nothing is deleted this cycle"
+            );
+        } else {
+            self.observer.phase(Phase::Deleting);
+            self.delete(&plan.deleted_keys, &open_failures, report)
+                .await;
+            self.observer.phase(Phase::CleaningUp);
+            self.clean_up_removed_spaces(&root, &plan.discovered_spaces, report)
+                .await?;
+        }
+        if !report.failures.is_empty() {
+            report.status = CycleStatus::PartialSuccess;
+        }
+        Ok(())
+    }
+
+    async fn discover(&self, report: &mut CycleReport) -> Result<Discovery, EngineError> {
         self.observer.phase(Phase::Scanning);
         let scan = Instant::now();
-        let discovery = discover(&self.confluence, spec)
+        let discovery = discover(&self.confluence, &self.spec)
             .await
             .map_err(EngineError::Discovery)?;
         let counts = &mut report.counts;
@@ -181,14 +238,25 @@ impl TenantSync {
             scan.elapsed(),
         );
         tracing::info!(count = discovery.pages.len(), "Discovery completed");
-        if cancel.is_cancelled() {
-            report.status = CycleStatus::Cancelled;
-            return Ok(());
-        }
+        Ok(discovery)
+    }
 
+    async fn diff(
+        &self,
+        discovery: &Discovery,
+        report: &mut CycleReport,
+    ) -> Result<Vec<SpaceDiff>, EngineError> {
         self.observer.phase(Phase::Diffing);
         let (source_kind, source_name) = self.source();
-        let diffs = diff_spaces(&self.unique, spec, source_kind, &source_name, &discovery).await?;
+        let diffs = diff_spaces(
+            &self.unique,
+            &self.spec,
+            source_kind,
+            &source_name,
+            discovery,
+        )
+        .await?;
+        let counts = &mut report.counts;
         for d in &diffs {
             counts.diff_new += d.new.len() as u64;
             counts.diff_updated += d.updated.len() as u64;
@@ -212,224 +280,129 @@ impl TenantSync {
                 deleted: d.deleted.clone(),
             })
             .collect();
+        Ok(diffs)
+    }
 
-        if cancel.is_cancelled() {
-            report.status = CycleStatus::Cancelled;
-            return Ok(());
-        }
-
-        // What to ingest: the diff's new and updated items, plus items that failed or were cut
-        // off last time (the diff may consider a half-written item current).
-        let open_failures: HashSet<String> = match mode {
+    async fn open_failures(&self, mode: CycleMode) -> Result<HashSet<String>, EngineError> {
+        Ok(match mode {
             CycleMode::Normal => self
                 .ledger
-                .open_failures(&spec.name)
+                .open_failures(&self.spec.name)
                 .await?
                 .into_iter()
                 .map(|f| f.key)
                 .collect(),
             CycleMode::DryRun => HashSet::new(),
-        };
-        let interrupted: HashSet<String> = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let changed: HashSet<(String, String)> = diffs
-            .iter()
-            .flat_map(|d| {
-                d.new
-                    .iter()
-                    .chain(&d.updated)
-                    .map(|item| (d.space_key.clone(), item.clone()))
-            })
-            .collect();
-        let partial = |space: &confluence_client::Space| {
-            PartialKey::new(spec.key_format, &spec.name, &space.id, &space.key)
-        };
-        let unfinished = if previous_unclean {
-            let keys: Vec<String> = discovery
-                .pages
+        })
+    }
+
+    /// Items to ingest whatever the diff says: those that failed last time, those a dropped
+    /// cycle of this engine had in flight, and — after a run that never finished — those Unique
+    /// still shows unfinished (the diff considers a registered-but-not-uploaded item current).
+    async fn retry_set(
+        &self,
+        open_failures: &HashSet<String>,
+        previous_unclean: bool,
+        discovery: &Discovery,
+    ) -> Result<HashSet<String>, EngineError> {
+        let mut retry = open_failures.clone();
+        retry.extend(
+            self.in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
                 .iter()
-                .map(|p| partial(&p.space).page_key(&p.id).into_string())
-                .chain(
-                    discovery
-                        .attachments
-                        .iter()
-                        .filter(|a| standalone(spec, a))
-                        .map(|a| {
-                            partial(&a.space)
-                                .attachment_key(&a.page_id, &a.id)
-                                .into_string()
-                        }),
-                )
-                .collect();
-            self.unfinished_items(&keys).await?
-        } else {
-            HashSet::new()
-        };
-        let wanted = |space_key: &str, item: &str, key: &str| {
-            changed.contains(&(space_key.to_owned(), item.to_owned()))
-                || open_failures.contains(key)
-                || interrupted.contains(key)
-                || unfinished.contains(key)
-        };
-        let mut images: HashMap<&str, Vec<ImageRef>> = HashMap::new();
-        if spec.inline_images {
-            for a in discovery
-                .attachments
-                .iter()
-                .filter(|a| is_image_media_type(&a.media_type))
-            {
-                images
-                    .entry(a.page_id.as_str())
-                    .or_default()
-                    .push(ImageRef {
-                        page_id: a.page_id.clone(),
-                        attachment_id: a.id.clone(),
-                        title: a.title.clone(),
-                        media_type: a.media_type.clone(),
-                        file_size: a.file_size,
-                        download_path: a.download_path.clone(),
-                    });
-            }
+                .cloned(),
+        );
+        if previous_unclean {
+            retry.extend(
+                self.unfinished_items(&discovered_keys(&self.spec, discovery))
+                    .await?,
+            );
         }
-        let pages: Vec<PageWork> = discovery
+        Ok(retry)
+    }
+
+    /// Ensures the space scopes, then runs the ingest pipeline.
+    async fn ingest(
+        &self,
+        root: &scopes::RootScope,
+        plan: &Plan,
+        run: Option<RunId>,
+        open_failures: &HashSet<String>,
+        cancel: &CancellationToken,
+        report: &mut CycleReport,
+    ) -> Result<(), EngineError> {
+        if !plan.has_ingest_work() {
+            return Ok(());
+        }
+        let scope_ids =
+            scopes::ensure_space_scopes(&self.unique, &self.spec, root, &plan.ingest_spaces())
+                .await?;
+        let scope_of = |key: &str| scope_ids.get(key).cloned().unwrap_or_default();
+        let pages: Vec<PageWork> = plan
             .pages
             .iter()
-            .filter_map(|p| {
-                let key = partial(&p.space).page_key(&p.id);
-                wanted(&p.space.key, &p.id, key.as_str()).then(|| PageWork {
-                    images: images.remove(p.id.as_str()).unwrap_or_default(),
-                    page: p.clone(),
-                    key,
-                    scope_id: String::new(),
-                })
+            .cloned()
+            .map(|mut w| {
+                w.scope_id = scope_of(&w.page.space.key);
+                w
             })
             .collect();
-        let attachments: Vec<AttachmentWork> = discovery
+        let attachments: Vec<AttachmentWork> = plan
             .attachments
             .iter()
-            .filter(|a| standalone(spec, a))
-            .filter_map(|a| {
-                let key = partial(&a.space).attachment_key(&a.page_id, &a.id);
-                let item = attachment_item_id(&a.page_id, &a.id);
-                wanted(&a.space.key, &item, key.as_str()).then(|| AttachmentWork {
-                    attachment: a.clone(),
-                    key,
-                    scope_id: String::new(),
-                })
+            .cloned()
+            .map(|mut w| {
+                w.scope_id = scope_of(&w.attachment.space.key);
+                w
             })
             .collect();
-        let deleted_keys: Vec<String> = diffs
-            .iter()
-            .flat_map(|d| {
-                d.deleted
-                    .iter()
-                    .map(|item| d.partial_key.key_for_item(item).into_string())
-            })
-            .collect();
-        let discovered_space_keys: BTreeSet<String> =
-            discovery.spaces().into_iter().map(|s| s.key).collect();
-
-        if mode == CycleMode::DryRun {
-            report.status = CycleStatus::DryRun;
-            if !discovery.truncated {
-                report.deleted_keys = deleted_keys;
-                report.removed_spaces =
-                    scopes::removed_spaces(&self.unique, spec, &root, &discovered_space_keys)
-                        .await?
-                        .into_iter()
-                        .map(|s| s.space_key)
-                        .collect();
-            }
-            return Ok(());
-        }
-
-        if !pages.is_empty() || !attachments.is_empty() {
-            let mut spaces = Vec::new();
-            let mut seen = HashSet::new();
-            for space in pages
-                .iter()
-                .map(|p| &p.page.space)
-                .chain(attachments.iter().map(|a| &a.attachment.space))
-            {
-                if seen.insert(space.key.clone()) {
-                    spaces.push(space.clone());
-                }
-            }
-            let scope_ids = scopes::ensure_space_scopes(&self.unique, spec, &root, &spaces).await?;
-            let scope_of = |key: &str| scope_ids.get(key).cloned().unwrap_or_default();
-            let pages: Vec<PageWork> = pages
-                .into_iter()
-                .map(|mut w| {
-                    w.scope_id = scope_of(&w.page.space.key);
-                    w
-                })
-                .collect();
-            let attachments: Vec<AttachmentWork> = attachments
-                .into_iter()
-                .map(|mut w| {
-                    w.scope_id = scope_of(&w.attachment.space.key);
-                    w
-                })
-                .collect();
-            self.observer
-                .totals(pages.len() as u64, attachments.len() as u64);
-            self.observer.phase(if pages.is_empty() {
-                Phase::IngestingAttachments
-            } else {
-                Phase::IngestingPages
-            });
-            let sink = Sink {
-                confluence: &self.confluence,
-                unique: &self.unique,
-                spec,
-                source_kind,
-                source_name: &source_name,
-                ledger: run.map(|run| (&self.ledger, run)),
-                open_failures: &open_failures,
-                in_flight: &self.in_flight,
-                observer: self.observer.as_ref(),
-                cancel,
-            };
-            let outcome = ingest(&sink, pages, attachments).await;
-            let counts = &mut report.counts;
-            counts.ingested_pages_ok = outcome.pages_ok;
-            counts.ingested_pages_failed = outcome.pages_failed;
-            counts.ingested_pages_skipped = outcome.pages_skipped;
-            counts.ingested_attachments_ok = outcome.attachments_ok;
-            counts.ingested_attachments_failed = outcome.attachments_failed;
-            counts.ingested_attachments_skipped = outcome.attachments_skipped;
-            report.failures = outcome.failures;
-            tracing::info!(
-                total = counts.ingested_pages_ok
-                    + counts.ingested_pages_failed
-                    + counts.ingested_pages_skipped,
-                ingested = counts.ingested_pages_ok,
-                skipped = counts.ingested_pages_skipped,
-                failed = counts.ingested_pages_failed,
-                "Page ingestion summary"
-            );
-        }
-        if cancel.is_cancelled() {
-            report.status = CycleStatus::Cancelled;
-            return Ok(());
-        }
-        if discovery.truncated {
-            tracing::warn!(
-                "discovery was truncated by maxItemsToScan: nothing is deleted this cycle"
-            );
+        self.observer
+            .totals(pages.len() as u64, attachments.len() as u64);
+        self.observer.phase(if pages.is_empty() {
+            Phase::IngestingAttachments
         } else {
-            self.observer.phase(Phase::Deleting);
-            self.delete(&deleted_keys, &open_failures, report).await;
-            self.observer.phase(Phase::CleaningUp);
-            self.clean_up_removed_spaces(&root, &discovered_space_keys, report)
-                .await?;
-        }
-        if !report.failures.is_empty() {
-            report.status = CycleStatus::PartialSuccess;
-        }
+            Phase::IngestingPages
+        });
+        let (source_kind, source_name) = self.source();
+        let sink = Sink {
+            confluence: &self.confluence,
+            unique: &self.unique,
+            spec: &self.spec,
+            source_kind,
+            source_name: &source_name,
+            ledger: run.map(|run| (&self.ledger, run)),
+            open_failures,
+            in_flight: &self.in_flight,
+            observer: self.observer.as_ref(),
+            cancel,
+        };
+        let outcome = ingest(&sink, pages, attachments).await;
+        let counts = &mut report.counts;
+        counts.ingested_pages_ok = outcome.pages_ok;
+        counts.ingested_pages_failed = outcome.pages_failed;
+        counts.ingested_pages_skipped = outcome.pages_skipped;
+        counts.ingested_attachments_ok = outcome.attachments_ok;
+        counts.ingested_attachments_failed = outcome.attachments_failed;
+        counts.ingested_attachments_skipped = outcome.attachments_skipped;
+        report.failures = outcome.failures;
+        tracing::info!(
+            total = counts.ingested_pages_ok
+                + counts.ingested_pages_failed
+                + counts.ingested_pages_skipped,
+            ingested = counts.ingested_pages_ok,
+            skipped = counts.ingested_pages_skipped,
+            failed = counts.ingested_pages_failed,
+            "Page ingestion summary"
+        );
+        tracing::info!(
+            total = counts.ingested_attachments_ok
+                + counts.ingested_attachments_failed
+                + counts.ingested_attachments_skipped,
+            ingested = counts.ingested_attachments_ok,
+            failed = counts.ingested_attachments_failed,
+            "Attachment ingestion summary"
+        );
         Ok(())
     }
 

@@ -45,6 +45,7 @@ mod inline;
 mod keys;
 mod ledger;
 mod observer;
+mod plan;
 mod report;
 mod scopes;
 mod tenant;
