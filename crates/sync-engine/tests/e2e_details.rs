@@ -1,0 +1,168 @@
+//! Details of what Unique receives and what the cycle reports: key formats, constant fields,
+//! forwarded configuration, space-scope marks, phases and the ledger record — on Cloud and on
+//! Data Center.
+#![allow(clippy::unwrap_used)]
+
+mod cycle_common;
+
+use cycle_common::*;
+use sandbox::unique::SeedScope;
+use sync_engine::{KeyFormat, Phase, RunStatus};
+
+const SINGLE: &str = "ai-ingest";
+
+async fn v1_keys_have_no_tenant_prefix(flavour: Flavour) {
+    let mut p = page(1001, "SP", None, &[SINGLE]);
+    p.attachments = vec![attachment(2001, "a.pdf", "application/pdf", "pdf")];
+    let h = Harness::new(flavour, dataset(vec![p])).await;
+    let mut spec = h.spec();
+    spec.key_format = KeyFormat::V1;
+
+    h.run(spec).await.unwrap();
+
+    assert_eq!(h.keys(), ["98304_SP/1001", "98304_SP/1001::att2001"]);
+    let diff = &h.sb.unique.calls_of("file-diff")[0];
+    assert_eq!(diff.variables["partialKey"], "98304_SP");
+}
+
+async fn constant_fields_and_forwarded_config_reach_unique(flavour: Flavour) {
+    let h = Harness::new(
+        flavour,
+        dataset(vec![page(
+            1001,
+            "SP",
+            None,
+            &[SINGLE, "zebra", "alpha", "ai-ingest-all"],
+        )]),
+    )
+    .await;
+    let config = serde_json::json!({"htmlConfig": {"imageContentExtraction": {"enabled": false}}});
+    let mut spec = h.spec();
+    spec.store_internally = false;
+    spec.page_ingestion_config = Some(config.clone());
+
+    h.run(spec).await.unwrap();
+
+    let file = h.sb.unique.file_by_key(&key(SP, "1001")).unwrap();
+    assert_eq!(file.ingestion_config, Some(config));
+    assert!(!file.store_internally);
+    assert_eq!(
+        file.metadata.unwrap()["confluenceLabels"],
+        serde_json::json!(["alpha", "zebra"])
+    );
+    let (kind, base) = match flavour {
+        Flavour::Cloud => ("ATLASSIAN_CONFLUENCE_CLOUD", h.sb.urls.cloud_site.clone()),
+        Flavour::DataCenter => ("ATLASSIAN_CONFLUENCE_ONPREM", h.sb.urls.dc_base.clone()),
+    };
+    assert_eq!(file.source_kind.as_deref(), Some(kind));
+    assert_eq!(
+        file.source_name.as_deref(),
+        Some(base.trim_end_matches('/'))
+    );
+    assert!(file.url.unwrap().contains("1001"));
+}
+
+async fn an_old_format_space_mark_is_rewritten(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique
+        .seed_scope(SeedScope {
+            id: Some("sp-scope".into()),
+            name: "SP".into(),
+            parent_id: Some(h.root_id.clone()),
+            external_id: Some("confc:tenant1:SP".into()),
+            ..SeedScope::default()
+        })
+        .unwrap();
+
+    h.run(h.spec()).await.unwrap();
+
+    let scope =
+        h.sb.unique
+            .scopes()
+            .into_iter()
+            .find(|s| s.id == "sp-scope")
+            .unwrap();
+    assert_eq!(scope.external_id.as_deref(), Some("confc:tenant1:98304:SP"));
+    assert_eq!(
+        h.sb.unique.file_by_key(&key(SP, "1001")).unwrap().scope_id,
+        "sp-scope"
+    );
+}
+
+async fn nothing_discovered_cleans_up_nothing(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.run(h.spec()).await.unwrap();
+
+    h.sb.confluence.set_labels("1001", vec![]).unwrap();
+    let report = h.run(h.spec()).await.unwrap();
+
+    assert!(report.spaces.is_empty());
+    assert!(report.removed_spaces.is_empty());
+    assert_eq!(h.keys(), [key(SP, "1001")]);
+}
+
+async fn a_full_run_walks_every_phase_and_is_recorded(flavour: Flavour) {
+    let mut p = page(1001, "SP", None, &[SINGLE]);
+    p.attachments = vec![attachment(2001, "a.pdf", "application/pdf", "pdf")];
+    let h = Harness::new(flavour, dataset(vec![p])).await;
+
+    let report = h.run(h.spec()).await.unwrap();
+
+    assert_eq!(
+        *h.observer.phases.lock().unwrap(),
+        [
+            Phase::Scanning,
+            Phase::Diffing,
+            Phase::IngestingPages,
+            Phase::IngestingAttachments,
+            Phase::Deleting,
+            Phase::CleaningUp,
+            Phase::Idle
+        ]
+    );
+    let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
+    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(run.counts, report.counts);
+    assert_eq!(run.counts.discovered_pages, 1);
+    assert_eq!(run.counts.discovered_attachments, 1);
+    assert_eq!(run.counts.diff_new, 2);
+    assert_eq!(run.counts.ingested_pages_ok, 1);
+    assert_eq!(run.counts.ingested_attachments_ok, 1);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["status"], "success");
+    assert!(json["duration_ms"].is_u64());
+}
+
+async fn a_failed_discovery_is_recorded_and_ends_idle(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    let service = match flavour {
+        Flavour::Cloud => "cloud",
+        Flavour::DataCenter => "dc",
+    };
+    h.sb.faults
+        .add_rule(sandbox::common::FaultRule::error(service, 400, 1.0).on_route("content/search"));
+
+    let error = h.run(h.spec()).await.unwrap_err();
+
+    assert!(
+        matches!(error, sync_engine::EngineError::Discovery(_)),
+        "{error:?}"
+    );
+    assert_eq!(h.observer.phases.lock().unwrap().last(), Some(&Phase::Idle));
+    assert!(
+        h.sb.unique.calls_of("file-diff").is_empty(),
+        "no diff after a failed discovery"
+    );
+    let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(run.error.as_deref().unwrap().contains("discovery failed"));
+}
+
+on_both_flavours!(
+    v1_keys_have_no_tenant_prefix,
+    constant_fields_and_forwarded_config_reach_unique,
+    an_old_format_space_mark_is_rewritten,
+    nothing_discovered_cleans_up_nothing,
+    a_full_run_walks_every_phase_and_is_recorded,
+    a_failed_discovery_is_recorded_and_ends_idle,
+);
