@@ -77,7 +77,7 @@ impl Daemon {
         assert!(status.success());
     }
 
-    async fn wait_exit(mut self, within: Duration) -> std::process::ExitStatus {
+    async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -123,6 +123,16 @@ fn promtool_accepts(metrics: &str) {
     );
 }
 
+/// A failing test must not leave the daemon running.
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn synced(body: &Value, tenant: &str) -> bool {
     let t = &body["details"]["sync"]["tenants"][tenant];
     t["total"].as_u64().unwrap_or(0) >= 1 && t["failures"] == 0
@@ -164,7 +174,7 @@ async fn run_syncs_both_flavours_reloads_and_stops_on_sigterm() {
         ),
     ];
     let config = write_config(dir.path(), port, "info", &tenants);
-    let daemon = Daemon::start(&config, port, dir.path());
+    let mut daemon = Daemon::start(&config, port, dir.path());
 
     // Given a running daemon, when both tenants have had their startup run…
     let body = daemon
