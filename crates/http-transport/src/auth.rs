@@ -412,6 +412,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_long_lived_token_is_replaced_refresh_before_ahead_of_its_expiry() {
+        // Lives 1000 ms with a 200 ms margin (the 5 min default, scaled down): still served
+        // past half its life, replaced 200 ms before it expires — not at half-life, not late.
+        let cache = TokenCache::with_refresh_before(
+            CountingSource {
+                ttl: Some(Duration::from_millis(1000)),
+                ..Default::default()
+            },
+            Duration::from_millis(200),
+        );
+        assert_eq!(header_of(&cache).await, "Bearer token-1");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(
+            header_of(&cache).await,
+            "Bearer token-1",
+            "past half-life, still fresh"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(
+            header_of(&cache).await,
+            "Bearer token-2",
+            "inside the margin, before expiry"
+        );
+    }
+
+    #[test]
+    fn the_default_margin_is_five_minutes() {
+        let cache = TokenCache::new(CountingSource::default());
+        assert_eq!(cache.refresh_before, Duration::from_secs(300));
+    }
+
+    #[tokio::test]
     async fn a_failed_fetch_is_not_cached() {
         let source = CountingSource::default();
         source.fail_next.store(true, Ordering::SeqCst);
