@@ -12,6 +12,7 @@ mod cycle_common;
 use std::time::Duration;
 
 use cycle_common::*;
+use sandbox::unique::UniqueFault;
 use sync_engine::{CancellationToken, CycleMode, CycleStatus, RunTrigger};
 
 const SINGLE: &str = "ai-ingest";
@@ -165,7 +166,66 @@ async fn a_cycle_dropped_anywhere_converges_on_the_next(flavour: Flavour) {
     }
 }
 
+/// Body requests (the page fetches that carry storage bodies) and uploads, from the sandbox log.
+fn body_requests(h: &Harness) -> Vec<sandbox::common::RequestRecord> {
+    h.confluence_requests()
+        .into_iter()
+        .filter(|r| r.path_and_query.contains("body"))
+        .collect()
+}
+
+fn uploads(h: &Harness) -> Vec<sandbox::common::RequestRecord> {
+    h.sb.requests
+        .records()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect()
+}
+
+async fn fetching_runs_ahead_of_uploading_but_only_a_bounded_way(flavour: Flavour) {
+    let content = (0..40u64)
+        .map(|i| page(1000 + i, "SP", None, &[SINGLE]))
+        .collect();
+    let h = Harness::new(flavour, dataset(content)).await;
+    h.sb.unique
+        .add_fault(UniqueFault::latency("upload", Duration::from_millis(40)));
+    let mut spec = h.spec();
+    spec.concurrency = 1;
+    let mut config = h.confluence_config(false);
+    config.body_batch_size = Some(2);
+
+    let report = h
+        .sync_with_config(
+            spec,
+            config,
+            std::sync::Arc::new(sync_engine::NoopCycleObserver),
+        )
+        .run_cycle(RunTrigger::Cli, CycleMode::Normal, CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!(report.counts.ingested_pages_ok, 40);
+    let bodies = body_requests(&h);
+    assert_eq!(bodies.len(), 20, "two pages per body request");
+    let first_upload_done = uploads(&h).iter().map(|r| r.finished_at).min().unwrap();
+    let fetched_before = bodies
+        .iter()
+        .filter(|r| r.started_at < first_upload_done)
+        .count();
+    // Pipelined: the next batch is fetched while the first upload is still running ...
+    assert!(
+        fetched_before >= 2,
+        "{fetched_before} body requests before the first upload finished"
+    );
+    // ... and bounded: the queue (2 items per upload slot) stops the fetcher long before the end.
+    assert!(
+        fetched_before <= 4,
+        "{fetched_before} body requests before the first upload finished"
+    );
+}
+
 on_both_flavours!(
+    fetching_runs_ahead_of_uploading_but_only_a_bounded_way,
     initial_sync_fetches_bodies_in_batches,
     a_cycle_dropped_anywhere_converges_on_the_next,
 );

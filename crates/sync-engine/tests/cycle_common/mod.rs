@@ -232,11 +232,17 @@ impl Harness {
     }
 
     pub fn sync_with(&self, spec: TenantSpec, observer: Arc<dyn CycleObserver>) -> TenantSync {
-        let confluence = ConfluenceClient::new(
-            self.confluence_config(spec.attachments.enabled),
-            Arc::new(NoopObserver),
-        )
-        .unwrap();
+        let config = self.confluence_config(spec.attachments.enabled);
+        self.sync_with_config(spec, config, observer)
+    }
+
+    pub fn sync_with_config(
+        &self,
+        spec: TenantSpec,
+        config: ConfluenceConfig,
+        observer: Arc<dyn CycleObserver>,
+    ) -> TenantSync {
+        let confluence = ConfluenceClient::new(config, Arc::new(NoopObserver)).unwrap();
         TenantSync::new(
             spec,
             confluence,
