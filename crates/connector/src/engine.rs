@@ -376,3 +376,55 @@ impl EngineRunner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn tenant_spec_carries_labels_attachments_keys_and_limits() {
+        let tenant = crate::scheduler::tests::tenant("acme", "*/5 * * * *");
+        let spec = tenant_spec(&tenant.config);
+        assert_eq!(spec.name, "acme");
+        assert_eq!(spec.root_scope_id, "root");
+        assert_eq!(spec.ingest_single_label, "ai-ingest");
+        assert_eq!(spec.ingest_all_label, "ai-ingest-all");
+        assert_eq!(spec.key_format, KeyFormat::V2);
+        assert_eq!(spec.concurrency, tenant.config.processing.concurrency.get());
+        assert_eq!(
+            spec.attachments.allowed_mime_types,
+            tenant.config.ingestion.attachments.allowed_mime_types
+        );
+        assert_eq!(
+            spec.attachments.max_file_size_mb,
+            u64::from(tenant.config.ingestion.attachments.max_file_size_mb.get())
+        );
+        assert_eq!(spec.max_items_to_scan, None);
+    }
+
+    #[test]
+    fn reports_map_to_run_states() {
+        let report = |status| CycleReport {
+            tenant: "t".into(),
+            mode: CycleMode::Normal,
+            status,
+            counts: Default::default(),
+            truncated: false,
+            spaces: Vec::new(),
+            failures: Vec::new(),
+            deleted_keys: Vec::new(),
+            removed_spaces: Vec::new(),
+            aborted_reason: Some("guard".into()),
+            duration: Duration::ZERO,
+        };
+        let state = |s| from_report(report(s), Duration::ZERO).status;
+        assert_eq!(state(CycleStatus::Success), RunState::Success);
+        assert_eq!(state(CycleStatus::PartialSuccess), RunState::PartialSuccess);
+        assert_eq!(state(CycleStatus::Aborted), RunState::Aborted);
+        assert_eq!(state(CycleStatus::Cancelled), RunState::Cancelled);
+        let aborted = from_report(report(CycleStatus::Aborted), Duration::ZERO);
+        assert!(aborted.status.is_failure());
+        assert_eq!(aborted.error.as_deref(), Some("guard"));
+    }
+}

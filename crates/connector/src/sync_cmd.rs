@@ -202,11 +202,45 @@ fn print_text(summaries: &[RunSummary]) {
         }
         println!("{line}");
         if let Some(plan) = &s.plan {
-            if let Ok(text) = serde_json::to_string_pretty(plan) {
-                for l in text.lines() {
-                    println!("    {l}");
-                }
-            }
+            print_plan(plan);
         }
+    }
+}
+
+/// A dry run's plan, one line per space with work, then what would be deleted.
+fn print_plan(plan: &serde_json::Value) {
+    let len = |v: &serde_json::Value| v.as_array().map_or(0, Vec::len);
+    let mut any = false;
+    for space in plan["spaces"].as_array().into_iter().flatten() {
+        let counts = [
+            len(&space["new"]),
+            len(&space["updated"]),
+            len(&space["moved"]),
+            len(&space["deleted"]),
+        ];
+        if counts.iter().any(|n| *n > 0) {
+            any = true;
+            println!(
+                "    would sync {:<12} {} new, {} updated, {} moved, {} deleted",
+                space["space_key"].as_str().unwrap_or("?"),
+                counts[0],
+                counts[1],
+                counts[2],
+                counts[3]
+            );
+        }
+    }
+    for key in plan["removed_spaces"].as_array().into_iter().flatten() {
+        any = true;
+        println!(
+            "    would remove the scope of space {}",
+            key.as_str().unwrap_or("?")
+        );
+    }
+    if plan["truncated"] == true {
+        println!("    discovery was truncated by maxItemsToScan: nothing would be deleted");
+    }
+    if !any {
+        println!("    nothing to do");
     }
 }

@@ -66,6 +66,16 @@ async fn sync_json_reports_each_tenant_and_exits_0() {
         "a dry run uploaded content"
     );
 
+    // Without --json the plan is one line per space.
+    let out = run(Some(&config), &["sync", "--dry-run"], &[]).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("would sync"), "{stdout}");
+    assert!(
+        sandbox.unique.files().is_empty(),
+        "a dry run uploaded content"
+    );
+
     // The real run.
     let out = run(Some(&config), &["sync", "--json"], &[]).await;
     let json = summary(&out);
