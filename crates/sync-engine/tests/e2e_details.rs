@@ -158,7 +158,24 @@ async fn a_failed_discovery_is_recorded_and_ends_idle(flavour: Flavour) {
     assert!(run.error.as_deref().unwrap().contains("discovery failed"));
 }
 
+async fn a_large_attachment_streams_through_whole(flavour: Flavour) {
+    let size = 8 * 1024 * 1024;
+    let mut p = page(1001, "SP", None, &[SINGLE]);
+    let mut big = attachment(2001, "big.pdf", "application/pdf", "");
+    big.data = sandbox::confluence::AttachmentData::Generated { seed: 3, size };
+    p.attachments = vec![big];
+    let h = Harness::new(flavour, dataset(vec![p])).await;
+
+    h.run(h.spec()).await.unwrap();
+
+    let file = h.sb.unique.file_by_key(&key(SP, "1001::att2001")).unwrap();
+    assert_eq!(file.uploaded_size, Some(size));
+    assert_eq!(file.declared_byte_size, Some(size as i64));
+    assert!(file.sha256.is_some());
+}
+
 on_both_flavours!(
+    a_large_attachment_streams_through_whole,
     v1_keys_have_no_tenant_prefix,
     constant_fields_and_forwarded_config_reach_unique,
     an_old_format_space_mark_is_rewritten,
