@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use chrono::{DateTime, FixedOffset};
 use unique_client::{FileDiffItem, FileDiffRequest, SourceKind, UniqueClient};
 
 use crate::discovery::{DiscoveredAttachment, DiscoveredPage, Discovery};
@@ -53,6 +54,7 @@ pub(crate) async fn diff_spaces(
             .1
             .push(attachment);
     }
+    let image_changes = latest_image_change(spec, discovery);
     let mut diffs = Vec::new();
     for space in spaces {
         let Some((pages, attachments)) = by_space.remove(&space.key) else {
@@ -64,7 +66,7 @@ pub(crate) async fn diff_spaces(
             .map(|p| FileDiffItem {
                 key: p.id.clone(),
                 url: p.web_url.clone(),
-                updated_at: p.version_when.clone(),
+                updated_at: page_updated_at(p, image_changes.get(p.id.as_str())),
             })
             .chain(attachments.iter().map(|a| FileDiffItem {
                 key: attachment_item_id(&a.page_id, &a.id),
@@ -99,6 +101,44 @@ pub(crate) async fn diff_spaces(
         });
     }
     Ok(diffs)
+}
+
+/// With inlining on, a page's images are part of its body, so a new image version must count as
+/// a change of the page (the reference misses it: it diffs pages by their own version only).
+/// Page id → the newest version time of its image attachments.
+fn latest_image_change<'a>(
+    spec: &TenantSpec,
+    discovery: &'a Discovery,
+) -> BTreeMap<&'a str, DateTime<FixedOffset>> {
+    let mut latest: BTreeMap<&str, DateTime<FixedOffset>> = BTreeMap::new();
+    if !spec.inline_images {
+        return latest;
+    }
+    for a in discovery
+        .attachments
+        .iter()
+        .filter(|a| !standalone(spec, a))
+    {
+        let Ok(when) = DateTime::parse_from_rfc3339(&a.version_when) else {
+            continue;
+        };
+        latest
+            .entry(a.page_id.as_str())
+            .and_modify(|t| *t = (*t).max(when))
+            .or_insert(when);
+    }
+    latest
+}
+
+/// The page's own version time, or its newest image's when that is later.
+fn page_updated_at(page: &DiscoveredPage, image_change: Option<&DateTime<FixedOffset>>) -> String {
+    match (
+        image_change,
+        DateTime::parse_from_rfc3339(&page.version_when),
+    ) {
+        (Some(image), Ok(own)) if *image > own => image.to_rfc3339(),
+        _ => page.version_when.clone(),
+    }
 }
 
 /// The reference's two mass-deletion guards (behaviours T.196–201), with the stored-file count

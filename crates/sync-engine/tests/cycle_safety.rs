@@ -379,6 +379,31 @@ async fn inlined_images_live_in_the_page_and_are_never_ingested_alone(flavour: F
     );
 }
 
+async fn a_new_image_version_reingests_its_inlining_page(flavour: Flavour) {
+    let h = Harness::new(flavour, page_with_image_and_pdf()).await;
+    let mut spec = h.spec();
+    spec.inline_images = true;
+    h.run(spec.clone()).await.unwrap();
+    let before = h.sb.unique.file_bytes(&sp("1001")).unwrap();
+
+    h.sb.confluence
+        .update_attachment(
+            "att2001",
+            sandbox::confluence::AttachmentUpdate {
+                data: Some(sandbox::confluence::AttachmentData::Text(
+                    "new png bytes".into(),
+                )),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let report = h.run(spec).await.unwrap();
+
+    assert_eq!(report.counts.diff_updated, 1, "{:?}", report.spaces);
+    let after = h.sb.unique.file_bytes(&sp("1001")).unwrap();
+    assert_ne!(before, after);
+}
+
 async fn without_inlining_images_are_ingested_alone_and_bodies_verbatim(flavour: Flavour) {
     let h = Harness::new(flavour, page_with_image_and_pdf()).await;
 
@@ -408,5 +433,6 @@ on_both_flavours!(
     a_dry_run_does_not_claim_the_root,
     a_cancelled_cycle_stops_taking_items_and_deletes_nothing,
     inlined_images_live_in_the_page_and_are_never_ingested_alone,
+    a_new_image_version_reingests_its_inlining_page,
     without_inlining_images_are_ingested_alone_and_bodies_verbatim,
 );
