@@ -324,6 +324,23 @@ async fn failed_finalize_removes_the_half_registered_content() {
     assert!(unique.sim.file_by_key("t/1_SP/p1").is_none());
 }
 
+#[tokio::test]
+async fn the_call_log_keeps_the_identity_headers_and_hides_bearer_tokens() {
+    let local = cluster_local().await;
+    local.client().current_user_id().await.unwrap();
+    let call = &local.sim.calls_of("User")[0];
+    assert_eq!(call.headers["x-service-id"], "confluence-connector");
+    assert_eq!(call.headers["x-company-id"], "sandbox-company");
+    assert_eq!(call.headers["x-user-id"], "sandbox-user");
+    assert!(!call.headers.contains_key("authorization"));
+
+    let external = external().await;
+    external.client().current_user_id().await.unwrap();
+    let call = &external.sim.calls_of("User")[0];
+    assert_eq!(call.headers["authorization"], "Bearer …");
+    assert!(call.headers["content-type"].starts_with("application/json"));
+}
+
 fn diff_item(key: &str, updated_at: &str) -> FileDiffItem {
     FileDiffItem {
         key: key.to_owned(),

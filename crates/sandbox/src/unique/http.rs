@@ -287,6 +287,7 @@ async fn graphql(
         &operation,
         &request.query,
         serde_json::to_value(&request.variables).unwrap_or_default(),
+        &headers,
     );
     if let Some(Extension(service)) = &service {
         if let Some(response) = service.apply_faults(&operation).await {
@@ -381,6 +382,7 @@ async fn file_diff(State(sim): State<UniqueSim>, headers: HeaderMap, body: Bytes
         "file-diff",
         "",
         serde_json::from_slice(&body).unwrap_or(Value::Null),
+        &headers,
     );
     let subject = String::from_utf8_lossy(&body);
     if let Some(response) = rest_fault(&sim, "file-diff", &subject).await {

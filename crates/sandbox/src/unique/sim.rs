@@ -1,7 +1,7 @@
 //! The simulator handle: shared state, issued tokens, rate limits and local faults, plus the
 //! in-process accessors tests use.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -148,6 +148,10 @@ pub struct UniqueCall {
     pub document: String,
     /// GraphQL `variables`, or the file-diff JSON body.
     pub variables: Value,
+    /// The request headers (names lower-case), as `unique-api-detail.md` §10 asks the log to
+    /// keep for assertions. `authorization` keeps only its scheme (`Bearer …`), so a token
+    /// never lands in a test failure message.
+    pub headers: BTreeMap<String, String>,
     pub at: DateTime<Utc>,
 }
 
@@ -173,7 +177,29 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Appends to the call log.
-    pub fn record_call(&self, surface: &str, operation: &str, document: &str, variables: Value) {
+    pub fn record_call(
+        &self,
+        surface: &str,
+        operation: &str,
+        document: &str,
+        variables: Value,
+        headers: &http::HeaderMap,
+    ) {
+        let headers = headers
+            .iter()
+            .map(|(name, value)| {
+                let value = value.to_str().unwrap_or("<binary>");
+                let value = if name == http::header::AUTHORIZATION {
+                    match value.split_once(' ') {
+                        Some((scheme, _)) => format!("{scheme} …"),
+                        None => "…".to_owned(),
+                    }
+                } else {
+                    value.to_owned()
+                };
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
         let mut calls = lock(&self.calls);
         if calls.len() >= CALL_LOG_CAPACITY {
             calls.pop_front();
@@ -183,6 +209,7 @@ impl Shared {
             operation: operation.to_owned(),
             document: document.to_owned(),
             variables,
+            headers,
             at: Utc::now(),
         });
     }
