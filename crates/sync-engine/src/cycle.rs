@@ -21,6 +21,9 @@ use crate::report::{CycleMode, CycleReport, CycleStatus, SpaceDiffReport};
 use crate::scopes;
 use crate::tenant::TenantSpec;
 
+/// Keys per deletion: one content lookup by key, then deletions by id.
+const DELETE_BATCH: usize = 100;
+
 /// Keys per content lookup when checking what an unfinished run left behind.
 const UNFINISHED_LOOKUP_BATCH: usize = 100;
 
@@ -406,33 +409,33 @@ impl TenantSync {
         Ok(())
     }
 
-    /// Deletes the diff's deleted keys. A failure is counted and logged; the next cycle's diff
-    /// reports the same keys again.
+    /// Deletes the diff's deleted keys, [`DELETE_BATCH`] keys per lookup. A failed batch is
+    /// counted and logged; the next cycle's diff reports the same keys again.
     async fn delete(
         &self,
         keys: &[String],
         open_failures: &HashSet<String>,
         report: &mut CycleReport,
     ) {
-        if keys.is_empty() {
-            return;
-        }
-        match self.unique.delete_content_by_keys(keys).await {
-            Ok(deleted) => {
-                let failed = deleted.failed() as u64;
-                report.counts.deleted_ok += deleted.deleted as u64;
-                report.counts.deleted_failed += failed;
-                self.observer.deleted(deleted.deleted as u64, failed);
-                report.deleted_keys = keys.to_vec();
-                for key in keys.iter().filter(|k| open_failures.contains(*k)) {
-                    if let Err(e) = self.ledger.clear_item_failure(&self.spec.name, key).await {
-                        tracing::warn!(key = %key, err = %e, "clearing a deleted item's failure failed");
+        for batch in keys.chunks(DELETE_BATCH) {
+            match self.unique.delete_content_by_keys(batch).await {
+                Ok(deleted) => {
+                    let failed = deleted.failed() as u64;
+                    report.counts.deleted_ok += deleted.deleted as u64;
+                    report.counts.deleted_failed += failed;
+                    self.observer.deleted(deleted.deleted as u64, failed);
+                    report.deleted_keys.extend(batch.iter().cloned());
+                    for key in batch.iter().filter(|k| open_failures.contains(*k)) {
+                        if let Err(e) = self.ledger.clear_item_failure(&self.spec.name, key).await {
+                            tracing::warn!(key = %key, err = %e, "clearing a deleted item's failure failed");
+                        }
                     }
                 }
-            }
-            Err(e) => {
-                report.counts.deleted_failed += keys.len() as u64;
-                tracing::error!(keys = ?keys, err = %e, "Failed to delete content, skipping");
+                Err(e) => {
+                    report.counts.deleted_failed += batch.len() as u64;
+                    self.observer.deleted(0, batch.len() as u64);
+                    tracing::error!(keys = ?batch, err = %e, "Failed to delete content, skipping");
+                }
             }
         }
     }

@@ -107,6 +107,22 @@ async fn a_failed_attachment_upload_leaves_no_orphan(flavour: Flavour) {
     assert!(items.contains(&(ItemKind::Attachment, ItemResult::Failure)));
 }
 
+async fn a_failed_deletion_is_counted_and_retried_next_cycle(flavour: Flavour) {
+    let h = Harness::new(flavour, three_pages()).await;
+    h.run(h.spec()).await.unwrap();
+    h.sb.confluence.set_labels("1003", vec![]).unwrap();
+    h.sb.unique
+        .add_fault(UniqueFault::graphql_error("ContentDeleteByContentIds", "nope").times(1));
+
+    let report = h.run(h.spec()).await.unwrap();
+
+    assert_eq!(report.counts.deleted_failed, 1);
+    assert!(h.keys().contains(&sp("1003")));
+
+    h.run(h.spec()).await.unwrap();
+    assert_eq!(h.keys(), [sp("1001"), sp("1002")]);
+}
+
 // ---- T. deletion guards --------------------------------------------------------------------
 
 /// Stored: 1001 and 1002 in SP. Confluence now has only 1003 in SP, which Unique already holds
@@ -427,6 +443,7 @@ on_both_flavours!(
     a_failed_body_fetch_skips_only_that_page_and_is_retried,
     a_rejected_registration_skips_only_that_page,
     a_failed_attachment_upload_leaves_no_orphan,
+    a_failed_deletion_is_counted_and_retried_next_cycle,
     deleting_every_stored_file_without_replacement_aborts,
     a_truncated_discovery_ingests_but_deletes_nothing,
     a_dry_run_writes_nothing_and_reports_the_plan,
