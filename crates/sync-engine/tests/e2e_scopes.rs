@@ -161,6 +161,56 @@ async fn space_scopes_move_from_our_old_root_without_reingestion(flavour: Flavou
     assert_eq!(h.keys(), [key(SP, "1001")]);
 }
 
+async fn a_failed_migration_claims_nothing(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique.reset();
+    seed_scope(&h, "old-root", "Confluence", None, Some(&h.owner()));
+    seed_scope(
+        &h,
+        "scope-sp",
+        "SP",
+        Some("old-root"),
+        Some("confc:tenant1:98304:SP"),
+    );
+    seed_scope(&h, "new-root", "Confluence v2", None, None);
+    h.sb.unique
+        .add_fault(UniqueFault::graphql_error("BulkMove", "cannot move"));
+    let mut spec = h.spec();
+    spec.root_scope_id = "new-root".into();
+
+    let error = h.run(spec).await.unwrap_err();
+
+    assert!(
+        matches!(error, EngineError::MigrationFailed { .. }),
+        "{error:?}"
+    );
+    assert_eq!(external_id_of(&h, "new-root"), None);
+    assert_eq!(external_id_of(&h, "old-root"), Some(h.owner()));
+    assert!(h.keys().is_empty());
+}
+
+async fn the_cycle_grants_itself_the_access_it_needs(flavour: Flavour) {
+    let h = Harness::with_sandbox(
+        flavour,
+        dataset(vec![page(1001, "SP", None, &[SINGLE])]),
+        |c| {
+            c.unique.enforce_scope_access = true;
+        },
+    )
+    .await;
+    h.sb.unique.reset();
+    seed_scope(&h, "company", "Company", None, None);
+    seed_scope(&h, "root-scope-id", "Confluence", Some("company"), None);
+
+    h.run(h.spec()).await.unwrap();
+
+    assert_eq!(h.keys(), [key(SP, "1001")]);
+    assert_eq!(
+        h.scope_paths(),
+        ["/Company", "/Company/Confluence", "/Company/Confluence/SP"]
+    );
+}
+
 // ---- H. tenant deletion --------------------------------------------------------------------
 
 fn deletion(h: &Harness) -> TenantDeletion {
@@ -252,6 +302,8 @@ on_both_flavours!(
     a_root_owned_by_another_instance_aborts_before_any_write,
     an_unmarked_old_root_is_left_alone,
     space_scopes_move_from_our_old_root_without_reingestion,
+    a_failed_migration_claims_nothing,
+    the_cycle_grants_itself_the_access_it_needs,
     deleting_a_tenant_removes_its_scopes_and_files_and_releases_the_root,
     deleting_a_tenant_without_children_clears_the_mark,
     a_partly_failed_tenant_deletion_keeps_the_mark_and_is_retried,
