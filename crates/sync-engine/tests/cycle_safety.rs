@@ -123,6 +123,38 @@ async fn a_failed_deletion_is_counted_and_retried_next_cycle(flavour: Flavour) {
     assert_eq!(h.keys(), [sp("1001"), sp("1002")]);
 }
 
+async fn one_failing_removed_space_does_not_stop_the_next(flavour: Flavour) {
+    let data = Dataset {
+        spaces: vec![space("501", "ENG"), space("502", "HR"), space("503", "OPS")],
+        content: vec![
+            page(1001, "ENG", None, &[SINGLE]),
+            page(1002, "HR", None, &[SINGLE]),
+            page(1003, "OPS", None, &[SINGLE]),
+        ],
+    };
+    let h = Harness::new(flavour, data).await;
+    h.run(h.spec()).await.unwrap();
+    h.sb.confluence.set_labels("1002", vec![]).unwrap();
+    h.sb.confluence.set_labels("1003", vec![]).unwrap();
+    h.sb.unique.add_fault(
+        UniqueFault::graphql_error("PaginatedContent", "listing failed").when_contains("502_HR"),
+    );
+
+    let report = h.run(h.spec()).await.unwrap();
+
+    assert_eq!(report.removed_spaces, ["OPS"]);
+    assert_eq!(
+        h.scope_paths(),
+        ["/Confluence", "/Confluence/ENG", "/Confluence/HR"]
+    );
+    assert!(h.keys().contains(&key(("502", "HR"), "1002")));
+
+    h.sb.unique.clear_faults();
+    h.run(h.spec()).await.unwrap();
+    assert_eq!(h.scope_paths(), ["/Confluence", "/Confluence/ENG"]);
+    assert_eq!(h.keys(), [key(("501", "ENG"), "1001")]);
+}
+
 // ---- T. deletion guards --------------------------------------------------------------------
 
 /// Stored: 1001 and 1002 in SP. Confluence now has only 1003 in SP, which Unique already holds
@@ -444,6 +476,7 @@ on_both_flavours!(
     a_rejected_registration_skips_only_that_page,
     a_failed_attachment_upload_leaves_no_orphan,
     a_failed_deletion_is_counted_and_retried_next_cycle,
+    one_failing_removed_space_does_not_stop_the_next,
     deleting_every_stored_file_without_replacement_aborts,
     a_truncated_discovery_ingests_but_deletes_nothing,
     a_dry_run_writes_nothing_and_reports_the_plan,
