@@ -38,23 +38,30 @@ pub(crate) async fn prepare_root(
         .current_user_id()
         .await
         .map_err(during("reading the service user"))?;
+    let not_found = || EngineError::RootScopeNotFound {
+        scope_id: spec.root_scope_id.clone(),
+    };
     if writes {
-        unique
+        let granted = unique
             .grant_scope_access(
                 &spec.root_scope_id,
                 &user,
                 &[AccessType::Manage, AccessType::Read, AccessType::Write],
             )
-            .await
-            .map_err(during("granting access to the root scope"))?;
+            .await;
+        if let Err(e) = granted {
+            // Granting on a scope that does not exist fails too; say which problem it is.
+            return Err(match unique.scope_by_id(&spec.root_scope_id).await {
+                Ok(None) => not_found(),
+                _ => during("granting access to the root scope")(e),
+            });
+        }
     }
     let root = unique
         .scope_by_id(&spec.root_scope_id)
         .await
         .map_err(during("reading the root scope"))?
-        .ok_or_else(|| EngineError::RootScopeNotFound {
-            scope_id: spec.root_scope_id.clone(),
-        })?;
+        .ok_or_else(not_found)?;
     match root.external_id.as_deref() {
         Some(found) if found == expected_owner => {}
         Some(found) => {

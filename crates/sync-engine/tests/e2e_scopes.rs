@@ -211,6 +211,20 @@ async fn the_cycle_grants_itself_the_access_it_needs(flavour: Flavour) {
     );
 }
 
+async fn a_missing_root_scope_fails_the_cycle_by_name(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique.reset();
+
+    let error = h.run(h.spec()).await.unwrap_err();
+
+    assert!(
+        matches!(error, EngineError::RootScopeNotFound { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("root-scope-id"));
+    assert!(h.keys().is_empty());
+}
+
 // ---- H. tenant deletion --------------------------------------------------------------------
 
 fn deletion(h: &Harness) -> TenantDeletion {
@@ -303,6 +317,7 @@ on_both_flavours!(
     an_unmarked_old_root_is_left_alone,
     space_scopes_move_from_our_old_root_without_reingestion,
     a_failed_migration_claims_nothing,
+    a_missing_root_scope_fails_the_cycle_by_name,
     the_cycle_grants_itself_the_access_it_needs,
     deleting_a_tenant_removes_its_scopes_and_files_and_releases_the_root,
     deleting_a_tenant_without_children_clears_the_mark,
