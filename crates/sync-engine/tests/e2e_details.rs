@@ -174,7 +174,26 @@ async fn a_large_attachment_streams_through_whole(flavour: Flavour) {
     assert!(file.sha256.is_some());
 }
 
+async fn empty_pages_and_zero_byte_attachments_are_skipped(flavour: Flavour) {
+    let mut empty = page(1001, "SP", None, &[SINGLE]);
+    empty.body = String::new();
+    let mut p = page(1002, "SP", None, &[SINGLE]);
+    p.attachments = vec![
+        attachment(2001, "empty.txt", "text/plain", ""),
+        attachment(2002, "full.txt", "text/plain", "text"),
+    ];
+    let h = Harness::new(flavour, dataset(vec![empty, p])).await;
+
+    let report = h.run(h.spec()).await.unwrap();
+
+    assert_eq!(report.status, sync_engine::CycleStatus::Success);
+    assert_eq!(h.keys(), [key(SP, "1002"), key(SP, "1002::att2002")]);
+    assert_eq!(report.counts.ingested_pages_skipped, 1);
+    assert_eq!(report.counts.ingested_attachments_skipped, 1);
+}
+
 on_both_flavours!(
+    empty_pages_and_zero_byte_attachments_are_skipped,
     a_large_attachment_streams_through_whole,
     v1_keys_have_no_tenant_prefix,
     constant_fields_and_forwarded_config_reach_unique,
