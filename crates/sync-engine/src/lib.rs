@@ -31,8 +31,19 @@
 //! the mass-deletion guards → ingest (bodies fetched in batches, pipelined into Unique with
 //! bounded queues) → deletions → removed-space cleanup → ledger record. `run_cycle` returns `Ok`
 //! for every end the engine chose (success, partial success, guard abort, cancel, dry run; see
-//! [`CycleStatus`]) and `Err` when it could not go on. A truncated discovery (`maxItemsToScan`)
-//! or a cancelled cycle never deletes anything.
+//! [`CycleStatus`]) and `Err` when it could not go on (the run is recorded as failed first).
+//!
+//! Guarantees beyond the reference connector:
+//! - A truncated discovery (`maxItemsToScan`), a failed discovery and a cancelled cycle never
+//!   delete anything.
+//! - Bodies come `page_bodies` batches at a time, so an initial sync costs discovery +
+//!   ⌈pages / batch⌉ body requests; fetching runs ahead of uploading by a bounded queue only.
+//! - An item that failed is recorded in the ledger and retried next cycle even if the diff
+//!   thinks it current; a success clears it.
+//! - A cycle dropped mid-item (lease loss, crash) heals on the next: items this engine had in
+//!   flight, and — after a run the ledger shows unfinished — items Unique still shows queued, are
+//!   ingested again.
+//! - With image inlining on, a new image version re-ingests its page.
 
 #![deny(unsafe_code)]
 
