@@ -11,11 +11,12 @@ use http_transport::{
 
 use crate::cloud::CloudClient;
 use crate::config::{AuthConfig, ConfluenceConfig};
-use crate::core::Core;
+use crate::core::{Core, COMPLETION_CONCURRENCY};
 use crate::data_center::DataCenterClient;
 use crate::error::ConfigProblem;
 use crate::model::{
-    AttachmentStream, ContentRef, InstanceId, InstanceType, Page, PageAttachments, PageBody,
+    AttachmentStream, ContentRef, InlineAttachmentInfo, InstanceId, InstanceType, Page,
+    PageAttachments, PageBody,
 };
 use crate::ConfluenceError;
 
@@ -299,4 +300,33 @@ impl ConfluenceApi for ConfluenceClient {
             ConfluenceClient::DataCenter(c) => c.attachment_web_url(page_id, attachment_id, title),
         }
     }
+}
+
+/// Completes the attachment list of every page whose inline list may be truncated, a few pages
+/// at a time: each completion is a short chain of requests, and the rate limiter, not this loop,
+/// should set the pace. Shared by both flavours; only `complete_attachments` differs.
+pub(crate) async fn complete_truncated_attachments<C: ConfluenceApi>(
+    client: &C,
+    pages: &mut [Page],
+) -> Result<(), ConfluenceError> {
+    // Plain loops rather than stream combinators: closures over borrowed pages would make the
+    // future lose `Send` (higher-ranked lifetime inference).
+    let mut truncated: Vec<&mut Page> = Vec::new();
+    for page in pages.iter_mut() {
+        if page
+            .inline_attachments
+            .as_ref()
+            .is_some_and(InlineAttachmentInfo::possibly_truncated)
+        {
+            truncated.push(page);
+        }
+    }
+    for group in truncated.chunks_mut(COMPLETION_CONCURRENCY) {
+        let mut completions = Vec::with_capacity(group.len());
+        for page in group.iter_mut() {
+            completions.push(client.complete_attachments(page));
+        }
+        futures::future::try_join_all(completions).await?;
+    }
+    Ok(())
 }

@@ -1,12 +1,12 @@
 //! Confluence Cloud through the Atlassian API gateway. v1 only where Cloud still serves it
 //! (CQL `content/search` and the attachment download); v2 for bodies and attachment listings.
 
-use crate::api::{attachment_stream, ConfluenceApi};
+use crate::api::{attachment_stream, complete_truncated_attachments, ConfluenceApi};
 use crate::config::ConfluenceConfig;
-use crate::core::{endpoint_of, Core, COMPLETION_CONCURRENCY};
+use crate::core::{endpoint_of, Core};
 use crate::model::{
-    Attachment, AttachmentStream, ContentRef, ContentType, InlineAttachmentInfo, InstanceId,
-    InstanceType, Page, PageAttachments, PageBody,
+    Attachment, AttachmentStream, ContentRef, ContentType, InstanceId, InstanceType, Page,
+    PageAttachments, PageBody,
 };
 use crate::urls::{cloud_attachment_url, cloud_page_url, encode_component};
 use crate::wire::{self, V1List, V1Page, V2Attachment, V2Content, V2List};
@@ -44,31 +44,6 @@ impl CloudClient {
             &self.config.ingest_all_label,
             &self.space_types,
         )
-    }
-
-    /// Completes every page's attachments, a few pages at a time: each completion is a short
-    /// chain of requests, and the rate limiter, not this loop, should set the pace.
-    async fn complete_all(&self, pages: &mut [Page]) -> Result<(), ConfluenceError> {
-        // Plain loops rather than stream combinators: closures over borrowed pages would make
-        // the future lose `Send` (higher-ranked lifetime inference).
-        let mut truncated: Vec<&mut Page> = Vec::new();
-        for page in pages.iter_mut() {
-            if page
-                .inline_attachments
-                .as_ref()
-                .is_some_and(InlineAttachmentInfo::possibly_truncated)
-            {
-                truncated.push(page);
-            }
-        }
-        for group in truncated.chunks_mut(COMPLETION_CONCURRENCY) {
-            let mut completions = Vec::with_capacity(group.len());
-            for page in group.iter_mut() {
-                completions.push(self.complete_attachments(page));
-            }
-            futures::future::try_join_all(completions).await?;
-        }
-        Ok(())
     }
 
     /// One v2 body listing per batch of ids of one kind (`pages` or `blogposts`).
@@ -124,13 +99,13 @@ impl ConfluenceApi for CloudClient {
             .core
             .search_labelled(SEARCH_PATH, &self.label_cql())
             .await?;
-        self.complete_all(&mut pages).await?;
+        complete_truncated_attachments(self, &mut pages).await?;
         Ok(pages)
     }
 
     async fn descendant_pages(&self, root_ids: &[String]) -> Result<Vec<Page>, ConfluenceError> {
         let mut pages = self.core.search_descendants(SEARCH_PATH, root_ids).await?;
-        self.complete_all(&mut pages).await?;
+        complete_truncated_attachments(self, &mut pages).await?;
         Ok(pages)
     }
 

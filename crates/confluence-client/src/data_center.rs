@@ -4,12 +4,12 @@ use http::header::{HeaderValue, ACCEPT};
 use http::HeaderMap;
 use http_transport::NoAuth;
 
-use crate::api::{attachment_stream, ConfluenceApi};
+use crate::api::{attachment_stream, complete_truncated_attachments, ConfluenceApi};
 use crate::config::ConfluenceConfig;
-use crate::core::{endpoint_of, Core, BODY_EXPAND, COMPLETION_CONCURRENCY};
+use crate::core::{endpoint_of, Core, BODY_EXPAND};
 use crate::model::{
-    Attachment, AttachmentStream, ContentRef, InlineAttachmentInfo, InstanceId, InstanceType, Page,
-    PageAttachments, PageBody,
+    Attachment, AttachmentStream, ContentRef, InstanceId, InstanceType, Page, PageAttachments,
+    PageBody,
 };
 use crate::urls::{data_center_attachment_url, data_center_page_url, encode_component};
 use crate::wire::{self, V1Attachment, V1List, V1Page};
@@ -47,31 +47,6 @@ impl DataCenterClient {
             &self.space_types,
         )
     }
-
-    /// Completes every page's attachments, a few pages at a time: each completion is a short
-    /// chain of requests, and the rate limiter, not this loop, should set the pace.
-    async fn complete_all(&self, pages: &mut [Page]) -> Result<(), ConfluenceError> {
-        // Plain loops rather than stream combinators: closures over borrowed pages would make
-        // the future lose `Send` (higher-ranked lifetime inference).
-        let mut truncated: Vec<&mut Page> = Vec::new();
-        for page in pages.iter_mut() {
-            if page
-                .inline_attachments
-                .as_ref()
-                .is_some_and(InlineAttachmentInfo::possibly_truncated)
-            {
-                truncated.push(page);
-            }
-        }
-        for group in truncated.chunks_mut(COMPLETION_CONCURRENCY) {
-            let mut completions = Vec::with_capacity(group.len());
-            for page in group.iter_mut() {
-                completions.push(self.complete_attachments(page));
-            }
-            futures::future::try_join_all(completions).await?;
-        }
-        Ok(())
-    }
 }
 
 impl ConfluenceApi for DataCenterClient {
@@ -101,13 +76,13 @@ impl ConfluenceApi for DataCenterClient {
             .core
             .search_labelled(SEARCH_PATH, &self.label_cql())
             .await?;
-        self.complete_all(&mut pages).await?;
+        complete_truncated_attachments(self, &mut pages).await?;
         Ok(pages)
     }
 
     async fn descendant_pages(&self, root_ids: &[String]) -> Result<Vec<Page>, ConfluenceError> {
         let mut pages = self.core.search_descendants(SEARCH_PATH, root_ids).await?;
-        self.complete_all(&mut pages).await?;
+        complete_truncated_attachments(self, &mut pages).await?;
         Ok(pages)
     }
 
