@@ -30,6 +30,10 @@ use crate::observer::{CycleObserver, ItemKind, ItemResult, Phase};
 use crate::report::ItemFailureReport;
 use crate::tenant::TenantSpec;
 
+/// After a failed batch, pages are fetched one by one to isolate the bad one; this many failures
+/// in a row mean the whole service is failing, and the rest of the batch fails without trying.
+const MAX_CONSECUTIVE_SINGLE_FAILURES: usize = 3;
+
 /// Items queued between fetching and uploading, per upload slot.
 const QUEUE_PER_SLOT: usize = 2;
 
@@ -197,12 +201,23 @@ async fn fetch_bodies(
         Err(batch_error) if chunk.len() > 1 => {
             tracing::warn!(error = %batch_error, pages = chunk.len(), "batched body fetch failed, fetching page by page");
             let mut out = Vec::with_capacity(chunk.len());
+            let mut consecutive_failures = 0;
             for (work, one) in chunk.iter().zip(refs) {
+                // Confluence itself is failing, not one page: do not multiply the requests.
+                if consecutive_failures >= MAX_CONSECUTIVE_SINGLE_FAILURES {
+                    out.push((work.clone(), Err(batch_error.to_string())));
+                    continue;
+                }
                 let body = confluence
                     .page_bodies(std::slice::from_ref(&one))
                     .await
                     .map(|b| b.into_iter().next())
                     .map_err(|e| e.to_string());
+                consecutive_failures = if body.is_err() {
+                    consecutive_failures + 1
+                } else {
+                    0
+                };
                 out.push((work.clone(), body));
             }
             out
