@@ -1,7 +1,7 @@
 //! `confluence-connector run`: the HTTP endpoints, one loop per tenant, reload on SIGHUP or a
 //! changed config/tenant file, and a graceful stop on SIGTERM/SIGINT.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -88,38 +88,57 @@ fn snapshot(
         .collect()
 }
 
-/// The running tenant loops.
+/// The running tenant loops, by tenant.
 struct Loops {
     scheduler: Arc<Scheduler>,
     cancel: CancellationToken,
-    /// Loops of the current tenant set: their `stop` tokens.
-    current: Vec<CancellationToken>,
+    /// The current set: each tenant's runtime and its loop's `stop` token.
+    current: BTreeMap<String, (Arc<TenantRuntime>, CancellationToken)>,
     /// Every loop ever started (stopped ones may still finish a run).
     tasks: Vec<JoinHandle<()>>,
-    names: BTreeSet<String>,
 }
 
 impl Loops {
+    /// Makes `tenants` the running set: loops of unchanged tenants (same runtime) go on
+    /// undisturbed, changed tenants get a new loop that keeps the schedule, new tenants one that
+    /// syncs at once, and removed tenants' loops stop after their current run.
     fn start(&mut self, tenants: &[Arc<TenantRuntime>]) {
-        for stop in self.current.drain(..) {
+        let mut previous = std::mem::take(&mut self.current);
+        for t in tenants {
+            let name = t.name().to_owned();
+            match previous.remove(&name) {
+                Some((old, stop)) if Arc::ptr_eq(&old, t) => {
+                    self.current.insert(name, (old, stop));
+                    continue;
+                }
+                Some((_, stop)) => {
+                    stop.cancel();
+                    self.spawn(t, false);
+                }
+                None => self.spawn(t, true),
+            }
+        }
+        for (_, stop) in previous.into_values() {
             stop.cancel();
         }
-        let previous = std::mem::take(&mut self.names);
-        for t in tenants {
-            let stop = CancellationToken::new();
-            // Tenants new to the set sync at once; known ones keep their schedule.
-            let run_at_start = !previous.contains(t.name());
-            self.tasks
-                .push(tokio::spawn(self.scheduler.clone().tenant_loop(
-                    t.clone(),
-                    run_at_start,
-                    stop.clone(),
-                    self.cancel.clone(),
-                )));
-            self.current.push(stop);
-            self.names.insert(t.name().to_owned());
-        }
         self.tasks.retain(|t| !t.is_finished());
+    }
+
+    fn spawn(&mut self, tenant: &Arc<TenantRuntime>, run_at_start: bool) {
+        let stop = CancellationToken::new();
+        self.tasks
+            .push(tokio::spawn(self.scheduler.clone().tenant_loop(
+                tenant.clone(),
+                run_at_start,
+                stop.clone(),
+                self.cancel.clone(),
+            )));
+        self.current
+            .insert(tenant.name().to_owned(), (tenant.clone(), stop));
+    }
+
+    fn names(&self) -> BTreeSet<String> {
+        self.current.keys().cloned().collect()
     }
 }
 
@@ -179,9 +198,8 @@ pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> a
     let mut loops = Loops {
         scheduler,
         cancel: CancellationToken::new(),
-        current: Vec::new(),
+        current: BTreeMap::new(),
         tasks: Vec::new(),
-        names: BTreeSet::new(),
     };
     loops.start(&tenant_set);
 
@@ -212,7 +230,7 @@ pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> a
         grace_secs = grace.as_secs(),
         "Shutting down: no new runs, in-flight items may finish"
     );
-    for stop in &loops.current {
+    for (_, stop) in loops.current.values() {
         stop.cancel();
     }
     loops.cancel.cancel();
@@ -229,6 +247,23 @@ pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> a
     Ok(())
 }
 
+/// The new set, with the old runtime kept for every tenant whose settings did not change (it
+/// remembers the instance id and the items a cancelled cycle left half-done).
+fn keep_unchanged(
+    built: Vec<Arc<TenantRuntime>>,
+    old: &[Arc<TenantRuntime>],
+) -> Vec<Arc<TenantRuntime>> {
+    built
+        .into_iter()
+        .map(|new| {
+            old.iter()
+                .find(|o| o.name() == new.name() && o.fingerprint == new.fingerprint)
+                .cloned()
+                .unwrap_or(new)
+        })
+        .collect()
+}
+
 /// Loads and builds the new tenant set; on any error keeps the old one and says why.
 fn reload(config_path: Option<&Path>, reason: &str, state: &AppState, loops: &mut Loops) {
     tracing::info!(reason, "Reloading the tenant set");
@@ -242,7 +277,7 @@ fn reload(config_path: Option<&Path>, reason: &str, state: &AppState, loops: &mu
         }
     };
     let tenant_set = match tenants::build_all(&loaded, &state.metrics, Some(&state.ledger)) {
-        Ok(t) => Arc::new(t),
+        Ok(built) => Arc::new(keep_unchanged(built, &state.tenants())),
         Err(e) => {
             tracing::error!(
                 error = format!("{e:#}"),
@@ -252,7 +287,7 @@ fn reload(config_path: Option<&Path>, reason: &str, state: &AppState, loops: &mu
         }
     };
     let names: BTreeSet<String> = tenant_set.iter().map(|t| t.name().to_owned()).collect();
-    register_metrics(&state.metrics, &tenant_set, &loops.names);
+    register_metrics(&state.metrics, &tenant_set, &loops.names());
     state.history.retain(&names);
     state.set_tenants(tenant_set.clone());
     loops.start(&tenant_set);

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use sync_engine::{Ledger, TenantDeletion, TenantSync};
 
-use crate::config::{LoadedConfig, TenantConfig};
+use secrecy::ExposeSecret;
+
+use crate::config::{ConfluenceAuth, LoadedConfig, TenantConfig, UniqueAuth};
 use crate::engine::{tenant_spec, EngineObserver};
 use crate::metrics::Metrics;
 use crate::observer::TenantObserver;
@@ -32,6 +34,8 @@ pub(crate) struct TenantRuntime {
     /// Only when built with a ledger.
     pub(crate) work: Option<Work>,
     pub(crate) observer: Arc<EngineObserver>,
+    /// Changes whenever anything the runtime was built from changes (secrets included).
+    pub(crate) fingerprint: u64,
 }
 
 impl TenantRuntime {
@@ -86,6 +90,7 @@ impl TenantRuntime {
             }
         };
         Ok(Self {
+            fingerprint: fingerprint(&config, shared),
             config,
             unique,
             confluence,
@@ -93,6 +98,34 @@ impl TenantRuntime {
             observer,
         })
     }
+}
+
+/// A hash of everything a runtime is built from. `Debug` of the configs hides secrets, so
+/// those are hashed separately: a rotated secret must rebuild the clients.
+fn fingerprint(config: &TenantConfig, shared: &SharedTransport) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    format!("{config:?}").hash(&mut hasher);
+    shared.fingerprint_into(&mut hasher);
+    let mut secret = |s: &secrecy::SecretString| s.expose_secret().hash(&mut hasher);
+    match &config.confluence.auth {
+        ConfluenceAuth::OAuth2Lo { client_secret, .. } => secret(client_secret),
+        ConfluenceAuth::Pat { token } => secret(token),
+        ConfluenceAuth::Basic { username, password } => {
+            secret(username);
+            secret(password);
+        }
+    }
+    if let UniqueAuth::External {
+        zitadel_project_id,
+        zitadel_client_secret,
+        ..
+    } = &config.unique.auth
+    {
+        secret(zitadel_project_id);
+        secret(zitadel_client_secret);
+    }
+    hasher.finish()
 }
 
 /// Every tenant of `loaded`, or the first error.
@@ -107,4 +140,62 @@ pub(crate) fn build_all(
         .iter()
         .map(|t| TenantRuntime::build(t.clone(), &shared, metrics, ledger).map(Arc::new))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::{DaemonConfig, Env};
+
+    /// Always the same file, as on a reload (the file path is part of the config).
+    fn build(secret: &str, label: &str) -> Arc<TenantRuntime> {
+        let dir = std::env::temp_dir().join(format!("fingerprint-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                r#"
+tenants:
+  inline:
+    t:
+      confluence:
+        instanceType: data-center
+        baseUrl: http://127.0.0.1:9
+        auth: {{ mode: pat, token: os.environ/PAT }}
+        apiRateLimitPerMinute: 100
+        ingestSingleLabel: {label}
+        ingestAllLabel: ai-ingest-all
+      unique:
+        serviceAuthMode: cluster_local
+        serviceExtraHeaders: {{ x-company-id: c, x-user-id: u }}
+        ingestionServiceBaseUrl: http://127.0.0.1:9
+        scopeManagementServiceBaseUrl: http://127.0.0.1:9
+      ingestion: {{ scopeId: root }}
+"#
+            ),
+        )
+        .unwrap();
+        let loaded = DaemonConfig::load(Some(&path), &Env::from([("PAT", secret)])).unwrap();
+        build_all(&loaded, &Arc::new(Metrics::new()), None)
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn fingerprint_is_stable_and_changes_with_settings_and_secrets() {
+        let base = build("one", "ai-ingest").fingerprint;
+        assert_eq!(base, build("one", "ai-ingest").fingerprint);
+        assert_ne!(
+            base,
+            build("two", "ai-ingest").fingerprint,
+            "rotated secret"
+        );
+        assert_ne!(
+            base,
+            build("one", "other-label").fingerprint,
+            "changed setting"
+        );
+    }
 }

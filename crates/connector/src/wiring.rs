@@ -26,6 +26,34 @@ fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 impl SharedTransport {
+    /// Feeds everything, secrets included, into `hasher` (see `tenants::fingerprint`).
+    pub(crate) fn fingerprint_into(&self, hasher: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        self.extra_ca_pem.hash(hasher);
+        if let http_transport::ProxyConfig::Proxy {
+            url,
+            auth,
+            ca_pem,
+            headers,
+        } = &self.proxy
+        {
+            url.hash(hasher);
+            ca_pem.hash(hasher);
+            headers.hash(hasher);
+            match auth {
+                http_transport::ProxyAuth::None => 0u8.hash(hasher),
+                http_transport::ProxyAuth::Basic { username, password } => {
+                    username.hash(hasher);
+                    password.expose_secret().hash(hasher);
+                }
+                http_transport::ProxyAuth::ClientCertificate { cert_pem, key_pem } => {
+                    cert_pem.hash(hasher);
+                    key_pem.expose_secret().hash(hasher);
+                }
+            }
+        }
+    }
+
     pub(crate) fn from_daemon(daemon: &DaemonConfig) -> anyhow::Result<Self> {
         let extra_ca_pem = daemon
             .extra_ca_bundle_path
