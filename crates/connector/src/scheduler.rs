@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sync_engine::{Ledger, RunTrigger};
+use sync_engine::{Ledger, LedgerKind, RunTrigger};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -23,6 +23,16 @@ use crate::tenants::TenantRuntime;
 
 /// How long a lease lasts without renewal; a replica that dies frees its tenants after this.
 pub(crate) const LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// Up to 2 s, different per process, tenant and moment (no `rand` dependency for this).
+fn spread_jitter(tenant: &str) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    tenant.hash(&mut hasher);
+    std::process::id().hash(&mut hasher);
+    std::time::SystemTime::now().hash(&mut hasher);
+    Duration::from_millis(hasher.finish() % 2000)
+}
 
 /// The next time `cron` fires strictly after `after`.
 pub(crate) fn next_fire(cron: &croner::Cron, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -127,6 +137,13 @@ impl Scheduler {
             return RunSummary::skipped(name, kind, "already running");
         };
         let started = Instant::now();
+        if let Some(ledger) = &self.ledger {
+            if ledger.kind() == LedgerKind::Postgres && trigger != RunTrigger::Cli {
+                // Replicas wake on the same cron second; a random head start spreads the
+                // tenants between them instead of the fastest replica taking every lease.
+                tokio::time::sleep(spread_jitter(name)).await;
+            }
+        }
         let lease = match &self.ledger {
             None => None,
             Some(ledger) => match ledger.try_acquire_lease(name, self.lease_ttl).await {
