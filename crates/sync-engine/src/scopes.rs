@@ -72,7 +72,7 @@ pub(crate) async fn prepare_root(
             })
         }
         None if writes => {
-            migrate_from_old_root(unique, &root, expected_owner).await?;
+            migrate_from_old_root(unique, spec, &root, expected_owner).await?;
             claim(unique, &root, expected_owner).await?;
         }
         None => {}
@@ -82,8 +82,13 @@ pub(crate) async fn prepare_root(
 }
 
 /// Moves the children of the scope that still carries our mark under `root`, then deletes it.
+///
+/// The ownership mark names the Confluence instance, not the tenant: a second tenant of the same
+/// instance pointed at another root would find the first tenant's root here. Moving another
+/// tenant's spaces (and deleting its root) would be a disaster, so that is refused.
 async fn migrate_from_old_root(
     unique: &UniqueClient,
+    spec: &TenantSpec,
     root: &Scope,
     owner: &str,
 ) -> Result<(), EngineError> {
@@ -101,6 +106,20 @@ async fn migrate_from_old_root(
         .child_scopes(&old.id)
         .await
         .map_err(|e| failed(&old.id, e.to_string()))?;
+    if let Some(foreign) = children
+        .iter()
+        .filter_map(|c| parse_space_external_id(c.external_id.as_deref()))
+        .find(|space| space.tenant != spec.name)
+    {
+        return Err(failed(
+            &old.id,
+            format!(
+                "it holds space {} of tenant {}, not {}: two tenants of one Confluence instance \
+                 cannot own separate root scopes",
+                foreign.space_key, foreign.tenant, spec.name
+            ),
+        ));
+    }
     if !children.is_empty() {
         let ids: Vec<String> = children.into_iter().map(|c| c.id).collect();
         unique

@@ -189,6 +189,34 @@ async fn a_failed_migration_claims_nothing(flavour: Flavour) {
     assert!(h.keys().is_empty());
 }
 
+async fn another_tenants_root_is_never_migrated(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique.reset();
+    seed_scope(&h, "old-root", "Confluence", None, Some(&h.owner()));
+    seed_scope(
+        &h,
+        "other-sp",
+        "SP",
+        Some("old-root"),
+        Some("confc:tenant2:98304:SP"),
+    );
+    seed_scope(&h, "new-root", "Confluence v2", None, None);
+    let mut spec = h.spec();
+    spec.root_scope_id = "new-root".into();
+
+    let error = h.run(spec).await.unwrap_err();
+
+    assert!(error.to_string().contains("tenant2"), "{error}");
+    let other =
+        h.sb.unique
+            .scopes()
+            .into_iter()
+            .find(|s| s.id == "other-sp")
+            .unwrap();
+    assert_eq!(other.parent_id.as_deref(), Some("old-root"));
+    assert_eq!(external_id_of(&h, "new-root"), None);
+}
+
 async fn the_cycle_grants_itself_the_access_it_needs(flavour: Flavour) {
     let h = Harness::with_sandbox(
         flavour,
@@ -317,6 +345,7 @@ on_both_flavours!(
     an_unmarked_old_root_is_left_alone,
     space_scopes_move_from_our_old_root_without_reingestion,
     a_failed_migration_claims_nothing,
+    another_tenants_root_is_never_migrated,
     a_missing_root_scope_fails_the_cycle_by_name,
     the_cycle_grants_itself_the_access_it_needs,
     deleting_a_tenant_removes_its_scopes_and_files_and_releases_the_root,
