@@ -109,6 +109,7 @@ impl TenantSync {
             truncated: false,
             spaces: Vec::new(),
             failures: Vec::new(),
+            planned_ingest: Vec::new(),
             deleted_keys: Vec::new(),
             removed_spaces: Vec::new(),
             aborted_reason: None,
@@ -185,6 +186,12 @@ impl TenantSync {
 
         if mode == CycleMode::DryRun {
             report.status = CycleStatus::DryRun;
+            report.planned_ingest = plan
+                .pages
+                .iter()
+                .map(|w| w.key.as_str().to_owned())
+                .chain(plan.attachments.iter().map(|w| w.key.as_str().to_owned()))
+                .collect();
             if !discovery.truncated {
                 report.deleted_keys = plan.deleted_keys;
                 report.removed_spaces = scopes::removed_spaces(

@@ -65,6 +65,9 @@ pub struct CycleReport {
     pub truncated: bool,
     pub spaces: Vec<SpaceDiffReport>,
     pub failures: Vec<ItemFailureReport>,
+    /// Dry run only: the full keys that would be ingested (the diff's new and updated items
+    /// plus retries of earlier failures).
+    pub planned_ingest: Vec<String>,
     /// Full keys that were (or would be) deleted because of the diff.
     pub deleted_keys: Vec<String>,
     /// Space keys whose scope and files were (or would be) removed.

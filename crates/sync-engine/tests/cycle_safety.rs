@@ -313,6 +313,7 @@ async fn a_dry_run_writes_nothing_and_reports_the_plan(flavour: Flavour) {
     assert_eq!(report.spaces[0].new, ["1004"]);
     assert_eq!(report.spaces[0].updated, ["1001"]);
     assert_eq!(report.deleted_keys, [sp("1002")]);
+    assert_eq!(report.planned_ingest, [sp("1001"), sp("1004")]);
     assert_eq!(h.sb.unique.files(), files);
     assert_eq!(h.sb.unique.scopes(), scopes);
     let operations: Vec<String> =
