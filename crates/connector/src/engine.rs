@@ -282,6 +282,7 @@ fn from_report(report: CycleReport, took: Duration) -> RunSummary {
     let plan = dry_run.then(|| {
         serde_json::json!({
             "spaces": report.spaces,
+            "planned_ingest": report.planned_ingest,
             "deleted_keys": report.deleted_keys,
             "removed_spaces": report.removed_spaces,
             "truncated": report.truncated,
@@ -413,6 +414,7 @@ mod tests {
             truncated: false,
             spaces: Vec::new(),
             failures: Vec::new(),
+            planned_ingest: Vec::new(),
             deleted_keys: Vec::new(),
             removed_spaces: Vec::new(),
             aborted_reason: Some("guard".into()),

@@ -27,7 +27,6 @@ pub(crate) async fn run(
     let ledger = crate::daemon::open_ledger(daemon, true).await?;
     let runs = ledger.recent_runs(None, SCAN).await?;
     let leases = ledger.leases().await.unwrap_or_default();
-    ledger.close().await;
     let mut by_tenant: BTreeMap<String, Vec<RunRecord>> = BTreeMap::new();
     for run in runs {
         let list = by_tenant.entry(run.tenant.clone()).or_default();
@@ -35,6 +34,12 @@ pub(crate) async fn run(
             list.push(run);
         }
     }
+    let mut failing = BTreeMap::new();
+    for tenant in by_tenant.keys() {
+        let open = ledger.open_failures(tenant).await.unwrap_or_default();
+        failing.insert(tenant.clone(), open);
+    }
+    ledger.close().await;
     if json_output {
         let tenants: serde_json::Map<String, serde_json::Value> = by_tenant
             .iter()
@@ -44,6 +49,7 @@ pub(crate) async fn run(
                     t.clone(),
                     json!({
                         "runs": runs,
+                        "failingItems": failing.get(t),
                         "lease": lease.map(|l| json!({
                             "holder": l.holder,
                             "live": l.live,
@@ -102,6 +108,16 @@ pub(crate) async fn run(
                     .as_deref()
                     .or(r.abort_reason.as_deref())
                     .unwrap_or("")
+            );
+        }
+        if let Some(open) = failing.get(tenant).filter(|f| !f.is_empty()) {
+            println!(
+                "{:<16} {} item(s) failing now, e.g. {} ({} attempt(s)): {}",
+                "",
+                open.len(),
+                open[0].key,
+                open[0].attempts,
+                open[0].error
             );
         }
         if let Some(lease) = leases.iter().find(|l| &l.tenant == tenant && l.live) {

@@ -230,6 +230,11 @@ fn print_plan(plan: &serde_json::Value) {
             );
         }
     }
+    let ingest = len(&plan["planned_ingest"]);
+    if ingest > 0 {
+        any = true;
+        println!("    would ingest {ingest} item(s) in total (new, updated and earlier failures)");
+    }
     for key in plan["removed_spaces"].as_array().into_iter().flatten() {
         any = true;
         println!(

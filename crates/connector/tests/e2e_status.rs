@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use support::*;
-use sync_engine::{Ledger, LedgerOptions, RunCounts, RunOutcome, RunTrigger};
+use sync_engine::{ItemPhase, Ledger, LedgerOptions, RunCounts, RunOutcome, RunTrigger};
 
 async fn ledger_with_runs(path: &std::path::Path) {
     let ledger = Ledger::open(
@@ -31,6 +31,12 @@ async fn ledger_with_runs(path: &std::path::Path) {
             ..RunCounts::default()
         };
         let error = matches!(outcome, RunOutcome::Failed).then_some("Confluence unreachable");
+        if tenant == "globex" {
+            ledger
+                .record_item_failure(run, "globex/1_ENG/42", ItemPhase::Ingest, "upload refused")
+                .await
+                .unwrap();
+        }
         ledger
             .finish_run(run, outcome, &counts, error)
             .await
