@@ -108,7 +108,7 @@ impl TenantDeletion {
         };
         let (outcome, error) = match report.status {
             DeletionStatus::Success => (RunOutcome::Success, None),
-            _ => (RunOutcome::PartialSuccess, Some(report.errors.join("; "))),
+            _ => (RunOutcome::Failed, Some(report.errors.join("; "))),
         };
         self.ledger
             .finish_run(run, outcome, &counts, error.as_deref())
