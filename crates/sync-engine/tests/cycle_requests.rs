@@ -224,7 +224,34 @@ async fn fetching_runs_ahead_of_uploading_but_only_a_bounded_way(flavour: Flavou
     );
 }
 
+async fn uploads_run_concurrency_at_a_time(flavour: Flavour) {
+    let content = (0..12u64)
+        .map(|i| page(1000 + i, "SP", None, &[SINGLE]))
+        .collect();
+    let h = Harness::new(flavour, dataset(content)).await;
+    h.sb.unique
+        .add_fault(UniqueFault::latency("upload", Duration::from_millis(30)));
+    let mut spec = h.spec();
+    spec.concurrency = 3;
+
+    h.run(spec).await.unwrap();
+
+    let puts = uploads(&h);
+    assert_eq!(puts.len(), 12);
+    let overlap = |at| {
+        puts.iter()
+            .filter(|r| r.started_at <= at && at < r.finished_at)
+            .count()
+    };
+    let most = puts.iter().map(|r| overlap(r.started_at)).max().unwrap();
+    assert!(
+        (2..=3).contains(&most),
+        "{most} uploads at once with concurrency 3"
+    );
+}
+
 on_both_flavours!(
+    uploads_run_concurrency_at_a_time,
     fetching_runs_ahead_of_uploading_but_only_a_bounded_way,
     initial_sync_fetches_bodies_in_batches,
     a_cycle_dropped_anywhere_converges_on_the_next,
