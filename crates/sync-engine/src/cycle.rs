@@ -222,6 +222,8 @@ impl TenantSync {
             self.observer.phase(Phase::Deleting);
             self.delete(&plan.deleted_keys, &open_failures, report)
                 .await;
+            self.forget_vanished_failures(&open_failures, &discovery)
+                .await;
             self.observer.phase(Phase::CleaningUp);
             self.clean_up_removed_spaces(&root, &plan.discovered_spaces, report)
                 .await?;
@@ -443,6 +445,25 @@ impl TenantSync {
                     self.observer.deleted(0, batch.len() as u64);
                     tracing::error!(keys = ?batch, err = %e, "Failed to delete content, skipping");
                 }
+            }
+        }
+    }
+
+    /// Open failures of items a complete discovery no longer finds: they will never succeed, so
+    /// they would only haunt `status` until pruned.
+    async fn forget_vanished_failures(
+        &self,
+        open_failures: &HashSet<String>,
+        discovery: &Discovery,
+    ) {
+        if open_failures.is_empty() {
+            return;
+        }
+        let discovered: HashSet<String> =
+            discovered_keys(&self.spec, discovery).into_iter().collect();
+        for key in open_failures.iter().filter(|k| !discovered.contains(*k)) {
+            if let Err(e) = self.ledger.clear_item_failure(&self.spec.name, key).await {
+                tracing::warn!(key = %key, err = %e, "clearing a vanished item's failure failed");
             }
         }
     }

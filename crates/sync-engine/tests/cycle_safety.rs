@@ -78,6 +78,19 @@ async fn a_failed_body_fetch_skips_only_that_page_and_is_retried(flavour: Flavou
     assert!(h.ledger.open_failures(TENANT).await.unwrap().is_empty());
 }
 
+async fn a_failing_page_that_leaves_discovery_is_forgotten(flavour: Flavour) {
+    let h = Harness::new(flavour, three_pages()).await;
+    fail_second_page_body(&h);
+    h.run(h.spec()).await.unwrap();
+    assert_eq!(h.ledger.open_failures(TENANT).await.unwrap().len(), 1);
+
+    h.sb.faults.clear();
+    h.sb.confluence.set_labels("1002", vec![]).unwrap();
+    h.run(h.spec()).await.unwrap();
+
+    assert!(h.ledger.open_failures(TENANT).await.unwrap().is_empty());
+}
+
 async fn a_rejected_registration_skips_only_that_page(flavour: Flavour) {
     let h = Harness::new(flavour, three_pages()).await;
     h.sb.unique.add_fault(
@@ -475,6 +488,7 @@ async fn without_inlining_images_are_ingested_alone_and_bodies_verbatim(flavour:
 on_both_flavours!(
     a_failed_body_fetch_skips_only_that_page_and_is_retried,
     a_rejected_registration_skips_only_that_page,
+    a_failing_page_that_leaves_discovery_is_forgotten,
     a_failed_attachment_upload_leaves_no_orphan,
     a_failed_deletion_is_counted_and_retried_next_cycle,
     one_failing_removed_space_does_not_stop_the_next,
