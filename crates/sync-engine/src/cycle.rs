@@ -318,13 +318,16 @@ impl TenantSync {
         discovery: &Discovery,
     ) -> Result<HashSet<String>, EngineError> {
         let mut retry = open_failures.clone();
-        retry.extend(
-            self.in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .cloned(),
-        );
+        {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            if !in_flight.is_empty() && !discovery.truncated {
+                // Items that are gone will never be retried; do not carry them forever.
+                let discovered: HashSet<String> =
+                    discovered_keys(&self.spec, discovery).into_iter().collect();
+                in_flight.retain(|key| discovered.contains(key));
+            }
+            retry.extend(in_flight.iter().cloned());
+        }
         if previous_unclean {
             retry.extend(
                 self.unfinished_items(&discovered_keys(&self.spec, discovery))
