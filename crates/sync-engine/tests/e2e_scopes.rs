@@ -313,7 +313,11 @@ async fn a_partly_failed_tenant_deletion_keeps_the_mark_and_is_retried(flavour: 
     assert!(first.failures >= 1);
     let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
     assert_eq!(run.status, sync_engine::RunStatus::Failed);
-    assert!(run.error.as_deref().unwrap().contains("boom"), "{:?}", run.error);
+    assert!(
+        run.error.as_deref().unwrap().contains("boom"),
+        "{:?}",
+        run.error
+    );
     assert_eq!(h.root_external_id(), Some(h.owner()));
 
     let second = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
