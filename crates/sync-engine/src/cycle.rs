@@ -121,9 +121,9 @@ impl TenantSync {
         self.observer.phase(Phase::Idle);
         report.duration = started.elapsed();
         let result = match result {
-            Err(EngineError::GuardAborted { reason, .. }) => {
+            Err(e @ EngineError::GuardAborted { .. }) => {
                 report.status = CycleStatus::Aborted;
-                report.aborted_reason = Some(reason);
+                report.aborted_reason = Some(e.to_string());
                 Ok(())
             }
             other => other,

@@ -39,7 +39,7 @@ pub enum EngineError {
     InstanceId(#[source] ConfluenceError),
 
     /// A mass-deletion guard stopped the cycle; nothing of that space was deleted.
-    #[error("deletion guard aborted the cycle for {partial_key}: {reason}")]
+    #[error("the {guard} deletion guard aborted the cycle for {partial_key}: {reason}")]
     GuardAborted {
         guard: Guard,
         partial_key: String,

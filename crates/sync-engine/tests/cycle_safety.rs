@@ -220,6 +220,7 @@ async fn deleting_every_stored_file_without_replacement_aborts(flavour: Flavour)
     let reason = report.aborted_reason.unwrap();
     assert!(reason.contains("would delete all 2 files"), "{reason}");
     assert!(reason.contains(&format!("{TENANT}/98304_SP")), "{reason}");
+    assert!(reason.contains("whole-space"), "{reason}");
     assert_eq!(h.keys().len(), 3, "nothing deleted");
     assert!(
         h.sb.unique.calls_of("ContentUpsert").is_empty(),
