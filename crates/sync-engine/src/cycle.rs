@@ -122,6 +122,7 @@ impl TenantSync {
         report.duration = started.elapsed();
         let result = match result {
             Err(e @ EngineError::GuardAborted { .. }) => {
+                tracing::warn!(reason = %e, "{e}");
                 report.status = CycleStatus::Aborted;
                 report.aborted_reason = Some(e.to_string());
                 Ok(())
