@@ -34,6 +34,19 @@ pub(crate) async fn open_ledger(daemon: &DaemonConfig, read_only: bool) -> anyho
         .context("opening the state ledger (state.url)")
 }
 
+/// `systemctl status` shows how many tenants are scheduled.
+fn notify_tenant_count(loops: &Loops) {
+    let status = format!("{} tenant(s) scheduled", loops.current.len());
+    systemd_notify("STATUS", crate::sd_notify::notify_status(&status));
+}
+
+/// A lost systemd notification is worth a warning, never a stop: systemd times out on its own.
+fn systemd_notify(what: &str, result: std::io::Result<()>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "Could not send {what} to systemd");
+    }
+}
+
 /// Whether the state is a SQLite file that does not exist yet (nothing has run here).
 pub(crate) fn sqlite_file_missing(daemon: &DaemonConfig) -> bool {
     let url = daemon.state.url.expose_secret();
@@ -208,10 +221,25 @@ pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> a
     let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let mut files = snapshot(config_path.as_deref(), &daemon);
     let mut poll = tokio::time::interval(FILE_POLL);
+    // systemd (Type=notify): started once the config is loaded, the ledger open and the
+    // endpoints listening; the watchdog is fed from this loop, which stalls if the daemon hangs.
+    systemd_notify("READY=1", crate::sd_notify::notify_ready());
+    notify_tenant_count(&loops);
+    let watchdog_every = crate::sd_notify::watchdog_interval()
+        .map(|interval| interval / 2)
+        .unwrap_or(Duration::from_secs(3600));
+    let mut watchdog = tokio::time::interval(watchdog_every);
+    let watchdog_on = crate::sd_notify::watchdog_interval().is_some();
     loop {
         let reason = tokio::select! {
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
+            _ = watchdog.tick() => {
+                if watchdog_on {
+                    systemd_notify("WATCHDOG=1", crate::sd_notify::notify_watchdog());
+                }
+                continue;
+            }
             _ = sighup.recv() => "SIGHUP",
             _ = poll.tick() => {
                 let now = snapshot(config_path.as_deref(), &daemon);
@@ -222,8 +250,12 @@ pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> a
                 "a config or tenant file changed"
             }
         };
+        systemd_notify("RELOADING=1", crate::sd_notify::notify_reloading());
         reload(config_path.as_deref(), reason, &state, &mut loops);
+        systemd_notify("READY=1", crate::sd_notify::notify_ready());
+        notify_tenant_count(&loops);
     }
+    systemd_notify("STOPPING=1", crate::sd_notify::notify_stopping());
 
     let grace = daemon.shutdown_grace_period;
     tracing::info!(

@@ -24,6 +24,7 @@ mod metrics;
 mod observer;
 mod runner;
 mod scheduler;
+mod sd_notify;
 mod status;
 mod sync_cmd;
 pub mod telemetry;

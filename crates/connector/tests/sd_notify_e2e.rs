@@ -162,7 +162,6 @@ tenants:
 }
 
 #[test]
-#[ignore = "the daemon does not call crate::sd_notify yet; remove once daemon.rs sends the notifications"]
 fn signals_ready_once_started_and_stopping_on_sigterm() {
     let mut daemon = Daemon::start(None);
 
@@ -174,7 +173,6 @@ fn signals_ready_once_started_and_stopping_on_sigterm() {
 }
 
 #[test]
-#[ignore = "the daemon does not call crate::sd_notify yet; remove once daemon.rs sends the notifications"]
 fn pings_the_watchdog_while_running() {
     let daemon = Daemon::start(Some(Duration::from_secs(1)));
 
@@ -185,7 +183,6 @@ fn pings_the_watchdog_while_running() {
 }
 
 #[test]
-#[ignore = "the daemon does not call crate::sd_notify yet; remove once daemon.rs sends the notifications"]
 fn reports_reloading_then_ready_again_on_sighup() {
     let daemon = Daemon::start(None);
     daemon.expect("READY=1", Duration::from_secs(60));
