@@ -23,6 +23,55 @@ async fn v1_keys_have_no_tenant_prefix(flavour: Flavour) {
     assert_eq!(h.keys(), ["98304_SP/1001", "98304_SP/1001::att2001"]);
     let diff = &h.sb.unique.calls_of("file-diff")[0];
     assert_eq!(diff.variables["partialKey"], "98304_SP");
+    // The space scope's mark keeps the tenant whatever the key format.
+    let space_scope =
+        h.sb.unique
+            .scopes()
+            .into_iter()
+            .find(|s| s.path == "/Confluence/SP")
+            .unwrap();
+    assert_eq!(
+        space_scope.external_id.as_deref(),
+        Some("confc:tenant1:98304:SP")
+    );
+}
+
+/// Keys, diff keys and scope marks as literal strings, exactly as the reference writes them
+/// (behaviours P, unique-api-detail §8): a user switching connectors must not re-ingest.
+async fn v2_keys_and_scope_marks_match_the_reference_literally(flavour: Flavour) {
+    let mut p = page(1001, "SP", None, &[SINGLE]);
+    p.attachments = vec![attachment(2001, "a.pdf", "application/pdf", "pdf")];
+    let h = Harness::new(flavour, dataset(vec![p])).await;
+
+    h.run(h.spec()).await.unwrap();
+
+    assert_eq!(
+        h.keys(),
+        ["tenant1/98304_SP/1001", "tenant1/98304_SP/1001::att2001"]
+    );
+    let diff = &h.sb.unique.calls_of("file-diff")[0];
+    assert_eq!(diff.variables["partialKey"], "tenant1/98304_SP");
+    let diff_keys: Vec<&str> = diff.variables["fileList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(diff_keys, ["1001", "1001::att2001"]);
+    let mark_of = |path: &str| {
+        h.sb.unique
+            .scopes()
+            .into_iter()
+            .find(|s| s.path == path)
+            .and_then(|s| s.external_id)
+            .unwrap()
+    };
+    assert_eq!(mark_of("/Confluence/SP"), "confc:tenant1:98304:SP");
+    let root_mark = match flavour {
+        Flavour::Cloud => "confc:cloud:sandbox-cloud",
+        Flavour::DataCenter => "confc:data-center:5d1a3f0e-5a1d-4b0c-9a8e-5a4db0c0ffee",
+    };
+    assert_eq!(mark_of("/Confluence"), root_mark);
 }
 
 async fn constant_fields_and_forwarded_config_reach_unique(flavour: Flavour) {
@@ -196,6 +245,7 @@ on_both_flavours!(
     empty_pages_and_zero_byte_attachments_are_skipped,
     a_large_attachment_streams_through_whole,
     v1_keys_have_no_tenant_prefix,
+    v2_keys_and_scope_marks_match_the_reference_literally,
     constant_fields_and_forwarded_config_reach_unique,
     an_old_format_space_mark_is_rewritten,
     nothing_discovered_cleans_up_nothing,
