@@ -328,6 +328,67 @@ async fn a_partly_failed_tenant_deletion_keeps_the_mark_and_is_retried(flavour: 
     assert!(h.keys().is_empty());
 }
 
+async fn a_failed_content_deletion_keeps_the_mark_and_is_retried(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.run(h.spec()).await.unwrap();
+    h.sb.unique
+        .add_fault(UniqueFault::graphql_error("ContentDeleteByContentIds", "boom").times(1));
+
+    let first = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+
+    assert_eq!(first.status, DeletionStatus::Failure);
+    assert!(
+        first
+            .errors
+            .iter()
+            .any(|e| e.contains("Failed to delete content for scope")),
+        "{:?}",
+        first.errors
+    );
+    assert_eq!(
+        h.root_external_id(),
+        Some(h.owner()),
+        "mark kept for a retry"
+    );
+
+    let second = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+
+    assert_eq!(second.status, DeletionStatus::Success);
+    assert_eq!(h.scope_paths(), ["/Confluence"]);
+    assert_eq!(h.root_external_id(), None);
+    assert!(h.keys().is_empty());
+}
+
+async fn a_failed_mark_clearing_fails_the_deletion_and_is_retried(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.run(h.spec()).await.unwrap();
+    h.sb.unique
+        .add_fault(UniqueFault::graphql_error("UpdateScope", "boom").times(1));
+
+    let first = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+
+    assert_eq!(first.status, DeletionStatus::Failure);
+    assert_eq!(first.failures, 1);
+    assert!(
+        first
+            .errors
+            .iter()
+            .any(|e| e.contains("Failed to clear root scope externalId")),
+        "{:?}",
+        first.errors
+    );
+    assert_eq!(h.root_external_id(), Some(h.owner()));
+    assert!(
+        h.keys().is_empty(),
+        "children went before the clearing failed"
+    );
+
+    let second = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+
+    assert_eq!(second.status, DeletionStatus::Success);
+    assert_eq!(h.root_external_id(), None);
+}
+
 async fn a_cleaned_up_tenant_is_skipped(flavour: Flavour) {
     let h = Harness::new(flavour, dataset(vec![])).await;
 
@@ -358,6 +419,8 @@ on_both_flavours!(
     deleting_a_tenant_removes_its_scopes_and_files_and_releases_the_root,
     deleting_a_tenant_without_children_clears_the_mark,
     a_partly_failed_tenant_deletion_keeps_the_mark_and_is_retried,
+    a_failed_content_deletion_keeps_the_mark_and_is_retried,
+    a_failed_mark_clearing_fails_the_deletion_and_is_retried,
     a_cleaned_up_tenant_is_skipped,
     a_missing_root_is_skipped_by_deletion,
 );
