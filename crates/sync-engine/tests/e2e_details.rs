@@ -241,7 +241,49 @@ async fn empty_pages_and_zero_byte_attachments_are_skipped(flavour: Flavour) {
     assert_eq!(report.counts.ingested_attachments_skipped, 1);
 }
 
+/// Deletes a page from Confluence once the diff starts: after discovery found it, before its
+/// body is fetched.
+#[derive(Debug)]
+struct DeleteWhenDiffing(sandbox::confluence::ConfluenceSim, &'static str);
+
+impl sync_engine::CycleObserver for DeleteWhenDiffing {
+    fn phase(&self, phase: Phase) {
+        if phase == Phase::Diffing {
+            self.0.delete_content(self.1).unwrap();
+        }
+    }
+}
+
+async fn a_page_deleted_before_its_body_is_fetched_is_skipped(flavour: Flavour) {
+    let h = Harness::new(
+        flavour,
+        dataset(vec![
+            page(1001, "SP", None, &[SINGLE]),
+            page(1002, "SP", None, &[SINGLE]),
+        ]),
+    )
+    .await;
+    let observer = std::sync::Arc::new(DeleteWhenDiffing(h.sb.confluence.clone(), "1001"));
+
+    let report = h
+        .sync_with(h.spec(), observer)
+        .run_cycle(
+            sync_engine::RunTrigger::Cli,
+            sync_engine::CycleMode::Normal,
+            sync_engine::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(report.status, sync_engine::CycleStatus::Success);
+    assert_eq!(report.counts.ingested_pages_ok, 1);
+    assert_eq!(report.counts.ingested_pages_skipped, 1);
+    assert_eq!(report.counts.ingested_pages_failed, 0);
+    assert_eq!(h.keys(), [key(SP, "1002")]);
+}
+
 on_both_flavours!(
+    a_page_deleted_before_its_body_is_fetched_is_skipped,
     empty_pages_and_zero_byte_attachments_are_skipped,
     a_large_attachment_streams_through_whole,
     v1_keys_have_no_tenant_prefix,
