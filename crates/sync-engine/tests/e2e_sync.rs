@@ -408,6 +408,53 @@ async fn an_edited_page_is_reingested_under_the_same_key(flavour: Flavour) {
     );
 }
 
+/// Only the attachment is new: its space still gets its scope resolved (S.176) and the
+/// unchanged page is not ingested again (S.174–175).
+async fn a_new_attachment_on_an_unchanged_page_is_ingested_alone(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.run(h.spec()).await.unwrap();
+    h.sb.unique.clear_calls();
+    h.sb.confluence
+        .add_attachment(
+            "1001",
+            attachment(2001, "new.pdf", "application/pdf", "new pdf"),
+        )
+        .unwrap();
+
+    let report = h.run(h.spec()).await.unwrap();
+
+    assert_eq!(report.status, CycleStatus::Success);
+    assert_eq!(h.keys(), [sp("1001"), sp("1001::att2001")]);
+    assert_eq!(
+        h.sb.unique.file_bytes(&sp("1001::att2001")).unwrap(),
+        b"new pdf"
+    );
+    let registered: Vec<String> =
+        h.sb.unique
+            .calls_of("ContentUpsert")
+            .iter()
+            .map(|c| {
+                c.variables["input"]["key"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+    assert!(
+        !registered.is_empty() && registered.iter().all(|k| k == &sp("1001::att2001")),
+        "only the attachment is registered: {registered:?}"
+    );
+    let attachment_scope =
+        h.sb.unique
+            .file_by_key(&sp("1001::att2001"))
+            .unwrap()
+            .scope_id;
+    assert_eq!(
+        attachment_scope,
+        h.sb.unique.file_by_key(&sp("1001")).unwrap().scope_id
+    );
+}
+
 async fn full_replacement_with_new_ids_is_allowed(flavour: Flavour) {
     let h = Harness::new(
         flavour,
@@ -583,6 +630,7 @@ async fn a_page_moved_to_another_space_changes_key(flavour: Flavour) {
 }
 
 on_both_flavours!(
+    a_new_attachment_on_an_unchanged_page_is_ingested_alone,
     single_labelled_page_lands_in_its_space_scope,
     page_and_its_pdf_become_two_files,
     only_labelled_pages_are_ingested,
