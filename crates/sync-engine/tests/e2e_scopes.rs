@@ -389,6 +389,52 @@ async fn a_failed_mark_clearing_fails_the_deletion_and_is_retried(flavour: Flavo
     assert_eq!(h.root_external_id(), None);
 }
 
+// ---- W. removed-space cleanup --------------------------------------------------------------
+
+/// W.254–255: only this tenant's parseable space scopes whose space left discovery go; unmarked
+/// children, old-format marks and another tenant's spaces under the same root are never touched.
+async fn removed_space_cleanup_touches_only_this_tenants_marked_spaces(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    let root = h.root_id.clone();
+    seed_scope(
+        &h,
+        "gone",
+        "GONE",
+        Some(&root),
+        Some("confc:tenant1:777:GONE"),
+    );
+    seed_file(&h, "tenant1/777_GONE/5", "gone");
+    seed_scope(&h, "manual", "Manual", Some(&root), None);
+    seed_file(&h, "manual/1", "manual");
+    seed_scope(&h, "legacy", "LEG", Some(&root), Some("confc:tenant1:LEG"));
+    seed_file(&h, "tenant1/888_LEG/6", "legacy");
+    seed_scope(&h, "other", "OT", Some(&root), Some("confc:tenant2:700:OT"));
+    seed_file(&h, "tenant2/700_OT/7", "other");
+
+    let report = h.run(h.spec()).await.unwrap();
+
+    assert_eq!(report.removed_spaces, ["GONE"]);
+    assert_eq!(
+        h.scope_paths(),
+        [
+            "/Confluence",
+            "/Confluence/LEG",
+            "/Confluence/Manual",
+            "/Confluence/OT",
+            "/Confluence/SP"
+        ]
+    );
+    assert_eq!(
+        h.keys(),
+        [
+            "manual/1",
+            "tenant1/888_LEG/6",
+            "tenant1/98304_SP/1001",
+            "tenant2/700_OT/7"
+        ]
+    );
+}
+
 async fn a_cleaned_up_tenant_is_skipped(flavour: Flavour) {
     let h = Harness::new(flavour, dataset(vec![])).await;
 
@@ -422,5 +468,6 @@ on_both_flavours!(
     a_failed_content_deletion_keeps_the_mark_and_is_retried,
     a_failed_mark_clearing_fails_the_deletion_and_is_retried,
     a_cleaned_up_tenant_is_skipped,
+    removed_space_cleanup_touches_only_this_tenants_marked_spaces,
     a_missing_root_is_skipped_by_deletion,
 );
