@@ -207,6 +207,28 @@ async fn a_failed_discovery_is_recorded_and_ends_idle(flavour: Flavour) {
     assert!(run.error.as_deref().unwrap().contains("discovery failed"));
 }
 
+/// S.173: a failing diff fails the cycle before anything is fetched, written or deleted.
+async fn a_failed_diff_fails_the_cycle_before_any_write(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique
+        .add_fault(sandbox::unique::UniqueFault::status("file-diff", 400));
+
+    let error = h.run(h.spec()).await.unwrap_err();
+
+    assert!(error.to_string().contains("file diff"), "{error}");
+    assert!(h.keys().is_empty());
+    assert!(h.sb.unique.calls_of("ContentUpsert").is_empty());
+    assert!(
+        h.confluence_requests()
+            .iter()
+            .all(|r| !r.path_and_query.contains("body")),
+        "no body fetched after a failed diff"
+    );
+    assert_eq!(h.observer.phases.lock().unwrap().last(), Some(&Phase::Idle));
+    let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
+    assert_eq!(run.status, RunStatus::Failed);
+}
+
 async fn a_large_attachment_streams_through_whole(flavour: Flavour) {
     let size = 8 * 1024 * 1024;
     let mut p = page(1001, "SP", None, &[SINGLE]);
@@ -293,4 +315,5 @@ on_both_flavours!(
     nothing_discovered_cleans_up_nothing,
     a_full_run_walks_every_phase_and_is_recorded,
     a_failed_discovery_is_recorded_and_ends_idle,
+    a_failed_diff_fails_the_cycle_before_any_write,
 );
