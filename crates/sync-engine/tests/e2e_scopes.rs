@@ -189,6 +189,24 @@ async fn a_failed_migration_claims_nothing(flavour: Flavour) {
     assert!(h.keys().is_empty());
 }
 
+/// X.260: an old root carrying our mark but no children is simply deleted, then the new root
+/// is claimed and the cycle goes on.
+async fn an_empty_old_root_is_deleted_and_the_new_root_claimed(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique.reset();
+    seed_scope(&h, "old-root", "Confluence", None, Some(&h.owner()));
+    seed_scope(&h, "new-root", "Confluence v2", None, None);
+    let mut spec = h.spec();
+    spec.root_scope_id = "new-root".into();
+
+    h.run(spec).await.unwrap();
+
+    assert!(h.sb.unique.scopes().iter().all(|s| s.id != "old-root"));
+    assert_eq!(external_id_of(&h, "new-root"), Some(h.owner()));
+    assert_eq!(h.scope_paths(), ["/Confluence v2", "/Confluence v2/SP"]);
+    assert_eq!(h.keys(), [key(SP, "1001")]);
+}
+
 async fn another_tenants_root_is_never_migrated(flavour: Flavour) {
     let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
     h.sb.unique.reset();
@@ -460,6 +478,7 @@ on_both_flavours!(
     space_scopes_move_from_our_old_root_without_reingestion,
     a_failed_migration_claims_nothing,
     another_tenants_root_is_never_migrated,
+    an_empty_old_root_is_deleted_and_the_new_root_claimed,
     a_missing_root_scope_fails_the_cycle_by_name,
     the_cycle_grants_itself_the_access_it_needs,
     deleting_a_tenant_removes_its_scopes_and_files_and_releases_the_root,
