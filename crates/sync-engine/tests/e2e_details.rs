@@ -317,3 +317,31 @@ on_both_flavours!(
     a_failed_discovery_is_recorded_and_ends_idle,
     a_failed_diff_fails_the_cycle_before_any_write,
 );
+
+/// W.249: the Data Center instance id (the manifest) is asked once per engine, not per cycle.
+#[tokio::test]
+async fn the_instance_id_is_resolved_once_across_cycles() {
+    let h = Harness::new(
+        Flavour::DataCenter,
+        dataset(vec![page(1001, "SP", None, &[SINGLE])]),
+    )
+    .await;
+    let sync = h.sync(h.spec());
+
+    for _ in 0..3 {
+        sync.run_cycle(
+            sync_engine::RunTrigger::Schedule,
+            sync_engine::CycleMode::Normal,
+            sync_engine::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    }
+
+    let manifests = h
+        .confluence_requests()
+        .iter()
+        .filter(|r| r.route.ends_with("/applinks/1.0/manifest"))
+        .count();
+    assert_eq!(manifests, 1);
+}
