@@ -207,6 +207,34 @@ async fn an_empty_old_root_is_deleted_and_the_new_root_claimed(flavour: Flavour)
     assert_eq!(h.keys(), [key(SP, "1001")]);
 }
 
+/// X.262: the old root cannot be deleted (it still holds a file of its own) → the migration
+/// fails with `Failed to delete old root scope` and the new root is not claimed.
+async fn an_old_root_that_cannot_be_deleted_fails_the_migration(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique.reset();
+    seed_scope(&h, "old-root", "Confluence", None, Some(&h.owner()));
+    seed_file(&h, "loose/1", "old-root");
+    seed_scope(&h, "new-root", "Confluence v2", None, None);
+    let mut spec = h.spec();
+    spec.root_scope_id = "new-root".into();
+
+    let error = h.run(spec).await.unwrap_err();
+
+    assert!(
+        matches!(error, EngineError::MigrationFailed { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("Failed to delete old root scope"),
+        "{error}"
+    );
+    assert_eq!(external_id_of(&h, "new-root"), None);
+    assert_eq!(external_id_of(&h, "old-root"), Some(h.owner()));
+    assert_eq!(h.keys(), ["loose/1"]);
+}
+
 async fn another_tenants_root_is_never_migrated(flavour: Flavour) {
     let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
     h.sb.unique.reset();
@@ -479,6 +507,7 @@ on_both_flavours!(
     a_failed_migration_claims_nothing,
     another_tenants_root_is_never_migrated,
     an_empty_old_root_is_deleted_and_the_new_root_claimed,
+    an_old_root_that_cannot_be_deleted_fails_the_migration,
     a_missing_root_scope_fails_the_cycle_by_name,
     the_cycle_grants_itself_the_access_it_needs,
     deleting_a_tenant_removes_its_scopes_and_files_and_releases_the_root,
