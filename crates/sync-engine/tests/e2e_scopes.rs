@@ -235,6 +235,23 @@ async fn an_old_root_that_cannot_be_deleted_fails_the_migration(flavour: Flavour
     assert_eq!(h.keys(), ["loose/1"]);
 }
 
+/// W.248 (second half): a claim that fails fails the cycle before anything is written.
+async fn a_failed_claim_fails_the_cycle_before_any_write(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.sb.unique
+        .add_fault(UniqueFault::graphql_error("UpdateScope", "no"));
+
+    let error = h.run(h.spec()).await.unwrap_err();
+
+    assert!(
+        error.to_string().contains("claiming the root scope"),
+        "{error}"
+    );
+    assert_eq!(h.root_external_id(), None);
+    assert!(h.keys().is_empty());
+    assert_eq!(h.scope_paths(), ["/Confluence"]);
+}
+
 async fn another_tenants_root_is_never_migrated(flavour: Flavour) {
     let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
     h.sb.unique.reset();
@@ -508,6 +525,7 @@ on_both_flavours!(
     another_tenants_root_is_never_migrated,
     an_empty_old_root_is_deleted_and_the_new_root_claimed,
     an_old_root_that_cannot_be_deleted_fails_the_migration,
+    a_failed_claim_fails_the_cycle_before_any_write,
     a_missing_root_scope_fails_the_cycle_by_name,
     the_cycle_grants_itself_the_access_it_needs,
     deleting_a_tenant_removes_its_scopes_and_files_and_releases_the_root,
