@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use cycle_common::*;
 use sandbox::unique::UniqueFault;
-use sync_engine::{CancellationToken, CycleMode, CycleStatus, RunTrigger};
+use sync_engine::{CancellationToken, CycleMode, CycleStatus, RunStatus, RunTrigger};
 
 const SINGLE: &str = "ai-ingest";
 const ALL: &str = "ai-ingest-all";
@@ -168,6 +168,14 @@ async fn a_cycle_dropped_anywhere_converges_on_the_next(flavour: Flavour) {
         assert!(
             files.iter().all(|f| f.uploaded_size.is_some()),
             "every file finalized with bytes after stopping at {stop_after}"
+        );
+        // The ledger tells the truth: the dropped run is interrupted, not running forever.
+        let runs = h.ledger.recent_runs(Some(TENANT), 10).await.unwrap();
+        let statuses: Vec<RunStatus> = runs.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [RunStatus::Success, RunStatus::Interrupted],
+            "stopped after {stop_after}"
         );
     }
 }

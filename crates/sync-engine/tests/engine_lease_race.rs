@@ -219,3 +219,64 @@ async fn two_engines_racing_for_one_tenant_on_postgres_never_overlap() {
         );
     }
 }
+
+/// A cycle dropped mid-way under a live lease is recorded `interrupted` by the next cycle of the
+/// same engine, on PostgreSQL as on SQLite (`cycle_requests` covers SQLite).
+#[tokio::test]
+async fn a_dropped_cycle_is_recorded_interrupted_on_postgres() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let pages = (0..PAGES)
+        .map(|i| page(2000 + i, "SP", None, &["ai-ingest"]))
+        .collect();
+    let h = Harness::new(Flavour::Cloud, dataset(pages)).await;
+    let ledger = Ledger::open(&url, LedgerOptions::default()).await.unwrap();
+    let confluence =
+        ConfluenceClient::new(h.confluence_config(true), Arc::new(NoopObserver)).unwrap();
+    let sync = TenantSync::new(
+        h.spec(),
+        confluence,
+        h.unique_client(),
+        ledger.clone(),
+        Arc::new(NoopCycleObserver),
+    );
+    let lease = ledger
+        .try_acquire_lease(TENANT, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let dropped = tokio::select! {
+        _ = sync.run_cycle(RunTrigger::Schedule, CycleMode::Normal, CancellationToken::new()) => false,
+        () = async {
+            while h.sb.requests.records().len() < 10 {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        } => true,
+    };
+    assert!(
+        dropped,
+        "the first cycle finished before it could be dropped"
+    );
+    let report = sync
+        .run_cycle(
+            RunTrigger::Schedule,
+            CycleMode::Normal,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(report.status, CycleStatus::Success);
+    let statuses: Vec<RunStatus> = ledger
+        .recent_runs(Some(TENANT), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [RunStatus::Success, RunStatus::Interrupted]);
+    assert_eq!(h.keys().len(), PAGES as usize);
+    ledger.release_lease(lease).await.unwrap();
+}

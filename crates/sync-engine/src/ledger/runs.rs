@@ -254,6 +254,9 @@ pub struct RunFailure {
 const INTERRUPTED_ERROR: &str =
     "the process running this sync stopped before finishing it (crash, kill or lost lease)";
 
+/// The error recorded on a run whose cycle was dropped while its process lived on.
+const DROPPED_ERROR: &str = "the cycle was dropped before finishing it (its task was cancelled)";
+
 #[derive(sqlx::FromRow)]
 struct RunRow {
     id: i64,
@@ -639,6 +642,29 @@ impl Ledger {
     /// every leftover run counts as gone.
     pub async fn mark_interrupted_runs(&self) -> Result<u64, LedgerError> {
         self.mark_interrupted(None).await
+    }
+
+    /// Marks one of this instance's own runs `interrupted` if it is still `running`: the engine
+    /// calls it when a tenant's previous cycle was dropped mid-way (its future cancelled) and so
+    /// never recorded an outcome. Returns whether the run was marked.
+    pub(crate) async fn mark_own_run_interrupted(&self, run: RunId) -> Result<bool, LedgerError> {
+        let marked = on_backend!(self, |pool, dialect| {
+            let sql = format!(
+                "UPDATE runs SET status = 'interrupted', finished_at = {now}, \
+                 error = COALESCE(error, $3) \
+                 WHERE id = $1 AND holder = $2 AND status = 'running'",
+                now = dialect.now()
+            );
+            sqlx::query(&sql)
+                .bind(run.0)
+                .bind(self.holder_id())
+                .bind(DROPPED_ERROR)
+                .execute(pool)
+                .await
+                .map_err(query("mark_own_run_interrupted"))?
+                .rows_affected()
+        });
+        Ok(marked > 0)
     }
 
     pub(crate) async fn mark_interrupted(&self, tenant: Option<&str>) -> Result<u64, LedgerError> {
