@@ -302,11 +302,8 @@ fn from_report(report: CycleReport, took: Duration) -> RunSummary {
 }
 
 impl TenantRunner for EngineRunner {
-    /// The engine's futures are not `Send` for every lifetime (a rustc limitation with
-    /// higher-ranked lifetimes in async closures, rust-lang/rust#64552), so they cannot be boxed
-    /// as `Send` nor spawned. The run is therefore driven by `block_on` on a blocking thread of
-    /// the same runtime: the future never moves between threads, and everything it spawns still
-    /// runs on the runtime's workers. One blocking thread per running tenant.
+    /// The run is spawned as its own task so a panic inside the engine becomes a failed run
+    /// instead of taking the scheduler down; the tenant span is attached to every line it logs.
     fn run(
         &self,
         tenant: Arc<TenantRuntime>,
@@ -317,19 +314,15 @@ impl TenantRunner for EngineRunner {
     ) -> BoxFuture<'_, RunSummary> {
         tenant.observer.set_progress(progress);
         let runner = self.clone();
-        let handle = tokio::runtime::Handle::current();
         let name = tenant.name().to_owned();
         let kind = kind(&tenant);
         Box::pin(async move {
             let observer = tenant.observer.clone();
-            let joined = tokio::task::spawn_blocking(move || {
-                let span = tenant_span(tenant.name());
-                handle.block_on(
-                    runner
-                        .run_here(&tenant, trigger, mode, cancel)
-                        .instrument(span),
-                )
-            })
+            let span = tenant_span(tenant.name());
+            let joined = tokio::spawn(
+                async move { runner.run_here(&tenant, trigger, mode, cancel).await }
+                    .instrument(span),
+            )
             .await;
             observer.set_progress(Arc::new(NoProgress));
             joined.unwrap_or_else(|e| {

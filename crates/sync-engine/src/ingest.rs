@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use confluence_client::{ConfluenceApi, ConfluenceClient, ContentRef, PageBody};
-use futures::stream::{self, StreamExt as _, TryStreamExt as _};
+use futures::stream::{FuturesUnordered, StreamExt as _, TryStreamExt as _};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use unique_client::{Body, ContentItem, SourceKind, UniqueClient};
@@ -121,59 +121,78 @@ pub(crate) async fn ingest(
             }
         }
     };
-    let consume = stream::poll_fn(|cx| rx.poll_recv(cx)).for_each_concurrent(concurrency, |job| {
-        let outcome = &outcome;
-        let attachments_started = &attachments_started;
-        async move {
-            // Queued but not started: leave it for the next cycle.
-            if sink.cancel.is_cancelled() {
-                return;
-            }
-            let key = match &job {
-                Job::Page { work, .. } => work.key.as_str(),
-                Job::Attachment(work) => work.key.as_str(),
-            };
-            sink.in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.to_owned());
-            match job {
-                Job::Page { work, body } => {
-                    let (result, error) = page_job(sink, &work, body).await;
-                    settle(
-                        sink,
-                        outcome,
-                        ItemKind::Page,
-                        &work.key,
-                        result,
-                        error,
-                        None,
-                    )
-                    .await;
-                }
-                Job::Attachment(work) => {
-                    if !attachments_started.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        sink.observer.phase(Phase::IngestingAttachments);
-                    }
-                    let started = Instant::now();
-                    let (result, error) = attachment_job(sink, &work).await;
-                    let took = (result == ItemResult::Success).then(|| started.elapsed());
-                    settle(
-                        sink,
-                        outcome,
-                        ItemKind::Attachment,
-                        &work.key,
-                        result,
-                        error,
-                        took,
-                    )
-                    .await;
-                }
+    // A hand-written bounded pool, not `for_each_concurrent` with a closure: closures returning
+    // futures that borrow locals made the cycle's future not `Send` (rust-lang/rust#64552), so
+    // the daemon could not spawn it.
+    let consume = async {
+        let mut running = FuturesUnordered::new();
+        let mut open = true;
+        while open || !running.is_empty() {
+            tokio::select! {
+                job = rx.recv(), if open && running.len() < concurrency => match job {
+                    Some(job) => running.push(run_job(sink, &outcome, &attachments_started, job)),
+                    None => open = false,
+                },
+                Some(()) = running.next(), if !running.is_empty() => {}
             }
         }
-    });
+    };
     tokio::join!(produce, consume);
     outcome.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One queued job, from the cancel check to its settled outcome.
+async fn run_job(
+    sink: &Sink<'_>,
+    outcome: &Mutex<IngestOutcome>,
+    attachments_started: &std::sync::atomic::AtomicBool,
+    job: Job,
+) {
+    // Queued but not started: leave it for the next cycle.
+    if sink.cancel.is_cancelled() {
+        return;
+    }
+    let key = match &job {
+        Job::Page { work, .. } => work.key.as_str(),
+        Job::Attachment(work) => work.key.as_str(),
+    };
+    sink.in_flight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key.to_owned());
+    match job {
+        Job::Page { work, body } => {
+            let (result, error) = page_job(sink, &work, body).await;
+            settle(
+                sink,
+                outcome,
+                ItemKind::Page,
+                &work.key,
+                result,
+                error,
+                None,
+            )
+            .await;
+        }
+        Job::Attachment(work) => {
+            if !attachments_started.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                sink.observer.phase(Phase::IngestingAttachments);
+            }
+            let started = Instant::now();
+            let (result, error) = attachment_job(sink, &work).await;
+            let took = (result == ItemResult::Success).then(|| started.elapsed());
+            settle(
+                sink,
+                outcome,
+                ItemKind::Attachment,
+                &work.key,
+                result,
+                error,
+                took,
+            )
+            .await;
+        }
+    }
 }
 
 /// One batch of bodies. A failing batch is retried page by page, so one bad page (e.g. one that
