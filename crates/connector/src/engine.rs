@@ -304,6 +304,8 @@ fn from_report(report: CycleReport, took: Duration) -> RunSummary {
 impl TenantRunner for EngineRunner {
     /// The run is spawned as its own task so a panic inside the engine becomes a failed run
     /// instead of taking the scheduler down; the tenant span is attached to every line it logs.
+    /// Dropping the returned future (a run abandoned after the grace period) aborts the task, as
+    /// dropping the engine's own future would: the engine is crash-safe at any await point.
     fn run(
         &self,
         tenant: Arc<TenantRuntime>,
@@ -319,11 +321,11 @@ impl TenantRunner for EngineRunner {
         Box::pin(async move {
             let observer = tenant.observer.clone();
             let span = tenant_span(tenant.name());
-            let joined = tokio::spawn(
+            let mut task = AbortOnDrop(tokio::spawn(
                 async move { runner.run_here(&tenant, trigger, mode, cancel).await }
                     .instrument(span),
-            )
-            .await;
+            ));
+            let joined = (&mut task.0).await;
             observer.set_progress(Arc::new(NoProgress));
             joined.unwrap_or_else(|e| {
                 RunSummary::failed(
@@ -334,6 +336,15 @@ impl TenantRunner for EngineRunner {
                 )
             })
         })
+    }
+}
+
+/// Aborts the spawned run when the future awaiting it is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

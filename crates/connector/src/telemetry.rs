@@ -62,16 +62,44 @@ fn is_user_data(field: &str) -> bool {
         && (EXACT.contains(&field) || SUFFIXES.iter().any(|s| field.ends_with(s)))
 }
 
-fn mask(fields: &mut serde_json::Map<String, serde_json::Value>) {
+/// Values shorter than this are not searched for in free text: masking "7" inside a message
+/// would garble counts and times while protecting nothing.
+const MIN_MASKED_IN_TEXT: usize = 3;
+
+/// Masks the user-data fields and returns their original text with its mask, so the same
+/// values can be masked where they also appear inside free text (a message, an error).
+fn mask(fields: &mut serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    let mut masked = Vec::new();
     for (name, value) in fields.iter_mut() {
         if is_user_data(name) {
             let text = match &*value {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            *value = serde_json::Value::String(
-                Diag::with_policy(&text, DiagnosticsDataPolicy::Conceal).to_string(),
-            );
+            let hidden = Diag::with_policy(&text, DiagnosticsDataPolicy::Conceal).to_string();
+            *value = serde_json::Value::String(hidden.clone());
+            masked.push((text, hidden));
+        }
+    }
+    masked
+}
+
+/// Replaces every masked value inside the remaining free-text fields (`message`, `err`, …):
+/// `warn!(title = %t, "Failed to ingest {t}")` must not print `t` in the message.
+fn mask_in_text(
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+    masked: &[(String, String)],
+) {
+    for (name, value) in fields.iter_mut() {
+        if is_user_data(name) {
+            continue;
+        }
+        if let serde_json::Value::String(text) = value {
+            for (raw, hidden) in masked {
+                if raw.chars().count() >= MIN_MASKED_IN_TEXT && text.contains(raw.as_str()) {
+                    *text = text.replace(raw.as_str(), hidden);
+                }
+            }
         }
     }
 }
@@ -139,9 +167,15 @@ where
             .find_map(|(_, f)| f.get("tenant").cloned())
             .or_else(|| fields.get("tenant").cloned());
         if self.conceal {
-            mask(&mut fields);
+            let mut masked = mask(&mut fields);
             for (_, f) in &mut spans {
-                mask(f);
+                masked.extend(mask(f));
+            }
+            // Longest first, so a value containing another is masked whole.
+            masked.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            mask_in_text(&mut fields, &masked);
+            for (_, f) in &mut spans {
+                mask_in_text(f, &masked);
             }
         }
         let level = event.metadata().level().as_str();
@@ -333,6 +367,27 @@ mod tests {
         assert_eq!(line["span"]["name"], "run_cycle");
         assert!(!out.contains("Salaries") && !out.contains("2006"), "{out}");
         assert!(line["title"].as_str().unwrap().starts_with("[redacted:"));
+    }
+
+    #[test]
+    fn conceal_masks_titles_and_ids_repeated_inside_the_message_and_errors() {
+        let log = || {
+            let span = tenant_span("acme");
+            let _entered = span.enter();
+            tracing::error!(
+                page_id = "2006",
+                title = "Salaries 2026",
+                err = "upload of Salaries 2026 (page 2006) failed",
+                "Failed to ingest Salaries 2026, skipping"
+            );
+        };
+        for json in [true, false] {
+            let out = capture(json, DiagnosticsDataPolicy::Conceal, log);
+            assert!(!out.contains("Salaries") && !out.contains("2006"), "{out}");
+            assert!(out.contains("Failed to ingest [redacted:"), "{out}");
+        }
+        let out = capture(false, DiagnosticsDataPolicy::Disclose, log);
+        assert!(out.contains("Failed to ingest Salaries 2026"), "{out}");
     }
 
     #[test]
