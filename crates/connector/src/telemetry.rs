@@ -172,7 +172,7 @@ where
                 masked.extend(mask(f));
             }
             // Longest first, so a value containing another is masked whole.
-            masked.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            masked.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
             mask_in_text(&mut fields, &masked);
             for (_, f) in &mut spans {
                 mask_in_text(f, &masked);
