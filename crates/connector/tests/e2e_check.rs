@@ -139,3 +139,45 @@ async fn check_fails_when_the_root_scope_does_not_exist() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_fails_when_the_root_scope_belongs_to_another_instance() {
+    let sandbox = spawn_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let taken = sandbox
+        .unique
+        .seed_scope(sandbox::unique::SeedScope {
+            id: None,
+            name: "Taken root".into(),
+            parent_id: None,
+            external_id: Some("confc:other-instance".into()),
+            accesses: Vec::new(),
+        })
+        .unwrap()
+        .id;
+    let config = write_config(
+        dir.path(),
+        free_port(),
+        "info",
+        &[dc_tenant(
+            &sandbox,
+            "dc",
+            &taken,
+            "{ mode: pat, token: sandbox-pat }",
+            &cluster_local(&sandbox),
+        )],
+    );
+    let out = run(Some(&config), &["check"], &[]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "✗ dc: root scope {taken} belongs to confc:other-instance"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("two instances must never share"),
+        "{stdout}"
+    );
+}
