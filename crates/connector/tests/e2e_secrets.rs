@@ -71,6 +71,25 @@ async fn a_debug_logged_cycle_shows_no_secret() {
         assert!(!stdout.contains(secret), "{secret} on stdout");
         assert!(!stderr.contains(secret), "{secret} in the logs");
     }
+    // Every line logged inside a span (the engine's and the clients' work all runs in the
+    // tenant's) carries the tenant at the top level.
+    let mut in_spans = 0;
+    for line in stderr.lines() {
+        let json: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        if json.get("span").is_some() {
+            in_spans += 1;
+            let tenant = json["tenant"].as_str();
+            assert!(
+                matches!(tenant, Some("cloudy" | "dc")),
+                "a line inside a span without its tenant: {line}"
+            );
+        }
+    }
+    assert!(
+        in_spans > 10,
+        "expected lines from the tenants' work:\n{stderr}"
+    );
     let lower = stderr.to_lowercase();
     assert!(
         !lower.contains("bearer "),
