@@ -236,9 +236,10 @@ async fn ping(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<
     }
 }
 
+/// The reference's codes (Node's `ETIMEDOUT`, `ECONNREFUSED`), which dashboards may match on.
 fn error_code(e: &reqwest::Error) -> String {
     if e.is_timeout() {
-        "TIMEOUT".into()
+        "ETIMEDOUT".into()
     } else if e.is_connect() {
         "ECONNREFUSED".into()
     } else {
@@ -404,5 +405,34 @@ mod tests {
         assert_eq!(check.details["confluence"][0]["status"], "reachable");
         assert_eq!(check.details["confluence"][1]["status"], "reachable");
         assert_eq!(check.details["confluence"][2]["status"], "unreachable");
+    }
+
+    #[tokio::test]
+    async fn a_base_url_that_does_not_answer_in_time_is_unreachable_with_etimedout() {
+        // Accepts connections and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let targets = vec![ConfluenceTarget {
+            tenant: "slow".into(),
+            cloud_gateway: None,
+            base_url: format!("http://{addr}"),
+        }];
+        let check = confluence_connectivity(
+            &reqwest::Client::new(),
+            &targets,
+            Duration::from_millis(200),
+        )
+        .await;
+        assert!(!check.up);
+        assert_eq!(
+            check.details["confluence"][0],
+            json!({ "tenant": "slow", "status": "unreachable", "error": "ETIMEDOUT" })
+        );
     }
 }
