@@ -173,6 +173,20 @@ fn signals_ready_once_started_and_stopping_on_sigterm() {
 }
 
 #[test]
+fn stops_gracefully_on_sigint_too() {
+    let mut daemon = Daemon::start(None);
+
+    daemon.expect("READY=1", Duration::from_secs(60));
+    daemon.signal("INT");
+    daemon.expect("STOPPING=1", Duration::from_secs(10));
+
+    assert_eq!(
+        daemon.wait_for_exit(Duration::from_secs(20)).code(),
+        Some(0)
+    );
+}
+
+#[test]
 fn pings_the_watchdog_while_running() {
     let daemon = Daemon::start(Some(Duration::from_secs(1)));
 
