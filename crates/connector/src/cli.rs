@@ -75,7 +75,7 @@ pub fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(dispatch(cli));
-    // Runs abandoned after the grace period may still hold a blocking thread; do not wait.
+    // Abandoned runs are aborted, but blocking work (file or DNS I/O) may still be going; do not wait.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     code
 }
