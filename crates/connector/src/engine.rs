@@ -408,6 +408,22 @@ mod tests {
         assert_eq!(spec.max_items_to_scan, None);
     }
 
+    #[tokio::test]
+    async fn dropping_the_guard_aborts_the_spawned_run() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let guard = AbortOnDrop(tokio::spawn(async move {
+            // Holds `tx` until aborted; never completes on its own.
+            let _tx = tx;
+            std::future::pending::<()>().await;
+        }));
+        drop(guard);
+        // The sender is dropped only when the task is aborted.
+        tokio::time::timeout(Duration::from_secs(2), rx)
+            .await
+            .expect("the task was not aborted")
+            .unwrap_err();
+    }
+
     #[test]
     fn reports_map_to_run_states() {
         let report = |status| CycleReport {
