@@ -240,11 +240,26 @@ async fn ping(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<
 fn error_code(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "ETIMEDOUT".into()
+    } else if is_dns_failure(e) {
+        "ENOTFOUND".into()
     } else if e.is_connect() {
         "ECONNREFUSED".into()
     } else {
         "UNKNOWN".into()
     }
+}
+
+/// reqwest reports a failed name lookup as a connect error; only the message down the source
+/// chain (hyper-util's "dns error") tells it apart from a refused connection.
+fn is_dns_failure(e: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if err.to_string().contains("dns error") {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// The `uniqueApi` check from each tenant's [`unique_client::HealthReport`].
@@ -424,7 +439,7 @@ mod tests {
             base_url: format!("http://{addr}"),
         }];
         let check = confluence_connectivity(
-            &reqwest::Client::new(),
+            &reqwest::Client::builder().no_proxy().build().unwrap(),
             &targets,
             Duration::from_millis(200),
         )
@@ -434,5 +449,22 @@ mod tests {
             check.details["confluence"][0],
             json!({ "tenant": "slow", "status": "unreachable", "error": "ETIMEDOUT" })
         );
+    }
+
+    #[tokio::test]
+    async fn a_base_url_whose_name_does_not_resolve_is_unreachable_with_enotfound() {
+        let targets = vec![ConfluenceTarget {
+            tenant: "nowhere".into(),
+            cloud_gateway: None,
+            base_url: "http://no-such-host.invalid".into(),
+        }];
+        let check = confluence_connectivity(
+            &reqwest::Client::builder().no_proxy().build().unwrap(),
+            &targets,
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(!check.up);
+        assert_eq!(check.details["confluence"][0]["error"], "ENOTFOUND");
     }
 }
