@@ -53,7 +53,7 @@ pub enum ConfluenceError {
     },
 
     /// 403: the credentials work but lack a permission or OAuth scope.
-    #[error("{instance} refused access to {endpoint} (403): grant the app or user read access (Cloud: read:confluence-content.all, or the granular read:page/attachment/space/label:confluence scopes)")]
+    #[error("{instance} refused access to {endpoint} (403): grant the app or user read access (Cloud: search:confluence plus the granular read:page/attachment/space/label:confluence scopes; see docs/operator/authentication.md)")]
     Forbidden {
         instance: String,
         endpoint: String,
