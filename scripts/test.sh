@@ -27,6 +27,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A fresh machine may lack the server binaries; the package registry is reachable, so try once.
+if ! find_pg_bin initdb >/dev/null && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  echo "test.sh: initdb not found, installing PostgreSQL from apt for the PostgreSQL tests"
+  timeout 300 apt-get install -y -q postgresql >/dev/null 2>&1 \
+    || (timeout 120 apt-get update -q >/dev/null 2>&1 \
+        && timeout 300 apt-get install -y -q postgresql >/dev/null 2>&1) \
+    || echo "test.sh: could not install PostgreSQL"
+fi
+
 if INITDB=$(find_pg_bin initdb) && PG_CTL=$(find_pg_bin pg_ctl); then
   PG_DIR=$(mktemp -d)
   PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
