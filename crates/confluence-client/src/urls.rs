@@ -1,23 +1,9 @@
 //! Percent-encoding and the web URLs stored as metadata in Unique (never fetched). The URLs must
 //! stay byte-identical to the reference connector's so that switching does not re-key anything.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-
-/// JavaScript `encodeURIComponent`: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` is encoded.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
-
-/// `encodeURIComponent(value)`.
+/// `encodeURIComponent(value)`, shared with the Unique client through the transport crate.
 pub(crate) fn encode_component(value: &str) -> String {
-    utf8_percent_encode(value, URI_COMPONENT).to_string()
+    http_transport::encode_uri_component(value)
 }
 
 /// Cloud page: `BASE/wiki` + the page's `_links.webui`.

@@ -67,6 +67,7 @@
 mod auth;
 mod client;
 mod config;
+mod encode;
 mod error;
 mod limiter;
 mod observer;
@@ -78,6 +79,7 @@ mod token;
 pub use auth::{Authorizer, NoAuth, StaticAuthorizer, Token, TokenCache, TokenSource};
 pub use client::{Body, ByteStream, ReadOnly, ReadWrite, Request, Response, Transport};
 pub use config::{PlainHttpPolicy, ProxyAuth, ProxyConfig, RetryPolicy, Timeouts, TransportConfig};
+pub use encode::encode_uri_component;
 pub use error::{AuthError, TransportError};
 pub use limiter::RateLimiter;
 pub use observer::{NoopObserver, RequestOutcome, TransportObserver};

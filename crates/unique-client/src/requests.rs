@@ -280,22 +280,10 @@ pub(crate) fn upload_url(
         .find(|(name, _)| name == "key")
         .map(|(_, value)| value.into_owned())
         .ok_or_else(|| "the write URL has no `key` query parameter".to_owned())?;
-    let encoded = percent_encoding::utf8_percent_encode(&key, URI_COMPONENT).to_string();
+    let encoded = http_transport::encode_uri_component(&key);
     Url::parse(&format!("{ingestion_base}/scoped/upload?key={encoded}"))
         .map_err(|e| format!("cannot build the cluster-local upload URL: {e}"))
 }
-
-/// What JavaScript's `encodeURIComponent` escapes: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
-const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
 
 /// A URL fit for errors and logs: write and read URLs carry their capability in the query
 /// (SAS signature, upload key), so the query is replaced by `?…`.
