@@ -294,18 +294,8 @@ fn keys(section: &str) -> &'static [&'static str] {
         .unwrap_or(&[])
 }
 
-/// The reference's default attachment allow-list.
-pub const DEFAULT_ALLOWED_MIME_TYPES: &[&str] = &[
-    "application/pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "text/plain",
-    "text/csv",
-    "text/html",
-    "image/png",
-    "image/jpeg",
-];
+/// The reference's default attachment allow-list: the engine's, which applies it.
+pub const DEFAULT_ALLOWED_MIME_TYPES: &[&str] = &sync_engine::AttachmentRules::DEFAULT_MIME_TYPES;
 
 pub const DEFAULT_SCAN_INTERVAL_CRON: &str = "*/15 * * * *";
 pub const DEFAULT_CLOUD_API_BASE_URL: &str = "https://api.atlassian.com";
