@@ -375,15 +375,9 @@ pub(crate) fn v2_content(sim: &ConfluenceSim, kind: ContentType, params: &Params
             &format!("ids must be numeric, got {bad:?}"),
         );
     }
-    let with_body = match params.get("body-format") {
-        None | Some("") => false,
-        Some("storage") => true,
-        Some(other) => {
-            return v2_error(
-                StatusCode::BAD_REQUEST,
-                &format!("body-format {other:?} is not supported by the sandbox (only storage)"),
-            )
-        }
+    let with_body = match wants_storage_body(params) {
+        Ok(with_body) => with_body,
+        Err(response) => return *response,
     };
     let kind_name = if kind == ContentType::Blogpost {
         "v2blogposts"
@@ -532,15 +526,9 @@ pub(crate) fn v2_single(
             &format!("id must be numeric, got {id:?}"),
         );
     }
-    let with_body = match params.get("body-format") {
-        None | Some("") => false,
-        Some("storage") => true,
-        Some(other) => {
-            return v2_error(
-                StatusCode::BAD_REQUEST,
-                &format!("body-format {other:?} is not supported by the sandbox (only storage)"),
-            )
-        }
+    let with_body = match wants_storage_body(params) {
+        Ok(with_body) => with_body,
+        Err(response) => return *response,
     };
     let store = sim.read();
     let urls = sim.urls();
@@ -638,4 +626,17 @@ pub(crate) fn v2_spaces(sim: &ConfluenceSim, params: &Params) -> Response {
         })
         .collect();
     v2_response(&view, "/wiki/api/v2/spaces", params, results, next)
+}
+
+/// The v2 `body-format` parameter: absent means no body, `storage` the storage format; the
+/// sandbox serves no other representation and says so with a 400.
+fn wants_storage_body(params: &Params) -> Result<bool, Box<Response>> {
+    match params.get("body-format") {
+        None | Some("") => Ok(false),
+        Some("storage") => Ok(true),
+        Some(other) => Err(Box::new(v2_error(
+            StatusCode::BAD_REQUEST,
+            &format!("body-format {other:?} is not supported by the sandbox (only storage)"),
+        ))),
+    }
 }
