@@ -45,6 +45,12 @@ pub struct FaultRule {
     pub cut_after_bytes: u64,
     /// The rule fires (error or cut) at most this many times; `None` = forever.
     pub times: Option<u64>,
+    /// The first this-many matching requests pass untouched (no latency, no error): a fault
+    /// that starts mid-way, e.g. a search whose second page fails.
+    pub skip_first: u64,
+    /// The rule acts only during this many milliseconds after it was added, then never again:
+    /// an outage window ("Unique is down for 3 s"). `None` = no end.
+    pub active_for_ms: Option<u64>,
 }
 
 impl Default for FaultRule {
@@ -61,6 +67,8 @@ impl Default for FaultRule {
             cut_ratio: 0.0,
             cut_after_bytes: 0,
             times: None,
+            skip_first: 0,
+            active_for_ms: None,
         }
     }
 }
@@ -114,6 +122,18 @@ impl FaultRule {
     /// Limits how often the rule fires.
     pub fn times(mut self, times: u64) -> Self {
         self.times = Some(times);
+        self
+    }
+
+    /// Lets the first `n` matching requests through untouched.
+    pub fn skip_first(mut self, n: u64) -> Self {
+        self.skip_first = n;
+        self
+    }
+
+    /// Ends the rule `window` after it was added (an outage of that length).
+    pub fn active_for(mut self, window: Duration) -> Self {
+        self.active_for_ms = Some(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
         self
     }
 
@@ -197,6 +217,8 @@ struct RuleState {
     rule: FaultRule,
     matched: u64,
     fired: u64,
+    /// When the rule was added; `active_for_ms` counts from here.
+    added: Instant,
 }
 
 #[derive(Debug)]
@@ -284,6 +306,7 @@ impl Faults {
             rule,
             matched: 0,
             fired: 0,
+            added: Instant::now(),
         });
         id
     }
@@ -373,6 +396,12 @@ impl Faults {
             }
             state.matched += 1;
             let rule = &state.rule;
+            let window_over = rule
+                .active_for_ms
+                .is_some_and(|ms| now.duration_since(state.added) >= Duration::from_millis(ms));
+            if state.matched <= rule.skip_first || window_over {
+                continue;
+            }
             decision.latency = decision.latency.max(Duration::from_millis(rule.latency_ms));
             let exhausted = rule.times.is_some_and(|t| state.fired >= t);
             if exhausted || decision.error.is_some() {
@@ -632,6 +661,57 @@ mod tests {
             response.headers()["retry-after"],
             "Wed, 21 Oct 2015 07:28:00 GMT"
         );
+    }
+
+    #[test]
+    fn skip_first_lets_the_first_matches_through_then_fires() {
+        let faults = Faults::default();
+        faults.add_rule(
+            FaultRule::error("dc", 503, 1.0)
+                .on_route("content/search")
+                .skip_first(2)
+                .times(1),
+        );
+        let fails = |route| faults.decide("dc", route).error.is_some();
+        assert!(!fails("/rest/api/content/{id}"), "another route does not count");
+        assert!(!fails("/rest/api/content/search"), "first page");
+        assert!(!fails("/rest/api/content/search"), "second page");
+        assert!(fails("/rest/api/content/search"), "third page fails");
+        assert!(!fails("/rest/api/content/search"), "times(1) is spent");
+        let rules = faults.rules();
+        assert_eq!((rules[0].matched, rules[0].fired), (4, 1));
+    }
+
+    #[test]
+    fn an_outage_window_ends_after_its_duration_latency_included() {
+        let faults = Faults::default();
+        faults.add_rule(
+            FaultRule {
+                latency_ms: 5,
+                ..FaultRule::error("unique-ingestion", 502, 1.0)
+            }
+            .active_for(Duration::from_millis(150)),
+        );
+        let during = faults.decide("unique-ingestion", "/graphql");
+        assert_eq!(during.error.unwrap().status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(during.latency, Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(200));
+        let after = faults.decide("unique-ingestion", "/graphql");
+        assert!(after.error.is_none(), "the outage is over");
+        assert!(after.latency.is_zero());
+        assert_eq!(faults.rules()[0].fired, 1);
+    }
+
+    #[test]
+    fn new_fields_default_when_absent_from_json() {
+        let rule: FaultRule =
+            serde_json::from_str(r#"{"service":"cloud","error_ratio":1.0}"#).unwrap();
+        assert_eq!((rule.skip_first, rule.active_for_ms), (0, None));
+        let rule: FaultRule = serde_json::from_str(
+            r#"{"service":"cloud","error_ratio":1.0,"skip_first":3,"active_for_ms":2000}"#,
+        )
+        .unwrap();
+        assert_eq!((rule.skip_first, rule.active_for_ms), (3, Some(2000)));
     }
 
     #[test]
