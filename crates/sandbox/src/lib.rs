@@ -19,6 +19,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod bench;
 pub mod common;
 pub mod confluence;
 pub mod unique;

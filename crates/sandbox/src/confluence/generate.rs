@@ -32,6 +32,15 @@ pub struct GenerateSpec {
     pub attachment_max_bytes: u64,
     /// Paragraphs per page body.
     pub paragraphs: usize,
+    /// Share of non-root pages in subtree spaces that also carry `single_label` (a page both
+    /// labelled and inside a labelled subtree, which discovery must dedupe). `None`: `single_ratio`.
+    pub subtree_single_ratio: Option<f64>,
+    /// Exactly this many attachments over the whole dataset, spread evenly over the pages in
+    /// creation order; replaces the random `0..=max_attachments_per_page` per page.
+    pub total_attachments: Option<usize>,
+    /// Attachment sizes log-uniform between `attachment_min_bytes` and `attachment_max_bytes`
+    /// (many small files, a few large ones, as in a real wiki) instead of uniform.
+    pub attachment_sizes_log_uniform: bool,
 }
 
 impl Default for GenerateSpec {
@@ -50,6 +59,9 @@ impl Default for GenerateSpec {
             attachment_min_bytes: 1024,
             attachment_max_bytes: 64 * 1024,
             paragraphs: 3,
+            subtree_single_ratio: None,
+            total_attachments: None,
+            attachment_sizes_log_uniform: false,
         }
     }
 }
@@ -126,6 +138,7 @@ impl GenerateSpec {
         let mut next_content: u64 = 100_000;
         let mut next_attachment: u64 = 500_000;
         let when = default_when();
+        let total_pages = self.spaces * self.pages_per_space;
         for s in 0..self.spaces {
             let key = format!("GEN{s}");
             dataset.spaces.push(Space {
@@ -151,21 +164,26 @@ impl GenerateSpec {
                     }
                 };
                 let mut labels = Vec::new();
+                let single_ratio = match self.subtree_single_ratio {
+                    Some(ratio) if subtree => ratio,
+                    _ => self.single_ratio,
+                };
                 if p == 0 && subtree {
                     labels.push(self.all_label.clone());
-                } else if rng.random::<f64>() < self.single_ratio {
+                } else if rng.random::<f64>() < single_ratio {
                     labels.push(self.single_label.clone());
                 }
                 if rng.random::<f64>() < 0.3 {
                     labels.push(OTHER_LABELS[rng.random_range(0..OTHER_LABELS.len())].to_owned());
                 }
-                let attachments = (0..rng.random_range(0..=self.max_attachments_per_page))
+                let attachment_count = match self.total_attachments {
+                    Some(total) => evenly_spread(total, total_pages, s * self.pages_per_space + p),
+                    None => rng.random_range(0..=self.max_attachments_per_page),
+                };
+                let attachments = (0..attachment_count)
                     .map(|a| {
                         let (media_type, ext) = MEDIA_TYPES[rng.random_range(0..MEDIA_TYPES.len())];
-                        let size = rng.random_range(
-                            self.attachment_min_bytes
-                                ..=self.attachment_max_bytes.max(self.attachment_min_bytes),
-                        );
+                        let size = self.attachment_size(&mut rng);
                         let id = format!("att{next_attachment}");
                         next_attachment += 1;
                         Attachment {
@@ -222,6 +240,17 @@ impl GenerateSpec {
         dataset
     }
 
+    fn attachment_size(&self, rng: &mut StdRng) -> u64 {
+        let min = self.attachment_min_bytes;
+        let max = self.attachment_max_bytes.max(min);
+        if !self.attachment_sizes_log_uniform || min == 0 || min == max {
+            return rng.random_range(min..=max);
+        }
+        let (lo, hi) = ((min as f64).ln(), (max as f64).ln());
+        let size = (lo + rng.random::<f64>() * (hi - lo)).exp().round() as u64;
+        size.clamp(min, max)
+    }
+
     fn body(&self, rng: &mut StdRng, key: &str, n: usize) -> String {
         let mut body = format!("<h1>{key} {n}</h1>");
         for _ in 0..self.paragraphs {
@@ -236,6 +265,15 @@ impl GenerateSpec {
         }
         body
     }
+}
+
+/// How many of `total` items fall on slot `index` of `slots` when they are spread evenly
+/// (slot counts differ by at most one and sum to `total`).
+fn evenly_spread(total: usize, slots: usize, index: usize) -> usize {
+    if slots == 0 {
+        return 0;
+    }
+    (index + 1) * total / slots - index * total / slots
 }
 
 #[cfg(test)]
@@ -261,6 +299,71 @@ mod tests {
             .content
             .iter()
             .any(|c| c.labels.iter().any(|l| l == "ai-ingest")));
+    }
+
+    #[test]
+    fn exact_attachment_total_and_log_uniform_sizes_within_bounds() {
+        let spec = GenerateSpec {
+            spaces: 4,
+            pages_per_space: 25,
+            total_attachments: Some(37),
+            attachment_min_bytes: 4096,
+            attachment_max_bytes: 4 * 1024 * 1024,
+            attachment_sizes_log_uniform: true,
+            ..GenerateSpec::default()
+        };
+        let dataset = spec.generate();
+        dataset.validate().unwrap();
+        let sizes: Vec<u64> = dataset
+            .content
+            .iter()
+            .flat_map(|c| &c.attachments)
+            .map(|a| match a.data {
+                AttachmentData::Generated { size, .. } => size,
+                _ => panic!("generated attachments only"),
+            })
+            .collect();
+        assert_eq!(sizes.len(), 37);
+        assert!(sizes.iter().all(|s| (4096..=4 * 1024 * 1024).contains(s)));
+        // Log-uniform: the median is far below the arithmetic middle of the range.
+        let mut sorted = sizes.clone();
+        sorted.sort_unstable();
+        assert!(sorted[sorted.len() / 2] < 1024 * 1024, "{sorted:?}");
+    }
+
+    #[test]
+    fn subtree_single_ratio_applies_only_inside_subtree_spaces() {
+        let spec = GenerateSpec {
+            spaces: 6,
+            pages_per_space: 30,
+            subtree_ratio: 0.5,
+            single_ratio: 1.0,
+            subtree_single_ratio: Some(0.0),
+            blogposts_per_space: 0,
+            ..GenerateSpec::default()
+        };
+        let dataset = spec.generate();
+        let labelled = |c: &Content, l: &str| c.labels.iter().any(|x| x == l);
+        let subtree_spaces: Vec<&str> = dataset
+            .content
+            .iter()
+            .filter(|c| labelled(c, "ai-ingest-all"))
+            .map(|c| c.space.as_str())
+            .collect();
+        assert!(!subtree_spaces.is_empty() && subtree_spaces.len() < 6);
+        for c in &dataset.content {
+            let in_subtree = subtree_spaces.contains(&c.space.as_str());
+            assert_eq!(labelled(c, "ai-ingest"), !in_subtree, "{}", c.id);
+        }
+    }
+
+    #[test]
+    fn evenly_spread_sums_to_total() {
+        for (total, slots) in [(0, 5), (3, 10), (10, 3), (5000, 10000), (7, 7)] {
+            let counts: Vec<usize> = (0..slots).map(|i| evenly_spread(total, slots, i)).collect();
+            assert_eq!(counts.iter().sum::<usize>(), total);
+            assert!(counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1);
+        }
     }
 
     #[test]
