@@ -202,12 +202,15 @@ pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> a
     }
 
     let runner = Arc::new(EngineRunner::new(ledger.clone(), metrics.clone()));
-    let scheduler = Arc::new(Scheduler::new(
-        runner,
-        Some(ledger.clone()),
-        history.clone(),
-        metrics.clone(),
-    ));
+    let scheduler = Arc::new(
+        Scheduler::new(
+            runner,
+            Some(ledger.clone()),
+            history.clone(),
+            metrics.clone(),
+        )
+        .with_lease_ttl(daemon.state.lease_ttl),
+    );
     let mut loops = Loops {
         scheduler,
         cancel: CancellationToken::new(),

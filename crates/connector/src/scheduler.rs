@@ -91,8 +91,8 @@ impl Scheduler {
         }
     }
 
-    #[cfg(test)]
-    fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+    /// The lease TTL (`state.lease_ttl_secs`) instead of [`LEASE_TTL`].
+    pub(crate) fn with_lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
         self
     }

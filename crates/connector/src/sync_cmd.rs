@@ -126,7 +126,8 @@ async fn run_inner(
         loaded.daemon.health.sync_tenant_failure_threshold,
     ));
     let runner = Arc::new(EngineRunner::new(ledger.clone(), metrics.clone()));
-    let scheduler = Scheduler::new(runner, Some(ledger.clone()), history, metrics);
+    let scheduler = Scheduler::new(runner, Some(ledger.clone()), history, metrics)
+        .with_lease_ttl(loaded.daemon.state.lease_ttl);
 
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();

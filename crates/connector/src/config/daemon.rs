@@ -26,6 +26,7 @@ pub const ENV_SEPARATOR: &str = "__";
 pub const DEFAULT_PORT: u16 = 51349;
 pub const DEFAULT_STATE_URL: &str = "sqlite://./state/confluence-connector.db";
 const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+pub const DEFAULT_LEASE_TTL_SECS: u64 = 60;
 
 /// The reference connector's environment variables and the setting each one feeds.
 pub(crate) const REFERENCE_ENV_VARS: &[(&str, &str)] = &[
@@ -75,7 +76,7 @@ pub(crate) const DAEMON_KEYS: &[(&str, &[&str])] = &[
     ),
     ("listen", &["host", "port", "metrics_port"]),
     ("log", &["level", "format", "diagnostics_data_policy"]),
-    ("state", &["url"]),
+    ("state", &["url", "lease_ttl_secs"]),
     (
         "health",
         &[
@@ -141,6 +142,7 @@ impl Default for DaemonConfig {
             state: StateConfig {
                 url: SecretString::from(DEFAULT_STATE_URL),
                 backend: StateBackend::Sqlite,
+                lease_ttl: Duration::from_secs(DEFAULT_LEASE_TTL_SECS),
             },
             health: HealthConfig::default(),
             proxy: ProxyConfig::None,
@@ -227,6 +229,9 @@ pub struct StateConfig {
     /// `sqlite://…` or `postgres://…`; secret because a PostgreSQL URL carries a password.
     pub url: SecretString,
     pub backend: StateBackend,
+    /// How long a tenant's lease lasts without renewal (renewed every third of it while the
+    /// tenant runs): a replica that dies frees its tenants after this long.
+    pub lease_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,8 +465,18 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
             .unwrap_or(defaults.log.diagnostics_data_policy),
     };
 
-    let state = section(d, "state");
-    let state = match d.secret("state.url", state.get("url"), Need::Optional) {
+    let state_map = section(d, "state");
+    let lease_ttl = d
+        .whole_number(
+            "state.lease_ttl_secs",
+            state_map.get("lease_ttl_secs"),
+            Need::Optional,
+            Numbers::FromText,
+            (3, 3600),
+        )
+        .map(Duration::from_secs)
+        .unwrap_or(defaults.state.lease_ttl);
+    let state = match d.secret("state.url", state_map.get("url"), Need::Optional) {
         None => defaults.state,
         Some(url) => {
             let backend = {
@@ -475,7 +490,11 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
                 }
             };
             match backend {
-                Some(backend) => StateConfig { url, backend },
+                Some(backend) => StateConfig {
+                    url,
+                    backend,
+                    lease_ttl,
+                },
                 None => {
                     d.error(
                         "state.url",
@@ -550,7 +569,7 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
     DaemonConfig {
         listen,
         log,
-        state,
+        state: StateConfig { lease_ttl, ..state },
         health,
         // On a bad proxy section the error is recorded and loading fails anyway.
         proxy: proxy.unwrap_or(ProxyConfig::None),
