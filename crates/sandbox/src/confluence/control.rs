@@ -34,6 +34,7 @@ pub(crate) fn router(sim: ConfluenceSim) -> Router {
         )
         .route("/tokens", get(tokens))
         .route("/tokens/expire", post(expire_tokens))
+        .merge(super::tamper::control_routes())
         .with_state(sim)
 }
 

@@ -15,6 +15,7 @@ mod media;
 mod model;
 mod render;
 mod sim;
+mod tamper;
 mod web;
 
 pub use cql::{parse as parse_cql, CqlError, Expr as CqlExpr, Field as CqlField};
@@ -27,7 +28,8 @@ pub use sim::{
     AttachmentUpdate, ConfluenceConfig, ConfluenceSim, ConfluenceUrls, ContentEdit, ContentMove,
     Limits, MutationError,
 };
+pub use tamper::{PaginationTamper, PaginationTamperRule};
 
-pub(crate) use cloud::{gateway_router as cloud_gateway_router, site_router as cloud_site_router};
-pub(crate) use dc::router as dc_router;
+pub(crate) use cloud::site_router as cloud_site_router;
+pub(crate) use tamper::{cloud_gateway_router, dc_router};
 pub(crate) use media::router as media_router;

@@ -261,6 +261,7 @@ pub(crate) struct Inner {
     pub urls: RwLock<ConfluenceUrls>,
     /// Key of the media link signatures.
     pub media_secret: String,
+    pub(crate) tamper: super::tamper::TamperSlot,
 }
 
 impl std::fmt::Debug for Inner {
@@ -330,6 +331,7 @@ impl ConfluenceSim {
                 tokens: RwLock::new(HashMap::new()),
                 urls: RwLock::new(ConfluenceUrls::default()),
                 media_secret,
+                tamper: Default::default(),
             }),
         })
     }
