@@ -1,6 +1,7 @@
 //! The ingester (the sink): a two-stage pipeline from Confluence into Unique.
 //!
-//! Stage 1 (one task) fetches page bodies in batches and queues pages, then queues attachments.
+//! Stage 1 (one task) fetches page bodies in batches and queues pages with the attachments
+//! spread evenly among them ([`Interleave`]).
 //! Stage 2 (`concurrency` at a time) inlines images, opens attachment downloads and uploads into
 //! Unique. The queue between them is a bounded channel, so at most one body batch plus a few
 //! queued items are in memory, however large the tenant; attachment bytes flow from the download
@@ -105,6 +106,8 @@ pub(crate) async fn ingest(
     let attachments_started = std::sync::atomic::AtomicBool::new(false);
 
     let produce = async move {
+        let mut interleave = Interleave::new(pages.len(), attachments.len());
+        let mut attachments = attachments.into_iter();
         for chunk in pages.chunks(batch) {
             if sink.cancel.is_cancelled() {
                 return;
@@ -112,6 +115,12 @@ pub(crate) async fn ingest(
             for (work, body) in fetch_bodies(sink.confluence, chunk).await {
                 if tx.send(Job::Page { work, body }).await.is_err() {
                     return;
+                }
+                for work in attachments.by_ref().take(interleave.after_page()) {
+                    if sink.cancel.is_cancelled() || tx.send(Job::Attachment(work)).await.is_err()
+                    {
+                        return;
+                    }
                 }
             }
         }
@@ -139,6 +148,40 @@ pub(crate) async fn ingest(
     };
     tokio::join!(produce, consume);
     outcome.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Spreads attachments evenly among the pages, so that both rate limits are spent all cycle
+/// long. Pages cost Unique two requests and Confluence a share of a body batch; an attachment
+/// costs Unique the same two and Confluence a download (two requests on Cloud: gateway and
+/// media host). Queued pages-then-attachments, the first half of a cycle left Confluence idle
+/// and the second half left Unique idle.
+struct Interleave {
+    pages: usize,
+    attachments: usize,
+    pages_sent: usize,
+    attachments_sent: usize,
+}
+
+impl Interleave {
+    fn new(pages: usize, attachments: usize) -> Self {
+        Self {
+            pages,
+            attachments,
+            pages_sent: 0,
+            attachments_sent: 0,
+        }
+    }
+
+    /// How many attachments to queue after the next page: enough that the share of attachments
+    /// queued keeps up with the share of pages.
+    fn after_page(&mut self) -> usize {
+        self.pages_sent += 1;
+        // ⌈pages_sent · attachments / pages⌉ attachments are due by now.
+        let due = (self.pages_sent * self.attachments).div_ceil(self.pages.max(1));
+        let now = due.min(self.attachments).saturating_sub(self.attachments_sent);
+        self.attachments_sent += now;
+        now
+    }
 }
 
 /// One queued job, from the cancel check to its settled outcome.
@@ -298,7 +341,9 @@ async fn page_job(
         .into_iter()
         .filter(|l| !spec.is_sync_label(l))
         .collect();
-    labels.sort();
+    // JavaScript's default sort, as the reference's: by UTF-16 code units, which differs from
+    // Rust's byte order between an astral character (emoji) and one in U+E000..U+FFFF.
+    labels.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
     labels.dedup();
     let item = ContentItem {
         key: work.key.as_str().to_owned(),
@@ -326,11 +371,43 @@ async fn page_job(
     }
 }
 
+/// Tries of one attachment within a cycle when the download or the upload meets a transient
+/// answer (429 or 5xx). The transport retries everything it can replay, but a streamed upload is
+/// sent once; the engine can replay it from a fresh download, so a 429 or 5xx storm on the
+/// upload costs a retry here instead of a whole cycle.
+const ATTACHMENT_TRIES: u32 = 4;
+
+/// First pause between two tries of an attachment, doubled each time.
+const ATTACHMENT_RETRY_DELAY: Duration = Duration::from_millis(500);
+
 async fn attachment_job(sink: &Sink<'_>, work: &AttachmentWork) -> (ItemResult, Option<String>) {
+    let mut tries = 1;
+    loop {
+        let (result, error, transient) = attachment_try(sink, work).await;
+        if !transient || tries >= ATTACHMENT_TRIES || sink.cancel.is_cancelled() {
+            return (result, error);
+        }
+        let delay = ATTACHMENT_RETRY_DELAY * 2u32.pow(tries - 1);
+        tracing::warn!(attachment_id = %work.attachment.id, tries, delay_ms = delay.as_millis() as u64, err = error.as_deref().unwrap_or_default(), "attachment failed on a transient answer, trying again from a fresh download");
+        tokio::time::sleep(delay).await;
+        tries += 1;
+    }
+}
+
+/// 429 and 5xx: the service may well answer the next try.
+fn is_transient(status: Option<u16>) -> bool {
+    status.is_some_and(|s| s == 429 || (500..=599).contains(&s))
+}
+
+/// One try: download and upload. The third value says whether the failure was transient.
+async fn attachment_try(
+    sink: &Sink<'_>,
+    work: &AttachmentWork,
+) -> (ItemResult, Option<String>, bool) {
     let attachment = &work.attachment;
     if attachment.file_size == 0 {
         tracing::info!(attachment_id = %attachment.id, "Skipping zero-byte attachment");
-        return (ItemResult::Skipped, None);
+        return (ItemResult::Skipped, None, false);
     }
     let download = match sink
         .confluence
@@ -344,13 +421,18 @@ async fn attachment_job(sink: &Sink<'_>, work: &AttachmentWork) -> (ItemResult, 
         Ok(download) => download,
         Err(error) => {
             tracing::error!(attachment_id = %attachment.id, err = %error, "Failed to ingest attachment, skipping");
-            return (ItemResult::Failure, Some(format!("downloading: {error}")));
+            let transient = is_transient(error.status());
+            return (
+                ItemResult::Failure,
+                Some(format!("downloading: {error}")),
+                transient,
+            );
         }
     };
     let byte_size = download.content_length.unwrap_or(attachment.file_size);
     if byte_size == 0 {
         tracing::info!(attachment_id = %attachment.id, "Skipping zero-byte attachment");
-        return (ItemResult::Skipped, None);
+        return (ItemResult::Skipped, None, false);
     }
     let spec = sink.spec;
     let ocr = spec.attachments.image_ocr
@@ -380,10 +462,11 @@ async fn attachment_job(sink: &Sink<'_>, work: &AttachmentWork) -> (ItemResult, 
         length: Some(byte_size),
     };
     match sink.unique.ingest(&item, body).await {
-        Ok(_) => (ItemResult::Success, None),
+        Ok(_) => (ItemResult::Success, None, false),
         Err(error) => {
             tracing::error!(attachment_id = %attachment.id, err = %error, "Failed to ingest attachment, skipping");
-            (ItemResult::Failure, Some(error.to_string()))
+            let transient = is_transient(error.status());
+            (ItemResult::Failure, Some(error.to_string()), transient)
         }
     }
 }
@@ -487,3 +570,36 @@ impl ImageSource for ConfluenceImages<'_> {
 
 /// The shared in-flight set of a [`crate::TenantSync`].
 pub(crate) type InFlight = Arc<Mutex<HashSet<String>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::Interleave;
+
+    fn order(pages: usize, attachments: usize) -> String {
+        let mut interleave = Interleave::new(pages, attachments);
+        let mut out = String::new();
+        let mut queued = 0;
+        for _ in 0..pages {
+            out.push('p');
+            let n = interleave.after_page();
+            queued += n;
+            out.push_str(&"a".repeat(n));
+        }
+        out.push_str(&"a".repeat(attachments - queued));
+        out
+    }
+
+    #[test]
+    fn attachments_are_spread_evenly_among_the_pages() {
+        assert_eq!(order(4, 2), "pappap");
+        assert_eq!(order(2, 4), "paapaa");
+        assert_eq!(order(3, 1), "papp");
+        assert_eq!(order(1, 1), "pa");
+    }
+
+    #[test]
+    fn without_pages_or_attachments_the_other_kind_goes_alone() {
+        assert_eq!(order(0, 3), "aaa");
+        assert_eq!(order(3, 0), "ppp");
+    }
+}
