@@ -50,6 +50,9 @@ mod core;
 mod cql;
 mod data_center;
 mod error;
+/// For the fuzz targets in `fuzz/` only.
+#[doc(hidden)]
+pub mod fuzzing;
 mod model;
 mod urls;
 mod wire;

@@ -62,6 +62,16 @@ mod scopes;
 mod tenant;
 mod tenant_delete;
 
+/// For the fuzz targets in `fuzz/` only.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The byte spans of the `<ac:image>` macros that [`crate::inline_images`] may replace;
+    /// `None` when the body is unreadable (it is then returned unchanged).
+    pub fn image_macro_spans(body: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        crate::inline::macro_spans(body)
+    }
+}
+
 pub use cycle::TenantSync;
 pub use error::{EngineError, Guard};
 pub use observer::{CycleObserver, ItemKind, ItemResult, NoopCycleObserver, Phase};

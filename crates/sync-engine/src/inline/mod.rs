@@ -290,6 +290,16 @@ pub async fn inline_images<'a, S: ImageSource>(
     }
 }
 
+/// The spans [`inline_images`] may replace, found the way it finds them; `None` when the body
+/// is unreadable (and is then left alone). For the fuzz targets, through `crate::fuzzing`.
+pub(crate) fn macro_spans(body: &str) -> Option<Vec<Range<usize>>> {
+    if !body.contains("<ac:image") {
+        return Some(Vec::new());
+    }
+    let macros = find_image_macros(body).ok()?;
+    Some(macros.into_iter().map(|image_macro| image_macro.span).collect())
+}
+
 /// Runs the futures at most [`MAX_CONCURRENT_DOWNLOADS`] at a time; results in input order.
 ///
 /// The futures are created up front, outside the stream: a stream whose combinator closures
