@@ -297,7 +297,7 @@ pub(crate) fn macro_spans(body: &str) -> Option<Vec<Range<usize>>> {
         return Some(Vec::new());
     }
     let macros = find_image_macros(body).ok()?;
-    Some(macros.into_iter().map(|image_macro| image_macro.span).collect())
+    Some(macros.into_iter().map(|found| found.span).collect())
 }
 
 /// Runs the futures at most [`MAX_CONCURRENT_DOWNLOADS`] at a time; results in input order.
