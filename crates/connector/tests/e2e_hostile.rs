@@ -681,6 +681,43 @@ async fn latest_run(config: &Path) -> Value {
     json["tenants"][TENANT]["runs"][0].clone()
 }
 
+/// Which listing gets the tampered `next`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    /// The label search (CQL `content/search`), clipped to two results a page.
+    Search,
+    /// The attachment completion of a page with 262 attachments (Cloud: v2 cursor pages of
+    /// 250; Data Center: v1 pages of 25 from the inline list's `next`).
+    Attachments,
+}
+
+impl Listing {
+    /// Suffix of the listing's request path.
+    fn path_suffix(self, flavour: Flavour) -> &'static str {
+        match (self, flavour) {
+            (Listing::Search, _) => "/content/search",
+            (Listing::Attachments, Flavour::Cloud) => "/attachments",
+            (Listing::Attachments, Flavour::DataCenter) => "/child/attachment",
+        }
+    }
+
+    fn requests(self, flavour: Flavour, sb: &SandboxHandle) -> usize {
+        let suffix = self.path_suffix(flavour);
+        sb.requests
+            .records()
+            .iter()
+            .filter(|r| r.route.ends_with(suffix))
+            .count()
+    }
+
+    fn rule(self, flavour: Flavour, tamper: PaginationTamper) -> PaginationTamperRule {
+        PaginationTamperRule {
+            tamper,
+            path_suffix: self.path_suffix(flavour).to_owned(),
+        }
+    }
+}
+
 /// A run that a tampered `next` must stop: exit 1, the reason in the summary and the ledger,
 /// no deletion, no request to the foreign origin, Unique untouched.
 async fn assert_refused(
@@ -705,14 +742,6 @@ async fn assert_refused(
     );
     assert_eq!(&files(sb), before);
     assert_eq!(sb.requests.count_service("cloud-site"), 0);
-    // Two search pages at most: the first, and the one whose `next` was refused.
-    let searches = sb
-        .requests
-        .records()
-        .iter()
-        .filter(|r| r.route.ends_with("/content/search"))
-        .count();
-    assert!(searches <= 2, "{searches} searches");
     let record = latest_run(config).await;
     assert_eq!(record["status"], "failed", "{record}");
     assert!(
@@ -725,11 +754,29 @@ async fn assert_refused(
     run
 }
 
-async fn tampered_pagination_is_refused(flavour: Flavour) {
+async fn tampered_pagination_is_refused(flavour: Flavour, listing: Listing) {
     let mut config = SandboxConfig::default();
-    // Two results per search page, so the built-in dataset's label search spans several pages.
-    config.confluence.limits.cloud_search = 2;
-    config.confluence.limits.dc_search_with_expand = 2;
+    match listing {
+        Listing::Search => {
+            // Two results per search page, so the built-in label search spans several pages.
+            config.confluence.limits.cloud_search = 2;
+            config.confluence.limits.dc_search_with_expand = 2;
+        }
+        Listing::Attachments => {
+            // A MIME type outside the allow-list: listed in full, never downloaded.
+            let page = config.confluence.dataset.content_by_id_mut("2001").unwrap();
+            for i in 0..260 {
+                page.attachments.push(Attachment {
+                    id: format!("att9{i:04}"),
+                    title: format!("listed-{i}.bin"),
+                    media_type: "application/x-hostile".into(),
+                    version: 1,
+                    when: sandbox::confluence::default_when(),
+                    data: AttachmentData::Text("x".into()),
+                });
+            }
+        }
+    }
     let sb = spawn_sandbox_with(config).await;
     let root = seed_root(&sb, "Tamper root");
     let dir = tempfile::tempdir().unwrap();
@@ -750,28 +797,28 @@ async fn tampered_pagination_is_refused(flavour: Flavour) {
     assert_eq!(clean.code, Some(0), "{}\n{}", clean.json, clean.stderr);
     let before = files(&sb);
     assert!(before.len() > 5, "{before:?}");
+    let clean_requests = listing.requests(flavour, &sb);
     assert!(
-        sb.requests
-            .records()
-            .iter()
-            .filter(|r| r.route.ends_with("/content/search"))
-            .count()
-            > 2,
-        "the label search did not paginate"
+        clean_requests >= 2,
+        "the {listing:?} listing did not paginate"
     );
 
-    sb.confluence
-        .set_pagination_tamper(Some(PaginationTamperRule::search(
-            PaginationTamper::LoopToFirstPage,
-        )));
+    sb.confluence.set_pagination_tamper(Some(
+        listing.rule(flavour, PaginationTamper::LoopToFirstPage),
+    ));
     let looped = assert_refused(&sb, &config, &cwd, &before, "pagination loop").await;
+    let looped_requests = listing.requests(flavour, &sb);
 
     // Armed through the control API this time (scripts use it).
     let control = format!("{}/_sandbox/confluence/pagination-tamper", sb.urls.control);
     let http = reqwest::Client::new();
     let armed: Value = http
         .put(&control)
-        .json(&json!({"kind": "foreign_origin", "origin": sb.urls.cloud_site}))
+        .json(&json!({
+            "kind": "foreign_origin",
+            "origin": sb.urls.cloud_site,
+            "path_suffix": listing.path_suffix(flavour),
+        }))
         .send()
         .await
         .unwrap()
@@ -780,8 +827,12 @@ async fn tampered_pagination_is_refused(flavour: Flavour) {
         .json()
         .await
         .unwrap();
-    assert_eq!(armed["rule"]["path_suffix"], "/content/search", "{armed}");
+    assert_eq!(armed["rule"]["kind"], "foreign_origin", "{armed}");
     let foreign = assert_refused(&sb, &config, &cwd, &before, "leaves the API origin").await;
+    let foreign_requests = listing.requests(flavour, &sb);
+    // The loop is cut at its first repeat; a foreign link is never followed.
+    assert!(looped_requests <= clean_requests + 1, "{looped_requests}");
+    assert!(foreign_requests <= clean_requests, "{foreign_requests}");
 
     let shown: Value = http
         .get(&control)
@@ -806,7 +857,7 @@ async fn tampered_pagination_is_refused(flavour: Flavour) {
     assert_eq!(files(&sb), before);
     assert_eq!(deletions(&sb), 0);
     println!(
-        "tampered next {flavour:?}: {} files kept; loop refused in {:.2?}, foreign origin refused in {:.2?}; errors: {:?} / {:?}",
+        "tampered next {flavour:?} {listing:?}: {} files kept; {listing:?} requests clean/loop/foreign {clean_requests}/{looped_requests}/{foreign_requests}; loop refused in {:.2?}, foreign origin refused in {:.2?}; errors: {:?} / {:?}",
         before.len(),
         looped.wall,
         foreign.wall,
@@ -817,10 +868,20 @@ async fn tampered_pagination_is_refused(flavour: Flavour) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_looping_or_foreign_next_link_fails_the_run_without_deleting_on_cloud() {
-    tampered_pagination_is_refused(Flavour::Cloud).await;
+    tampered_pagination_is_refused(Flavour::Cloud, Listing::Search).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_looping_or_foreign_next_link_fails_the_run_without_deleting_on_data_center() {
-    tampered_pagination_is_refused(Flavour::DataCenter).await;
+    tampered_pagination_is_refused(Flavour::DataCenter, Listing::Search).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tampered_attachment_listing_fails_the_run_without_deleting_on_cloud() {
+    tampered_pagination_is_refused(Flavour::Cloud, Listing::Attachments).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tampered_attachment_listing_fails_the_run_without_deleting_on_data_center() {
+    tampered_pagination_is_refused(Flavour::DataCenter, Listing::Attachments).await;
 }
