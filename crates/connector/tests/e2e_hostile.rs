@@ -178,6 +178,14 @@ fn cql_quote(value: &str) -> String {
     out
 }
 
+/// The decoded `cql` parameter of a request.
+fn cql_of(path_and_query: &str) -> Option<String> {
+    let query = path_and_query.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "cql")
+        .map(|(_, v)| v.into_owned())
+}
+
 /// Every file and directory under `root`, relative, sorted.
 fn tree(root: &Path) -> BTreeSet<String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
@@ -436,13 +444,7 @@ async fn hostile_names_sync_verbatim(flavour: Flavour) {
     );
     let label_cql = searches
         .iter()
-        .find_map(|r| {
-            let query = r.path_and_query.split_once('?')?.1;
-            url::form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == "cql")
-                .map(|(_, v)| v.into_owned())
-                .filter(|cql| cql.contains("label="))
-        })
+        .find_map(|r| cql_of(&r.path_and_query).filter(|cql| cql.contains("label=")))
         .unwrap();
     assert!(
         label_cql.contains(&format!("label={}", cql_quote(SINGLE_LABEL)))
@@ -594,6 +596,111 @@ async fn hostile_titles_labels_and_attachment_names_sync_verbatim_on_cloud() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_titles_labels_and_attachment_names_sync_verbatim_on_data_center() {
     hostile_names_sync_verbatim(Flavour::DataCenter).await;
+}
+
+/// The title of a page another page's image macro points at, and the image's file name: both
+/// reach Confluence through a lookup (Cloud: CQL `title="…"`; DC: `content?title=`) and a
+/// download URL.
+const IMAGE_PAGE_TITLE: &str = "Pic \"page\" \\ 'x' & <y> 🚀 \u{202E}RTL\u{202C}";
+const IMAGE_NAME: &str = "../\"q\" & <b> %2F.png";
+
+/// XML attribute escaping for the storage format the test writes.
+fn xml_attr(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+async fn hostile_image_reference_inlines(flavour: Flavour) {
+    let mut target = page("7140", IMAGE_PAGE_TITLE, None, &[]);
+    target.attachments.push(Attachment {
+        id: "att7301".into(),
+        title: IMAGE_NAME.into(),
+        media_type: "image/png".into(),
+        version: 1,
+        when: sandbox::confluence::default_when(),
+        data: AttachmentData::Text("hostile-png".into()),
+    });
+    let mut referrer = page(
+        "7141",
+        "refers to an image elsewhere",
+        None,
+        &[SINGLE_LABEL],
+    );
+    referrer.body = format!(
+        "<p>before</p><ac:image ac:alt=\"alt &quot;x&quot;\"><ri:attachment ri:filename=\"{}\"><ri:page ri:content-title=\"{}\" ri:space-key=\"HOST\"/></ri:attachment></ac:image><p>after</p>",
+        xml_attr(IMAGE_NAME),
+        xml_attr(IMAGE_PAGE_TITLE)
+    );
+    let mut dataset = hostile_dataset();
+    dataset.content = vec![target, referrer];
+    let mut config = SandboxConfig::default();
+    config.confluence.dataset = dataset;
+    let sb = spawn_sandbox_with(config).await;
+    let root = seed_root(&sb, "Inline root");
+    let dir = tempfile::tempdir().unwrap();
+    let extraction = json!({"htmlConfig": {"imageContentExtraction": {
+        "enabled": true, "languageModel": "AZURE_GPT_4o_2024_1120"}}});
+    let tenant = tenant_yaml(&sb, flavour, &root, SINGLE_LABEL, "unused-all").replacen(
+        "      ingestion:\n",
+        &format!("      ingestion:\n        pageIngestionConfig: {extraction}\n"),
+        1,
+    );
+    let config = write_config(dir.path(), free_port(), "warn", &[tenant]);
+
+    let run = sync(&config, dir.path()).await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.json, run.stderr);
+    let stored = files(&sb);
+    let key = format!("{TENANT}/7001_HOST/7141");
+    assert_eq!(
+        stored.keys().collect::<Vec<_>>(),
+        [&key],
+        "images are not ingested alone"
+    );
+    // "hostile-png" in base64; `alt` from the macro, escaped for the attribute.
+    assert_eq!(
+        text(&sb.unique.file_bytes(&key).unwrap()),
+        "<p>before</p><img src=\"data:image/png;base64,aG9zdGlsZS1wbmc=\" alt=\"alt &quot;x&quot;\" /><p>after</p>"
+    );
+    assert_eq!(stored[&key].ingestion_config, Some(extraction));
+    // The lookup by title found the page (so its escaping held) and the download succeeded.
+    let records = sb.requests.records();
+    let lookups: Vec<_> = records
+        .iter()
+        .filter(|r| match flavour {
+            Flavour::Cloud => {
+                r.route.ends_with("/content/search")
+                    && cql_of(&r.path_and_query).is_some_and(|cql| {
+                        cql.contains(&format!("title={}", cql_quote(IMAGE_PAGE_TITLE)))
+                    })
+            }
+            Flavour::DataCenter => r.route.ends_with("/rest/api/content"),
+        })
+        .collect();
+    assert_eq!(lookups.len(), 1, "{lookups:?}");
+    assert_eq!(lookups[0].status, 200);
+    let downloads = records
+        .iter()
+        .filter(|r| r.route.contains("download") || r.route.contains("/binary"))
+        .filter(|r| r.status == 200)
+        .count();
+    assert_eq!(downloads, 1);
+    println!(
+        "hostile image reference {flavour:?}: 1 page, 1 image inlined across pages in {:.2?}",
+        run.wall
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_on_a_hostile_titled_page_inlines_on_cloud() {
+    hostile_image_reference_inlines(Flavour::Cloud).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_on_a_hostile_titled_page_inlines_on_data_center() {
+    hostile_image_reference_inlines(Flavour::DataCenter).await;
 }
 
 // ---- 2. a 50 MB page body ---------------------------------------------------------------
