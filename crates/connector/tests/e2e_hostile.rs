@@ -941,6 +941,29 @@ async fn tampered_pagination_is_refused(flavour: Flavour, listing: Listing) {
     assert!(looped_requests <= clean_requests + 1, "{looped_requests}");
     assert!(foreign_requests <= clean_requests, "{foreign_requests}");
 
+    // Other spellings of another host: a protocol-relative link and an upper-case scheme are
+    // taken as paths on the API origin, never as another host, so the run fails on the
+    // server's 404 instead, still without a request elsewhere or a deletion.
+    if listing == Listing::Search {
+        let site = sb.urls.cloud_site.trim_start_matches("http://").to_owned();
+        for origin in [format!("//{site}"), format!("HTTP://{site}")] {
+            sb.confluence.set_pagination_tamper(Some(listing.rule(
+                flavour,
+                PaginationTamper::ForeignOrigin {
+                    origin: origin.clone(),
+                },
+            )));
+            sb.reset_requests();
+            let run = sync(&config, &cwd).await;
+            assert_eq!(run.code, Some(1), "{origin}: {}", run.json);
+            let error = run.tenant()["error"].as_str().unwrap_or_default();
+            assert!(error.contains("404"), "{origin}: {error}");
+            assert_eq!(sb.requests.count_service("cloud-site"), 0, "{origin}");
+            assert_eq!(deletions(&sb), 0, "{origin}");
+            assert_eq!(files(&sb), before, "{origin}");
+        }
+    }
+
     let shown: Value = http
         .get(&control)
         .send()
