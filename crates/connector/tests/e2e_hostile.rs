@@ -4,9 +4,12 @@
 //! - titles, labels, a space name and attachment names made to break escaping, encodings and
 //!   paths: they sync verbatim under id-based keys, the label CQL finds exactly the labelled
 //!   pages, nothing lands on the local filesystem, and a re-sync changes nothing;
+//! - an image macro pointing at a hostile-titled page and a hostile file name: the title lookup
+//!   and the download find them, and the image is inlined;
 //! - a 50 MB page body: synced whole, with the connector's peak RSS measured;
-//! - a pagination `next` that loops back to the first page or points at another origin: the run
-//!   fails with a clear error recorded in the ledger, and nothing is deleted downstream.
+//! - a `next` link in the label search or an attachment listing that loops back to the first page
+//!   or points at another origin: the run fails with a clear error recorded in the ledger, and
+//!   nothing is deleted downstream.
 //!
 //! The figures (items, bytes, peak RSS, wall time) are printed with `--nocapture` and recorded in
 //! docs/reliability/hostile-input.md.
