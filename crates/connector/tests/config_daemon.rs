@@ -422,7 +422,7 @@ fn log_levels_map_to_tracing_directives() {
 #[test]
 fn proxy_headers_from_the_file_keep_their_case() {
     let d = daemon(
-        "proxy: {mode: no_auth, host: p, port: 3128, headers: {X-Proxy-Tenant: Acme}}",
+        "proxy: {mode: no_auth, host: p, port: 3128, protocol: https, headers: {X-Proxy-Tenant: Acme}}",
         &[],
     );
     let ProxyConfig::Proxy { endpoint, .. } = &d.proxy else {

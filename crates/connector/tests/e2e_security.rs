@@ -569,6 +569,74 @@ async fn plain_http_is_refused_for_every_endpoint_unless_allowed_for_that_endpoi
         "{stdout}"
     );
     refused += 1;
+
+    // The proxy: over plain HTTP to a host that is not loopback, refused while it would carry
+    // credentials (they would cross in clear); the tunnelled traffic itself is TLS, so a proxy
+    // without credentials keeps working as in the reference.
+    let tenant = format!("{DC_CONFLUENCE}{EXTERNAL_UNIQUE}");
+    let proxied = |proxy: &str| {
+        let config = inactive_config(dir.path(), &tenant);
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(&config, format!("proxy: {proxy}\n{text}")).unwrap();
+        config
+    };
+    for proxy in [
+        "{mode: username_password, host: proxy.example.invalid, port: 3128, username: u, password: p}",
+        "{mode: no_auth, host: proxy.example.invalid, port: 3128, headers: {X-Proxy-Token: t}}",
+        "{mode: username_password, host: 10.0.0.8, port: 3128, protocol: http, username: u, password: p}",
+    ] {
+        let config = proxied(proxy);
+        let out = run(Some(&config), &["check"], &[]).await;
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{proxy}:\n{stdout}");
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&format!("{}: proxy.protocol: is http", config.display())))
+            .unwrap_or_else(|| panic!("{proxy}: no proxy.protocol error:\n{stdout}"));
+        assert!(
+            line.contains("in clear")
+                && line.contains("protocol: https")
+                && line.contains("proxy.allow_plain_http: true"),
+            "{line}"
+        );
+        refused += 1;
+    }
+    // The same from the reference's environment variables.
+    let config = inactive_config(dir.path(), &tenant);
+    let out = run(
+        Some(&config),
+        &["check"],
+        &[
+            ("PROXY_AUTH_MODE", "username_password"),
+            ("PROXY_HOST", "proxy.example.invalid"),
+            ("PROXY_PORT", "3128"),
+            ("PROXY_PROTOCOL", "http"),
+            ("PROXY_USERNAME", "u"),
+            ("PROXY_PASSWORD", "p"),
+        ],
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("proxy.protocol: is http") && stdout.contains("PROXY_PROTOCOL"),
+        "{stdout}"
+    );
+    refused += 1;
+    // Allowed: explicitly, over https, on loopback, or without credentials.
+    for proxy in [
+        "{mode: username_password, host: proxy.example.invalid, port: 3128, username: u, password: p, allow_plain_http: true}",
+        "{mode: username_password, host: proxy.example.invalid, port: 3128, protocol: https, username: u, password: p}",
+        "{mode: username_password, host: 127.0.0.1, port: 3128, username: u, password: p}",
+        "{mode: no_auth, host: proxy.example.invalid, port: 3128}",
+    ] {
+        let out = run(Some(&proxied(proxy)), &["check"], &[]).await;
+        let stdout = text(&out.stdout);
+        assert!(!stdout.contains("proxy.protocol"), "{proxy}:\n{stdout}");
+        assert!(
+            stdout.contains("No tenant configurations found"),
+            "{proxy}:\n{stdout}"
+        );
+    }
     println!(
         "figure: {refused} plain-http endpoint configurations refused with file, field and fix"
     );

@@ -98,6 +98,7 @@ pub(crate) const DAEMON_KEYS: &[(&str, &[&str])] = &[
             "password",
             "cert_path",
             "key_path",
+            "allow_plain_http",
         ],
     ),
     ("tenants", &["files", "inline"]),
@@ -284,6 +285,9 @@ pub struct ProxyEndpoint {
     pub ca_bundle_path: Option<PathBuf>,
     /// Sent on CONNECT; values are secret because they often carry credentials.
     pub headers: BTreeMap<String, SecretString>,
+    /// `proxy.allow_plain_http`: the operator accepts that credentials for a non-loopback
+    /// proxy reached over plain HTTP cross the network in clear.
+    pub allow_plain_http: bool,
 }
 
 impl ProxyEndpoint {
@@ -690,6 +694,28 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
                 })
         }
     };
+    // Behind an `http` proxy the tunnelled traffic is still TLS end to end; what crosses the
+    // hop to the proxy in clear is the proxy's own credentials. So plain HTTP to a proxy that is
+    // not on this host is refused when it would carry any (a password or CONNECT headers),
+    // unless explicitly allowed; a credential-less proxy keeps working as in the reference.
+    let allow_plain_http = d.boolean("proxy.allow_plain_http", map.get("allow_plain_http"), false);
+    let carries_credentials =
+        mode == Mode::UsernamePassword || headers.as_ref().is_some_and(|h| !h.is_empty());
+    if let Some(host) = &host {
+        if protocol == ProxyProtocol::Http
+            && carries_credentials
+            && !allow_plain_http
+            && !is_loopback_host(host)
+        {
+            d.error(
+                "proxy.protocol",
+                format!(
+                    "is http: the proxy credentials (username/password or headers) would cross the network to {host} in clear"
+                ),
+                "protocol: https (with ca_bundle_path for the proxy's CA if needed), or proxy.allow_plain_http: true to allow plain HTTP to this proxy",
+            );
+        }
+    }
     Some(ProxyConfig::Proxy {
         endpoint: ProxyEndpoint {
             host: host?,
@@ -697,9 +723,19 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
             protocol,
             ca_bundle_path,
             headers: headers?,
+            allow_plain_http,
         },
         auth: auth?,
     })
+}
+
+/// `localhost` or a loopback address: a proxy sidecar on this host.
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 /// A mapping, or (from `PROXY_HEADERS`) a JSON object in text.
@@ -738,4 +774,38 @@ fn read_proxy_headers(
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::Env;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<DaemonConfig, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("connector.yaml");
+        std::fs::write(&path, text).unwrap();
+        DaemonConfig::load_without_tenants(Some(&path), &env.iter().copied().collect::<Env>())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn lease_ttl_is_read_from_file_and_environment_and_bounded() {
+        assert_eq!(
+            load("{}", &[]).unwrap().state.lease_ttl,
+            Duration::from_secs(60)
+        );
+        let file = "state: {url: 'postgres://u@db/cc', lease_ttl_secs: 9}";
+        let d = load(file, &[]).unwrap();
+        assert_eq!(d.state.lease_ttl, Duration::from_secs(9));
+        assert_eq!(d.state.backend, StateBackend::Postgres);
+        let env = [("CONFLUENCE_CONNECTOR__STATE__LEASE_TTL_SECS", "12")];
+        assert_eq!(
+            load(file, &env).unwrap().state.lease_ttl,
+            Duration::from_secs(12)
+        );
+        let err = load("state: {lease_ttl_secs: 1}", &[]).unwrap_err();
+        assert!(err.contains("state.lease_ttl_secs"), "{err}");
+    }
 }
