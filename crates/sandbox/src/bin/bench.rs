@@ -118,12 +118,13 @@ async fn main() -> anyhow::Result<()> {
     };
     run_scenarios(&scenarios, &options, |result| {
         let line = serde_json::to_string(result)?;
-        println!("{line}");
-        std::io::stdout().flush()?;
+        // The file first: a closed stdout (`| head`) must not lose a result that took minutes.
         if let Some(file) = json_out.as_mut() {
             writeln!(file, "{line}")?;
             file.flush()?;
         }
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
         Ok(())
     })
     .await
