@@ -43,8 +43,9 @@ const LEASE_TTL_SECS: u64 = 6;
 /// Slows every sandbox request, so that a first sync lasts a few seconds and a replica can be
 /// killed in the middle of one.
 const REQUEST_LATENCY: Duration = Duration::from_millis(50);
-/// Unique calls a run must have made before its replica is killed: well into the cycle.
-const CALLS_BEFORE_KILL: usize = 8;
+/// Registrations and finalizations (`ContentUpsert`) a run must have made before its replica is
+/// killed: in the middle of ingesting the edited pages.
+const UPSERTS_BEFORE_KILL: usize = 6;
 /// Pages edited in every tenant before the kill, so that the cycle cut short has work to do.
 const PAGES_EDITED: usize = 15;
 const REPLICAS: [&str; 2] = ["replica-a", "replica-b"];
@@ -224,12 +225,14 @@ fn unique_state(sb: &SandboxHandle) -> (Vec<StoredFile>, Vec<(String, Option<Str
     (stored, scope_list)
 }
 
-fn calls_of(sb: &SandboxHandle, replica: &str, since: DateTime<Utc>) -> usize {
+fn upserts_of(sb: &SandboxHandle, replica: &str, since: DateTime<Utc>) -> usize {
     sb.unique
         .calls()
         .iter()
         .filter(|c| {
-            c.at >= since && c.headers.get(REPLICA_HEADER).map(String::as_str) == Some(replica)
+            c.operation == "ContentUpsert"
+                && c.at >= since
+                && c.headers.get(REPLICA_HEADER).map(String::as_str) == Some(replica)
         })
         .count()
 }
@@ -321,16 +324,16 @@ async fn a_killed_replicas_tenants_move_to_the_survivor_without_overlap() {
                 .unwrap();
         }
     }
-    let edited_at = Utc::now();
 
     // When: a replica is killed while one of its runs is well into a cycle.
     let deadline = Instant::now() + Duration::from_secs(40);
     let (victim_run, victim_index) = loop {
         let runs = ledger.recent_runs(None, 1000).await.unwrap();
         let deep = runs.iter().find(|r| {
-            r.status == RunStatus::Running && r.started_at > edited_at && {
+            r.status == RunStatus::Running && {
                 let i = names.iter().position(|n| *n == r.tenant).unwrap();
-                calls_of(&sandboxes[i], replica_of(&r.holder), r.started_at) >= CALLS_BEFORE_KILL
+                upserts_of(&sandboxes[i], replica_of(&r.holder), r.started_at)
+                    >= UPSERTS_BEFORE_KILL
             }
         });
         if let Some(run) = deep {
@@ -367,10 +370,10 @@ async fn a_killed_replicas_tenants_move_to_the_survivor_without_overlap() {
         victim_run.tenant
     );
     println!(
-        "killed {victim} in run {} of {} ({} Unique calls in); it held {held:?}",
+        "killed {victim} in run {} of {} ({} ContentUpsert calls in); it held {held:?}",
         victim_run.id.get(),
         victim_run.tenant,
-        calls_of(
+        upserts_of(
             &sandboxes[names.iter().position(|n| *n == victim_run.tenant).unwrap()],
             victim,
             victim_run.started_at
