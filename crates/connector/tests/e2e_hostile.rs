@@ -781,6 +781,75 @@ async fn a_50_mb_page_body_syncs_whole_on_data_center() {
     huge_body_syncs(Flavour::DataCenter).await;
 }
 
+/// Several 50 MB bodies with `processing.bodyBatchSize: 1` (the operator's remedy for large
+/// pages): memory stays at the one-body level however many there are. With
+/// `HOSTILE_HUGE_PAGES=N` (default 2) the test also runs the default batching and prints both
+/// peaks, the figure in docs/reliability/hostile-input.md; in CI only the remedy runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn several_50_mb_bodies_fetched_one_at_a_time_keep_memory_flat_on_cloud() {
+    let requested = std::env::var("HOSTILE_HUGE_PAGES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let pages: usize = requested.unwrap_or(2);
+    let body = huge_body();
+    let mut config = SandboxConfig::default();
+    let mut dataset = hostile_dataset();
+    dataset.content = (0..pages)
+        .map(|i| {
+            let mut huge = page(
+                &format!("{}", 7150 + i),
+                &format!("huge {i}"),
+                None,
+                &[SINGLE_LABEL],
+            );
+            huge.body = body.clone();
+            huge
+        })
+        .collect();
+    config.confluence.dataset = dataset;
+    let sb = spawn_sandbox_with(config).await;
+    let batches: &[Option<usize>] = if requested.is_some() {
+        &[None, Some(1)]
+    } else {
+        &[Some(1)]
+    };
+    for &batch in batches {
+        // Each run starts from an empty Unique.
+        sb.unique.reset();
+        let root = seed_root(&sb, "Huge root");
+        let dir = tempfile::tempdir().unwrap();
+        let mut tenant = tenant_yaml(&sb, Flavour::Cloud, &root, SINGLE_LABEL, "unused-all");
+        if let Some(batch) = batch {
+            tenant.push_str(&format!(
+                "      processing:\n        bodyBatchSize: {batch}\n"
+            ));
+        }
+        let config = write_config(dir.path(), free_port(), "warn", &[tenant]);
+        let run = sync(&config, dir.path()).await;
+        assert_eq!(run.code, Some(0), "{}\n{}", run.json, run.stderr);
+        assert_eq!(run.count("ingested_pages_ok"), pages as u64, "{}", run.json);
+        for file in files(&sb).values() {
+            assert_eq!(
+                file.uploaded_size,
+                Some(HUGE_BODY_BYTES as u64),
+                "{}",
+                file.key
+            );
+        }
+        println!(
+            "{pages} x 50 MB bodies, Cloud, bodyBatchSize {batch:?}: synced in {:.2?}, peak RSS {} KiB",
+            run.wall, run.peak_rss_kib
+        );
+        if batch == Some(1) {
+            let peak_mib = run.peak_rss_kib / 1024;
+            assert!(
+                peak_mib < 320,
+                "peak RSS {peak_mib} MiB for {pages} bodies one at a time"
+            );
+        }
+    }
+}
+
 // ---- 3. tampered pagination --------------------------------------------------------------
 
 /// `status --json`: the newest run of the tenant.
