@@ -1206,3 +1206,148 @@ async fn a_panic_after_a_full_cycle_prints_no_secret() {
     let ledger = std::fs::read(dir.path().join("state.db")).unwrap();
     assert_clean("the ledger after the panic", &ledger);
 }
+
+const PROXY_USER: &str = "PLANTED-proxy-user-5e1a";
+const PROXY_PASSWORD: &str = "PLANTED-proxy-password-c08d";
+const PROXY_HEADER: &str = "PLANTED-proxy-header-value-19f3";
+
+/// Standard base64 with padding (the connector crate does not depend on a base64 crate).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A forward proxy on loopback that records each request head and refuses it with 407, so
+/// every Confluence call fails at once while the credentials were really sent.
+async fn refusing_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let record = heads.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                record
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                          Proxy-Authenticate: Basic realm=\"test\"\r\n\
+                          Content-Length: 0\r\nConnection: close\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    (port, heads)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_credentials_stay_out_of_a_failing_run() {
+    let sandbox = spawn_sandbox().await;
+    let (proxy_port, heads) = refusing_proxy().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = seed_root(&sandbox, "proxied");
+    let tenant = dc_tenant(
+        &sandbox,
+        "proxied",
+        &root,
+        "{ mode: pat, token: sandbox-pat }",
+        &cluster_local(&sandbox),
+    );
+    let config = write_config(dir.path(), free_port(), "trace", &[tenant]);
+    let text_before = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "proxy:
+  mode: username_password
+  host: 127.0.0.1
+  port: {proxy_port}
+  username: {PROXY_USER}
+  password: os.environ/PROXY_SECRET
+  headers:
+    X-Proxy-Token: {PROXY_HEADER}
+{text_before}"
+        ),
+    )
+    .unwrap();
+    let env = [("PROXY_SECRET", PROXY_PASSWORD)];
+    let out = run(Some(&config), &["sync", "--json"], &env).await;
+    let check = run(Some(&config), &["check"], &env).await;
+    let status = run(Some(&config), &["status", "--json"], &env).await;
+
+    // The run failed on the proxy, and the proxy got the credentials.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let heads = heads.lock().unwrap().clone();
+    assert!(!heads.is_empty(), "nothing went through the proxy");
+    let basic = base64(format!("{PROXY_USER}:{PROXY_PASSWORD}").as_bytes());
+    let head = heads[0].to_lowercase();
+    assert!(
+        head.contains(&format!(
+            "proxy-authorization: basic {}",
+            basic.to_lowercase()
+        )),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        head.contains(&format!("x-proxy-token: {}", PROXY_HEADER.to_lowercase())),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        text(&status.stdout).contains("failed"),
+        "{}",
+        text(&status.stdout)
+    );
+
+    let ledger = std::fs::read(dir.path().join("state.db")).unwrap();
+    for (what, bytes) in [
+        ("sync stdout", &out.stdout),
+        ("sync stderr (trace)", &out.stderr),
+        ("check stdout", &check.stdout),
+        ("check stderr", &check.stderr),
+        ("status --json", &status.stdout),
+        ("the ledger", &ledger),
+    ] {
+        let shown = String::from_utf8_lossy(bytes);
+        for secret in [PROXY_USER, PROXY_PASSWORD, PROXY_HEADER, basic.as_str()] {
+            assert!(!shown.contains(secret), "{secret} in {what}");
+        }
+    }
+    println!(
+        "figure: {} requests refused by the proxy (407); proxy user, password, Basic value and \
+         header absent from sync/check/status output and the ledger",
+        heads.len()
+    );
+}
