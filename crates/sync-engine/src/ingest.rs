@@ -389,7 +389,11 @@ async fn attachment_job(sink: &Sink<'_>, work: &AttachmentWork) -> (ItemResult, 
         }
         let delay = ATTACHMENT_RETRY_DELAY * 2u32.pow(tries - 1);
         tracing::warn!(attachment_id = %work.attachment.id, tries, delay_ms = delay.as_millis() as u64, err = error.as_deref().unwrap_or_default(), "attachment failed on a transient answer, trying again from a fresh download");
-        tokio::time::sleep(delay).await;
+        // A shutdown does not wait for the pause; the item is retried next cycle.
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = sink.cancel.cancelled() => return (result, error),
+        }
         tries += 1;
     }
 }
