@@ -333,7 +333,12 @@ async fn page_job(
         attachments: &work.images,
     };
     let inlined = inline_images(&storage, &context, &source, &inline_config).await;
-    let body = inlined.body.into_owned();
+    // Unchanged, the body is the fetched string itself: moved, not copied (pages can be tens of
+    // megabytes, and `concurrency` of them are in flight).
+    let body = match inlined.body {
+        std::borrow::Cow::Owned(changed) => changed,
+        std::borrow::Cow::Borrowed(_) => storage,
+    };
 
     let mut labels: Vec<String> = fetched
         .labels
