@@ -77,9 +77,21 @@ pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
             return exit(&report);
         }
     };
+    let probe = match crate::wiring::SharedTransport::from_daemon(&loaded.daemon)
+        .and_then(|shared| shared.probe_client())
+    {
+        Ok(client) => client,
+        Err(e) => {
+            report.fail(
+                format!("building the connectivity probe: {e:#}"),
+                "check extra_ca_bundle_path and the proxy settings",
+            );
+            return exit(&report);
+        }
+    };
     let timeout = loaded.daemon.health.connectivity_timeout;
     for tenant in &tenants {
-        check_tenant(tenant, timeout, &mut report).await;
+        check_tenant(tenant, &probe, timeout, &mut report).await;
     }
     exit(&report)
 }
@@ -116,13 +128,17 @@ async fn check_ledger(daemon: &DaemonConfig, report: &mut Report) {
     }
 }
 
-async fn check_tenant(tenant: &TenantRuntime, timeout: std::time::Duration, report: &mut Report) {
+async fn check_tenant(
+    tenant: &TenantRuntime,
+    client: &reqwest::Client,
+    timeout: std::time::Duration,
+    report: &mut Report,
+) {
     let name = tenant.name();
     if let Some(confluence) = &tenant.confluence {
         let target = crate::wiring::connectivity_target(&tenant.config);
-        let client = reqwest::Client::new();
         let check =
-            crate::health::confluence_connectivity(&client, std::slice::from_ref(&target), timeout)
+            crate::health::confluence_connectivity(client, std::slice::from_ref(&target), timeout)
                 .await;
         if check.up {
             report.ok(format!(

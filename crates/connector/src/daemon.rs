@@ -175,10 +175,7 @@ pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> a
         metrics: metrics.clone(),
         ledger: ledger.clone(),
         connectivity_timeout: daemon.health.connectivity_timeout,
-        probe_client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .context("building the probe HTTP client")?,
+        probe_client: crate::wiring::SharedTransport::from_daemon(&daemon)?.probe_client()?,
     });
     let http_stop = CancellationToken::new();
     let separate_metrics = daemon.listen.metrics.is_some();

@@ -105,6 +105,16 @@ impl SharedTransport {
             extra_ca_pem,
         })
     }
+
+    /// The client for the connectivity probes (`check`, `/readyz`): the same trust (extra CA)
+    /// and proxy as the tenants' transports, so a probe fails only where a sync would.
+    pub(crate) fn probe_client(&self) -> anyhow::Result<reqwest::Client> {
+        let mut config =
+            http_transport::TransportConfig::new("confluence", std::num::NonZeroU32::MIN);
+        config.proxy = self.proxy.clone();
+        config.extra_ca_pem = self.extra_ca_pem.clone();
+        http_transport::build_http_client(&config).context("building the probe HTTP client")
+    }
 }
 
 fn trimmed(url: &str) -> String {

@@ -807,6 +807,15 @@ tls_insecure_skip_verify: true
         !trusted.contains("cannot tell which Confluence instance"),
         "the manifest was not read over TLS:\n{trusted}"
     );
+    // The connectivity probe (`check` and `/readyz`) trusts exactly what the sync trusts.
+    assert!(
+        stdout.contains(&format!("✗ tls: Confluence unreachable at {base}")),
+        "{stdout}"
+    );
+    assert!(
+        trusted.contains(&format!("✓ tls: Confluence reachable at {base}")),
+        "{trusted}"
+    );
     println!("figure: untrusted -> {}", probe_line(&stdout));
     println!("figure: with extra CA -> {probe}");
 }

@@ -300,10 +300,9 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 /// with the platform's roots (plus the bundled Mozilla roots, so a minimal container still
 /// works) and the extra CA bundle; the proxy; the connect timeout. Redirects are never followed
 /// by `reqwest`: we follow them ourselves so that every hop pays the limiter and credentials are
-/// dropped on a change of origin.
-pub(crate) fn build_http_client(
-    config: &TransportConfig,
-) -> Result<reqwest::Client, TransportError> {
+/// dropped on a change of origin. Public so that callers' own probes (the connector's
+/// connectivity checks) trust and route exactly as the transport does.
+pub fn build_http_client(config: &TransportConfig) -> Result<reqwest::Client, TransportError> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .redirect(reqwest::redirect::Policy::none())

@@ -77,7 +77,9 @@ mod retry;
 mod token;
 
 pub use auth::{Authorizer, NoAuth, StaticAuthorizer, Token, TokenCache, TokenSource};
-pub use client::{Body, ByteStream, ReadOnly, ReadWrite, Request, Response, Transport};
+pub use client::{
+    build_http_client, Body, ByteStream, ReadOnly, ReadWrite, Request, Response, Transport,
+};
 pub use config::{PlainHttpPolicy, ProxyAuth, ProxyConfig, RetryPolicy, Timeouts, TransportConfig};
 pub use encode::encode_uri_component;
 pub use error::{AuthError, TransportError};
