@@ -249,6 +249,18 @@ impl BenchTenant {
                     "confluence": counts.confluence_429,
                     "unique": counts.unique_429,
                 },
+                "active_span_secs": {
+                    "confluence": round3(counts.confluence_span.secs()),
+                    "unique": round3(counts.unique_span.secs()),
+                },
+                "effective_rpm": {
+                    "confluence": counts.confluence_span.rpm(counts.confluence_limited).map(round3),
+                    "unique": counts.unique_span.rpm(counts.unique_limited).map(round3),
+                    "unique_with_uploads": counts
+                        .unique_span
+                        .rpm(counts.unique_limited + counts.uploads)
+                        .map(round3),
+                },
                 "unique_register": upserts.len() as u64 - finalized.len() as u64,
                 "unique_finalize": finalized.len(),
                 "log_complete": records.len() as u64 == counts.total,
@@ -258,7 +270,6 @@ impl BenchTenant {
             "bytes": {
                 "downloaded_from_confluence": downloaded_bytes,
                 "uploaded_to_unique": uploaded_bytes,
-                "connector_read_syscalls": run.read_bytes,
                 "connector_write_syscalls": run.write_bytes,
             },
             "wall_secs": round3(wall_secs),
@@ -383,9 +394,9 @@ struct ConnectorRun {
     /// Highest `VmHWM` sampled from `/proc/<pid>/status` (the kernel's own peak-RSS mark, so only
     /// growth in the last sampling interval before exit can be missed).
     peak_rss_kib: u64,
-    /// `rchar`/`wchar` of `/proc/<pid>/io` at the last sample: every byte through read/write
-    /// syscalls, sockets and the state database included.
-    read_bytes: u64,
+    /// `wchar` of `/proc/<pid>/io` at the last sample: bytes through write syscalls, socket
+    /// sends and the state database included. (`rchar` is not reported: socket `recv` calls,
+    /// which is how the connector reads, do not count towards it.)
     write_bytes: u64,
     /// The `--json` summary (the dry-run plan left out: it lists every key).
     summary: Value,
@@ -419,7 +430,7 @@ fn run_connector(
         .spawn()
         .with_context(|| format!("starting {}", connector.display()))?;
     let pid = child.id();
-    let (mut peak_rss_kib, mut read_bytes, mut write_bytes) = (0, 0, 0);
+    let (mut peak_rss_kib, mut write_bytes) = (0, 0);
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
@@ -427,8 +438,8 @@ fn run_connector(
         if let Some(hwm) = proc_status_kib(pid, "VmHWM:") {
             peak_rss_kib = peak_rss_kib.max(hwm);
         }
-        if let Some((r, w)) = proc_io(pid) {
-            (read_bytes, write_bytes) = (r, w);
+        if let Some(w) = proc_io_wchar(pid) {
+            write_bytes = w;
         }
         std::thread::sleep(SAMPLE_EVERY);
     };
@@ -457,7 +468,6 @@ fn run_connector(
         exit_code: status.code(),
         wall,
         peak_rss_kib,
-        read_bytes,
         write_bytes,
         summary,
     })
@@ -483,14 +493,11 @@ fn parse_status_kib(status: &str, field: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-fn proc_io(pid: u32) -> Option<(u64, u64)> {
+fn proc_io_wchar(pid: u32) -> Option<u64> {
     let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
-    let field = |name: &str| {
-        io.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    Some((field("rchar:")?, field("wchar:")?))
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Request counts by side and route, as the sandbox recorded them.
@@ -512,6 +519,10 @@ struct RequestCounts {
     file_diffs: u64,
     /// Blob uploads (not rate-limited by the sandbox, as by Unique).
     uploads: u64,
+    /// First and last start of a rate-limited request, per side: the effective rate is the
+    /// count over this span (what the limiters achieved, start-up and tail excluded).
+    confluence_span: Span,
+    unique_span: Span,
     /// Unique requests other than file diffs (for `resync-nochange`).
     unique_other_than_file_diff: u64,
 }
@@ -536,6 +547,7 @@ impl RequestCounts {
                         continue;
                     }
                     c.confluence_limited += 1;
+                    c.confluence_span.add(r.started_at);
                     let w = &mut c.confluence_work;
                     if route.ends_with("/rest/api/content/search") {
                         w.discovery_requests += 1;
@@ -565,6 +577,7 @@ impl RequestCounts {
                         c.unique_429 += 1;
                     } else if limited {
                         c.unique_limited += 1;
+                        c.unique_span.add(r.started_at);
                     }
                     if route == "/scoped/upload" && !throttled {
                         c.uploads += 1;
@@ -578,6 +591,33 @@ impl RequestCounts {
             }
         }
         c
+    }
+}
+
+/// The time between the first and the last of a set of instants.
+#[derive(Debug, Default, Clone, Copy)]
+struct Span {
+    first: Option<chrono::DateTime<Utc>>,
+    last: Option<chrono::DateTime<Utc>>,
+}
+
+impl Span {
+    fn add(&mut self, at: chrono::DateTime<Utc>) {
+        self.first = Some(self.first.map_or(at, |f| f.min(at)));
+        self.last = Some(self.last.map_or(at, |l| l.max(at)));
+    }
+
+    fn secs(&self) -> f64 {
+        match (self.first, self.last) {
+            (Some(f), Some(l)) => (l - f).num_milliseconds() as f64 / 1000.0,
+            _ => 0.0,
+        }
+    }
+
+    /// Requests per minute over the span.
+    fn rpm(&self, requests: u64) -> Option<f64> {
+        let secs = self.secs();
+        (secs > 0.0).then(|| requests.saturating_sub(1) as f64 * 60.0 / secs)
     }
 }
 
@@ -763,6 +803,19 @@ mod tests {
         assert_eq!(c.uploads, 1);
         assert_eq!(c.unique_other_than_file_diff, 3);
         assert_eq!(c.total, 9);
+    }
+
+    #[test]
+    fn effective_rate_counts_intervals_between_first_and_last_request() {
+        let t0 = Utc::now();
+        let mut span = Span::default();
+        assert_eq!(span.rpm(0), None);
+        span.add(t0 + chrono::Duration::seconds(30));
+        span.add(t0);
+        span.add(t0 + chrono::Duration::seconds(10));
+        assert_eq!(span.secs(), 30.0);
+        // 11 requests evenly over 30 s: 10 intervals of 3 s = 20 per minute.
+        assert_eq!(span.rpm(11), Some(20.0));
     }
 
     #[test]
