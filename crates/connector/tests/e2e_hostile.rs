@@ -6,6 +6,8 @@
 //!   pages, nothing lands on the local filesystem, and a re-sync changes nothing;
 //! - an image macro pointing at a hostile-titled page and a hostile file name: the title lookup
 //!   and the download find them, and the image is inlined;
+//! - a media type that would break the upload's `Content-Type` header: only that attachment
+//!   fails, before any byte is sent, and leaves no orphan;
 //! - a 50 MB page body: synced whole, with the connector's peak RSS measured;
 //! - a `next` link in the label search or an attachment listing that loops back to the first page
 //!   or points at another origin: the run fails with a clear error recorded in the ledger, and
@@ -704,6 +706,86 @@ async fn an_image_on_a_hostile_titled_page_inlines_on_cloud() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_image_on_a_hostile_titled_page_inlines_on_data_center() {
     hostile_image_reference_inlines(Flavour::DataCenter).await;
+}
+
+/// A media type that would break the upload's `Content-Type` header if copied into it.
+const INJECTED_MEDIA_TYPE: &str = "text/plain; charset=utf-8\r\nX-Injected: yes";
+
+async fn header_breaking_media_type_fails_only_its_attachment(flavour: Flavour) {
+    let mut holder = page("7160", "media types", None, &[SINGLE_LABEL]);
+    for (id, title, media_type) in [
+        ("att7401", "fine.txt", "text/plain"),
+        ("att7402", "inject.txt", INJECTED_MEDIA_TYPE),
+    ] {
+        holder.attachments.push(Attachment {
+            id: id.into(),
+            title: title.into(),
+            media_type: media_type.into(),
+            version: 1,
+            when: sandbox::confluence::default_when(),
+            data: AttachmentData::Text(format!("bytes of {title}")),
+        });
+    }
+    let mut dataset = hostile_dataset();
+    dataset.content = vec![holder];
+    let mut config = SandboxConfig::default();
+    config.confluence.dataset = dataset;
+    let sb = spawn_sandbox_with(config).await;
+    let root = seed_root(&sb, "Media root");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        free_port(),
+        "warn",
+        &[tenant_yaml(&sb, flavour, &root, SINGLE_LABEL, "unused-all")],
+    );
+    let prefix = format!("{TENANT}/7001_HOST/7160");
+    for attempt in 1..=2 {
+        sb.reset_requests();
+        let run = sync(&config, dir.path()).await;
+        assert_eq!(run.code, Some(0), "{}\n{}", run.json, run.stderr);
+        assert_eq!(run.tenant()["status"], "partial_success", "{}", run.json);
+        assert_eq!(run.count("ingested_attachments_failed"), 1, "{}", run.json);
+        // Only the refused attachment is tried again on the second run.
+        let expected_ok = if attempt == 1 { 1 } else { 0 };
+        assert_eq!(
+            run.count("ingested_attachments_ok"),
+            expected_ok,
+            "{}",
+            run.json
+        );
+        assert_eq!(run.count("ingested_pages_ok"), expected_ok, "{}", run.json);
+        let error = run.tenant()["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("7160::att7402") && error.contains("not a valid header value"),
+            "{error}"
+        );
+        // Refused before any byte was sent, and its registration removed again: no orphan.
+        let uploads = sb
+            .requests
+            .records()
+            .iter()
+            .filter(|r| r.route.ends_with("/scoped/upload"))
+            .count();
+        assert_eq!(uploads as u64, expected_ok * 2, "attempt {attempt}");
+        assert_eq!(
+            files(&sb).keys().cloned().collect::<Vec<_>>(),
+            [prefix.clone(), format!("{prefix}::att7401")],
+            "attempt {attempt}"
+        );
+        // One deletion call: the cleanup of that registration, nothing else.
+        assert_eq!(deletions(&sb), 1, "attempt {attempt}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_header_breaking_media_type_fails_only_its_attachment_on_cloud() {
+    header_breaking_media_type_fails_only_its_attachment(Flavour::Cloud).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_header_breaking_media_type_fails_only_its_attachment_on_data_center() {
+    header_breaking_media_type_fails_only_its_attachment(Flavour::DataCenter).await;
 }
 
 // ---- 2. a 50 MB page body ---------------------------------------------------------------
