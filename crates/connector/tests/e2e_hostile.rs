@@ -367,6 +367,9 @@ async fn hostile_names_sync_verbatim(flavour: Flavour) {
     let dataset = hostile_dataset();
     let mut config = SandboxConfig::default();
     config.confluence.dataset = dataset.clone();
+    // Data Center behind a context path, as most installations are: download links and page
+    // URLs are relative to it.
+    config.confluence.dc_context_path = "/confluence".into();
     let sb = spawn_sandbox_with(config).await;
     let root = seed_root(&sb, "Hostile root");
     let dir = tempfile::tempdir().unwrap();
@@ -1022,6 +1025,8 @@ async fn tampered_pagination_is_refused(flavour: Flavour, listing: Listing) {
             // Two results per search page, so the built-in label search spans several pages.
             config.confluence.limits.cloud_search = 2;
             config.confluence.limits.dc_search_with_expand = 2;
+            // Data Center behind a context path: relative links resolve below it.
+            config.confluence.dc_context_path = "/confluence".into();
         }
         Listing::Attachments => {
             // A MIME type outside the allow-list: listed in full, never downloaded.
