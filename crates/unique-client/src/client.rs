@@ -27,12 +27,14 @@ const MAX_PAGES: u64 = 10_000;
 
 /// Unique for one tenant: scopes, content ingestion, file diff, deletion, health.
 ///
-/// Every request of the tenant (GraphQL, file diff, uploads) shares one
+/// Every API request of the tenant (GraphQL, file diff) shares one
 /// [`http_transport::Transport`], hence one rate limit (`apiRateLimitPerMinute`) and one retry
 /// policy (429 and 5xx, `Retry-After` honoured). Retrying is safe for everything we send:
-/// reads, upserts by key, and deletions that report what they actually deleted. Health pings and
-/// token requests go through side transports that do not spend the tenant's budget. Cheap to
-/// clone.
+/// reads, upserts by key, and deletions that report what they actually deleted. Uploads, health
+/// pings and token requests go through side transports that do not spend the tenant's budget:
+/// Unique's limit counts its API calls, not the blob store's (the reference limits no upload
+/// either), and metering uploads made an ingest take three slots per item instead of two. Cheap
+/// to clone.
 #[derive(Debug, Clone)]
 pub struct UniqueClient {
     inner: Arc<Inner>,
@@ -41,6 +43,8 @@ pub struct UniqueClient {
 #[derive(Debug)]
 struct Inner {
     transport: Transport<ReadWrite>,
+    /// Blob uploads: the tenant's retry policy, but not its rate limit.
+    upload_transport: Transport<ReadWrite>,
     /// Health pings: not rate limited and not retried (a probe must answer now).
     ping_transport: Transport<ReadWrite>,
     auth: ServiceAuth,
@@ -51,7 +55,8 @@ struct Inner {
     cluster_local_ingestion_base: Option<String>,
 }
 
-/// Requests per minute of the side transports (token, health): high enough to never matter.
+/// Requests per minute of the side transports (uploads, token, health): high enough to never
+/// matter.
 const UNMETERED_PER_MINUTE: NonZeroU32 = match NonZeroU32::new(60_000) {
     Some(n) => n,
     None => unreachable!(),
@@ -94,6 +99,8 @@ impl UniqueClient {
         let mut unmetered = transport_config.clone();
         unmetered.rate_limit_per_minute = UNMETERED_PER_MINUTE;
         unmetered.burst = NonZeroU32::MIN.saturating_add(99);
+        let upload_transport =
+            Transport::new(unmetered.clone(), Arc::clone(&observer)).map_err(setup)?;
         let mut ping_config = unmetered.clone();
         ping_config.retry.max_retries = 0;
         let ping_transport = Transport::new(ping_config, Arc::clone(&observer)).map_err(setup)?;
@@ -110,6 +117,7 @@ impl UniqueClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 transport,
+                upload_transport,
                 ping_transport,
                 auth,
                 ingestion_graphql: requests::graphql_url(ingestion)
@@ -414,7 +422,7 @@ impl UniqueClient {
             body,
         };
         self.inner
-            .transport
+            .upload_transport
             .send(request, &NoAuth)
             .await
             .map(drop)
