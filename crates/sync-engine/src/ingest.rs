@@ -117,8 +117,7 @@ pub(crate) async fn ingest(
                     return;
                 }
                 for work in attachments.by_ref().take(interleave.after_page()) {
-                    if sink.cancel.is_cancelled() || tx.send(Job::Attachment(work)).await.is_err()
-                    {
+                    if sink.cancel.is_cancelled() || tx.send(Job::Attachment(work)).await.is_err() {
                         return;
                     }
                 }
@@ -178,7 +177,9 @@ impl Interleave {
         self.pages_sent += 1;
         // ⌈pages_sent · attachments / pages⌉ attachments are due by now.
         let due = (self.pages_sent * self.attachments).div_ceil(self.pages.max(1));
-        let now = due.min(self.attachments).saturating_sub(self.attachments_sent);
+        let now = due
+            .min(self.attachments)
+            .saturating_sub(self.attachments_sent);
         self.attachments_sent += now;
         now
     }
