@@ -39,19 +39,42 @@ fn id_list<S: AsRef<str>>(ids: &[S]) -> String {
     out
 }
 
+/// CQL's reserved words: as a bare value they are syntax, not text, so they must be quoted.
+const RESERVED_WORDS: [&str; 41] = [
+    "after", "and", "as", "avg", "before", "begin", "by", "commit", "contains", "count",
+    "distinct", "else", "empty", "end", "explain", "from", "having", "if", "in", "inner", "insert",
+    "into", "is", "isnull", "left", "like", "limit", "max", "min", "not", "null", "or", "order",
+    "outer", "right", "select", "sum", "then", "was", "where", "update",
+];
+
+/// A space type: bare like the reference's (`space.type=global`) when it is a plain word
+/// (`[a-z_]+`, which the config requires) that CQL does not reserve, else quoted — the config
+/// admits `or` or `in`, and written bare they would change or break the query.
+fn space_type_literal(space_type: &str) -> String {
+    let plain = !space_type.is_empty()
+        && space_type
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_')
+        && !RESERVED_WORDS.contains(&space_type);
+    if plain {
+        space_type.to_owned()
+    } else {
+        quote(space_type)
+    }
+}
+
 /// `space.type=a` for one type (unparenthesised, as the reference sends it on Data Center), or
-/// `(space.type=a OR space.type=b …)` for several. Space types are validated identifiers
-/// (`[a-z_]+`, see the config), so they go in bare like the reference's.
+/// `(space.type=a OR space.type=b …)` for several.
 fn space_type_filter<S: AsRef<str>>(space_types: &[S]) -> String {
     match space_types {
-        [single] => format!("space.type={}", single.as_ref()),
+        [single] => format!("space.type={}", space_type_literal(single.as_ref())),
         many => {
             let mut out = String::from("(");
             for (i, t) in many.iter().enumerate() {
                 if i > 0 {
                     out.push_str(" OR ");
                 }
-                let _ = write!(out, "space.type={}", t.as_ref());
+                let _ = write!(out, "space.type={}", space_type_literal(t.as_ref()));
             }
             out.push(')');
             out
@@ -140,6 +163,18 @@ mod tests {
         insta::assert_snapshot!(
             labelled_pages(r#"x") OR (label="y"#, r"back\slash", &["global"]),
             @r#"((label="x\") OR (label=\"y") OR (label="back\\slash")) AND space.type=global AND type != attachment"#
+        );
+    }
+
+    #[test]
+    fn space_types_that_cql_reserves_are_quoted() {
+        insta::assert_snapshot!(
+            labelled_pages("a", "b", &["global", "or", "in", "not"]),
+            @r#"((label="a") OR (label="b")) AND (space.type=global OR space.type="or" OR space.type="in" OR space.type="not") AND type != attachment"#
+        );
+        insta::assert_snapshot!(
+            labelled_pages("a", "b", &["and"]),
+            @r#"((label="a") OR (label="b")) AND space.type="and" AND type != attachment"#
         );
     }
 
