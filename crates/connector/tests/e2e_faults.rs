@@ -29,18 +29,18 @@ fn dataset() -> Dataset {
     spec_of_dataset().generate()
 }
 
-/// Set to `1` to run the storms on the full dataset (10 files) instead of CI's 5.
+/// Set to `1` to run the storms on the full dataset (10 files) instead of CI's 3.
 const FULL_ENV: &str = "CFC_FAULTS_FULL";
 
-/// For the storms, where every 429 costs the tenant a second: in CI one space with 2 pages (5
-/// files), with `CFC_FAULTS_FULL=1` the full dataset (10 files).
+/// For the storms, where every 429 costs the tenant a second: in CI one space with one page (3
+/// files: the page and its 2 attachments), with `CFC_FAULTS_FULL=1` the full dataset (10 files).
 fn storm_dataset() -> Dataset {
     if std::env::var(FULL_ENV).is_ok_and(|v| v == "1") {
         return dataset();
     }
     GenerateSpec {
         spaces: 1,
-        pages_per_space: 2,
+        pages_per_space: 1,
         ..spec_of_dataset()
     }
     .generate()
@@ -103,12 +103,21 @@ fn keys(files: &[StoredFile]) -> Vec<&str> {
     files.iter().map(|f| f.key.as_str()).collect()
 }
 
-/// A sandbox, a root scope and a config with one Cloud tenant, cluster-local or Zitadel.
+/// A sandbox, a root scope and a config with one tenant (Cloud, or Data Center with OAuth),
+/// cluster-local or Zitadel.
 struct Env {
     sb: SandboxHandle,
     _dir: tempfile::TempDir,
     config: PathBuf,
     state_url: String,
+    /// The sandbox service Confluence requests go to (`cloud` or `dc`).
+    confluence_service: &'static str,
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Flavour {
+    Cloud,
+    DataCenter,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -118,6 +127,15 @@ enum UniqueAuth {
 }
 
 async fn env_with(confluence: ConfluenceConfig, unique: UniqueConfig, auth: UniqueAuth) -> Env {
+    env_flavoured(confluence, unique, auth, Flavour::Cloud).await
+}
+
+async fn env_flavoured(
+    confluence: ConfluenceConfig,
+    unique: UniqueConfig,
+    auth: UniqueAuth,
+    flavour: Flavour,
+) -> Env {
     let sb = spawn_sandbox_with(SandboxConfig {
         confluence,
         unique,
@@ -130,7 +148,16 @@ async fn env_with(confluence: ConfluenceConfig, unique: UniqueConfig, auth: Uniq
         UniqueAuth::ClusterLocal => cluster_local(&sb),
         UniqueAuth::Zitadel => external(&sb, "sandbox-zitadel-secret", "sandbox-project"),
     };
-    let mut tenant = cloud_tenant(&sb, TENANT, &root, "sandbox-client-secret", &side);
+    let mut tenant = match flavour {
+        Flavour::Cloud => cloud_tenant(&sb, TENANT, &root, "sandbox-client-secret", &side),
+        Flavour::DataCenter => dc_tenant(
+            &sb,
+            TENANT,
+            &root,
+            "{ mode: oauth_2lo, clientId: sandbox-client-id, clientSecret: sandbox-client-secret }",
+            &side,
+        ),
+    };
     tenant.push_str("      processing:\n        concurrency: 2\n");
     let config = write_config(dir.path(), free_port(), "warn", &[tenant]);
     let state_url = format!("sqlite://{}", dir.path().join("state.db").display());
@@ -139,6 +166,10 @@ async fn env_with(confluence: ConfluenceConfig, unique: UniqueConfig, auth: Uniq
         _dir: dir,
         config,
         state_url,
+        confluence_service: match flavour {
+            Flavour::Cloud => "cloud",
+            Flavour::DataCenter => "dc",
+        },
     }
 }
 
@@ -262,8 +293,9 @@ fn fired(sb: &SandboxHandle) -> u64 {
 /// Half of all Confluence and Unique requests (token endpoints, search, bodies, downloads,
 /// media, GraphQL, uploads) answered 429 `Retry-After: 1`.
 ///
-/// Figure: CI 5 files, 44 × 429 of 89 requests, 1 cycle, 35.6 s; full 10 files, 75 × 429 of 143
-/// requests, 1 cycle, 54.4 s (before attachments were retried within the cycle: 4 cycles, 89 s).
+/// Figure: CI 3 files, 27–42 × 429 of 52–82 requests, 1 cycle, 24–38 s (4 runs); full 10 files,
+/// 75 × 429 of 143 requests, 1 cycle, 54.4 s (before attachments were retried within the cycle:
+/// 4 cycles, 89 s).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_storm_on_every_service_still_lands_every_key_once() {
     let expected = reference_of(storm_dataset()).await;
@@ -285,14 +317,14 @@ async fn a_429_storm_on_every_service_still_lands_every_key_once() {
             .requests
             .count_matching("unique-ingestion", "PUT", "scoped/upload"),
     );
-    assert!(injected > 20, "the storm barely happened: {injected}");
+    assert!(injected > 15, "the storm barely happened: {injected}");
     assert_eq!(stored(&env.sb), expected);
 }
 
 /// Half of all requests answered 500, 502 or 503 (a sixth of all requests each).
 ///
-/// Figure: CI 5 files, 62 × 5xx of 125 requests, 2 cycles (one attachment's four tries all met
-/// the storm), 41.2 s; full 10 files, 88 × 5xx of 177 requests, 2 cycles, 53.3 s.
+/// Figure: CI 3 files, 19–28 × 5xx of 44–62 requests, 1 cycle, 13–28 s (4 runs); full 10 files,
+/// 88 × 5xx of 177 requests, 2 cycles (one attachment's four tries all met the storm), 53.3 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_5xx_storm_on_every_service_still_lands_every_key_once() {
     let expected = reference_of(storm_dataset()).await;
@@ -321,7 +353,7 @@ async fn a_5xx_storm_on_every_service_still_lands_every_key_once() {
             .requests
             .count_matching("unique-ingestion", "PUT", "scoped/upload"),
     );
-    assert!(injected > 20, "the storm barely happened: {injected}");
+    assert!(injected > 15, "the storm barely happened: {injected}");
     assert_eq!(stored(&env.sb), expected);
 }
 
@@ -531,6 +563,58 @@ async fn failing_token_endpoints_fail_the_cycle_cleanly_and_it_converges() {
     assert_eq!(stored(&env.sb), expected);
 }
 
+/// The Data Center OAuth token endpoint down: the cycle fails with the reason in the ledger and
+/// writes nothing; failing 3 times and then answering: retried within one cycle.
+///
+/// Figure: 10 files, cycles failed, success; 3 + 6 token failures.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_data_center_token_endpoint_fails_the_cycle_cleanly_and_it_converges() {
+    let dc_env = || {
+        env_flavoured(
+            ConfluenceConfig {
+                dataset: dataset(),
+                ..Default::default()
+            },
+            UniqueConfig::default(),
+            UniqueAuth::ClusterLocal,
+            Flavour::DataCenter,
+        )
+    };
+    let expected = {
+        let clean = dc_env().await;
+        let (ok, summary) = sync(&clean).await;
+        assert!(ok, "the clean reference run failed: {summary}");
+        stored(&clean.sb)
+    };
+    let env = dc_env().await;
+    let down = env.sb.faults.add_rule(
+        FaultRule::error("dc", 503, 1.0)
+            .on_route("oauth2/latest/token")
+            .retry_after(0),
+    );
+    let (ok, summary) = sync(&env).await;
+    assert!(!ok, "{summary}");
+    let run = runs(&env).await.pop().unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    let why = run.error.clone().unwrap_or_default();
+    assert!(why.to_lowercase().contains("token"), "{why}");
+    assert!(env.sb.unique.files().is_empty());
+    env.sb.faults.remove_rule(down);
+    env.sb.faults.add_rule(
+        FaultRule::error("dc", 502, 1.0)
+            .on_route("oauth2/latest/token")
+            .times(3),
+    );
+    let (ok, summary) = sync(&env).await;
+    assert!(ok, "{summary}");
+    assert_eq!(summary["status"], "success", "{summary}");
+    println!(
+        "Data Center token endpoint: {} files, ledger error while down: {why}",
+        expected.len()
+    );
+    assert_eq!(stored(&env.sb), expected);
+}
+
 /// Confluence and Zitadel tokens live one second while every request takes 60 ms more: the
 /// tokens expire several times in the middle of the cycle, which still succeeds in one go.
 ///
@@ -633,49 +717,61 @@ async fn downloads_cut_mid_body_are_retried_next_cycle_and_converge() {
 /// Figure: 10 files kept through 5 broken or empty discoveries, 0 deletion requests, 0.6 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_or_empty_discovery_deletes_nothing_and_the_run_says_why() {
+    broken_or_empty_discovery(Flavour::Cloud).await;
+}
+
+/// The same on Data Center (offset pagination, OAuth 2.0 client credentials).
+///
+/// Figure: 10 files kept through 5 broken or empty discoveries, 0 deletion requests, 0.6 s.
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_or_empty_discovery_on_data_center_deletes_nothing_and_the_run_says_why() {
+    broken_or_empty_discovery(Flavour::DataCenter).await;
+}
+
+async fn broken_or_empty_discovery(flavour: Flavour) {
     let mut confluence = ConfluenceConfig {
         dataset: dataset(),
         ..Default::default()
     };
     // Three results per search page, so discovery pages through several.
     confluence.limits.cloud_search = 3;
-    let env = env_with(
+    confluence.limits.dc_search_with_expand = 3;
+    let env = env_flavoured(
         confluence,
         UniqueConfig::default(),
         UniqueAuth::ClusterLocal,
+        flavour,
     )
     .await;
+    let svc = env.confluence_service;
     let began = Instant::now();
     let (ok, summary) = sync(&env).await;
     assert!(ok, "{summary}");
     let baseline = stored(&env.sb);
     assert!(baseline.len() >= 10, "{}", baseline.len());
-    let search_pages = env
-        .sb
-        .requests
-        .count_matching("cloud", "GET", "content/search");
+    let search_pages = env.sb.requests.count_matching(svc, "GET", "content/search");
     assert!(search_pages >= 3, "discovery should page: {search_pages}");
     env.sb.reset_requests();
 
     let cases: Vec<(&str, FaultRule, &str)> = vec![
         (
             "401 on the search",
-            FaultRule::error("cloud", 401, 1.0).on_route("content/search"),
+            FaultRule::error(svc, 401, 1.0).on_route("content/search"),
             "rejected our credentials",
         ),
         (
             "403 on the search",
-            FaultRule::error("cloud", 403, 1.0).on_route("content/search"),
+            FaultRule::error(svc, 403, 1.0).on_route("content/search"),
             "403",
         ),
         (
             "search answer cut mid-body",
-            FaultRule::cut_body("cloud", 1.0, 200).on_route("content/search"),
+            FaultRule::cut_body(svc, 1.0, 200).on_route("content/search"),
             "discover",
         ),
         (
             "second search page failing",
-            FaultRule::error("cloud", 503, 1.0)
+            FaultRule::error(svc, 503, 1.0)
                 .on_route("content/search")
                 .retry_after(0)
                 .skip_first(1),
@@ -701,7 +797,7 @@ async fn broken_or_empty_discovery_deletes_nothing_and_the_run_says_why() {
             "{what}: Unique got a deletion"
         );
         assert_eq!(stored(&env.sb), baseline, "{what}: Unique changed");
-        println!("{what}: failed, ledger error: {why}");
+        println!("{flavour:?}, {what}: failed, ledger error: {why}");
         env.sb.faults.remove_rule(id);
     }
 
@@ -717,7 +813,7 @@ async fn broken_or_empty_discovery_deletes_nothing_and_the_run_says_why() {
     let (ok, summary) = sync(&env).await;
     let run = runs(&env).await.pop().unwrap();
     println!(
-        "empty discovery: exit ok {ok}, status {}, ledger {:?} / {:?} / {:?}",
+        "{flavour:?}, empty discovery: exit ok {ok}, status {}, ledger {:?} / {:?} / {:?}",
         summary["status"], run.status, run.abort_reason, run.error
     );
     assert_eq!(run.counts.discovered_pages, 0, "{run:#?}");
@@ -728,7 +824,7 @@ async fn broken_or_empty_discovery_deletes_nothing_and_the_run_says_why() {
     );
     assert_eq!(stored(&env.sb), baseline, "empty discovery: Unique changed");
     println!(
-        "discovery faults: {} files kept through 5 broken discoveries, {:?}",
+        "{flavour:?} discovery faults: {} files kept through 5 broken discoveries, {:?}",
         baseline.len(),
         began.elapsed()
     );
