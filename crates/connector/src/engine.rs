@@ -224,10 +224,11 @@ impl EngineRunner {
         tenant: &TenantRuntime,
         deletion: &TenantDeletion,
         trigger: RunTrigger,
+        cancel: CancellationToken,
     ) -> RunSummary {
         let started = Instant::now();
         let name = tenant.name();
-        let result = deletion.run(trigger).await;
+        let result = deletion.run(trigger, cancel).await;
         let took = started.elapsed();
         let mut summary = RunSummary::failed(name, "cleanup", String::new(), took);
         summary.error = None;
@@ -235,6 +236,7 @@ impl EngineRunner {
             Ok(report) => {
                 summary.status = match report.status {
                     DeletionStatus::Failure => RunState::Failed,
+                    DeletionStatus::Cancelled => RunState::Cancelled,
                     _ => RunState::Success,
                 };
                 summary.error = (!report.errors.is_empty()).then(|| report.errors.join("; "));
@@ -245,11 +247,14 @@ impl EngineRunner {
                         | DeletionStatus::SkippedAlreadyCleanedUp
                 );
                 if !skipped {
-                    self.metrics.cleanup_finished(
-                        name,
-                        report.status == DeletionStatus::Success,
-                        took,
-                    );
+                    // A cancelled deletion is neither a success nor a failure, as for cycles.
+                    if report.status != DeletionStatus::Cancelled {
+                        self.metrics.cleanup_finished(
+                            name,
+                            report.status == DeletionStatus::Success,
+                            took,
+                        );
+                    }
                     summary.run_id = self.last_run_id(name).await;
                 }
             }
@@ -371,7 +376,7 @@ impl EngineRunner {
                 "cleanup",
                 "a dry run does not delete tenants",
             ),
-            Some(Work::Delete(deletion)) => self.cleanup(tenant, deletion, trigger).await,
+            Some(Work::Delete(deletion)) => self.cleanup(tenant, deletion, trigger, cancel).await,
             None => RunSummary::failed(
                 tenant.name(),
                 kind(tenant),

@@ -19,7 +19,8 @@
 //!
 //! TenantDeletion::new(tenant, root_scope_id, unique: UniqueClient, ledger: Ledger,
 //!                     observer: Arc<dyn CycleObserver>) -> TenantDeletion      // status: deleted
-//! TenantDeletion::run(&self, trigger: RunTrigger) -> Result<TenantDeletionReport, EngineError>
+//! TenantDeletion::run(&self, trigger: RunTrigger, cancel: CancellationToken)
+//!                     -> Result<TenantDeletionReport, EngineError>
 //!
 //! trait CycleObserver { phase(Phase), discovered(pages, attachments, took), diffed(new, updated,
 //!     moved, deleted), totals(pages, attachments), item(ItemKind, ItemResult, upload: Option<Duration>),
@@ -81,7 +82,7 @@ pub use report::{
 };
 pub use tenant::{AttachmentRules, TenantSpec};
 pub use tenant_delete::TenantDeletion;
-/// The cancellation token [`TenantSync::run_cycle`] takes.
+/// The cancellation token [`TenantSync::run_cycle`] and [`TenantDeletion::run`] take.
 pub use tokio_util::sync::CancellationToken;
 
 pub use inline::{

@@ -85,6 +85,9 @@ pub enum DeletionStatus {
     Success,
     /// Something failed: the ownership mark stays, so the next run tries again.
     Failure,
+    /// The cancellation token fired (shutdown): the request in flight finished, nothing new
+    /// started, the mark stays and the next run finishes the deletion.
+    Cancelled,
     /// The root scope does not exist.
     SkippedRootScopeNotFound,
     /// The ownership mark is already cleared: an earlier run finished.

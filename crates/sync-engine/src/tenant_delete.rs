@@ -1,16 +1,25 @@
 //! Deleting a tenant (`status: deleted`): every child scope of the root and its content go, and
 //! the root's ownership mark is cleared only when all of that succeeded. The mark left behind is
 //! the "not finished, retry me" signal for the next run; the root scope itself is kept.
+//!
+//! A cancelled deletion (shutdown) stops between batches — before the next child scope or the
+//! next [`CONTENT_DELETE_BATCH`] content ids — keeps the mark, and is recorded as cancelled; the
+//! next run lists what is left and finishes it.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio_util::sync::CancellationToken;
 use unique_client::UniqueClient;
 
 use crate::error::{during, EngineError};
-use crate::ledger::{Ledger, RunCounts, RunOutcome, RunTrigger};
+use crate::ledger::{Ledger, RunCounts, RunOutcome, RunStatus, RunTrigger};
 use crate::observer::{CycleObserver, Phase};
 use crate::report::{DeletionStatus, TenantDeletionReport};
+
+/// Content ids per deletion request batch; cancellation is checked between batches. A multiple
+/// of the client's own batch, so the requests sent are the same as one call for all ids.
+const CONTENT_DELETE_BATCH: usize = 100;
 
 /// A deleted tenant: no Confluence client, only Unique, the ledger and the observer.
 pub struct TenantDeletion {
@@ -49,9 +58,15 @@ impl TenantDeletion {
 
     /// Runs the deletion once and records it in the ledger (skips are not recorded). `Err` only
     /// when the root scope cannot be read or the ledger fails; partial failures are a
-    /// [`DeletionStatus::Failure`] report.
+    /// [`DeletionStatus::Failure`] report. When `cancel` fires, the request in flight finishes,
+    /// nothing new starts, the mark stays and the run is recorded as cancelled
+    /// ([`DeletionStatus::Cancelled`]); the next run picks up what is left.
     #[tracing::instrument(skip_all, fields(tenant = %self.tenant))]
-    pub async fn run(&self, trigger: RunTrigger) -> Result<TenantDeletionReport, EngineError> {
+    pub async fn run(
+        &self,
+        trigger: RunTrigger,
+        cancel: CancellationToken,
+    ) -> Result<TenantDeletionReport, EngineError> {
         let started = Instant::now();
         let mut report = TenantDeletionReport {
             tenant: self.tenant.clone(),
@@ -77,14 +92,24 @@ impl TenantDeletion {
             report.status = DeletionStatus::SkippedAlreadyCleanedUp;
             return Ok(report);
         }
+        // Runs of one tenant go one at a time, so our own run still "running" is one that was
+        // dropped mid-way (aborted after the shutdown grace period): say so, as cycles do.
+        let previous = self.ledger.recent_runs(Some(&self.tenant), 1).await?;
+        if let Some(dropped) = previous
+            .first()
+            .filter(|r| r.status == RunStatus::Running && r.holder == self.ledger.holder_id())
+        {
+            self.ledger.mark_own_run_interrupted(dropped.id).await?;
+        }
         let run = self.ledger.start_run(&self.tenant, trigger).await?;
         self.observer.phase(Phase::CleaningUp);
-        let result = self.delete_children(&root.id, &mut report).await;
+        let result = self.delete_children(&root.id, &cancel, &mut report).await;
         if let Err(e) = &result {
             report.failures += 1;
             report.errors.push(e.to_string());
         }
-        if report.failures == 0 {
+        let cancelled = cancel.is_cancelled() && result.is_ok() && report.failures == 0;
+        if report.failures == 0 && !cancelled {
             if let Err(e) = self.unique.set_scope_external_id(&root.id, None).await {
                 report.failures += 1;
                 report
@@ -93,7 +118,14 @@ impl TenantDeletion {
             }
         }
         self.observer.phase(Phase::Idle);
-        report.status = if report.failures == 0 {
+        report.status = if cancelled {
+            tracing::info!(
+                contents_deleted = report.contents_deleted,
+                scopes_deleted = report.scopes_deleted,
+                "Tenant deletion cancelled; the next run finishes it"
+            );
+            DeletionStatus::Cancelled
+        } else if report.failures == 0 {
             DeletionStatus::Success
         } else {
             tracing::warn!(failures = report.failures, "Partial scope deletion failure");
@@ -108,6 +140,7 @@ impl TenantDeletion {
         };
         let (outcome, error) = match report.status {
             DeletionStatus::Success => (RunOutcome::Success, None),
+            DeletionStatus::Cancelled => (RunOutcome::Cancelled, None),
             _ => (RunOutcome::Failed, Some(report.errors.join("; "))),
         };
         self.ledger
@@ -116,9 +149,11 @@ impl TenantDeletion {
         Ok(report)
     }
 
+    /// Deletes every child scope and its content, stopping between batches once `cancel` fires.
     async fn delete_children(
         &self,
         root_id: &str,
+        cancel: &CancellationToken,
         report: &mut TenantDeletionReport,
     ) -> Result<(), EngineError> {
         let children = self
@@ -127,13 +162,18 @@ impl TenantDeletion {
             .await
             .map_err(during("listing the root scope's children"))?;
         for child in children {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
             let (mut content_ok, mut content_failed) = (0, 0);
-            match self.unique.delete_content_in_scope(&child.id).await {
-                Ok(deleted) => {
-                    content_ok = deleted.deleted as u64;
-                    content_failed = deleted.failed() as u64;
+            let deleted = self.delete_content(&child.id, cancel).await;
+            let content_finished = match deleted {
+                Ok((ok, failed, finished)) => {
+                    content_ok = ok;
+                    content_failed = failed;
                     report.contents_deleted += content_ok;
                     report.failures += content_failed;
+                    finished
                 }
                 Err(e) => {
                     report.failures += 1;
@@ -141,7 +181,13 @@ impl TenantDeletion {
                         "Failed to delete content for scope {}: {e}",
                         child.id
                     ));
+                    true
                 }
+            };
+            if !content_finished {
+                self.observer
+                    .tenant_cleanup(content_ok, content_failed, 0, 0);
+                return Ok(());
             }
             let (scopes_ok, scopes_failed);
             match self.unique.delete_scope(&child.id, true).await {
@@ -164,5 +210,25 @@ impl TenantDeletion {
                 .tenant_cleanup(content_ok, content_failed, scopes_ok, scopes_failed);
         }
         Ok(())
+    }
+
+    /// Deletes the content of one scope in batches: `(deleted, failed, finished)`, where
+    /// `finished` is false when `cancel` stopped it before the last batch.
+    async fn delete_content(
+        &self,
+        scope_id: &str,
+        cancel: &CancellationToken,
+    ) -> Result<(u64, u64, bool), unique_client::UniqueError> {
+        let ids = self.unique.content_ids_in_scope(scope_id).await?;
+        let (mut deleted, mut failed) = (0, 0);
+        for batch in ids.chunks(CONTENT_DELETE_BATCH) {
+            if cancel.is_cancelled() {
+                return Ok((deleted, failed, false));
+            }
+            let report = self.unique.delete_content_by_ids(batch).await?;
+            deleted += report.deleted as u64;
+            failed += report.failed() as u64;
+        }
+        Ok((deleted, failed, true))
     }
 }

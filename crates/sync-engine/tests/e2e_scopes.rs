@@ -6,7 +6,10 @@ mod cycle_common;
 
 use cycle_common::*;
 use sandbox::unique::{SeedFile, SeedScope, UniqueFault};
-use sync_engine::{DeletionStatus, EngineError, NoopCycleObserver, RunTrigger, TenantDeletion};
+use sync_engine::{
+    CancellationToken, CycleObserver, DeletionStatus, EngineError, NoopCycleObserver, RunStatus,
+    RunTrigger, TenantDeletion,
+};
 
 const SINGLE: &str = "ai-ingest";
 
@@ -344,7 +347,10 @@ async fn deleting_a_tenant_removes_its_scopes_and_files_and_releases_the_root(fl
     h.run(h.spec()).await.unwrap();
     assert_eq!(h.keys().len(), 3);
 
-    let report = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+    let report = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
 
     assert_eq!(report.status, DeletionStatus::Success);
     assert_eq!(report.contents_deleted, 3);
@@ -358,7 +364,10 @@ async fn deleting_a_tenant_without_children_clears_the_mark(flavour: Flavour) {
     h.sb.unique.reset();
     seed_scope(&h, "root-scope-id", "Confluence", None, Some(&h.owner()));
 
-    let report = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+    let report = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
 
     assert_eq!(report.status, DeletionStatus::Success);
     assert_eq!(h.root_external_id(), None);
@@ -370,7 +379,10 @@ async fn a_partly_failed_tenant_deletion_keeps_the_mark_and_is_retried(flavour: 
     h.sb.unique
         .add_fault(UniqueFault::graphql_error("DeleteFolder", "boom").times(1));
 
-    let first = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+    let first = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
 
     assert_eq!(first.status, DeletionStatus::Failure);
     assert!(first.failures >= 1);
@@ -383,7 +395,10 @@ async fn a_partly_failed_tenant_deletion_keeps_the_mark_and_is_retried(flavour: 
     );
     assert_eq!(h.root_external_id(), Some(h.owner()));
 
-    let second = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+    let second = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
 
     assert_eq!(second.status, DeletionStatus::Success);
     assert_eq!(h.scope_paths(), ["/Confluence"]);
@@ -397,7 +412,10 @@ async fn a_failed_content_deletion_keeps_the_mark_and_is_retried(flavour: Flavou
     h.sb.unique
         .add_fault(UniqueFault::graphql_error("ContentDeleteByContentIds", "boom").times(1));
 
-    let first = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+    let first = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
 
     assert_eq!(first.status, DeletionStatus::Failure);
     assert!(
@@ -414,7 +432,10 @@ async fn a_failed_content_deletion_keeps_the_mark_and_is_retried(flavour: Flavou
         "mark kept for a retry"
     );
 
-    let second = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+    let second = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
 
     assert_eq!(second.status, DeletionStatus::Success);
     assert_eq!(h.scope_paths(), ["/Confluence"]);
@@ -428,7 +449,10 @@ async fn a_failed_mark_clearing_fails_the_deletion_and_is_retried(flavour: Flavo
     h.sb.unique
         .add_fault(UniqueFault::graphql_error("UpdateScope", "boom").times(1));
 
-    let first = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+    let first = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
 
     assert_eq!(first.status, DeletionStatus::Failure);
     assert_eq!(first.failures, 1);
@@ -446,10 +470,100 @@ async fn a_failed_mark_clearing_fails_the_deletion_and_is_retried(flavour: Flavo
         "children went before the clearing failed"
     );
 
-    let second = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+    let second = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
 
     assert_eq!(second.status, DeletionStatus::Success);
     assert_eq!(h.root_external_id(), None);
+}
+
+/// Fires the token once the first child scope is done: a shutdown in the middle of a deletion.
+#[derive(Debug)]
+struct CancelAfterFirstChild(CancellationToken);
+
+impl CycleObserver for CancelAfterFirstChild {
+    fn tenant_cleanup(&self, _: u64, _: u64, _: u64, _: u64) {
+        self.0.cancel();
+    }
+}
+
+async fn a_cancelled_tenant_deletion_stops_between_scopes_and_the_next_run_finishes_it(
+    flavour: Flavour,
+) {
+    let h = Harness::new(flavour, two_space_dataset()).await;
+    h.run(h.spec()).await.unwrap();
+    assert_eq!(h.scope_paths().len(), 3, "{:?}", h.scope_paths());
+    let cancel = CancellationToken::new();
+    let interrupted = TenantDeletion::new(
+        TENANT,
+        &h.root_id,
+        h.unique_client(),
+        h.ledger.clone(),
+        std::sync::Arc::new(CancelAfterFirstChild(cancel.clone())),
+    );
+
+    let first = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        interrupted.run(RunTrigger::Schedule, cancel),
+    )
+    .await
+    .expect("a cancelled deletion returns without finishing")
+    .unwrap();
+
+    assert_eq!(first.status, DeletionStatus::Cancelled);
+    assert_eq!(first.scopes_deleted, 1, "stopped after the first child");
+    assert_eq!(first.failures, 0);
+    assert_eq!(h.scope_paths().len(), 2, "{:?}", h.scope_paths());
+    assert!(
+        !h.keys().is_empty(),
+        "the second space's files are still there"
+    );
+    assert_eq!(
+        h.root_external_id(),
+        Some(h.owner()),
+        "mark kept for the next run"
+    );
+    let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert!(run.finished_at.is_some());
+
+    let second = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!(second.status, DeletionStatus::Success);
+    assert_eq!(second.scopes_deleted, 1);
+    assert_eq!(h.scope_paths(), ["/Confluence"]);
+    assert!(h.keys().is_empty());
+    assert_eq!(h.root_external_id(), None);
+    let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
+    assert_eq!(run.status, RunStatus::Success);
+}
+
+/// A deletion aborted mid-way (the daemon drops it after the shutdown grace period) leaves its
+/// run `running`; the next deletion of this engine says it was interrupted.
+async fn a_dropped_tenant_deletion_is_recorded_as_interrupted_by_the_next(flavour: Flavour) {
+    let h = Harness::new(flavour, two_space_dataset()).await;
+    h.run(h.spec()).await.unwrap();
+    let dropped = h
+        .ledger
+        .start_run(TENANT, RunTrigger::Schedule)
+        .await
+        .unwrap();
+
+    let report = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!(report.status, DeletionStatus::Success);
+    let runs = h.ledger.recent_runs(Some(TENANT), 2).await.unwrap();
+    assert_eq!(runs[0].status, RunStatus::Success);
+    assert_eq!(runs[1].id, dropped);
+    assert_eq!(runs[1].status, RunStatus::Interrupted);
 }
 
 // ---- W. removed-space cleanup --------------------------------------------------------------
@@ -501,7 +615,10 @@ async fn removed_space_cleanup_touches_only_this_tenants_marked_spaces(flavour: 
 async fn a_cleaned_up_tenant_is_skipped(flavour: Flavour) {
     let h = Harness::new(flavour, dataset(vec![])).await;
 
-    let report = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+    let report = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
 
     assert_eq!(report.status, DeletionStatus::SkippedAlreadyCleanedUp);
 }
@@ -510,7 +627,10 @@ async fn a_missing_root_is_skipped_by_deletion(flavour: Flavour) {
     let h = Harness::new(flavour, dataset(vec![])).await;
     h.sb.unique.reset();
 
-    let report = deletion(&h).run(RunTrigger::Schedule).await.unwrap();
+    let report = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
 
     assert_eq!(report.status, DeletionStatus::SkippedRootScopeNotFound);
 }
@@ -534,6 +654,8 @@ on_both_flavours!(
     a_failed_content_deletion_keeps_the_mark_and_is_retried,
     a_failed_mark_clearing_fails_the_deletion_and_is_retried,
     a_cleaned_up_tenant_is_skipped,
+    a_cancelled_tenant_deletion_stops_between_scopes_and_the_next_run_finishes_it,
+    a_dropped_tenant_deletion_is_recorded_as_interrupted_by_the_next,
     removed_space_cleanup_touches_only_this_tenants_marked_spaces,
     a_missing_root_is_skipped_by_deletion,
 );
