@@ -189,6 +189,23 @@ async fn env_of(dataset: Dataset) -> Env {
     .await
 }
 
+/// The storms' tenant: Unique through Zitadel tokens, so the storm hits a token endpoint on each
+/// side.
+async fn storm_env() -> Env {
+    env_with(
+        ConfluenceConfig {
+            dataset: storm_dataset(),
+            ..Default::default()
+        },
+        UniqueConfig {
+            auth_mode: UniqueAuthMode::External,
+            ..Default::default()
+        },
+        UniqueAuth::Zitadel,
+    )
+    .await
+}
+
 /// The expected state: the dataset synced once into a fresh sandbox without faults.
 async fn reference() -> Vec<StoredFile> {
     reference_of(dataset()).await
@@ -283,6 +300,28 @@ fn deletion_requests(sb: &SandboxHandle) -> u64 {
         .sum()
 }
 
+/// Injected errors per service (`service=count`), from the request log.
+fn injected_by_service(sb: &SandboxHandle) -> String {
+    let mut by: std::collections::BTreeMap<String, u64> = Default::default();
+    for r in sb.requests.records() {
+        if matches!(r.status, 429 | 500 | 502 | 503) {
+            *by.entry(r.service).or_default() += 1;
+        }
+    }
+    by.iter()
+        .map(|(s, n)| format!("{s}={n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Upload `PUT`s: on the blob origin (external mode) or the ingestion service (cluster-local).
+fn uploads(sb: &SandboxHandle) -> u64 {
+    ["unique-blob", "unique-ingestion"]
+        .iter()
+        .map(|service| sb.requests.count_matching(service, "PUT", "scoped/upload"))
+        .sum()
+}
+
 fn fired(sb: &SandboxHandle) -> u64 {
     sb.faults.rules().iter().map(|r| r.fired).sum()
 }
@@ -290,16 +329,16 @@ fn fired(sb: &SandboxHandle) -> u64 {
 // ---------------------------------------------------------------------------------------------
 // Storms: the cycle completes and every key lands once with the right bytes.
 
-/// Half of all Confluence and Unique requests (token endpoints, search, bodies, downloads,
-/// media, GraphQL, uploads) answered 429 `Retry-After: 1`.
+/// Half of all Confluence and Unique requests (both token endpoints — Cloud OAuth and Zitadel —,
+/// search, bodies, downloads, media, GraphQL, file diff, uploads) answered 429 `Retry-After: 1`.
 ///
-/// Figure: CI 3 files, 27–42 × 429 of 52–82 requests, 1 cycle, 24–38 s (4 runs); full 10 files,
+/// Figure: CI 3 files, 28–42 × 429 of 56–82 requests, 1 cycle, 22–37 s (5 runs); full 10 files,
 /// 75 × 429 of 143 requests, 1 cycle, 54.4 s (before attachments were retried within the cycle:
 /// 4 cycles, 89 s).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_storm_on_every_service_still_lands_every_key_once() {
     let expected = reference_of(storm_dataset()).await;
-    let env = env_of(storm_dataset()).await;
+    let env = storm_env().await;
     env.sb.faults.reseed(429);
     env.sb
         .faults
@@ -309,13 +348,12 @@ async fn a_429_storm_on_every_service_still_lands_every_key_once() {
     let took = began.elapsed();
     let injected = fired(&env.sb);
     println!(
-        "429 storm: {} files, {injected} × 429 injected of {} requests ({} uploads), cycles \
-         {statuses:?}, {took:?}",
+        "429 storm: {} files, {injected} × 429 injected ({}) of {} requests ({} uploads), \
+         cycles {statuses:?}, {took:?}",
         expected.len(),
+        injected_by_service(&env.sb),
         env.sb.requests.records().len(),
-        env.sb
-            .requests
-            .count_matching("unique-ingestion", "PUT", "scoped/upload"),
+        uploads(&env.sb),
     );
     assert!(injected > 15, "the storm barely happened: {injected}");
     assert_eq!(stored(&env.sb), expected);
@@ -323,12 +361,12 @@ async fn a_429_storm_on_every_service_still_lands_every_key_once() {
 
 /// Half of all requests answered 500, 502 or 503 (a sixth of all requests each).
 ///
-/// Figure: CI 3 files, 19–28 × 5xx of 44–62 requests, 1 cycle, 13–28 s (4 runs); full 10 files,
+/// Figure: CI 3 files, 21–47 × 5xx of 47–99 requests, 1–2 cycles, 14–36 s (6 runs); full 10 files,
 /// 88 × 5xx of 177 requests, 2 cycles (one attachment's four tries all met the storm), 53.3 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_5xx_storm_on_every_service_still_lands_every_key_once() {
     let expected = reference_of(storm_dataset()).await;
-    let env = env_of(storm_dataset()).await;
+    let env = storm_env().await;
     env.sb.faults.reseed(500);
     for status in [500, 502, 503] {
         // Each rule sees what the earlier ones let through: 1/6, 1/5, 1/4 of the rest make
@@ -345,13 +383,12 @@ async fn a_5xx_storm_on_every_service_still_lands_every_key_once() {
     let took = began.elapsed();
     let injected = fired(&env.sb);
     println!(
-        "5xx storm: {} files, {injected} × 5xx injected of {} requests ({} uploads), cycles \
-         {statuses:?}, {took:?}",
+        "5xx storm: {} files, {injected} × 5xx injected ({}) of {} requests ({} uploads), \
+         cycles {statuses:?}, {took:?}",
         expected.len(),
+        injected_by_service(&env.sb),
         env.sb.requests.records().len(),
-        env.sb
-            .requests
-            .count_matching("unique-ingestion", "PUT", "scoped/upload"),
+        uploads(&env.sb),
     );
     assert!(injected > 15, "the storm barely happened: {injected}");
     assert_eq!(stored(&env.sb), expected);
