@@ -333,7 +333,7 @@ fn fired(sb: &SandboxHandle) -> u64 {
 /// search, bodies, downloads, media, GraphQL, file diff, uploads) answered 429 `Retry-After: 1`.
 ///
 /// Figure: CI 3 files, 28–42 × 429 of 56–82 requests, 1 cycle, 22–37 s (5 runs); full 10 files,
-/// 75 × 429 of 143 requests, 1 cycle, 54.4 s (before attachments were retried within the cycle:
+/// 65 × 429 of 124 requests, 1 cycle, 50.4 s (before attachments were retried within the cycle:
 /// 4 cycles, 89 s).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_storm_on_every_service_still_lands_every_key_once() {
@@ -362,7 +362,8 @@ async fn a_429_storm_on_every_service_still_lands_every_key_once() {
 /// Half of all requests answered 500, 502 or 503 (a sixth of all requests each).
 ///
 /// Figure: CI 3 files, 21–47 × 5xx of 47–99 requests, 1–2 cycles, 14–36 s (6 runs); full 10 files,
-/// 88 × 5xx of 177 requests, 2 cycles (one attachment's four tries all met the storm), 53.3 s.
+/// 69 × 5xx of 138 requests, 1 cycle, 38.3 s (another run: 2 cycles, one attachment's four tries
+/// all met the storm, 53.3 s).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_5xx_storm_on_every_service_still_lands_every_key_once() {
     let expected = reference_of(storm_dataset()).await;
