@@ -752,7 +752,8 @@ async fn downloads_cut_mid_body_are_retried_next_cycle_and_converge() {
 /// cut mid-body, the second search page failing, and every label removed. Unique keeps every
 /// file and receives no deletion at all; the ledger's run record says what happened.
 ///
-/// Figure: 10 files kept through 5 broken or empty discoveries, 0 deletion requests, 0.6 s.
+/// Figure: 10 files kept through 5 broken or empty discoveries, 0 deletion requests; the control
+/// (labels back, one page deleted) sends 1; 1.0–1.2 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_or_empty_discovery_deletes_nothing_and_the_run_says_why() {
     broken_or_empty_discovery(Flavour::Cloud).await;
@@ -760,7 +761,8 @@ async fn broken_or_empty_discovery_deletes_nothing_and_the_run_says_why() {
 
 /// The same on Data Center (offset pagination, OAuth 2.0 client credentials).
 ///
-/// Figure: 10 files kept through 5 broken or empty discoveries, 0 deletion requests, 0.6 s.
+/// Figure: 10 files kept through 5 broken or empty discoveries, 0 deletion requests; the control
+/// (labels back, one page deleted) sends 1; 1.0–1.2 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_or_empty_discovery_on_data_center_deletes_nothing_and_the_run_says_why() {
     broken_or_empty_discovery(Flavour::DataCenter).await;
@@ -840,6 +842,7 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
     }
 
     // Every label removed: discovery is complete but finds nothing.
+    let original = env.sb.confluence.dataset();
     for content in env.sb.confluence.dataset().content {
         if !content.labels.is_empty() {
             env.sb
@@ -861,9 +864,34 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
         "empty discovery: Unique got a deletion"
     );
     assert_eq!(stored(&env.sb), baseline, "empty discovery: Unique changed");
+
+    // The control: with the labels back and one page deleted in Confluence, a sound discovery
+    // does delete, so the counters above would have seen a deletion.
+    env.sb.confluence.replace_dataset(original).unwrap();
+    let gone = baseline
+        .iter()
+        .map(|f| f.key.as_str())
+        .filter(|k| !k.contains("::"))
+        .last()
+        .unwrap()
+        .to_owned();
+    let page_id = gone.rsplit('/').next().unwrap();
+    env.sb.confluence.delete_content(page_id).unwrap();
+    let (ok, summary) = sync(&env).await;
+    assert!(ok, "{summary}");
+    assert!(
+        deletion_requests(&env.sb) > 0,
+        "the control deleted nothing"
+    );
+    assert!(
+        env.sb.unique.file_by_key(&gone).is_none(),
+        "{gone} is still there"
+    );
     println!(
-        "{flavour:?} discovery faults: {} files kept through 5 broken discoveries, {:?}",
+        "{flavour:?} discovery faults: {} files kept through 5 broken discoveries; the control \
+         deleted {gone} with {} deletion request(s), {:?}",
         baseline.len(),
+        deletion_requests(&env.sb),
         began.elapsed()
     );
 }
