@@ -871,8 +871,7 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
     let gone = baseline
         .iter()
         .map(|f| f.key.as_str())
-        .filter(|k| !k.contains("::"))
-        .last()
+        .rfind(|k| !k.contains("::"))
         .unwrap()
         .to_owned();
     let page_id = gone.rsplit('/').next().unwrap();
