@@ -191,7 +191,7 @@ impl TenantSync {
         let retry = self
             .retry_set(&open_failures, previous_unclean, &discovery)
             .await?;
-        let plan = plan(&self.spec, &discovery, &diffs, &retry);
+        let mut plan = plan(&self.spec, &discovery, &diffs, &retry);
 
         if mode == CycleMode::DryRun {
             report.status = CycleStatus::DryRun;
@@ -217,7 +217,7 @@ impl TenantSync {
             return Ok(());
         }
 
-        self.ingest(&root, &plan, run, &open_failures, cancel, report)
+        self.ingest(&root, &mut plan, run, &open_failures, cancel, report)
             .await?;
         if cancel.is_cancelled() {
             report.status = CycleStatus::Cancelled;
@@ -350,7 +350,7 @@ impl TenantSync {
     async fn ingest(
         &self,
         root: &scopes::RootScope,
-        plan: &Plan,
+        plan: &mut Plan,
         run: Option<RunId>,
         open_failures: &HashSet<String>,
         cancel: &CancellationToken,
@@ -363,19 +363,16 @@ impl TenantSync {
             scopes::ensure_space_scopes(&self.unique, &self.spec, root, &plan.ingest_spaces())
                 .await?;
         let scope_of = |key: &str| scope_ids.get(key).cloned().unwrap_or_default();
-        let pages: Vec<PageWork> = plan
-            .pages
-            .iter()
-            .cloned()
+        // Moved out, not copied: the plan's work lists are the largest thing a cycle holds.
+        let pages: Vec<PageWork> = std::mem::take(&mut plan.pages)
+            .into_iter()
             .map(|mut w| {
                 w.scope_id = scope_of(&w.page.space.key);
                 w
             })
             .collect();
-        let attachments: Vec<AttachmentWork> = plan
-            .attachments
-            .iter()
-            .cloned()
+        let attachments: Vec<AttachmentWork> = std::mem::take(&mut plan.attachments)
+            .into_iter()
             .map(|mut w| {
                 w.scope_id = scope_of(&w.attachment.space.key);
                 w

@@ -45,14 +45,14 @@ pub(crate) async fn diff_spaces(
             .entry(page.space.key.clone())
             .or_default()
             .0
-            .push(page);
+            .push(&**page);
     }
     for attachment in discovery.attachments.iter().filter(|a| standalone(spec, a)) {
         by_space
             .entry(attachment.space.key.clone())
             .or_default()
             .1
-            .push(attachment);
+            .push(&**attachment);
     }
     let image_changes = latest_image_change(spec, discovery);
     let mut diffs = Vec::new();

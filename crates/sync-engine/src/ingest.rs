@@ -41,7 +41,7 @@ const QUEUE_PER_SLOT: usize = 2;
 /// A page to ingest, with its scope and key.
 #[derive(Debug, Clone)]
 pub(crate) struct PageWork {
-    pub page: DiscoveredPage,
+    pub page: Arc<DiscoveredPage>,
     pub key: ContentKey,
     pub scope_id: String,
     /// The page's image attachments, for inlining (empty when inlining is off).
@@ -51,7 +51,7 @@ pub(crate) struct PageWork {
 /// An attachment to ingest, with its scope and key.
 #[derive(Debug, Clone)]
 pub(crate) struct AttachmentWork {
-    pub attachment: DiscoveredAttachment,
+    pub attachment: Arc<DiscoveredAttachment>,
     pub key: ContentKey,
     pub scope_id: String,
 }

@@ -2,6 +2,7 @@
 //! this cycle — pages and attachments to ingest, keys to delete.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use confluence_client::Space;
 
@@ -89,7 +90,7 @@ pub(crate) fn plan(
             let key = partial_key(spec, &p.space).page_key(&p.id);
             wanted(&p.space.key, &p.id, key.as_str()).then(|| PageWork {
                 images: images.remove(p.id.as_str()).unwrap_or_default(),
-                page: p.clone(),
+                page: Arc::clone(p),
                 key,
                 scope_id: String::new(),
             })
@@ -103,7 +104,7 @@ pub(crate) fn plan(
             let key = partial_key(spec, &a.space).attachment_key(&a.page_id, &a.id);
             let item = attachment_item_id(&a.page_id, &a.id);
             wanted(&a.space.key, &item, key.as_str()).then(|| AttachmentWork {
-                attachment: a.clone(),
+                attachment: Arc::clone(a),
                 key,
                 scope_id: String::new(),
             })
