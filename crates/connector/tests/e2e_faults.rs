@@ -749,11 +749,12 @@ async fn downloads_cut_mid_body_are_retried_next_cycle_and_converge() {
 // Discovery that fails, finds nothing or is cut short: zero deletions, and the run says why.
 
 /// After a clean sync, each discovery fault in turn: 401 and 403 on the search, a search answer
-/// cut mid-body, the second search page failing, and every label removed. Unique keeps every
-/// file and receives no deletion at all; the ledger's run record says what happened.
+/// cut mid-body, the second search page failing, `maxItemsToScan` cutting discovery short, and
+/// every label removed. Unique keeps every file and receives no deletion at all; the ledger's
+/// run record says what happened (an error for the failures; only counts for the last two).
 ///
-/// Figure: 10 files kept through 5 broken or empty discoveries, 0 deletion requests; the control
-/// (labels back, one page deleted) sends 1; 1.0–1.2 s.
+/// Figure: 10 files kept through 6 broken, cut or empty discoveries, 0 deletion requests; the
+/// control (labels back, one page deleted) sends 1; 1.8 s (Data Center 2.8 s).
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_or_empty_discovery_deletes_nothing_and_the_run_says_why() {
     broken_or_empty_discovery(Flavour::Cloud).await;
@@ -761,8 +762,8 @@ async fn broken_or_empty_discovery_deletes_nothing_and_the_run_says_why() {
 
 /// The same on Data Center (offset pagination, OAuth 2.0 client credentials).
 ///
-/// Figure: 10 files kept through 5 broken or empty discoveries, 0 deletion requests; the control
-/// (labels back, one page deleted) sends 1; 1.0–1.2 s.
+/// Figure: 10 files kept through 6 broken, cut or empty discoveries, 0 deletion requests; the
+/// control (labels back, one page deleted) sends 1; 1.8 s (Data Center 2.8 s).
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_or_empty_discovery_on_data_center_deletes_nothing_and_the_run_says_why() {
     broken_or_empty_discovery(Flavour::DataCenter).await;
@@ -841,6 +842,45 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
         env.sb.faults.remove_rule(id);
     }
 
+    // Discovery cut short on purpose (`maxItemsToScan: 3`): what it saw is current, the rest is
+    // not deleted.
+    let capped = env.config.with_file_name("config-capped.yaml");
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    assert!(text.contains("concurrency: 2\n"));
+    std::fs::write(
+        &capped,
+        text.replace(
+            "concurrency: 2\n",
+            "concurrency: 2\n        maxItemsToScan: 3\n",
+        ),
+    )
+    .unwrap();
+    let out = run(Some(&capped), &["sync", "--json"], &[]).await;
+    let run = runs(&env).await.pop().unwrap();
+    println!(
+        "{flavour:?}, maxItemsToScan 3: exit {:?}, ledger {:?}, discovered {} pages + {} \
+         attachments, diff_deleted {}, deleted {}, abort reason {:?}",
+        out.status.code(),
+        run.status,
+        run.counts.discovered_pages,
+        run.counts.discovered_attachments,
+        run.counts.diff_deleted,
+        run.counts.deleted_ok,
+        run.abort_reason
+    );
+    assert_eq!(
+        run.counts.discovered_pages + run.counts.discovered_attachments,
+        3,
+        "{run:#?}"
+    );
+    assert_eq!(run.counts.deleted_ok, 0, "{run:#?}");
+    assert_eq!(
+        deletion_requests(&env.sb),
+        0,
+        "maxItemsToScan: Unique got a deletion"
+    );
+    assert_eq!(stored(&env.sb), baseline, "maxItemsToScan: Unique changed");
+
     // Every label removed: discovery is complete but finds nothing.
     let original = env.sb.confluence.dataset();
     for content in env.sb.confluence.dataset().content {
@@ -887,7 +927,7 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
         "{gone} is still there"
     );
     println!(
-        "{flavour:?} discovery faults: {} files kept through 5 broken discoveries; the control \
+        "{flavour:?} discovery faults: {} files kept through 6 broken discoveries; the control \
          deleted {gone} with {} deletion request(s), {:?}",
         baseline.len(),
         deletion_requests(&env.sb),
