@@ -13,7 +13,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{DaemonConfig, Env, LoadedConfig};
+use crate::config::{DaemonConfig, DiagnosticsDataPolicy, Env, LoadedConfig};
 use crate::engine::EngineRunner;
 use crate::health::SyncHistory;
 use crate::http::{self, AppState};
@@ -28,6 +28,10 @@ pub(crate) async fn open_ledger(daemon: &DaemonConfig, read_only: bool) -> anyho
     let mut options = LedgerOptions::default();
     if read_only {
         options = options.read_only();
+    }
+    // Under `conceal`, what a service quoted in an error is masked in the ledger as in the logs.
+    if daemon.log.diagnostics_data_policy == DiagnosticsDataPolicy::Conceal {
+        options = options.with_error_filter(crate::telemetry::conceal_error_text);
     }
     Ledger::open(daemon.state.url.expose_secret(), options)
         .await
@@ -164,6 +168,7 @@ pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> a
         daemon.health.sync_tenant_failure_threshold,
     ));
     let tenant_set = Arc::new(tenants::build_all(&loaded, &metrics, Some(&ledger))?);
+    tenants::log_registered(&tenant_set);
     register_metrics(&metrics, &tenant_set, &BTreeSet::new());
     if tenant_set.is_empty() {
         tracing::warn!("No tenants configured; nothing will be synced");

@@ -108,6 +108,24 @@ async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (status, Json(body))
 }
 
+/// One round trip to the ledger within `timeout`; a timeout reads `ETIMEDOUT`, as the
+/// connectivity check's does.
+async fn ledger_check(ledger: &Ledger, timeout: Duration) -> Check {
+    ping_check(ledger.ping(), &ledger.kind().to_string(), timeout).await
+}
+
+async fn ping_check<E: std::fmt::Display>(
+    ping: impl std::future::Future<Output = Result<(), E>>,
+    kind: &str,
+    timeout: Duration,
+) -> Check {
+    match tokio::time::timeout(timeout, ping).await {
+        Ok(Ok(())) => Check::up(json!({ "kind": kind })),
+        Ok(Err(e)) => Check::down(json!({ "error": e.to_string() })),
+        Err(_) => Check::down(json!({ "error": "ETIMEDOUT" })),
+    }
+}
+
 /// Every check, probes run concurrently.
 pub(crate) async fn readiness(state: &AppState) -> Vec<(&'static str, Check)> {
     let tenants = state.tenants();
@@ -118,13 +136,7 @@ pub(crate) async fn readiness(state: &AppState) -> Vec<(&'static str, Check)> {
             "status": if t.config.is_active() { "active" } else { "deleted" },
         })).collect::<Vec<_>>(),
     }));
-    let ledger = async {
-        match tokio::time::timeout(timeout, state.ledger.ping()).await {
-            Ok(Ok(())) => Check::up(json!({ "kind": state.ledger.kind().to_string() })),
-            Ok(Err(e)) => Check::down(json!({ "error": e.to_string() })),
-            Err(_) => Check::down(json!({ "error": "TIMEOUT" })),
-        }
-    };
+    let ledger = ledger_check(&state.ledger, timeout);
     let targets: Vec<_> = tenants
         .iter()
         .filter(|t| t.config.is_active())
@@ -145,4 +157,31 @@ pub(crate) async fn readiness(state: &AppState) -> Vec<(&'static str, Check)> {
         ("connectivity", connectivity),
         ("uniqueApi", unique),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    async fn ledger() -> Ledger {
+        Ledger::open("sqlite::memory:", sync_engine::LedgerOptions::default())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reachable_ledger_is_up_with_its_kind() {
+        let check = ledger_check(&ledger().await, Duration::from_secs(10)).await;
+        assert!(check.up);
+        assert_eq!(check.details, json!({ "kind": "sqlite" }));
+    }
+
+    #[tokio::test]
+    async fn a_ledger_that_does_not_answer_in_time_is_down_with_etimedout() {
+        let never = std::future::pending::<Result<(), sync_engine::LedgerError>>();
+        let check = ping_check(never, "postgres", Duration::from_millis(50)).await;
+        assert!(!check.up);
+        assert_eq!(check.details, json!({ "error": "ETIMEDOUT" }));
+    }
 }

@@ -104,6 +104,147 @@ fn mask_in_text(
     }
 }
 
+/// How far into an error text what a remote service said begins, after a marker.
+#[derive(Clone, Copy)]
+enum Quote {
+    /// Right after the marker.
+    Rest,
+    /// After `<url>: `.
+    AfterUrl,
+    /// After `<url>: <status> [<reason>] `.
+    AfterUrlAndStatus,
+}
+
+/// The `Display` formats of our error types that quote a remote service: a response body, a
+/// GraphQL error message, a reason a decoder gave about a body it could not read. A service may
+/// quote a title or a file name back at us ("a file named 'Q3 salaries.xlsx' already exists"),
+/// and no field name says so, so under `conceal` everything from there on is masked.
+const UPSTREAM_QUOTES: &[(&str, Quote)] = &[
+    // http_transport::TransportError::Status, AuthError::TokenStatus
+    ("Error response from ", Quote::AfterUrlAndStatus),
+    // TransportError::Decode, AuthError::TokenResponse, confluence_client::ConfluenceError::Decode
+    ("invalid response body from ", Quote::AfterUrl),
+    ("invalid token response from ", Quote::AfterUrl),
+    ("unexpected response from ", Quote::AfterUrl),
+    // unique_client::UniqueError::GraphQl, UnexpectedResponse
+    (" returned errors: ", Quote::Rest),
+    (" answered unexpectedly: ", Quote::Rest),
+];
+
+/// `text` (an error, a message) with what a remote service said masked, and the query strings
+/// and download file names of the URLs in it: Confluence searches carry titles in their CQL,
+/// attachment downloads end in the file name. Everything else — our wording, endpoint paths,
+/// statuses, keys — is kept, so the line still says what failed. Used for log lines under
+/// `conceal` and, through [`sync_engine::LedgerOptions::error_filter`], for the ledger.
+pub fn conceal_error_text(text: &str) -> String {
+    let quote_at = UPSTREAM_QUOTES
+        .iter()
+        .filter_map(|(marker, quote)| {
+            let after = text.find(marker)? + marker.len();
+            Some(after + quote_start(&text[after..], *quote))
+        })
+        .min();
+    let (ours, theirs) = text.split_at(quote_at.unwrap_or(text.len()));
+    let mut shown = conceal_urls(ours);
+    if !theirs.trim().is_empty() {
+        shown.push_str(&Diag::with_policy(theirs, DiagnosticsDataPolicy::Conceal).to_string());
+    }
+    shown
+}
+
+/// Where the quoted part of `rest` (the text after a marker) starts; when the expected shape is
+/// not there, right away (masking too much is the safe side).
+fn quote_start(rest: &str, quote: Quote) -> usize {
+    let after_url = |rest: &str| rest.find(": ").map(|i| i + 2);
+    match quote {
+        Quote::Rest => 0,
+        Quote::AfterUrl => after_url(rest).unwrap_or(0),
+        Quote::AfterUrlAndStatus => {
+            let Some(start) = after_url(rest) else {
+                return 0;
+            };
+            let status = &rest[start..];
+            let Some(code) = status
+                .get(..3)
+                .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|c| c.parse::<u16>().ok())
+            else {
+                return start;
+            };
+            let mut end = start + 3;
+            if let Some(reason) = http::StatusCode::from_u16(code)
+                .ok()
+                .and_then(|c| c.canonical_reason())
+            {
+                if rest[end..]
+                    .strip_prefix(' ')
+                    .is_some_and(|r| r.starts_with(reason))
+                {
+                    end += 1 + reason.len();
+                }
+            }
+            if rest[end..].starts_with(' ') {
+                end += 1;
+            }
+            end
+        }
+    }
+}
+
+/// Every `http(s)://` URL in `text` with its query string masked, and its last path segment
+/// when it is a download (`…/download/attachments/<page id>/<file name>`).
+fn conceal_urls(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["https://", "http://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        shown.push_str(&rest[..at]);
+        let len = rest[at..]
+            .find(char::is_whitespace)
+            .unwrap_or(rest.len() - at);
+        // A URL ends before the punctuation our messages put after it.
+        let url = rest[at..at + len].trim_end_matches([':', ',', ';', ')', '.']);
+        shown.push_str(&conceal_url(url));
+        rest = &rest[at + url.len()..];
+    }
+    shown.push_str(rest);
+    shown
+}
+
+fn conceal_url(url: &str) -> String {
+    let hidden = |s: &str| Diag::with_policy(s, DiagnosticsDataPolicy::Conceal).to_string();
+    let (path, query) = match url.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (url, None),
+    };
+    let mut shown = match path.rsplit_once('/') {
+        Some((dir, file)) if dir.contains("/download/") && !file.is_empty() => {
+            format!("{dir}/{}", hidden(file))
+        }
+        _ => path.to_owned(),
+    };
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        shown.push('?');
+        shown.push_str(&hidden(query));
+    }
+    shown
+}
+
+/// [`conceal_error_text`] on every free-text field (the user-data fields are masked whole).
+fn conceal_quotes(fields: &mut serde_json::Map<String, serde_json::Value>) {
+    for (name, value) in fields.iter_mut() {
+        if is_user_data(name) {
+            continue;
+        }
+        if let serde_json::Value::String(text) = value {
+            *text = conceal_error_text(text);
+        }
+    }
+}
+
 /// Collects an event's fields as JSON values.
 struct FieldVisitor<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
 
@@ -174,8 +315,10 @@ where
             // Longest first, so a value containing another is masked whole.
             masked.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
             mask_in_text(&mut fields, &masked);
+            conceal_quotes(&mut fields);
             for (_, f) in &mut spans {
                 mask_in_text(f, &masked);
+                conceal_quotes(f);
             }
         }
         let level = event.metadata().level().as_str();
@@ -298,7 +441,7 @@ fn short_hash(value: &str) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
@@ -322,7 +465,7 @@ mod tests {
     }
 
     /// Everything logged while `f` runs, as written by the real subscriber.
-    fn capture(json: bool, policy: DiagnosticsDataPolicy, f: impl FnOnce()) -> String {
+    pub(crate) fn capture(json: bool, policy: DiagnosticsDataPolicy, f: impl FnOnce()) -> String {
         use std::sync::{Arc, Mutex};
         #[derive(Clone, Default)]
         struct Buf(Arc<Mutex<Vec<u8>>>);
@@ -396,6 +539,107 @@ mod tests {
         assert!(out.contains(" WARN [acme] Page not found"), "{out}");
         assert!(out.contains("title=\"Salaries 2026\""), "{out}");
         assert!(out.contains("page_id=\"2006\""), "{out}");
+    }
+
+    const PLANTED: &str = "Zebra Quartz planted title";
+
+    /// The errors a failed upload of a page titled [`PLANTED`] can carry, when Unique quotes the
+    /// title back in a GraphQL error, a response body, or a blob store's answer, and when a
+    /// Confluence URL carries it (a CQL title lookup, an attachment download).
+    fn errors_quoting_the_title() -> Vec<String> {
+        use http_transport::TransportError;
+        use unique_client::{IngestStage, UniqueError};
+        let status = TransportError::Status {
+            url: "https://unique.example/ingestion/graphql".into(),
+            status: http::StatusCode::UNPROCESSABLE_ENTITY,
+            body: format!(r#"{{"message":"title '{PLANTED}' is not allowed"}}"#),
+        };
+        let graphql = UniqueError::GraphQl {
+            operation: "ContentUpsert",
+            messages: vec![format!("Content with title \"{PLANTED}\" already exists")],
+        };
+        let upload = UniqueError::Ingest {
+            key: "acme/98304_SP/2006".into(),
+            content_id: "cont_1".into(),
+            stage: IngestStage::Upload,
+            source: Box::new(UniqueError::Upload {
+                key: "acme/98304_SP/2006".into(),
+                url: "https://blob.example/c/2006".into(),
+                status: Some(400),
+                message: format!(
+                    "Error response from https://blob.example/c/2006: 400 <Error>{PLANTED}</Error>"
+                ),
+            }),
+            cleanup_error: None,
+        };
+        let encoded = PLANTED.replace(' ', "%20");
+        vec![
+            UniqueError::Transport {
+                operation: "ContentUpsert",
+                source: status,
+            }
+            .to_string(),
+            graphql.to_string(),
+            upload.to_string(),
+            format!(
+                "downloading: Error response from https://wiki.example/download/attachments/2006/{encoded}.pdf?version=1: 404 Not Found"
+            ),
+            format!(
+                "Error response from https://wiki.example/rest/api/content/search?cql=title%3D%22{encoded}%22: 500 Internal Server Error"
+            ),
+        ]
+    }
+
+    #[test]
+    fn conceal_masks_what_an_upstream_service_quoted_but_keeps_our_wording() {
+        for error in errors_quoting_the_title() {
+            assert!(
+                error.contains(PLANTED) || error.contains("Zebra%20Quartz"),
+                "{error}"
+            );
+            let shown = conceal_error_text(&error);
+            assert!(!shown.contains("Zebra"), "{error}\n=> {shown}");
+            assert!(shown.contains("[redacted:"), "{shown}");
+        }
+        let shown = conceal_error_text(&errors_quoting_the_title()[0]);
+        assert!(
+            shown.starts_with(
+                "Unique ContentUpsert failed: Error response from \
+                 https://unique.example/ingestion/graphql: 422 Unprocessable Entity [redacted:"
+            ),
+            "{shown}"
+        );
+        let shown = conceal_error_text(&errors_quoting_the_title()[2]);
+        assert!(
+            shown.starts_with("ingesting acme/98304_SP/2006 failed at upload: upload of"),
+            "{shown}"
+        );
+        let ours = "the All deletion guard aborted the cycle for acme/98304_SP: 3 of 3";
+        assert_eq!(conceal_error_text(ours), ours);
+    }
+
+    #[test]
+    fn conceal_masks_a_title_quoted_only_inside_an_error_in_the_logs() {
+        // An attachment's failure line names no title field, only its id and the error.
+        let errors = errors_quoting_the_title();
+        let log = || {
+            let span = tenant_span("acme");
+            let _entered = span.enter();
+            for error in &errors {
+                tracing::error!(err = %error, "Failed to ingest attachment, skipping");
+                tracing::warn!(error = %error, "Run finished");
+            }
+        };
+        for json in [true, false] {
+            let out = capture(json, DiagnosticsDataPolicy::Conceal, log);
+            assert!(!out.contains("Zebra"), "{out}");
+            assert!(
+                out.contains("Failed to ingest attachment, skipping"),
+                "{out}"
+            );
+        }
+        let out = capture(true, DiagnosticsDataPolicy::Disclose, log);
+        assert!(out.contains(PLANTED), "{out}");
     }
 
     #[test]

@@ -142,11 +142,36 @@ pub(crate) fn build_all(
         .collect()
 }
 
+/// The reference's start-up lines (behaviours 278, 280): `Tenant registered` for each active
+/// tenant, `Deleted tenant registered for cleanup` for each deleted one.
+pub(crate) fn log_registered(tenants: &[Arc<TenantRuntime>]) {
+    for tenant in tenants {
+        let _span = crate::telemetry::tenant_span(tenant.name()).entered();
+        if tenant.config.is_active() {
+            tracing::info!("Tenant registered");
+        } else {
+            tracing::info!("Deleted tenant registered for cleanup");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::config::{DaemonConfig, Env};
+    use crate::config::{DaemonConfig, DiagnosticsDataPolicy, Env};
+
+    #[test]
+    fn each_active_tenant_is_logged_as_registered_with_its_name() {
+        let tenants = vec![build("one", "ai-ingest")];
+        let logs = crate::telemetry::tests::capture(true, DiagnosticsDataPolicy::Conceal, || {
+            log_registered(&tenants)
+        });
+        let line: serde_json::Value = serde_json::from_str(logs.trim()).unwrap();
+        assert_eq!(line["message"], "Tenant registered", "{logs}");
+        assert_eq!(line["tenant"], "t", "{logs}");
+        assert_eq!(line["level"], "INFO", "{logs}");
+    }
 
     /// Always the same file, as on a reload (the file path is part of the config).
     fn build(secret: &str, label: &str) -> Arc<TenantRuntime> {

@@ -104,6 +104,10 @@ pub struct LedgerOptions {
     /// Open for reading only (e.g. `confluence-connector status` next to a running daemon): no
     /// lock file, no migrations, no recovery of interrupted runs; writes fail.
     pub read_only: bool,
+    /// Applied to every error message and abort reason before it is stored. The connector
+    /// passes its `conceal` masking here, so that what an upstream service quoted in an error (a
+    /// title, a file name) never lands in the ledger. Default: stored as given.
+    pub error_filter: Option<fn(&str) -> String>,
 }
 
 impl Default for LedgerOptions {
@@ -114,6 +118,7 @@ impl Default for LedgerOptions {
             max_connections: 5,
             connect_timeout: Duration::from_secs(10),
             read_only: false,
+            error_filter: None,
         }
     }
 }
@@ -128,6 +133,12 @@ impl LedgerOptions {
     /// Options with a holder name (see [`LedgerOptions::holder_name`]).
     pub fn with_holder_name(mut self, name: impl Into<String>) -> Self {
         self.holder_name = Some(name.into());
+        self
+    }
+
+    /// Options with an error filter (see [`LedgerOptions::error_filter`]).
+    pub fn with_error_filter(mut self, filter: fn(&str) -> String) -> Self {
+        self.error_filter = Some(filter);
         self
     }
 
@@ -151,6 +162,7 @@ struct Inner {
     location: String,
     holder: String,
     history_per_tenant: i64,
+    error_filter: Option<fn(&str) -> String>,
     /// Held, never read: dropping it releases the SQLite file for the next process.
     _lock: Option<SqliteLock>,
 }
@@ -258,6 +270,7 @@ impl Ledger {
                 location: shown.clone(),
                 holder: holder_id(options.holder_name.as_deref()),
                 history_per_tenant: i64::from(options.history_per_tenant.max(1)),
+                error_filter: options.error_filter,
                 _lock: lock,
             }),
         };
@@ -288,6 +301,14 @@ impl Ledger {
     /// This instance's identity in runs and leases: `<name>/<pid>/<random>`.
     pub fn holder_id(&self) -> &str {
         &self.inner.holder
+    }
+
+    /// `text` as it may be stored: through [`LedgerOptions::error_filter`] when one is set.
+    pub(crate) fn filtered<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        match self.inner.error_filter {
+            Some(filter) => std::borrow::Cow::Owned(filter(text)),
+            None => std::borrow::Cow::Borrowed(text),
+        }
     }
 
     /// Readiness check: one round trip to the database.

@@ -437,9 +437,12 @@ impl Ledger {
         error: Option<&str>,
     ) -> Result<(), LedgerError> {
         let abort_reason = match &outcome {
-            RunOutcome::Aborted { reason } => Some(reason.as_str()),
+            RunOutcome::Aborted { reason } => Some(self.filtered(reason)),
             _ => None,
         };
+        let abort_reason = abort_reason.as_deref();
+        let error = error.map(|e| self.filtered(e));
+        let error = error.as_deref();
         let history = self.inner.history_per_tenant;
         on_backend!(self, |pool, dialect| {
             let assignments: Vec<String> = COUNT_COLUMNS
@@ -510,6 +513,8 @@ impl Ledger {
         phase: ItemPhase,
         error: &str,
     ) -> Result<u64, LedgerError> {
+        let error = self.filtered(error);
+        let error = error.as_ref();
         on_backend!(self, |pool, dialect| {
             let now = dialect.now();
             let mut tx = pool.begin().await.map_err(query("record_item_failure"))?;
