@@ -673,7 +673,10 @@ mod tests {
                 .times(1),
         );
         let fails = |route| faults.decide("dc", route).error.is_some();
-        assert!(!fails("/rest/api/content/{id}"), "another route does not count");
+        assert!(
+            !fails("/rest/api/content/{id}"),
+            "another route does not count"
+        );
         assert!(!fails("/rest/api/content/search"), "first page");
         assert!(!fails("/rest/api/content/search"), "second page");
         assert!(fails("/rest/api/content/search"), "third page fails");
