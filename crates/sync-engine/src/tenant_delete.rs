@@ -21,6 +21,13 @@ use crate::report::{DeletionStatus, TenantDeletionReport};
 /// of the client's own batch, so the requests sent are the same as one call for all ids.
 const CONTENT_DELETE_BATCH: usize = 100;
 
+/// Whether [`TenantDeletion::delete_children`] went through every child scope.
+enum Stopped {
+    AfterEveryChild,
+    /// The cancellation token fired first.
+    Early,
+}
+
 /// A deleted tenant: no Confluence client, only Unique, the ledger and the observer.
 pub struct TenantDeletion {
     tenant: String,
@@ -108,7 +115,9 @@ impl TenantDeletion {
             report.failures += 1;
             report.errors.push(e.to_string());
         }
-        let cancelled = cancel.is_cancelled() && result.is_ok() && report.failures == 0;
+        // Stopped early with nothing failed; a token that fired after the last child changes
+        // nothing, the mark is cleared as usual.
+        let cancelled = matches!(result, Ok(Stopped::Early)) && report.failures == 0;
         if report.failures == 0 && !cancelled {
             if let Err(e) = self.unique.set_scope_external_id(&root.id, None).await {
                 report.failures += 1;
@@ -155,7 +164,7 @@ impl TenantDeletion {
         root_id: &str,
         cancel: &CancellationToken,
         report: &mut TenantDeletionReport,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Stopped, EngineError> {
         let children = self
             .unique
             .child_scopes(root_id)
@@ -163,7 +172,7 @@ impl TenantDeletion {
             .map_err(during("listing the root scope's children"))?;
         for child in children {
             if cancel.is_cancelled() {
-                return Ok(());
+                return Ok(Stopped::Early);
             }
             let (mut content_ok, mut content_failed) = (0, 0);
             let deleted = self.delete_content(&child.id, cancel).await;
@@ -187,7 +196,7 @@ impl TenantDeletion {
             if !content_finished {
                 self.observer
                     .tenant_cleanup(content_ok, content_failed, 0, 0);
-                return Ok(());
+                return Ok(Stopped::Early);
             }
             let (scopes_ok, scopes_failed);
             match self.unique.delete_scope(&child.id, true).await {
@@ -209,7 +218,7 @@ impl TenantDeletion {
             self.observer
                 .tenant_cleanup(content_ok, content_failed, scopes_ok, scopes_failed);
         }
-        Ok(())
+        Ok(Stopped::AfterEveryChild)
     }
 
     /// Deletes the content of one scope in batches: `(deleted, failed, finished)`, where

@@ -543,6 +543,76 @@ async fn a_cancelled_tenant_deletion_stops_between_scopes_and_the_next_run_finis
     assert_eq!(run.status, RunStatus::Success);
 }
 
+/// A shutdown in the middle of one scope's content stops after the batch in flight (100 ids):
+/// the scope and the rest of its content stay for the next run.
+async fn a_tenant_deletion_cancelled_mid_scope_stops_after_the_batch_in_flight(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.run(h.spec()).await.unwrap();
+    let child =
+        h.sb.unique
+            .scopes()
+            .into_iter()
+            .find(|s| s.parent_id.as_deref() == Some(h.root_id.as_str()))
+            .unwrap();
+    for i in 0..249 {
+        seed_file(&h, &format!("{TENANT}/extra/{i}"), &child.id);
+    }
+    assert_eq!(h.keys().len(), 250);
+    // Slow deletions, so the test sees the first one land before the batch is done.
+    h.sb.unique.add_fault(UniqueFault::latency(
+        "ContentDeleteByContentIds",
+        std::time::Duration::from_millis(300),
+    ));
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn({
+        let deletion = deletion(&h);
+        let cancel = cancel.clone();
+        async move { deletion.run(RunTrigger::Schedule, cancel).await }
+    });
+    while h.keys().len() == 250 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    cancel.cancel();
+
+    let report = running.await.unwrap().unwrap();
+
+    assert_eq!(report.status, DeletionStatus::Cancelled);
+    assert_eq!(report.contents_deleted, 100, "the batch in flight finished");
+    assert_eq!(h.keys().len(), 150);
+    assert!(h.sb.unique.scopes().iter().any(|s| s.id == child.id));
+    assert_eq!(h.root_external_id(), Some(h.owner()));
+
+    h.sb.unique.clear_faults();
+    let second = deletion(&h)
+        .run(RunTrigger::Schedule, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(second.status, DeletionStatus::Success);
+    assert_eq!(second.contents_deleted, 150);
+    assert!(h.keys().is_empty());
+}
+
+/// A shutdown after the last child scope stops nothing: the mark is cleared as usual.
+async fn a_tenant_deletion_cancelled_after_its_last_scope_still_finishes(flavour: Flavour) {
+    let h = Harness::new(flavour, dataset(vec![page(1001, "SP", None, &[SINGLE])])).await;
+    h.run(h.spec()).await.unwrap();
+    let cancel = CancellationToken::new();
+    let deletion = TenantDeletion::new(
+        TENANT,
+        &h.root_id,
+        h.unique_client(),
+        h.ledger.clone(),
+        std::sync::Arc::new(CancelAfterFirstChild(cancel.clone())),
+    );
+
+    let report = deletion.run(RunTrigger::Schedule, cancel).await.unwrap();
+
+    assert_eq!(report.status, DeletionStatus::Success);
+    assert_eq!(h.root_external_id(), None);
+    let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
+    assert_eq!(run.status, RunStatus::Success);
+}
+
 /// A deletion aborted mid-way (the daemon drops it after the shutdown grace period) leaves its
 /// run `running`; the next deletion of this engine says it was interrupted.
 async fn a_dropped_tenant_deletion_is_recorded_as_interrupted_by_the_next(flavour: Flavour) {
@@ -656,6 +726,8 @@ on_both_flavours!(
     a_cleaned_up_tenant_is_skipped,
     a_cancelled_tenant_deletion_stops_between_scopes_and_the_next_run_finishes_it,
     a_dropped_tenant_deletion_is_recorded_as_interrupted_by_the_next,
+    a_tenant_deletion_cancelled_after_its_last_scope_still_finishes,
+    a_tenant_deletion_cancelled_mid_scope_stops_after_the_batch_in_flight,
     removed_space_cleanup_touches_only_this_tenants_marked_spaces,
     a_missing_root_is_skipped_by_deletion,
 );
