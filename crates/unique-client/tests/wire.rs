@@ -602,3 +602,31 @@ async fn health_ping_does_not_wait_for_the_tenant_rate_limit() {
         assert!(report.is_healthy(), "{report:?}");
     }
 }
+
+#[tokio::test]
+async fn uploads_do_not_spend_the_tenant_rate_limit() {
+    // Unique's limit counts API calls; the blob store is not behind it (the reference limits no
+    // upload either). At one request per minute, three uploads after a GraphQL call would take
+    // three minutes if they queued behind the limiter.
+    let stub = spawn_stub(|_, _| {
+        Reply::json(json!({"data": {"paginatedScope": {"totalCount": 0, "nodes": []}}}))
+    })
+    .await;
+    let mut config = config(cluster_local_auth(), stub.url(""), stub.url(""));
+    config.api_rate_limit_per_minute = std::num::NonZeroU32::new(1).unwrap();
+    let client = UniqueClient::new(config).unwrap();
+    client.scope_by_id("s1").await.unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        client
+            .upload_content(
+                &item("t/1_SP/1", 4),
+                &stub.url("/scoped/upload?key=k"),
+                Body::Bytes("body".into()),
+            )
+            .await
+            .unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
