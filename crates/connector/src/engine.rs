@@ -302,6 +302,7 @@ fn from_report(report: CycleReport, took: Duration) -> RunSummary {
         duration_ms: took.as_millis() as u64,
         counts: serde_json::to_value(&report.counts).unwrap_or_default(),
         error,
+        note: report.note.clone(),
         plan,
     }
 }
@@ -443,6 +444,7 @@ mod tests {
             deleted_keys: Vec::new(),
             removed_spaces: Vec::new(),
             aborted_reason: Some("guard".into()),
+            note: None,
             duration: Duration::ZERO,
         };
         let state = |s| from_report(report(s), Duration::ZERO).status;

@@ -84,6 +84,9 @@ pub(crate) struct RunSummary {
     /// Counters of the run (engine-defined field names).
     pub(crate) counts: serde_json::Value,
     pub(crate) error: Option<String>,
+    /// Why a run that did not fail held back deletions (a truncated or empty discovery).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) note: Option<String>,
     /// Dry run: what a real run would do.
     pub(crate) plan: Option<serde_json::Value>,
 }
@@ -99,6 +102,7 @@ impl RunSummary {
             duration_ms: 0,
             counts: serde_json::Value::Null,
             error: Some(why.to_owned()),
+            note: None,
             plan: None,
         }
     }
@@ -113,6 +117,7 @@ impl RunSummary {
             duration_ms: took.as_millis() as u64,
             counts: serde_json::Value::Null,
             error: Some(error),
+            note: None,
             plan: None,
         }
     }

@@ -107,6 +107,7 @@ pub(crate) async fn run(
                 r.error
                     .as_deref()
                     .or(r.abort_reason.as_deref())
+                    .or(r.note.as_deref())
                     .unwrap_or("")
             );
         }

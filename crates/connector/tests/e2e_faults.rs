@@ -874,6 +874,17 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
         "{run:#?}"
     );
     assert_eq!(run.counts.deleted_ok, 0, "{run:#?}");
+    let note = run.note.as_deref().unwrap_or_default();
+    assert!(
+        note.starts_with("discovery truncated by maxItemsToScan") && note.contains("held back"),
+        "the run record says why nothing was deleted: {run:#?}"
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["tenants"][0]["note"].as_str(),
+        Some(note),
+        "{summary}"
+    );
     assert_eq!(
         deletion_requests(&env.sb),
         0,
@@ -898,6 +909,12 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
         summary["status"], run.status, run.abort_reason, run.error
     );
     assert_eq!(run.counts.discovered_pages, 0, "{run:#?}");
+    assert_eq!(
+        run.note.as_deref(),
+        Some("discovery found no labelled pages: deletions and the removed-space cleanup skipped"),
+        "the run record says why nothing was deleted: {run:#?}"
+    );
+    assert_eq!(summary["note"].as_str(), run.note.as_deref(), "{summary}");
     assert_eq!(
         deletion_requests(&env.sb),
         0,

@@ -121,6 +121,7 @@ impl TenantSync {
             deleted_keys: Vec::new(),
             removed_spaces: Vec::new(),
             aborted_reason: None,
+            note: None,
             duration: Default::default(),
         };
         let result = self
@@ -150,6 +151,9 @@ impl TenantSync {
                 (Ok(()), CycleStatus::PartialSuccess) => (RunOutcome::PartialSuccess, None),
                 (Ok(()), _) => (RunOutcome::Success, None),
             };
+            if let Some(note) = report.note.as_deref().filter(|_| result.is_ok()) {
+                self.ledger.note_run(run, note).await?;
+            }
             self.ledger
                 .finish_run(run, outcome, &report.counts, error.as_deref())
                 .await?;
@@ -192,6 +196,7 @@ impl TenantSync {
             .retry_set(&open_failures, previous_unclean, &discovery)
             .await?;
         let mut plan = plan(&self.spec, &discovery, &diffs, &retry);
+        report.note = held_back_note(&discovery, &plan, report.counts.diff_deleted);
 
         if mode == CycleMode::DryRun {
             report.status = CycleStatus::DryRun;
@@ -562,5 +567,25 @@ impl TenantSync {
             .trim_end_matches('/')
             .to_owned();
         (kind, base)
+    }
+}
+
+/// The run record's note for a cycle that held back deletions without failing, so that "nothing
+/// was deleted" can be told apart from "nothing needed deleting".
+fn held_back_note(discovery: &Discovery, plan: &Plan, diff_deleted: u64) -> Option<String> {
+    if discovery.truncated {
+        Some(format!(
+            "discovery truncated by maxItemsToScan after {} pages and {} attachments: \
+             {diff_deleted} deletions and the removed-space cleanup held back",
+            discovery.pages.len(),
+            discovery.attachments.len()
+        ))
+    } else if plan.discovered_spaces.is_empty() {
+        Some(
+            "discovery found no labelled pages: deletions and the removed-space cleanup skipped"
+                .to_owned(),
+        )
+    } else {
+        None
     }
 }

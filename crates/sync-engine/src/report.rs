@@ -73,6 +73,9 @@ pub struct CycleReport {
     /// Space keys whose scope and files were (or would be) removed.
     pub removed_spaces: Vec<String>,
     pub aborted_reason: Option<String>,
+    /// Why deletions were held back although the cycle did not fail: a truncated or an empty
+    /// discovery. Also recorded in the ledger's run record.
+    pub note: Option<String>,
     #[serde(serialize_with = "as_millis", rename = "duration_ms")]
     pub duration: Duration,
 }

@@ -215,6 +215,8 @@ pub struct RunRecord {
     /// Set when `status` is `Aborted`.
     pub abort_reason: Option<String>,
     pub error: Option<String>,
+    /// Why a run that did not fail held back deletions: a truncated or empty discovery.
+    pub note: Option<String>,
     pub counts: RunCounts,
     /// How many item failures were recorded against this run.
     pub failed_items: u64,
@@ -268,6 +270,7 @@ struct RunRow {
     finished_at: Option<DateTime<Utc>>,
     abort_reason: Option<String>,
     error: Option<String>,
+    note: Option<String>,
     discovered_pages: i64,
     discovered_attachments: i64,
     diff_new: i64,
@@ -287,7 +290,7 @@ struct RunRow {
 }
 
 const RUN_SELECT: &str = "SELECT id, tenant, trigger_kind, holder, status, started_at, \
-     finished_at, abort_reason, error, discovered_pages, discovered_attachments, diff_new, \
+     finished_at, abort_reason, error, note, discovered_pages, discovered_attachments, diff_new, \
      diff_updated, diff_moved, diff_deleted, ingested_pages_ok, ingested_pages_failed, \
      ingested_pages_skipped, ingested_attachments_ok, ingested_attachments_failed, \
      ingested_attachments_skipped, deleted_ok, deleted_failed, spaces_cleaned, \
@@ -311,6 +314,7 @@ impl TryFrom<RunRow> for RunRecord {
             finished_at: row.finished_at,
             abort_reason: row.abort_reason,
             error: row.error,
+            note: row.note,
             counts: RunCounts {
                 discovered_pages: count(row.discovered_pages),
                 discovered_attachments: count(row.discovered_attachments),
@@ -420,6 +424,21 @@ impl Ledger {
         });
         id.map(RunId).ok_or_else(|| LedgerError::NoLease {
             tenant: tenant.to_owned(),
+        })
+    }
+
+    /// Records why a run held back deletions (see [`RunRecord::note`]). Call it before
+    /// [`Ledger::finish_run`]; the note is filtered like errors are.
+    pub async fn note_run(&self, run: RunId, note: &str) -> Result<(), LedgerError> {
+        let note = self.filtered(note);
+        on_backend!(self, |pool, _dialect| {
+            sqlx::query("UPDATE runs SET note = $2 WHERE id = $1")
+                .bind(run.0)
+                .bind(note.as_ref())
+                .execute(pool)
+                .await
+                .map_err(query("note_run"))?;
+            Ok(())
         })
     }
 
