@@ -103,10 +103,12 @@ pub(crate) async fn ingest(
     let (tx, mut rx) = mpsc::channel::<Job>(concurrency * QUEUE_PER_SLOT);
     let batch = sink.confluence.config().effective_body_batch_size().max(1);
     let outcome = Mutex::new(IngestOutcome::default());
-    let attachments_started = std::sync::atomic::AtomicBool::new(false);
 
     let produce = async move {
         let mut interleave = Interleave::new(pages.len(), attachments.len());
+        // Attachments run alongside the pages, so the phase is "pages" until the last page is
+        // queued and "attachments" after (the cycle announced it already when there are no pages).
+        let announce_attachments = !pages.is_empty() && !attachments.is_empty();
         let mut attachments = attachments.into_iter();
         for chunk in pages.chunks(batch) {
             if sink.cancel.is_cancelled() {
@@ -123,6 +125,9 @@ pub(crate) async fn ingest(
                 }
             }
         }
+        if announce_attachments {
+            sink.observer.phase(Phase::IngestingAttachments);
+        }
         for work in attachments {
             if sink.cancel.is_cancelled() || tx.send(Job::Attachment(work)).await.is_err() {
                 return;
@@ -138,7 +143,7 @@ pub(crate) async fn ingest(
         while open || !running.is_empty() {
             tokio::select! {
                 job = rx.recv(), if open && running.len() < concurrency => match job {
-                    Some(job) => running.push(run_job(sink, &outcome, &attachments_started, job)),
+                    Some(job) => running.push(run_job(sink, &outcome, job)),
                     None => open = false,
                 },
                 Some(()) = running.next(), if !running.is_empty() => {}
@@ -186,12 +191,7 @@ impl Interleave {
 }
 
 /// One queued job, from the cancel check to its settled outcome.
-async fn run_job(
-    sink: &Sink<'_>,
-    outcome: &Mutex<IngestOutcome>,
-    attachments_started: &std::sync::atomic::AtomicBool,
-    job: Job,
-) {
+async fn run_job(sink: &Sink<'_>, outcome: &Mutex<IngestOutcome>, job: Job) {
     // Queued but not started: leave it for the next cycle.
     if sink.cancel.is_cancelled() {
         return;
@@ -219,9 +219,6 @@ async fn run_job(
             .await;
         }
         Job::Attachment(work) => {
-            if !attachments_started.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                sink.observer.phase(Phase::IngestingAttachments);
-            }
             let started = Instant::now();
             let (result, error) = attachment_job(sink, &work).await;
             let took = (result == ItemResult::Success).then(|| started.elapsed());
