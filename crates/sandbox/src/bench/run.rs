@@ -185,13 +185,15 @@ impl BenchTenant {
 
         let records = sandbox.requests.records();
         let counts = RequestCounts::from_records(&records);
-        let upserts = sandbox.unique.calls_of("ContentUpsert");
-        let finalized: Vec<String> = upserts
-            .iter()
-            .filter(|c| c.variables.get("fileUrl").is_some_and(|v| !v.is_null()))
-            .filter_map(|c| c.variables["input"]["key"].as_str().map(str::to_owned))
+        // From the state, not the call log: the log keeps only the first 20,000 calls.
+        let written: Vec<_> = sandbox
+            .unique
+            .files()
+            .into_iter()
+            .filter(|f| f.updated_at >= started_at)
             .collect();
-        let changed_pages = finalized.iter().filter(|k| !k.contains("::")).count() as u64;
+        let changed_pages = written.iter().filter(|f| !f.key.contains("::")).count() as u64;
+        let written_attachments = written.len() as u64 - changed_pages;
         let work = ConfluenceWork {
             changed_pages,
             body_batch_size: options.body_batch_size as u64,
@@ -202,13 +204,7 @@ impl BenchTenant {
         let wall_secs = run.wall.as_secs_f64();
         let wall_over_floor = metrics::wall_over_floor(wall_secs, &floor);
         let bound = metrics::confluence_bound(&work);
-        let uploaded_bytes: u64 = sandbox
-            .unique
-            .files()
-            .iter()
-            .filter(|f| f.updated_at >= started_at)
-            .filter_map(|f| f.uploaded_size)
-            .sum();
+        let uploaded_bytes: u64 = written.iter().filter_map(|f| f.uploaded_size).sum();
         let downloaded_bytes = downloaded_bytes(&records, &dataset);
         let peak_rss_mib = run.peak_rss_kib as f64 / 1024.0;
 
@@ -261,8 +257,10 @@ impl BenchTenant {
                         .rpm(counts.unique_limited + counts.uploads)
                         .map(round3),
                 },
-                "unique_register": upserts.len() as u64 - finalized.len() as u64,
-                "unique_finalize": finalized.len(),
+                "contents_written": {
+                    "pages": changed_pages,
+                    "attachments": written_attachments,
+                },
                 "log_complete": records.len() as u64 == counts.total,
             },
             "confluence_work": work,
