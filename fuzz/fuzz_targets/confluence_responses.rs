@@ -87,15 +87,14 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    for parsed in [
+    let attachment_pages = [
         fuzzing::v1_attachment_listing(data),
         fuzzing::v2_attachment_listing(data),
-    ] {
-        if let Ok((attachments, next)) = parsed {
-            next.iter().for_each(|n| check_all(n));
-            for a in &attachments {
-                check_all(&a.download_path);
-            }
+    ];
+    for (attachments, next) in attachment_pages.into_iter().flatten() {
+        next.iter().for_each(|n| check_all(n));
+        for a in &attachments {
+            check_all(&a.download_path);
         }
     }
     for parsed in [fuzzing::v1_body_batch(data), fuzzing::v2_body_batch(data)] {
