@@ -31,7 +31,7 @@ use sandbox::confluence::{
 };
 use sandbox::unique::{FileSnapshot, UniqueFault};
 use sandbox::{SandboxConfig, SandboxHandle};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use support::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

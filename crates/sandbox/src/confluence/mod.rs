@@ -31,5 +31,5 @@ pub use sim::{
 pub use tamper::{PaginationTamper, PaginationTamperRule};
 
 pub(crate) use cloud::site_router as cloud_site_router;
-pub(crate) use tamper::{cloud_gateway_router, dc_router};
 pub(crate) use media::router as media_router;
+pub(crate) use tamper::{cloud_gateway_router, dc_router};
