@@ -34,7 +34,6 @@ use sandbox::common::FaultRule;
 use sandbox::confluence::{ConfluenceConfig, ContentEdit, ContentType, GenerateSpec};
 use sandbox::unique::{ContentState, UniqueCall};
 use sandbox::{SandboxConfig, SandboxHandle};
-use sqlx::Connection;
 use support::*;
 use sync_engine::{Ledger, LedgerOptions, RunRecord, RunStatus};
 
@@ -58,26 +57,7 @@ fn starts_a_cycle(call: &UniqueCall, root: &str) -> bool {
 }
 
 async fn fresh_database() -> Option<String> {
-    let Ok(base) = std::env::var("DATABASE_URL_POSTGRES") else {
-        println!(
-            "skipped: DATABASE_URL_POSTGRES not set — the failover test needs PostgreSQL \
-             (scripts/test.sh starts a throwaway cluster)"
-        );
-        return None;
-    };
-    let name = format!("failover_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
-    let (without_query, query) = match base.split_once('?') {
-        Some((url, query)) => (url.to_owned(), format!("?{query}")),
-        None => (base.clone(), String::new()),
-    };
-    let (server, _) = without_query.rsplit_once('/').unwrap();
-    Some(format!("{server}/{name}{query}"))
+    fresh_postgres_database("failover", "the failover test").await
 }
 
 /// Tenant `i`'s sandbox: its own dataset and Cloud id.

@@ -8,28 +8,11 @@ mod support;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use sqlx::Connection;
 use support::*;
 use sync_engine::{Ledger, LedgerOptions, RunStatus};
 
 async fn fresh_database() -> Option<String> {
-    let Ok(base) = std::env::var("DATABASE_URL_POSTGRES") else {
-        println!("skipped: DATABASE_URL_POSTGRES not set");
-        return None;
-    };
-    let name = format!("connector_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
-    let (without_query, query) = match base.split_once('?') {
-        Some((url, query)) => (url.to_owned(), format!("?{query}")),
-        None => (base.clone(), String::new()),
-    };
-    let (server, _) = without_query.rsplit_once('/').unwrap();
-    Some(format!("{server}/{name}{query}"))
+    fresh_postgres_database("connector", "the replica test").await
 }
 
 struct Replica(Child);

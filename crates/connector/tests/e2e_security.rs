@@ -988,20 +988,8 @@ async fn postgres_rows(url: &str) -> String {
 /// `DATABASE_URL_POSTGRES` names a server (scripts/test.sh's cluster trusts local connections,
 /// so the password is sent and ignored). Returns the URL and the password it carries.
 async fn postgres_with_password() -> Option<(String, String)> {
-    use sqlx::Connection as _;
-    let Ok(base) = std::env::var("DATABASE_URL_POSTGRES") else {
-        println!("PostgreSQL part skipped: DATABASE_URL_POSTGRES not set");
-        return None;
-    };
-    let name = format!("security_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(&format!("/{name}"));
+    let url = fresh_postgres_database("security", "the PostgreSQL part").await?;
+    let mut url = url::Url::parse(&url).unwrap();
     let password = match url.password() {
         // The server checks passwords: keep the real one (it is a secret too).
         Some(p) => p.to_owned(),
