@@ -63,13 +63,18 @@ impl RateLimiter {
     /// Waits for a slot; returns how long it waited (for metrics).
     pub async fn acquire(&self) -> Duration {
         let started = Instant::now();
-        self.wait_for_pause().await;
-        let slot = self.reserve(Instant::now());
-        tokio::time::sleep_until(slot).await;
-        // A 429 that arrived while we queued holds us back too: the server just told the tenant
-        // to slow down, and this request has not been sent yet.
-        self.wait_for_pause().await;
-        started.elapsed()
+        loop {
+            self.wait_for_pause().await;
+            let slot = self.reserve(Instant::now());
+            tokio::time::sleep_until(slot).await;
+            // A 429 that arrived while we queued holds us back too: the server just told the
+            // tenant to slow down, and this request has not been sent yet. Everyone queued would
+            // wake at the pause's end together, a burst straight into the next 429; instead each
+            // takes a new slot on the grid, which the pause moved past its end.
+            if self.current_pause().is_none() {
+                return started.elapsed();
+            }
+        }
     }
 
     /// Takes the next slot at or after `now`: `max(now, next - tolerance)`, and moves the grid
@@ -95,6 +100,11 @@ impl RateLimiter {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if paused.is_none_or(|current| current < until) {
             *paused = Some(until);
+            // Slots resume on the grid after the pause, one period apart.
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            if next.is_none_or(|grid| grid < until) {
+                *next = Some(until);
+            }
         }
     }
 
@@ -245,6 +255,39 @@ mod tests {
         let (a, b) = (a.await.unwrap(), b.await.unwrap());
         assert!(started.elapsed() >= Duration::from_millis(140));
         assert!(a >= Duration::from_millis(130) && b >= Duration::from_millis(130));
+    }
+
+    #[tokio::test]
+    async fn callers_queued_through_a_pause_leave_it_one_period_apart() {
+        // 600/min: a slot every ~100 ms. Five callers queue; a 429 pauses the tenant for
+        // 300 ms before most of their slots come up. They must not all go at the pause's end.
+        let limiter = std::sync::Arc::new(RateLimiter::new(nz(600), nz(1)));
+        limiter.acquire().await;
+        let tasks: Vec<_> = (0..5)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move {
+                    limiter.acquire().await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        limiter.pause_for(Duration::from_millis(300));
+        let pause_end = limiter.paused_until().unwrap();
+        let mut granted = Vec::new();
+        for task in tasks {
+            granted.push(task.await.unwrap());
+        }
+        granted.sort();
+        assert!(granted[0] >= pause_end, "a caller went during the pause");
+        for pair in granted.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= Duration::from_millis(70),
+                "a burst after the pause: {gap:?}"
+            );
+        }
     }
 
     #[tokio::test]
