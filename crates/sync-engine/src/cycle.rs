@@ -94,14 +94,11 @@ impl TenantSync {
                 let unclean = previous.first().is_some_and(|r| {
                     matches!(r.status, RunStatus::Running | RunStatus::Interrupted)
                 });
-                // Cycles of one tenant run one at a time, so our own run still "running" is a
-                // cycle that was dropped mid-way: say so in the ledger instead of leaving it
-                // running until the process restarts.
-                if let Some(dropped) = previous.first().filter(|r| {
-                    r.status == RunStatus::Running && r.holder == self.ledger.holder_id()
-                }) {
-                    self.ledger.mark_own_run_interrupted(dropped.id).await?;
-                }
+                // A cycle of ours that was dropped mid-way: say so in the ledger instead of
+                // leaving it running until the process restarts.
+                self.ledger
+                    .mark_own_dropped_run_interrupted(&self.spec.name)
+                    .await?;
                 (
                     Some(self.ledger.start_run(&self.spec.name, trigger).await?),
                     unclean,

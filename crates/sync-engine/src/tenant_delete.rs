@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use unique_client::UniqueClient;
 
 use crate::error::{during, EngineError};
-use crate::ledger::{Ledger, RunCounts, RunOutcome, RunStatus, RunTrigger};
+use crate::ledger::{Ledger, RunCounts, RunOutcome, RunTrigger};
 use crate::observer::{CycleObserver, Phase};
 use crate::report::{DeletionStatus, TenantDeletionReport};
 
@@ -99,15 +99,11 @@ impl TenantDeletion {
             report.status = DeletionStatus::SkippedAlreadyCleanedUp;
             return Ok(report);
         }
-        // Runs of one tenant go one at a time, so our own run still "running" is one that was
-        // dropped mid-way (aborted after the shutdown grace period): say so, as cycles do.
-        let previous = self.ledger.recent_runs(Some(&self.tenant), 1).await?;
-        if let Some(dropped) = previous
-            .first()
-            .filter(|r| r.status == RunStatus::Running && r.holder == self.ledger.holder_id())
-        {
-            self.ledger.mark_own_run_interrupted(dropped.id).await?;
-        }
+        // A run of ours that was dropped mid-way (aborted after the shutdown grace period): say
+        // so, as cycles do.
+        self.ledger
+            .mark_own_dropped_run_interrupted(&self.tenant)
+            .await?;
         let run = self.ledger.start_run(&self.tenant, trigger).await?;
         self.observer.phase(Phase::CleaningUp);
         let result = self.delete_children(&root.id, &cancel, &mut report).await;

@@ -668,24 +668,29 @@ impl Ledger {
         self.mark_interrupted(None).await
     }
 
-    /// Marks one of this instance's own runs `interrupted` if it is still `running`: the engine
-    /// calls it when a tenant's previous cycle was dropped mid-way (its future cancelled) and so
-    /// never recorded an outcome. Returns whether the run was marked.
-    pub(crate) async fn mark_own_run_interrupted(&self, run: RunId) -> Result<bool, LedgerError> {
+    /// Marks the tenant's latest run `interrupted` if it is this instance's own and still
+    /// `running`. Runs of one tenant go one at a time, so such a run was dropped mid-way (its
+    /// future cancelled, e.g. after the shutdown grace period) and never recorded an outcome; the
+    /// engine calls this before starting the next one. Returns whether a run was marked.
+    pub(crate) async fn mark_own_dropped_run_interrupted(
+        &self,
+        tenant: &str,
+    ) -> Result<bool, LedgerError> {
         let marked = on_backend!(self, |pool, dialect| {
             let sql = format!(
                 "UPDATE runs SET status = 'interrupted', finished_at = {now}, \
                  error = COALESCE(error, $3) \
-                 WHERE id = $1 AND holder = $2 AND status = 'running'",
+                 WHERE id = (SELECT MAX(id) FROM runs WHERE tenant = $1) \
+                 AND holder = $2 AND status = 'running'",
                 now = dialect.now()
             );
             sqlx::query(&sql)
-                .bind(run.0)
+                .bind(tenant)
                 .bind(self.holder_id())
                 .bind(DROPPED_ERROR)
                 .execute(pool)
                 .await
-                .map_err(query("mark_own_run_interrupted"))?
+                .map_err(query("mark_own_dropped_run_interrupted"))?
                 .rows_affected()
         });
         Ok(marked > 0)
