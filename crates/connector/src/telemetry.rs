@@ -76,7 +76,7 @@ fn mask(fields: &mut serde_json::Map<String, serde_json::Value>) -> Vec<(String,
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let hidden = Diag::with_policy(&text, DiagnosticsDataPolicy::Conceal).to_string();
+            let hidden = concealed(&text);
             *value = serde_json::Value::String(hidden.clone());
             masked.push((text, hidden));
         }
@@ -84,9 +84,10 @@ fn mask(fields: &mut serde_json::Map<String, serde_json::Value>) -> Vec<(String,
     masked
 }
 
-/// Replaces every masked value inside the remaining free-text fields (`message`, `err`, …):
-/// `warn!(title = %t, "Failed to ingest {t}")` must not print `t` in the message.
-fn mask_in_text(
+/// Masks the free-text fields (`message`, `err`, …; the user-data fields are masked whole):
+/// every `masked` value inside them, since `warn!(title = %t, "Failed to ingest {t}")` must not
+/// print `t` in the message, then what a remote service said ([`conceal_error_text`]).
+fn conceal_free_text(
     fields: &mut serde_json::Map<String, serde_json::Value>,
     masked: &[(String, String)],
 ) {
@@ -100,8 +101,14 @@ fn mask_in_text(
                     *text = text.replace(raw.as_str(), hidden);
                 }
             }
+            *text = conceal_error_text(text);
         }
     }
+}
+
+/// `text` as `conceal` shows user data: `[redacted:<hash>]`.
+fn concealed(text: &str) -> String {
+    Diag::with_policy(text, DiagnosticsDataPolicy::Conceal).to_string()
 }
 
 /// How far into an error text what a remote service said begins, after a marker.
@@ -147,7 +154,7 @@ pub fn conceal_error_text(text: &str) -> String {
     let (ours, theirs) = text.split_at(quote_at.unwrap_or(text.len()));
     let mut shown = conceal_urls(ours);
     if !theirs.trim().is_empty() {
-        shown.push_str(&Diag::with_policy(theirs, DiagnosticsDataPolicy::Conceal).to_string());
+        shown.push_str(&concealed(theirs));
     }
     shown
 }
@@ -215,34 +222,21 @@ fn conceal_urls(text: &str) -> String {
 }
 
 fn conceal_url(url: &str) -> String {
-    let hidden = |s: &str| Diag::with_policy(s, DiagnosticsDataPolicy::Conceal).to_string();
     let (path, query) = match url.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (url, None),
     };
     let mut shown = match path.rsplit_once('/') {
         Some((dir, file)) if dir.contains("/download/") && !file.is_empty() => {
-            format!("{dir}/{}", hidden(file))
+            format!("{dir}/{}", concealed(file))
         }
         _ => path.to_owned(),
     };
     if let Some(query) = query.filter(|q| !q.is_empty()) {
         shown.push('?');
-        shown.push_str(&hidden(query));
+        shown.push_str(&concealed(query));
     }
     shown
-}
-
-/// [`conceal_error_text`] on every free-text field (the user-data fields are masked whole).
-fn conceal_quotes(fields: &mut serde_json::Map<String, serde_json::Value>) {
-    for (name, value) in fields.iter_mut() {
-        if is_user_data(name) {
-            continue;
-        }
-        if let serde_json::Value::String(text) = value {
-            *text = conceal_error_text(text);
-        }
-    }
 }
 
 /// Collects an event's fields as JSON values.
@@ -314,11 +308,9 @@ where
             }
             // Longest first, so a value containing another is masked whole.
             masked.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
-            mask_in_text(&mut fields, &masked);
-            conceal_quotes(&mut fields);
+            conceal_free_text(&mut fields, &masked);
             for (_, f) in &mut spans {
-                mask_in_text(f, &masked);
-                conceal_quotes(f);
+                conceal_free_text(f, &masked);
             }
         }
         let level = event.metadata().level().as_str();
