@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sandbox::common::FaultRule;
 use sandbox::confluence::{ConfluenceConfig, ContentEdit, ContentType, GenerateSpec};
-use sandbox::unique::{ContentState, UniqueCall};
+use sandbox::unique::UniqueCall;
 use sandbox::{SandboxConfig, SandboxHandle};
 use support::*;
 use sync_engine::{Ledger, LedgerOptions, RunRecord, RunStatus};
@@ -158,51 +158,6 @@ fn replica_of_call(call: &UniqueCall) -> String {
         .get(REPLICA_HEADER)
         .cloned()
         .unwrap_or_else(|| panic!("a Unique call without {REPLICA_HEADER}: {call:#?}"))
-}
-
-/// Everything about Unique's state that a clean run determines (ids and times excluded).
-type StoredFile = (
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<Vec<u8>>,
-    String,
-);
-
-fn unique_state(sb: &SandboxHandle) -> (Vec<StoredFile>, Vec<(String, Option<String>)>) {
-    let scopes = sb.unique.scopes();
-    let path_of = |id: &str| {
-        scopes
-            .iter()
-            .find(|s| s.id == id)
-            .map(|s| s.path.clone())
-            .unwrap_or_default()
-    };
-    let files = sb.unique.files();
-    let keys: BTreeSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
-    assert_eq!(keys.len(), files.len(), "duplicate keys in Unique");
-    let mut stored: Vec<StoredFile> = files
-        .iter()
-        .map(|f| {
-            assert_eq!(f.state, ContentState::Finalized, "not finalized: {f:#?}");
-            (
-                f.key.clone(),
-                f.title.clone(),
-                f.mime_type.clone(),
-                f.sha256.clone(),
-                sb.unique.file_bytes(&f.key),
-                path_of(&f.scope_id),
-            )
-        })
-        .collect();
-    stored.sort();
-    let mut scope_list: Vec<(String, Option<String>)> = scopes
-        .iter()
-        .map(|s| (s.path.clone(), s.external_id.clone()))
-        .collect();
-    scope_list.sort();
-    (stored, scope_list)
 }
 
 fn upserts_of(sb: &SandboxHandle, replica: &str, since: DateTime<Utc>) -> usize {

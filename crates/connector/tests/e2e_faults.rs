@@ -9,13 +9,12 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sandbox::common::FaultRule;
 use sandbox::confluence::{ConfluenceConfig, Dataset, GenerateSpec};
-use sandbox::unique::{ContentState, UniqueAuthMode, UniqueConfig};
+use sandbox::unique::{UniqueAuthMode, UniqueConfig};
 use sandbox::{SandboxConfig, SandboxHandle};
 use serde_json::Value;
 use support::*;
@@ -56,47 +55,6 @@ fn spec_of_dataset() -> GenerateSpec {
         attachment_max_bytes: 8 * 1024,
         ..GenerateSpec::default()
     }
-}
-
-/// What a clean run determines about one stored file (ids and times excluded).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct StoredFile {
-    key: String,
-    title: Option<String>,
-    mime_type: String,
-    size: Option<u64>,
-    sha256: Option<String>,
-    bytes: Option<Vec<u8>>,
-    scope: String,
-}
-
-/// Unique's files, sorted; panics on a duplicate key or an unfinished file.
-fn stored(sb: &SandboxHandle) -> Vec<StoredFile> {
-    let scopes = sb.unique.scopes();
-    let files = sb.unique.files();
-    let keys: BTreeSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
-    assert_eq!(keys.len(), files.len(), "duplicate keys in Unique");
-    let mut out: Vec<StoredFile> = files
-        .iter()
-        .map(|f| {
-            assert_eq!(f.state, ContentState::Finalized, "not finalized: {f:#?}");
-            StoredFile {
-                key: f.key.clone(),
-                title: f.title.clone(),
-                mime_type: f.mime_type.clone(),
-                size: f.uploaded_size,
-                sha256: f.sha256.clone(),
-                bytes: sb.unique.file_bytes(&f.key),
-                scope: scopes
-                    .iter()
-                    .find(|s| s.id == f.scope_id)
-                    .map(|s| s.path.clone())
-                    .unwrap_or_default(),
-            }
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 fn keys(files: &[StoredFile]) -> Vec<&str> {
@@ -215,7 +173,7 @@ async fn reference_of(dataset: Dataset) -> Vec<StoredFile> {
     let env = env_of(dataset).await;
     let (ok, summary) = sync(&env).await;
     assert!(ok, "the clean reference run failed: {summary}");
-    let files = stored(&env.sb);
+    let files = stored_files(&env.sb);
     assert!(
         files.iter().any(|f| f.key.contains("::")) && files.iter().any(|f| !f.key.contains("::")),
         "the dataset must land pages and attachments: {:?}",
@@ -356,7 +314,7 @@ async fn a_429_storm_on_every_service_still_lands_every_key_once() {
         uploads(&env.sb),
     );
     assert!(injected > 15, "the storm barely happened: {injected}");
-    assert_eq!(stored(&env.sb), expected);
+    assert_eq!(stored_files(&env.sb), expected);
 }
 
 /// Half of all requests answered 500, 502 or 503 (a sixth of all requests each).
@@ -392,7 +350,7 @@ async fn a_5xx_storm_on_every_service_still_lands_every_key_once() {
         uploads(&env.sb),
     );
     assert!(injected > 15, "the storm barely happened: {injected}");
-    assert_eq!(stored(&env.sb), expected);
+    assert_eq!(stored_files(&env.sb), expected);
 }
 
 /// Every second attachment upload answered 500. The transport cannot replay a streamed upload;
@@ -433,7 +391,7 @@ async fn refused_streamed_uploads_are_retried_from_a_fresh_download_in_the_same_
         began.elapsed()
     );
     assert!(fired(&env.sb) >= 2, "too few refusals to prove anything");
-    assert_eq!(stored(&env.sb), expected);
+    assert_eq!(stored_files(&env.sb), expected);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -504,7 +462,7 @@ async fn outage_converges(services: &[&str], label: &str) {
         expected.len(),
         began.elapsed()
     );
-    assert_eq!(stored(&env.sb), expected);
+    assert_eq!(stored_files(&env.sb), expected);
     let runs = runs(&env).await;
     assert_eq!(runs.len(), statuses.len(), "one run per cycle: {runs:#?}");
     assert!(runs.last().unwrap().status == sync_engine::RunStatus::Success);
@@ -598,7 +556,7 @@ async fn failing_token_endpoints_fail_the_cycle_cleanly_and_it_converges() {
         fired(&env.sb) + 12,
         began.elapsed()
     );
-    assert_eq!(stored(&env.sb), expected);
+    assert_eq!(stored_files(&env.sb), expected);
 }
 
 /// The Data Center OAuth token endpoint down: the cycle fails with the reason in the ledger and
@@ -622,7 +580,7 @@ async fn a_failing_data_center_token_endpoint_fails_the_cycle_cleanly_and_it_con
         let clean = dc_env().await;
         let (ok, summary) = sync(&clean).await;
         assert!(ok, "the clean reference run failed: {summary}");
-        stored(&clean.sb)
+        stored_files(&clean.sb)
     };
     let env = dc_env().await;
     let down = env.sb.faults.add_rule(
@@ -650,7 +608,7 @@ async fn a_failing_data_center_token_endpoint_fails_the_cycle_cleanly_and_it_con
         "Data Center token endpoint: {} files, ledger error while down: {why}",
         expected.len()
     );
-    assert_eq!(stored(&env.sb), expected);
+    assert_eq!(stored_files(&env.sb), expected);
 }
 
 /// Confluence and Zitadel tokens live one second while every request takes 100 ms more: the
@@ -696,7 +654,7 @@ async fn tokens_expiring_mid_cycle_are_refreshed_without_losing_items() {
         took > Duration::from_secs(3) && cloud_tokens >= 3 && zitadel_tokens >= 3,
         "the tokens did not expire mid-cycle: {took:?}, {cloud_tokens}, {zitadel_tokens}"
     );
-    assert_eq!(stored(&env.sb), expected);
+    assert_eq!(stored_files(&env.sb), expected);
 }
 
 /// Half of the attachment downloads (media host) break after 100 bytes, every cycle: the broken
@@ -724,7 +682,7 @@ async fn downloads_cut_mid_body_are_retried_next_cycle_and_converge() {
         "{first}"
     );
     // What landed is whole; the cut ones are not there half-written.
-    let partial = stored(&env.sb);
+    let partial = stored_files(&env.sb);
     for file in &partial {
         assert!(expected.contains(file), "wrong bytes for {}", file.key);
     }
@@ -737,7 +695,7 @@ async fn downloads_cut_mid_body_are_retried_next_cycle_and_converge() {
         fired(&env.sb),
         began.elapsed()
     );
-    assert_eq!(stored(&env.sb), expected);
+    assert_eq!(stored_files(&env.sb), expected);
     let open = open_failures(&env).await;
     assert!(
         open.is_empty(),
@@ -788,7 +746,7 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
     let began = Instant::now();
     let (ok, summary) = sync(&env).await;
     assert!(ok, "{summary}");
-    let baseline = stored(&env.sb);
+    let baseline = stored_files(&env.sb);
     assert!(baseline.len() >= 10, "{}", baseline.len());
     let search_pages = env.sb.requests.count_matching(svc, "GET", "content/search");
     assert!(search_pages >= 3, "discovery should page: {search_pages}");
@@ -837,7 +795,7 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
             0,
             "{what}: Unique got a deletion"
         );
-        assert_eq!(stored(&env.sb), baseline, "{what}: Unique changed");
+        assert_eq!(stored_files(&env.sb), baseline, "{what}: Unique changed");
         println!("{flavour:?}, {what}: failed, ledger error: {why}");
         env.sb.faults.remove_rule(id);
     }
@@ -890,7 +848,11 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
         0,
         "maxItemsToScan: Unique got a deletion"
     );
-    assert_eq!(stored(&env.sb), baseline, "maxItemsToScan: Unique changed");
+    assert_eq!(
+        stored_files(&env.sb),
+        baseline,
+        "maxItemsToScan: Unique changed"
+    );
 
     // Every label removed: discovery is complete but finds nothing.
     let original = env.sb.confluence.dataset();
@@ -920,7 +882,11 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
         0,
         "empty discovery: Unique got a deletion"
     );
-    assert_eq!(stored(&env.sb), baseline, "empty discovery: Unique changed");
+    assert_eq!(
+        stored_files(&env.sb),
+        baseline,
+        "empty discovery: Unique changed"
+    );
 
     // The control: with the labels back and one page deleted in Confluence, a sound discovery
     // does delete, so the counters above would have seen a deletion.

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use sandbox::common::FaultRule;
 use sandbox::confluence::{ContentEdit, ContentType, Dataset, GenerateSpec};
-use sandbox::unique::ContentState;
 use sandbox::{SandboxConfig, SandboxHandle};
 use support::*;
 use sync_engine::{Ledger, LedgerOptions, RunRecord, RunStatus};
@@ -100,53 +99,6 @@ fn tenant_yaml(sandbox: &SandboxHandle, root: &str) -> String {
         "      processing:\n        concurrency: 2\n        scanIntervalCron: \"* * * * * *\"\n",
     );
     t
-}
-
-/// Everything about Unique's state that a clean run determines (ids and times excluded).
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct StoredFile {
-    key: String,
-    title: Option<String>,
-    mime_type: String,
-    sha256: Option<String>,
-    bytes: Option<Vec<u8>>,
-    scope: String,
-}
-
-fn unique_state(sb: &SandboxHandle) -> (Vec<StoredFile>, Vec<(String, Option<String>)>) {
-    let scopes = sb.unique.scopes();
-    let path_of = |id: &str| {
-        scopes
-            .iter()
-            .find(|s| s.id == id)
-            .map(|s| s.path.clone())
-            .unwrap_or_default()
-    };
-    let files = sb.unique.files();
-    let keys: BTreeSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
-    assert_eq!(keys.len(), files.len(), "duplicate keys in Unique");
-    for f in &files {
-        assert_eq!(f.state, ContentState::Finalized, "not finalized: {f:#?}");
-        assert!(f.uploaded_size.is_some(), "never uploaded: {f:#?}");
-    }
-    let mut stored: Vec<StoredFile> = files
-        .iter()
-        .map(|f| StoredFile {
-            key: f.key.clone(),
-            title: f.title.clone(),
-            mime_type: f.mime_type.clone(),
-            sha256: f.sha256.clone(),
-            bytes: sb.unique.file_bytes(&f.key),
-            scope: path_of(&f.scope_id),
-        })
-        .collect();
-    stored.sort();
-    let mut scope_list: Vec<(String, Option<String>)> = scopes
-        .iter()
-        .map(|s| (s.path.clone(), s.external_id.clone()))
-        .collect();
-    scope_list.sort();
-    (stored, scope_list)
 }
 
 struct Daemon {

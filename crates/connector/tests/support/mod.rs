@@ -221,3 +221,63 @@ pub async fn fresh_postgres_database(prefix: &str, what: &str) -> Option<String>
     url.set_path(&format!("/{name}"));
     Some(url.to_string())
 }
+
+/// What a clean run determines about one file Unique stores (ids and times excluded).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StoredFile {
+    pub key: String,
+    pub title: Option<String>,
+    pub mime_type: String,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    pub bytes: Option<Vec<u8>>,
+    /// The path of its scope.
+    pub scope: String,
+}
+
+/// Unique's files, sorted; panics on a duplicate key or a file not finalized and uploaded.
+pub fn stored_files(sb: &SandboxHandle) -> Vec<StoredFile> {
+    let scopes = sb.unique.scopes();
+    let files = sb.unique.files();
+    let keys: std::collections::BTreeSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
+    assert_eq!(keys.len(), files.len(), "duplicate keys in Unique");
+    let mut stored: Vec<StoredFile> = files
+        .iter()
+        .map(|f| {
+            assert_eq!(
+                f.state,
+                sandbox::unique::ContentState::Finalized,
+                "not finalized: {f:#?}"
+            );
+            assert!(f.uploaded_size.is_some(), "never uploaded: {f:#?}");
+            StoredFile {
+                key: f.key.clone(),
+                title: f.title.clone(),
+                mime_type: f.mime_type.clone(),
+                size: f.uploaded_size,
+                sha256: f.sha256.clone(),
+                bytes: sb.unique.file_bytes(&f.key),
+                scope: scopes
+                    .iter()
+                    .find(|s| s.id == f.scope_id)
+                    .map(|s| s.path.clone())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    stored.sort();
+    stored
+}
+
+/// [`stored_files`], plus every scope's path and external id, sorted: the whole of Unique's
+/// state that one clean run determines.
+pub fn unique_state(sb: &SandboxHandle) -> (Vec<StoredFile>, Vec<(String, Option<String>)>) {
+    let mut scopes: Vec<(String, Option<String>)> = sb
+        .unique
+        .scopes()
+        .iter()
+        .map(|s| (s.path.clone(), s.external_id.clone()))
+        .collect();
+    scopes.sort();
+    (stored_files(sb), scopes)
+}
