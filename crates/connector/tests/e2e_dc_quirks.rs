@@ -11,8 +11,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use sandbox::confluence::{
-    default_when, Attachment, AttachmentData, AttachmentUpdate, Content, ContentType, Dataset,
-    DcQuirks, PastEnd, Space, SpaceType,
+    default_when, Attachment, AttachmentData, AttachmentUpdate, Content, Dataset, DcQuirks, PastEnd,
 };
 use sandbox::{SandboxConfig, SandboxHandle};
 use serde_json::{json, Value};
@@ -21,30 +20,6 @@ use support::*;
 const TENANT: &str = "dcquirks";
 const SINGLE: &str = "ai-ingest";
 const ALL: &str = "ai-ingest-all";
-
-fn space(id: &str, key: &str) -> Space {
-    Space {
-        id: id.into(),
-        key: key.into(),
-        name: format!("Space {key}"),
-        space_type: SpaceType::Global,
-    }
-}
-
-fn page(id: u64, space: &str, parent: Option<u64>, labels: &[&str]) -> Content {
-    Content {
-        id: id.to_string(),
-        content_type: ContentType::Page,
-        title: format!("Title {id}"),
-        space: space.into(),
-        parent: parent.map(|p| p.to_string()),
-        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
-        body: format!("<p>Body of {id}</p>"),
-        version: 1,
-        when: default_when(),
-        attachments: Vec::new(),
-    }
-}
 
 fn pdf(id: u64, text: &str) -> Attachment {
     Attachment {
