@@ -330,3 +330,26 @@ pub(crate) async fn complete_truncated_attachments<C: ConfluenceApi>(
     }
     Ok(())
 }
+
+/// The attachments of the page titled `title` in `space_key` (image inlining), found by CQL on
+/// both flavours ([`Core::page_by_title`]) and completed past the inline cap; `None` when
+/// attachments are disabled or there is no such page.
+pub(crate) async fn attachments_of_page_titled<C: ConfluenceApi>(
+    client: &C,
+    core: &Core,
+    search_path: &str,
+    space_key: &str,
+    title: &str,
+) -> Result<Option<PageAttachments>, ConfluenceError> {
+    if !core.attachments_enabled {
+        return Ok(None);
+    }
+    let Some(mut page) = core.page_by_title(search_path, space_key, title).await? else {
+        return Ok(None);
+    };
+    client.complete_attachments(&mut page).await?;
+    Ok(Some(PageAttachments {
+        page_id: page.id,
+        attachments: page.attachments,
+    }))
+}

@@ -1,7 +1,9 @@
 //! Confluence Cloud through the Atlassian API gateway. v1 only where Cloud still serves it
 //! (CQL `content/search` and the attachment download); v2 for bodies and attachment listings.
 
-use crate::api::{attachment_stream, complete_truncated_attachments, ConfluenceApi};
+use crate::api::{
+    attachment_stream, attachments_of_page_titled, complete_truncated_attachments, ConfluenceApi,
+};
 use crate::config::ConfluenceConfig;
 use crate::core::{endpoint_of, Core};
 use crate::model::{
@@ -9,7 +11,7 @@ use crate::model::{
     PageAttachments, PageBody,
 };
 use crate::urls::{cloud_attachment_url, cloud_page_url, encode_component};
-use crate::wire::{self, V1List, V1Page, V2Attachment, V2Content, V2List};
+use crate::wire::{self, V2Attachment, V2Content, V2List};
 use crate::{cql, ConfluenceError};
 
 const SEARCH_PATH: &str = "/wiki/rest/api/content/search";
@@ -133,31 +135,7 @@ impl ConfluenceApi for CloudClient {
         space_key: &str,
         title: &str,
     ) -> Result<Option<PageAttachments>, ConfluenceError> {
-        if !self.core.attachments_enabled {
-            return Ok(None);
-        }
-        // v1 `content?spaceKey=…&title=…` answers 410 behind the gateway; CQL search does not.
-        let cql = cql::page_by_title(space_key, title);
-        let url = self
-            .core
-            .search_url(SEARCH_PATH, &cql, &self.core.page_expand(), 25, false)?;
-        let endpoint = endpoint_of(&url);
-        let list: V1List<V1Page> = self.core.get_json(url).await?;
-        let mut pages = list
-            .results
-            .into_iter()
-            .map(|p| p.into_page(&endpoint))
-            .collect::<Result<Vec<_>, _>>()?;
-        // CQL title matching can be looser than equality; only the exact title counts.
-        let Some(index) = pages.iter().position(|p| p.title == title) else {
-            return Ok(None);
-        };
-        let mut page = pages.swap_remove(index);
-        self.complete_attachments(&mut page).await?;
-        Ok(Some(PageAttachments {
-            page_id: page.id,
-            attachments: page.attachments,
-        }))
+        attachments_of_page_titled(self, &self.core, SEARCH_PATH, space_key, title).await
     }
 
     async fn complete_attachments(&self, page: &mut Page) -> Result<(), ConfluenceError> {

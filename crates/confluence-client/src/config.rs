@@ -20,6 +20,9 @@ pub const DEFAULT_API_GATEWAY_URL: &str = "https://api.atlassian.com";
 pub const DEFAULT_CLOUD_TOKEN_URL: &str = "https://api.atlassian.com/oauth/token";
 /// v2 `id=` filters and `limit` accept at most 250.
 pub const CLOUD_MAX_BODY_BATCH: usize = 250;
+/// Data Center answers a search with bodies 50 items at a time whatever it is asked; a larger
+/// batch would rely on the server's `next` arithmetic, which some versions get wrong.
+pub const DATA_CENTER_MAX_BODY_BATCH: usize = crate::core::DC_LIMIT_WITH_BODY;
 
 /// How the client authenticates. Cloud allows only `OAuth2lo`.
 #[derive(Debug, Clone)]
@@ -76,7 +79,8 @@ pub struct ConfluenceConfig {
     pub space_types: Option<Vec<String>>,
     /// Most pages one `_links.next` chain may have before the listing fails.
     pub page_cap: usize,
-    /// Ids per body request; `None` → 250 on Cloud (the v2 maximum), 100 on Data Center.
+    /// Ids per body request; `None` → 250 on Cloud (the v2 maximum), 50 on Data Center (its cap
+    /// for searches with bodies). Larger values are lowered to those.
     pub body_batch_size: Option<usize>,
     /// A cached OAuth token is refreshed this long before it expires.
     pub token_refresh_before: Duration,
@@ -160,9 +164,9 @@ impl ConfluenceConfig {
     pub fn effective_body_batch_size(&self) -> usize {
         match (self.body_batch_size, self.instance_type) {
             (Some(n), InstanceType::Cloud) => n.min(CLOUD_MAX_BODY_BATCH),
-            (Some(n), InstanceType::DataCenter) => n,
+            (Some(n), InstanceType::DataCenter) => n.min(DATA_CENTER_MAX_BODY_BATCH),
             (None, InstanceType::Cloud) => CLOUD_MAX_BODY_BATCH,
-            (None, InstanceType::DataCenter) => 100,
+            (None, InstanceType::DataCenter) => DATA_CENTER_MAX_BODY_BATCH,
         }
     }
 
@@ -479,6 +483,17 @@ mod tests {
         let mut config = cloud();
         config.body_batch_size = Some(1000);
         assert_eq!(config.effective_body_batch_size(), 250);
+    }
+
+    #[test]
+    fn data_center_body_batch_is_capped_at_the_search_cap_with_bodies() {
+        let mut config = cloud();
+        config.instance_type = InstanceType::DataCenter;
+        assert_eq!(config.effective_body_batch_size(), 50);
+        config.body_batch_size = Some(100);
+        assert_eq!(config.effective_body_batch_size(), 50);
+        config.body_batch_size = Some(20);
+        assert_eq!(config.effective_body_batch_size(), 20);
     }
 
     #[test]

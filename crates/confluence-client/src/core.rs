@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::model::{InstanceType, Page};
-use crate::wire::{self, next_link, V1List, V1Page, V2List};
+use crate::wire::{self, next_link, V1Attachment, V1List, V1Page, V2Attachment, V2Content, V2List};
 use crate::ConfluenceError;
 
 /// Expansions of every page listing (labels, version, space for keys and change detection).
@@ -24,9 +24,75 @@ pub(crate) const COMPLETION_CONCURRENCY: usize = 4;
 /// Page size asked of label and descendant searches; the server may give fewer.
 pub(crate) const SEARCH_LIMIT: usize = 100;
 
+/// Data Center's page-size caps of `content/search`, by expansion (hard-coded in the server,
+/// Atlassian KB "Searching for content with the REST API and CQL always limits results to 50"):
+/// any body expansion, other expansions, none. The client never asks for more, so no page is
+/// capped and nothing depends on how a version words `next` after capping.
+pub(crate) const DC_LIMIT_WITH_BODY: usize = 50;
+pub(crate) const DC_LIMIT_WITH_EXPAND: usize = 200;
+pub(crate) const DC_LIMIT_PLAIN: usize = 1000;
+
+/// The Data Center cap for a search with these expansions.
+pub(crate) fn dc_search_cap(expand: &str) -> usize {
+    let expansions = expand.split(',').map(str::trim).filter(|e| !e.is_empty());
+    let mut any = false;
+    for expansion in expansions {
+        if expansion.starts_with("body.") || expansion == "body" {
+            return DC_LIMIT_WITH_BODY;
+        }
+        any = true;
+    }
+    if any {
+        DC_LIMIT_WITH_EXPAND
+    } else {
+        DC_LIMIT_PLAIN
+    }
+}
+
+/// An item of a listing, by the id it is deduplicated on.
+pub(crate) trait ListedItem {
+    /// `None` for an item without a usable id: kept, never taken for a duplicate.
+    fn listing_id(&self) -> Option<String>;
+}
+
+impl ListedItem for V1Page {
+    fn listing_id(&self) -> Option<String> {
+        Some(self.id.clone())
+    }
+}
+
+impl ListedItem for V1Attachment {
+    fn listing_id(&self) -> Option<String> {
+        Some(self.id.clone())
+    }
+}
+
+impl ListedItem for V2Attachment {
+    fn listing_id(&self) -> Option<String> {
+        Some(self.id.0.clone())
+    }
+}
+
+impl ListedItem for V2Content {
+    fn listing_id(&self) -> Option<String> {
+        Some(self.id.0.clone())
+    }
+}
+
+/// Body batches stay raw JSON until each item is parsed leniently.
+impl ListedItem for serde_json::Value {
+    fn listing_id(&self) -> Option<String> {
+        match self.get("id")? {
+            serde_json::Value::String(id) => Some(id.clone()),
+            serde_json::Value::Number(id) => Some(id.to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// A list response: its items and the raw `next` link.
 pub(crate) trait Listing: DeserializeOwned {
-    type Item;
+    type Item: ListedItem;
     fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
     /// The `limit` the server actually applied, when it says (v1 only).
     fn effective_limit(&self) -> Option<u64> {
@@ -34,7 +100,7 @@ pub(crate) trait Listing: DeserializeOwned {
     }
 }
 
-impl<T: DeserializeOwned> Listing for V1List<T> {
+impl<T: DeserializeOwned + ListedItem> Listing for V1List<T> {
     type Item = T;
     fn effective_limit(&self) -> Option<u64> {
         self.limit
@@ -45,7 +111,7 @@ impl<T: DeserializeOwned> Listing for V1List<T> {
     }
 }
 
-impl<T: DeserializeOwned> Listing for V2List<T> {
+impl<T: DeserializeOwned + ListedItem> Listing for V2List<T> {
     type Item = T;
     fn into_parts(self) -> (Vec<T>, Option<String>) {
         let next = next_link(&self.links).map(str::to_owned);
@@ -56,6 +122,61 @@ impl<T: DeserializeOwned> Listing for V2List<T> {
 /// The path of a URL, which is how errors name an endpoint (queries can be long).
 pub(crate) fn endpoint_of(url: &Url) -> String {
     url.path().to_owned()
+}
+
+/// The decoded value of a query parameter.
+fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `url` with `name=<encoded>` replacing that parameter (or appended); every other parameter
+/// keeps its bytes, so the server's own encoding of `cql` goes back as it came.
+fn with_query_param(url: &Url, name: &str, encoded: &str) -> Url {
+    let mut found = false;
+    let mut pairs: Vec<String> = url
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            if pair.split('=').next() == Some(name) {
+                found = true;
+                format!("{name}={encoded}")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect();
+    if !found {
+        pairs.push(format!("{name}={encoded}"));
+    }
+    let mut out = url.clone();
+    out.set_query(Some(&pairs.join("&")));
+    out
+}
+
+/// `url` whose `expand` list includes `expansion`; commas stay raw, as the clients send them.
+pub(crate) fn with_expansion(url: &Url, expansion: &str) -> Url {
+    let mut list: Vec<String> = query_param(url, "expand")
+        .map(|l| {
+            l.split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if list.iter().any(|e| e == expansion) {
+        return url.clone();
+    }
+    list.push(expansion.to_owned());
+    let encoded: Vec<String> = list
+        .iter()
+        .map(|e| crate::urls::encode_component(e))
+        .collect();
+    with_query_param(url, "expand", &encoded.join(","))
 }
 
 #[derive(Debug)]
@@ -160,10 +281,19 @@ impl Core {
         wire::parse(&bytes, &endpoint)
     }
 
-    /// Every item of a listing, following `_links.next` until absent. The server's links are the
-    /// only driver (no offsets computed here, so a server that caps `limit` lower than asked is
-    /// followed correctly); the [`LinkGuard`] stops a repeated link, a link to another origin and
-    /// a chain longer than the page cap.
+    /// Every item of a listing, each id once (first occurrence wins: a server that repeats an
+    /// item must not make it ingested twice).
+    ///
+    /// Cloud pages by cursor: its `next` links are the only driver, followed as given. Data
+    /// Center pages by offset, and nothing in its `next` is to be trusted but its presence:
+    /// some versions advance `start` by the limit asked for after serving fewer, which skips
+    /// items silently; past about 200 items (CONFSERVER-95396) the last page keeps a `next`,
+    /// and so does every page after it, empty or repeating items already served; and a link
+    /// that names another query would read the wrong listing. So on Data Center the next page is
+    /// this request with `start` moved on by the items received (too small an offset only
+    /// repeats items, which are dropped; too large a one loses them), and a page that brings no
+    /// new id ends the listing. The [`LinkGuard`] stops a repeated link, a link to another
+    /// origin and a chain longer than the page cap.
     pub(crate) async fn get_all<L: Listing>(
         &self,
         first: Url,
@@ -172,22 +302,49 @@ impl Core {
         let mut guard = LinkGuard::new(&first, self.page_cap);
         let mut url = first;
         let mut items = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut repeated = 0usize;
         loop {
-            let listing: L = self.get_json(url).await?;
+            let listing: L = self.get_json(url.clone()).await?;
             let limit = listing.effective_limit();
             let (results, next) = listing.into_parts();
+            let received = results.len();
+            let before = items.len();
+            for item in results {
+                if item.listing_id().is_some_and(|id| !seen.insert(id)) {
+                    repeated += 1;
+                    continue;
+                }
+                items.push(item);
+            }
+            let fresh = items.len() - before;
             tracing::debug!(
                 endpoint = %endpoint,
-                items = results.len(),
+                items = received,
+                new = fresh,
                 server_limit = ?limit,
                 more = next.is_some(),
                 "Confluence listing page"
             );
-            items.extend(results);
             let Some(next) = next else {
-                return Ok(items);
+                break;
             };
-            url = self.resolve_next(&next)?;
+            url = match self.instance_type {
+                InstanceType::Cloud => self.resolve_next(&next)?,
+                InstanceType::DataCenter if fresh == 0 => {
+                    tracing::debug!(
+                        endpoint = %endpoint,
+                        "Data Center listing page brought nothing new; taking it as the end"
+                    );
+                    break;
+                }
+                InstanceType::DataCenter => {
+                    let start = query_param(&url, "start")
+                        .and_then(|s| s.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    with_query_param(&url, "start", &(start + received).to_string())
+                }
+            };
             guard
                 .admit(&url)
                 .map_err(|source| ConfluenceError::Pagination {
@@ -196,6 +353,14 @@ impl Core {
                     source: Box::new(source),
                 })?;
         }
+        if repeated > 0 {
+            tracing::warn!(
+                endpoint = %endpoint,
+                repeated,
+                "Confluence listed items more than once; each was kept once"
+            );
+        }
+        Ok(items)
     }
 
     /// A v1 page listing (content search), every page converted strictly.
@@ -229,7 +394,7 @@ pub(crate) fn dedupe_pages(pages: Vec<Page>) -> Vec<Page> {
 
 impl Core {
     /// A content-search URL: `cql` encoded like `encodeURIComponent`, `expand` raw, as the
-    /// reference sends them.
+    /// reference sends them. On Data Center `limit` never exceeds the cap for `expand`.
     pub(crate) fn search_url(
         &self,
         search_path: &str,
@@ -238,6 +403,10 @@ impl Core {
         limit: usize,
         with_start: bool,
     ) -> Result<Url, ConfluenceError> {
+        let limit = match self.instance_type {
+            InstanceType::DataCenter => limit.min(dc_search_cap(expand)),
+            InstanceType::Cloud => limit,
+        };
         let start = if with_start { "&start=0" } else { "" };
         self.api_url(&format!(
             "{search_path}?cql={}&expand={expand}&limit={limit}{start}",
@@ -268,6 +437,31 @@ impl Core {
             pages.extend(self.get_all_pages(url).await?);
         }
         Ok(dedupe_pages(pages))
+    }
+
+    /// The page with exactly this title in this space, found by CQL on both flavours: Cloud
+    /// answers 410 to v1 `content?spaceKey=…&title=…` behind the gateway, and Data Center
+    /// administrators often block that listing (403; CONFSERVER-57639).
+    pub(crate) async fn page_by_title(
+        &self,
+        search_path: &str,
+        space_key: &str,
+        title: &str,
+    ) -> Result<Option<Page>, ConfluenceError> {
+        let cql = crate::cql::page_by_title(space_key, title);
+        let url = self.search_url(search_path, &cql, &self.page_expand(), 25, false)?;
+        let endpoint = endpoint_of(&url);
+        let list: V1List<V1Page> = self.get_json(url).await?;
+        let mut pages = list
+            .results
+            .into_iter()
+            .map(|p| p.into_page(&endpoint))
+            .collect::<Result<Vec<_>, _>>()?;
+        // CQL title matching can be looser than equality; only the exact title counts.
+        Ok(pages
+            .iter()
+            .position(|p| p.title == title)
+            .map(|index| pages.swap_remove(index)))
     }
 
     /// One `limit=1` search page, not followed.
@@ -402,6 +596,97 @@ mod tests {
         assert!(core
             .resolve_next("https://dc.acme.com/confluence/rest/api/content/search?start=5")
             .is_ok());
+    }
+
+    #[test]
+    fn data_center_searches_never_ask_more_than_the_cap_for_their_expansion() {
+        assert_eq!(dc_search_cap(""), 1000);
+        assert_eq!(dc_search_cap("metadata.labels,version,space"), 200);
+        assert_eq!(dc_search_cap(BODY_EXPAND), 50);
+        let core = dc_core();
+        let limit_of = |expand: &str, asked: usize| {
+            let url = core
+                .search_url(
+                    "/rest/api/content/search",
+                    "type=page",
+                    expand,
+                    asked,
+                    false,
+                )
+                .unwrap();
+            query_param(&url, "limit").unwrap()
+        };
+        assert_eq!(limit_of(BODY_EXPAND, 100), "50");
+        assert_eq!(limit_of(&core.page_expand(), SEARCH_LIMIT), "100");
+        assert_eq!(limit_of(&core.page_expand(), 500), "200");
+        assert_eq!(limit_of("", 5000), "1000");
+        // Cloud has its own caps and cursors; its limits go as asked.
+        let cloud = cloud_core(true);
+        let url = cloud
+            .search_url(
+                "/wiki/rest/api/content/search",
+                "type=page",
+                BODY_EXPAND,
+                100,
+                false,
+            )
+            .unwrap();
+        assert_eq!(query_param(&url, "limit").unwrap(), "100");
+    }
+
+    #[test]
+    fn a_query_parameter_is_replaced_or_added_and_the_rest_keeps_its_bytes() {
+        let url = Url::parse(
+            "https://dc.example/rest/api/content/search?cql=type%20%3D%20page&expand=a,b&limit=100&start=100",
+        )
+        .unwrap();
+        assert_eq!(
+            with_query_param(&url, "start", "50").as_str(),
+            "https://dc.example/rest/api/content/search?cql=type%20%3D%20page&expand=a,b&limit=100&start=50"
+        );
+        let bare =
+            Url::parse("https://dc.example/rest/api/content/1/child/attachment?limit=25").unwrap();
+        assert_eq!(
+            with_query_param(&bare, "start", "25").as_str(),
+            "https://dc.example/rest/api/content/1/child/attachment?limit=25&start=25"
+        );
+        // `starting` is not `start`.
+        let tricky = Url::parse("https://dc.example/x?starting=1").unwrap();
+        assert_eq!(
+            with_query_param(&tricky, "start", "2").as_str(),
+            "https://dc.example/x?starting=1&start=2"
+        );
+    }
+
+    #[test]
+    fn an_expansion_is_added_once() {
+        let link =
+            Url::parse("https://dc.example/rest/api/content/1/child/attachment?limit=25&start=25")
+                .unwrap();
+        let with = with_expansion(&link, "version");
+        assert_eq!(
+            with.as_str(),
+            "https://dc.example/rest/api/content/1/child/attachment?limit=25&start=25&expand=version"
+        );
+        assert_eq!(with_expansion(&with, "version"), with);
+        let listed = Url::parse("https://dc.example/a?expand=extensions&start=0").unwrap();
+        assert_eq!(
+            with_expansion(&listed, "version").as_str(),
+            "https://dc.example/a?expand=extensions,version&start=0"
+        );
+    }
+
+    #[test]
+    fn listed_items_are_deduplicated_by_their_id() {
+        assert_eq!(
+            serde_json::json!({"id": "12"}).listing_id().as_deref(),
+            Some("12")
+        );
+        assert_eq!(
+            serde_json::json!({"id": 12}).listing_id().as_deref(),
+            Some("12")
+        );
+        assert_eq!(serde_json::json!({"title": "x"}).listing_id(), None);
     }
 
     #[test]

@@ -108,8 +108,9 @@ pub(crate) fn by_ids<S: AsRef<str>>(ids: &[S]) -> String {
     format!("id in ({})", id_list(ids))
 }
 
-/// One page by space key and exact title (Cloud: the v1 `content?spaceKey=…&title=…` listing
-/// answers 410 behind the gateway, CQL search still works).
+/// One page by space key and exact title. Both flavours look titles up this way: the v1
+/// `content?spaceKey=…&title=…` listing answers 410 behind the Cloud gateway, and Data Center
+/// administrators often block it (403), while CQL search works on both.
 pub(crate) fn page_by_title(space_key: &str, title: &str) -> String {
     format!(
         "space={} AND title={} AND type=page",

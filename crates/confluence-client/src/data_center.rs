@@ -4,14 +4,16 @@ use http::header::{HeaderValue, ACCEPT};
 use http::HeaderMap;
 use http_transport::NoAuth;
 
-use crate::api::{attachment_stream, complete_truncated_attachments, ConfluenceApi};
+use crate::api::{
+    attachment_stream, attachments_of_page_titled, complete_truncated_attachments, ConfluenceApi,
+};
 use crate::config::ConfluenceConfig;
-use crate::core::{endpoint_of, Core, BODY_EXPAND};
+use crate::core::{endpoint_of, with_expansion, Core, BODY_EXPAND};
 use crate::model::{
     Attachment, AttachmentStream, ContentRef, InstanceId, InstanceType, Page, PageAttachments,
     PageBody,
 };
-use crate::urls::{data_center_attachment_url, data_center_page_url, encode_component};
+use crate::urls::{data_center_attachment_url, data_center_page_url};
 use crate::wire::{self, V1Attachment, V1List, V1Page};
 use crate::{cql, ConfluenceError};
 
@@ -94,8 +96,8 @@ impl ConfluenceApi for DataCenterClient {
             .collect();
         let mut bodies = Vec::new();
         for batch in ids.chunks(self.config.effective_body_batch_size()) {
-            // The server caps body expansions at 50 per page whatever we ask; the `next` links
-            // carry its effective limit, so we follow them rather than computing offsets.
+            // Batches are at most the server's cap for bodies (50), so one request serves one
+            // batch; any `next` is still followed, by what arrived.
             let url = self.core.search_url(
                 SEARCH_PATH,
                 &cql::by_ids(batch),
@@ -122,27 +124,7 @@ impl ConfluenceApi for DataCenterClient {
         space_key: &str,
         title: &str,
     ) -> Result<Option<PageAttachments>, ConfluenceError> {
-        if !self.core.attachments_enabled {
-            return Ok(None);
-        }
-        let url = self.core.api_url(&format!(
-            "/rest/api/content?spaceKey={}&title={}&type=page&expand={}",
-            encode_component(space_key),
-            encode_component(title),
-            self.core.page_expand()
-        ))?;
-        let endpoint = endpoint_of(&url);
-        let list: V1List<V1Page> = self.core.get_json(url).await?;
-        // Titles are unique per space: the first result is the page.
-        let Some(first) = list.results.into_iter().next() else {
-            return Ok(None);
-        };
-        let mut page = first.into_page(&endpoint)?;
-        self.complete_attachments(&mut page).await?;
-        Ok(Some(PageAttachments {
-            page_id: page.id,
-            attachments: page.attachments,
-        }))
+        attachments_of_page_titled(self, &self.core, SEARCH_PATH, space_key, title).await
     }
 
     async fn complete_attachments(&self, page: &mut Page) -> Result<(), ConfluenceError> {
@@ -155,10 +137,15 @@ impl ConfluenceApi for DataCenterClient {
         if !self.core.attachments_enabled {
             return Ok(());
         }
-        let url = self.core.resolve_next(next)?;
+        // The inline block's `next` comes without `expand`: asked as it is, attachments past the
+        // first 25 would have no version, and a new upload of one without a page edit would
+        // never be seen. (Later pages are this request with another `start`, so they keep it.)
+        let url = with_expansion(&self.core.resolve_next(next)?, "version");
         let rest = self.core.get_all::<V1List<V1Attachment>>(url).await?;
         page.attachments
             .extend(rest.into_iter().map(Attachment::from));
+        let mut seen = std::collections::HashSet::new();
+        page.attachments.retain(|a| seen.insert(a.id.clone()));
         Ok(())
     }
 

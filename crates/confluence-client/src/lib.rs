@@ -60,8 +60,8 @@ mod wire;
 pub use api::{ConfluenceApi, ConfluenceClient};
 pub use cloud::CloudClient;
 pub use config::{
-    AuthConfig, ConfluenceConfig, CLOUD_MAX_BODY_BATCH, DEFAULT_API_GATEWAY_URL,
-    DEFAULT_CLOUD_TOKEN_URL,
+    AuthConfig, ConfluenceConfig, CLOUD_MAX_BODY_BATCH, DATA_CENTER_MAX_BODY_BATCH,
+    DEFAULT_API_GATEWAY_URL, DEFAULT_CLOUD_TOKEN_URL,
 };
 pub use data_center::DataCenterClient;
 pub use error::{ConfigProblem, ConfluenceError};

@@ -69,11 +69,13 @@ async fn every_attachment_count_around_the_inline_cap_is_complete_on_both_flavou
                 );
             }
             Flavour::DataCenter => {
-                // Following `_links.next` (25 per page): 1 for 26 attachments, 11 for 300; a
-                // full list of exactly 25 has no `next` on DC, so nothing more is asked.
+                // Following `_links.next` (25 per page): 1 for 26 attachments, 11 for 300 plus
+                // one past the end, since past 200 Data Center keeps a `next` on the last page
+                // (CONFSERVER-95396) and only a page with nothing new ends the listing; a full
+                // list of exactly 25 has no `next` on DC, so nothing more is asked.
                 assert_eq!(
                     sb.requests.count_matching("dc", "GET", "child/attachment"),
-                    12
+                    13
                 );
             }
         }
@@ -254,4 +256,63 @@ async fn a_large_attachment_streams_the_same_bytes_on_both_flavours() {
         digests.push(hasher.finalize());
     }
     assert_eq!(digests[0], digests[1]);
+}
+
+#[tokio::test]
+async fn data_center_attachments_past_the_inline_cap_carry_their_version() {
+    let sb = spawn_sandbox(dataset(vec![page_with(1, 30)])).await;
+    // A new upload of the 28th attachment, the page itself untouched.
+    sb.confluence
+        .update_attachment("att1027", sandbox::confluence::AttachmentUpdate::default())
+        .unwrap();
+    let pages = client_for(&sb, Flavour::DataCenter)
+        .discover_labelled_pages()
+        .await
+        .unwrap();
+    let attachments = &pages[0].attachments;
+    assert_eq!(attachments.len(), 30);
+    assert!(attachments.iter().all(|a| a.version_when.is_some()));
+    // The re-upload is visible without a page edit: its version time is its own.
+    let unchanged = attachments[26].version_when.clone();
+    assert!(attachments
+        .iter()
+        .enumerate()
+        .all(|(i, a)| (i == 27) != (a.version_when == unchanged)));
+    let listing: Vec<String> = requests(&sb, "dc")
+        .into_iter()
+        .filter(|(_, route, _)| route.ends_with("child/attachment"))
+        .map(|(_, _, path_and_query)| path_and_query)
+        .collect();
+    assert_eq!(
+        listing,
+        ["/rest/api/content/1/child/attachment?limit=25&start=25&expand=version"]
+    );
+}
+
+#[tokio::test]
+async fn a_data_center_listing_that_never_ends_yields_each_attachment_once() {
+    use sandbox::confluence::{DcQuirks, PastEnd};
+    let sb = spawn_sandbox(dataset(vec![page_with(1, 60)])).await;
+    let expected: Vec<String> = attachments_for(1, 60).into_iter().map(|a| a.id).collect();
+    for past_end in [PastEnd::RepeatTail, PastEnd::EmptyPages] {
+        // Past 30 items the last page keeps a `next`, and so does every page after it.
+        sb.confluence.set_dc_quirks(DcQuirks {
+            past_end,
+            past_end_after: 30,
+            ..DcQuirks::default()
+        });
+        sb.requests.reset();
+        let pages = client_for(&sb, Flavour::DataCenter)
+            .discover_labelled_pages()
+            .await
+            .unwrap();
+        let got: Vec<String> = pages[0].attachments.iter().map(|a| a.id.clone()).collect();
+        assert_eq!(got, expected, "{past_end:?}");
+        // Pages at 25 and 50, then one that brings nothing new.
+        assert_eq!(
+            sb.requests.count_matching("dc", "GET", "child/attachment"),
+            3,
+            "{past_end:?}"
+        );
+    }
 }

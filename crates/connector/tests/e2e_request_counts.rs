@@ -7,35 +7,9 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use sandbox::confluence::{
-    default_when, Attachment, AttachmentData, Content, ContentType, Dataset, Space, SpaceType,
-};
+use sandbox::confluence::{default_when, Attachment, AttachmentData, Content, Dataset};
 use sandbox::{SandboxConfig, SandboxHandle};
 use support::*;
-
-fn space(id: &str, key: &str) -> Space {
-    Space {
-        id: id.into(),
-        key: key.into(),
-        name: format!("Space {key}"),
-        space_type: SpaceType::Global,
-    }
-}
-
-fn page(id: u64, space: &str, parent: Option<u64>, labels: &[&str]) -> Content {
-    Content {
-        id: id.to_string(),
-        content_type: ContentType::Page,
-        title: format!("Title {id}"),
-        space: space.into(),
-        parent: parent.map(|p| p.to_string()),
-        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
-        body: format!("<p>Body of {id}</p>"),
-        version: 1,
-        when: default_when(),
-        attachments: Vec::new(),
-    }
-}
 
 fn pdf(id: u64) -> Attachment {
     Attachment {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandbox::common::{FaultRule, RateLimit};
-use sandbox::confluence::{Dataset, GenerateSpec};
+use sandbox::confluence::{Dataset, DcQuirks, GenerateSpec, PastEnd};
 use sandbox::{spawn, SandboxConfig};
 
 #[derive(Debug, Parser)]
@@ -80,6 +80,53 @@ struct ServeArgs {
     /// Seed of the fault RNG.
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
+    /// Data Center `_links.next` advances `start` by the `requested` limit (some versions, after
+    /// capping the page) or by the limit it `served`.
+    #[arg(long, value_enum, default_value_t = DcNextStart::Requested)]
+    dc_next_start: DcNextStart,
+    /// What Data Center listings longer than --dc-past-end-after send past their end
+    /// (CONFSERVER-95396): `repeat-tail`, `empty-pages` (both keep a `next` link) or `terminates`.
+    #[arg(long, value_enum, default_value_t = DcPastEnd::RepeatTail)]
+    dc_past_end: DcPastEnd,
+    /// Listings with more items than this misbehave past their end.
+    #[arg(long, default_value_t = 200)]
+    dc_past_end_after: usize,
+    /// Data Center `GET /rest/api/content` (the listing): `blocked` (403, as many admins set it)
+    /// or `open`.
+    #[arg(long, value_enum, default_value_t = DcContentListing::Blocked)]
+    dc_content_listing: DcContentListing,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DcNextStart {
+    Requested,
+    Served,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DcPastEnd {
+    RepeatTail,
+    EmptyPages,
+    Terminates,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DcContentListing {
+    Blocked,
+    Open,
+}
+
+fn dc_quirks_from(args: &ServeArgs) -> DcQuirks {
+    DcQuirks {
+        next_start_by_requested_limit: matches!(args.dc_next_start, DcNextStart::Requested),
+        past_end: match args.dc_past_end {
+            DcPastEnd::RepeatTail => PastEnd::RepeatTail,
+            DcPastEnd::EmptyPages => PastEnd::EmptyPages,
+            DcPastEnd::Terminates => PastEnd::Terminates,
+        },
+        past_end_after: args.dc_past_end_after,
+        content_listing_blocked: matches!(args.dc_content_listing, DcContentListing::Blocked),
+    }
 }
 
 fn split_kv(raw: &str) -> anyhow::Result<(&str, &str)> {
@@ -107,6 +154,7 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
     }
     config.confluence.dc_context_path = args.dc_context_path.clone();
     config.confluence.token_ttl = Duration::from_secs(args.token_ttl_secs);
+    config.confluence.dc_quirks = dc_quirks_from(args);
     config.faults.seed = args.fault_seed;
     for raw in &args.latency {
         let (service, ms) = split_kv(raw)?;

@@ -33,6 +33,14 @@ async fn serve_prints_urls_applies_flags_and_stops_on_sigterm() {
             "cloud=600/20",
             "--latency",
             "dc=1",
+            "--dc-next-start",
+            "served",
+            "--dc-past-end",
+            "empty-pages",
+            "--dc-past-end-after",
+            "50",
+            "--dc-content-listing",
+            "open",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -80,6 +88,17 @@ async fn serve_prints_urls_applies_flags_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(faults["rate_limits"]["cloud"]["per_minute"], 600);
     assert_eq!(faults["rules"][0]["latency_ms"], 1);
+    let dc_quirks: Value = reqwest::get(format!("{control}/_sandbox/confluence/dc-quirks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        dc_quirks,
+        serde_json::json!({"next_start_by_requested_limit": false, "past_end": "empty_pages",
+                           "past_end_after": 50, "content_listing_blocked": false})
+    );
 
     let manifest = reqwest::get(format!(
         "{}/rest/applinks/1.0/manifest",

@@ -596,3 +596,42 @@ async fn generated_1gib_attachment_streams_through_media_with_flat_memory() {
         );
     }
 }
+
+#[tokio::test]
+async fn dc_quirks_switch_through_the_control_api() {
+    let sb = spawn_sandbox().await;
+    let url = control(&sb, "/confluence/dc-quirks");
+    let shown: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        shown,
+        json!({"next_start_by_requested_limit": true, "past_end": "repeat_tail",
+               "past_end_after": 200, "content_listing_blocked": true})
+    );
+    assert_eq!(
+        dc_get(&sb, "/rest/api/content?spaceKey=ENG&title=Runbooks")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let set: Value = reqwest::Client::new()
+        .put(&url)
+        .json(&json!({"content_listing_blocked": false, "past_end": "empty_pages"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(set["past_end"], "empty_pages");
+    assert_eq!(set["content_listing_blocked"], false);
+    assert_eq!(
+        sb.confluence.dc_quirks(),
+        serde_json::from_value(set).unwrap()
+    );
+    assert_eq!(
+        dc_get(&sb, "/rest/api/content?spaceKey=ENG&title=Runbooks")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

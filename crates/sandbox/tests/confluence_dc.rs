@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 use reqwest::StatusCode;
-use sandbox::confluence::{ConfluenceConfig, GenerateSpec};
+use sandbox::confluence::{ConfluenceConfig, DcQuirks, GenerateSpec, PastEnd};
 use sandbox::{spawn, SandboxConfig, SandboxHandle};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 async fn spawn_dc(confluence: ConfluenceConfig) -> SandboxHandle {
     spawn(SandboxConfig {
@@ -339,21 +339,226 @@ async fn child_attachments_page_by_offset_and_download_with_credentials() {
 }
 
 #[tokio::test]
-async fn title_lookup_finds_the_page_in_a_space() {
+async fn the_content_listing_is_blocked_by_default_and_serves_title_lookups_when_open() {
     let sb = spawn_dc(ConfluenceConfig::default()).await;
-    let (status, body) = get_pat(
-        &sb,
-        &format!(
-            "/rest/api/content?spaceKey=TEAM&title={}&type=page&expand=version",
-            enc("Quoted \"Label\" Page")
-        ),
-    )
-    .await;
+    let lookup = format!(
+        "/rest/api/content?spaceKey=TEAM&title={}&type=page&expand=version",
+        enc("Quoted \"Label\" Page")
+    );
+    let (status, body) = get_pat(&sb, &lookup).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["statusCode"], 403);
+    // Single content and CQL search stay open on a blocked instance.
+    assert_eq!(
+        get_pat(&sb, "/rest/api/content/2102").await.0,
+        StatusCode::OK
+    );
+    let cql = enc(r#"space="TEAM" AND title="Quoted \"Label\" Page" AND type=page"#);
+    let (status, body) = get_pat(&sb, &format!("/rest/api/content/search?cql={cql}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["results"][0]["id"], "2102");
+
+    sb.confluence.set_dc_quirks(DcQuirks {
+        content_listing_blocked: false,
+        ..DcQuirks::default()
+    });
+    let (status, body) = get_pat(&sb, &lookup).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["results"][0]["id"], "2102");
     let (status, body) = get_pat(&sb, "/rest/api/content?spaceKey=TEAM&title=Nope&type=page").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["size"], 0);
+}
+
+/// `(ids, next)` of one DC listing page.
+async fn listing_page(sb: &SandboxHandle, path: &str) -> (Vec<String>, Option<String>) {
+    let (status, body) = get_pat(sb, path).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    let ids = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        body["size"],
+        json!(body["results"].as_array().unwrap().len())
+    );
+    (ids, body["_links"]["next"].as_str().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn a_capped_page_names_the_requested_limit_in_next_unless_switched_off() {
+    let sb = spawn_dc(ConfluenceConfig {
+        dataset: GenerateSpec {
+            seed: 3,
+            spaces: 1,
+            pages_per_space: 120,
+            max_attachments_per_page: 0,
+            paragraphs: 1,
+            ..GenerateSpec::default()
+        }
+        .generate(),
+        ..ConfluenceConfig::default()
+    })
+    .await;
+    let first = format!(
+        "/rest/api/content/search?cql={}&expand=body.storage&limit=100&start=0",
+        enc("type=page")
+    );
+    let (ids, next) = listing_page(&sb, &first).await;
+    assert_eq!(ids.len(), 50, "capped at 50 with bodies");
+    let next = next.unwrap();
+    assert!(next.contains("start=100"), "{next}");
+    // Following that link skips items 50..100 without any error.
+    let (rest, _) = listing_page(&sb, &next).await;
+    assert_eq!(rest.len(), 20);
+
+    sb.confluence.set_dc_quirks(DcQuirks {
+        next_start_by_requested_limit: false,
+        ..DcQuirks::default()
+    });
+    let (_, next) = listing_page(&sb, &first).await;
+    assert!(next.unwrap().contains("start=50"));
+}
+
+#[tokio::test]
+async fn long_listings_keep_a_next_link_past_their_end() {
+    let sb = spawn_dc(ConfluenceConfig::default()).await;
+    // `2004 Runbooks` has 30 attachments: past a threshold of 20 it is a long listing.
+    let listing =
+        |start: usize| format!("/rest/api/content/2004/child/attachment?limit=25&start={start}");
+    let all: Vec<String> = (3100..3130).map(|i| format!("att{i}")).collect();
+    let quirks = |past_end| DcQuirks {
+        past_end,
+        past_end_after: 20,
+        ..DcQuirks::default()
+    };
+
+    sb.confluence.set_dc_quirks(quirks(PastEnd::RepeatTail));
+    let (ids, next) = listing_page(&sb, &listing(25)).await;
+    assert_eq!(ids, all[5..], "padded to `limit` with items already served");
+    assert!(next.unwrap().ends_with("start=50"));
+    let (ids, next) = listing_page(&sb, &listing(50)).await;
+    assert_eq!(ids, all[5..]);
+    assert!(next.unwrap().ends_with("start=75"), "and it never ends");
+
+    sb.confluence.set_dc_quirks(quirks(PastEnd::EmptyPages));
+    let (ids, next) = listing_page(&sb, &listing(25)).await;
+    assert_eq!(ids, all[25..]);
+    assert!(next.unwrap().ends_with("start=50"));
+    let (ids, next) = listing_page(&sb, &listing(50)).await;
+    assert!(ids.is_empty());
+    assert!(next.unwrap().ends_with("start=75"));
+
+    sb.confluence.set_dc_quirks(quirks(PastEnd::Terminates));
+    let (ids, next) = listing_page(&sb, &listing(25)).await;
+    assert_eq!(ids, all[25..]);
+    assert_eq!(next, None);
+
+    // The search misbehaves the same way; up to the threshold every listing ends.
+    sb.confluence.set_dc_quirks(DcQuirks {
+        past_end_after: 2,
+        ..DcQuirks::default()
+    });
+    let cql = enc("ancestor=2001 AND type != attachment");
+    let (ids, next) = listing_page(
+        &sb,
+        &format!("/rest/api/content/search?cql={cql}&limit=100"),
+    )
+    .await;
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(next.unwrap().contains("start=100"));
+    sb.confluence.set_dc_quirks(DcQuirks::default());
+    let (_, next) = listing_page(
+        &sb,
+        &format!("/rest/api/content/search?cql={cql}&limit=100"),
+    )
+    .await;
+    assert_eq!(next, None);
+}
+
+#[tokio::test]
+async fn data_center_serves_no_cloud_only_types() {
+    let sb = spawn_dc(ConfluenceConfig::default()).await;
+    // A page below the folder 2006 (a dataset shared with Cloud can hold one).
+    let below = sb
+        .confluence
+        .add_page("ENG", Some("2006"), "Below The Folder", &[])
+        .unwrap();
+    let cql = enc("ancestor=2001 AND type != attachment");
+    let (status, body) = get_pat(
+        &sb,
+        &format!("/rest/api/content/search?cql={cql}&expand=ancestors&limit=100"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let results = body["results"].as_array().unwrap();
+    let types: Vec<&str> = results
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.iter().all(|t| *t == "page" || *t == "blogpost"),
+        "{types:?}"
+    );
+    let below_json = results.iter().find(|r| r["id"] == below.as_str()).unwrap();
+    let ancestors: Vec<&str> = below_json["ancestors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ancestors, ["2001"], "the folder is not an ancestor on DC");
+    let (by_parent, _) = listing_page(
+        &sb,
+        &format!("/rest/api/content/search?cql={}", enc("parent=2001")),
+    )
+    .await;
+    assert!(by_parent.contains(&below), "{by_parent:?}");
+
+    for id in ["2006", "2007", "2008"] {
+        let (status, _) = get_pat(&sb, &format!("/rest/api/content/{id}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}");
+    }
+    for t in ["folder", "database", "whiteboard", "embed"] {
+        let (status, body) = get_pat(
+            &sb,
+            &format!("/rest/api/content/search?cql={}", enc(&format!("type={t}"))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{t}: {body}");
+    }
+    // Cloud serves the same dataset's folder.
+    let cloud = reqwest::Client::new()
+        .get(format!(
+            "{}/wiki/rest/api/content/search?cql={}",
+            sb.urls.cloud_api,
+            enc("type=folder")
+        ))
+        .bearer_auth(cloud_token(&sb).await)
+        .send()
+        .await
+        .unwrap();
+    let cloud: Value = cloud.json().await.unwrap();
+    assert_eq!(cloud["results"][0]["id"], "2006");
+}
+
+async fn cloud_token(sb: &SandboxHandle) -> String {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", sb.urls.cloud_gateway))
+        .json(&json!({
+            "grant_type": "client_credentials",
+            "client_id": "sandbox-client-id",
+            "client_secret": "sandbox-client-secret",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -64,7 +64,8 @@ impl Discovery {
 }
 
 /// Labelled pages first, then descendants of the subtree roots, deduplicated (first occurrence
-/// wins); bodiless types skipped; attachments of the accepted pages take what is left of the cap.
+/// wins, for attachments too); bodiless types skipped; attachments of the accepted pages take
+/// what is left of the cap.
 pub(crate) async fn discover(
     confluence: &ConfluenceClient,
     spec: &TenantSpec,
@@ -122,12 +123,18 @@ pub(crate) fn select(
     }
 
     let mut remaining = cap - accepted.len();
+    // An attachment listed twice (a listing that repeats items) is ingested once.
+    let mut seen_attachments = HashSet::new();
     for page in &accepted {
         if !spec.attachments.enabled {
             break;
         }
         for attachment in &page.attachments {
             if !attachment_allowed(spec, &attachment.media_type, attachment.file_size) {
+                continue;
+            }
+            if !seen_attachments.insert(attachment.id.as_str()) {
+                tracing::debug!(attachment_id = %attachment.id, "Skipping an attachment listed twice");
                 continue;
             }
             if remaining == 0 {
@@ -364,6 +371,29 @@ mod tests {
         assert_eq!(a.page_id, "child");
         assert_eq!(a.version_when, "2024-01-01T00:00:00Z");
         assert_eq!(a.web_url, "url:child:a");
+    }
+
+    #[test]
+    fn an_attachment_listed_twice_is_discovered_once() {
+        let d = run(
+            vec![page(
+                "1",
+                ContentType::Page,
+                vec![
+                    att("a", "application/pdf", 1),
+                    att("b", "application/pdf", 1),
+                    att("a", "application/pdf", 1),
+                ],
+            )],
+            vec![page(
+                "1",
+                ContentType::Page,
+                vec![att("b", "application/pdf", 1)],
+            )],
+            &spec(Some(3)),
+        );
+        assert_eq!(ids(&d), (vec!["1"], vec!["a", "b"]));
+        assert!(!d.truncated, "a repeat takes no room under the cap");
     }
 
     #[test]

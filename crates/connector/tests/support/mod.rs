@@ -10,6 +10,37 @@ use sandbox::{SandboxConfig, SandboxHandle};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_confluence-connector");
 
+/// A global space `key` named `Space <key>`.
+pub fn space(id: &str, key: &str) -> sandbox::confluence::Space {
+    sandbox::confluence::Space {
+        id: id.into(),
+        key: key.into(),
+        name: format!("Space {key}"),
+        space_type: sandbox::confluence::SpaceType::Global,
+    }
+}
+
+/// A page titled `Title <id>` with the body `<p>Body of <id></p>`, version 1 at the default time.
+pub fn page(
+    id: u64,
+    space: &str,
+    parent: Option<u64>,
+    labels: &[&str],
+) -> sandbox::confluence::Content {
+    sandbox::confluence::Content {
+        id: id.to_string(),
+        content_type: sandbox::confluence::ContentType::Page,
+        title: format!("Title {id}"),
+        space: space.into(),
+        parent: parent.map(|p| p.to_string()),
+        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        body: format!("<p>Body of {id}</p>"),
+        version: 1,
+        when: sandbox::confluence::default_when(),
+        attachments: Vec::new(),
+    }
+}
+
 /// The sandbox with its default (built-in) dataset and documented credentials.
 pub async fn spawn_sandbox() -> SandboxHandle {
     spawn_sandbox_with(SandboxConfig::default()).await

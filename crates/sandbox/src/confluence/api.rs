@@ -6,6 +6,7 @@ use http::{HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
 use super::cql::{self, Field};
+use super::dc_paging::{offset_page, DcQuirks};
 use super::model::{Content, ContentType};
 use super::render::{sorted_attachments, Expand, View};
 use super::sim::{ConfluenceSim, Flavour};
@@ -57,23 +58,37 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
         {
             return bad_request(&format!("No space with key : {missing}"));
         }
+        // Data Center has no such types (unconfirmed how it words the refusal; a 400 is the
+        // worse case for a client that names them).
+        if let Some(cloud_only) = expr.values_of(Field::Type).into_iter().find(|t| {
+            [
+                ContentType::Folder,
+                ContentType::Database,
+                ContentType::Whiteboard,
+                ContentType::Embed,
+            ]
+            .iter()
+            .any(|c| c.as_str() == *t)
+        }) {
+            return bad_request(&format!(
+                "Could not parse cql : {query} (no content type '{cloud_only}' on Data Center)"
+            ));
+        }
     }
     let needs_ancestors = expr.mentions(Field::Ancestor);
     let content = &store.dataset.content;
-    let (first_index, skip_matches, start) = match flavour {
+    let (first_index, start) = match flavour {
         Flavour::Cloud => match params.get("cursor") {
-            None | Some("") => (0, 0, 0),
+            None | Some("") => (0, 0),
             Some(cursor) => match decode_cursor("search", limit, cursor) {
-                Ok((after, offset)) => (
-                    content.partition_point(|c| c.numeric_id() <= after),
-                    0,
-                    offset,
-                ),
+                Ok((after, offset)) => {
+                    (content.partition_point(|c| c.numeric_id() <= after), offset)
+                }
                 Err(e) => return bad_request(&e),
             },
         },
         Flavour::DataCenter => match params.usize("start") {
-            Ok(s) => (0, s.unwrap_or(0), s.unwrap_or(0)),
+            Ok(s) => (0, s.unwrap_or(0)),
             Err(e) => return bad_request(&e),
         },
     };
@@ -88,25 +103,55 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
             .map(|p| &content[p])
             .collect()
     });
-    let candidates: Box<dyn Iterator<Item = &Content>> = match &pinned {
-        Some(list) => Box::new(list.iter().copied()),
-        None => Box::new(content[first_index..].iter()),
-    };
-    let matching = candidates.filter(|c| {
+    let matches = |c: &&Content| {
+        if !view.serves(c) {
+            return false;
+        }
         let space_type = store
             .space(&c.space)
             .map(|s| view.space_type(s).as_str())
             .unwrap_or("");
         let ancestors = if needs_ancestors {
-            store.ancestors(&c.id)
+            view.ancestors(&c.id)
         } else {
             Vec::new()
         };
         expr.matches(&view.candidate(c, &ancestors, space_type))
-    });
-    let page: Vec<&Content> = matching.skip(skip_matches).take(limit + 1).collect();
-    let more = page.len() > limit;
-    let page = &page[..page.len().min(limit)];
+    };
+    let scan = || -> Box<dyn Iterator<Item = &Content> + '_> {
+        match &pinned {
+            Some(list) => Box::new(list.iter().copied().filter(matches)),
+            None => Box::new(content[first_index..].iter().filter(matches)),
+        }
+    };
+    // Cloud: a cursor page; Data Center: the offset page the DC modes make of it.
+    let (page, next_start): (Vec<&Content>, Option<usize>) = match flavour {
+        Flavour::Cloud => {
+            let mut page: Vec<&Content> = scan().take(limit + 1).collect();
+            let more = page.len() > limit;
+            page.truncate(limit);
+            (page, more.then_some(start + limit))
+        }
+        Flavour::DataCenter => {
+            let mut first: Vec<&Content> = scan().skip(start).take(limit + 1).collect();
+            // The total is counted only where the listing ends (a full scan, once per listing).
+            let total = match first.len() {
+                n if n > limit => None,
+                0 => Some(scan().count()),
+                n => Some(start + n),
+            };
+            let window = offset_page(&sim.dc_quirks(), start, requested, limit, total);
+            if window.items.start == start {
+                first.truncate(window.items.len());
+            } else {
+                first = scan()
+                    .skip(window.items.start)
+                    .take(window.items.len())
+                    .collect();
+            }
+            (first, window.next_start)
+        }
+    };
     let results: Vec<Value> = page.iter().map(|c| view.content_v1(c, &expand)).collect();
 
     let path = match flavour {
@@ -118,7 +163,7 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
     let mut links = serde_json::Map::new();
     links.insert("base".into(), json!(view.base()));
     links.insert("context".into(), json!(view.context()));
-    if more {
+    if let Some(next_start) = next_start {
         let next_query = match flavour {
             Flavour::Cloud => {
                 let last = page.last().map(|c| c.numeric_id()).unwrap_or(0);
@@ -140,7 +185,7 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
                     pairs.push(("expand", expand_list.join(",")));
                 }
                 pairs.push(("limit", limit.to_string()));
-                pairs.push(("start", (start + limit).to_string()));
+                pairs.push(("start", next_start.to_string()));
                 query_string(&pairs)
             }
         };
@@ -164,17 +209,22 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
 
 /// `GET …/rest/api/content?spaceKey=&title=&type=`: the v1 listing used for title lookups.
 pub(crate) fn content_listing(sim: &ConfluenceSim, flavour: Flavour, params: &Params) -> Response {
+    if flavour == Flavour::DataCenter && sim.dc_quirks().content_listing_blocked {
+        // What a blocked endpoint answers (CONFSERVER-57639; kovetskiy/mark#778).
+        return v1_error(
+            StatusCode::FORBIDDEN,
+            "The server understood the request but refuses to authorize it.",
+        );
+    }
     let content_type = params.get("type").unwrap_or("page");
     let expand_list = params.expand();
     let expand = Expand::parse(&expand_list);
     let limits = &sim.config().limits;
-    let (start, limit) = match (params.usize("start"), params.usize("limit")) {
-        (Ok(s), Ok(l)) => (
-            s.unwrap_or(0),
-            l.unwrap_or(limits.search_default).clamp(1, 200),
-        ),
+    let (start, requested) = match (params.usize("start"), params.usize("limit")) {
+        (Ok(s), Ok(l)) => (s.unwrap_or(0), l.unwrap_or(limits.search_default)),
         (Err(e), _) | (_, Err(e)) => return bad_request(&e),
     };
+    let limit = requested.clamp(1, 200);
     let store = sim.read();
     let urls = sim.urls();
     let view = View {
@@ -192,20 +242,30 @@ pub(crate) fn content_listing(sim: &ConfluenceSim, flavour: Flavour, params: &Pa
         .dataset
         .content
         .iter()
-        .filter(|c| c.content_type.as_str() == content_type)
+        .filter(|c| view.serves(c) && c.content_type.as_str() == content_type)
         .filter(|c| params.get("spaceKey").is_none_or(|k| c.space == k))
         .filter(|c| params.get("title").is_none_or(|t| c.title == t))
         .collect();
+    let page = match flavour {
+        Flavour::DataCenter => offset_page(
+            &sim.dc_quirks(),
+            start,
+            requested,
+            limit,
+            Some(matching.len()),
+        ),
+        Flavour::Cloud => offset_page(&DcQuirks::none(), start, limit, limit, Some(matching.len())),
+    };
     let window: Vec<Value> = matching
+        .get(page.items.start.min(matching.len())..page.items.end.min(matching.len()))
+        .unwrap_or_default()
         .iter()
-        .skip(start)
-        .take(limit)
         .map(|c| view.content_v1(c, &expand))
         .collect();
     let mut links = serde_json::Map::new();
     links.insert("base".into(), json!(view.base()));
     links.insert("context".into(), json!(view.context()));
-    if start + window.len() < matching.len() {
+    if let Some(next_start) = page.next_start {
         let mut pairs: Vec<(&str, String)> = Vec::new();
         for key in ["spaceKey", "title", "type"] {
             if let Some(v) = params.get(key) {
@@ -216,7 +276,7 @@ pub(crate) fn content_listing(sim: &ConfluenceSim, flavour: Flavour, params: &Pa
             pairs.push(("expand", expand_list.join(",")));
         }
         pairs.push(("limit", limit.to_string()));
-        pairs.push(("start", (start + limit).to_string()));
+        pairs.push(("start", next_start.to_string()));
         let prefix = if flavour == Flavour::Cloud {
             "/wiki"
         } else {
@@ -251,7 +311,7 @@ pub(crate) fn content_by_id(sim: &ConfluenceSim, id: &str, params: &Params) -> R
         store: &store,
         inline_attachments: sim.config().limits.inline_attachments,
     };
-    match store.content(id) {
+    match store.content(id).filter(|c| view.serves(c)) {
         Some(c) => axum::Json(view.content_v1(c, &expand)).into_response(),
         None => v1_error(
             StatusCode::NOT_FOUND,
@@ -268,14 +328,11 @@ pub(crate) fn child_attachments(
     params: &Params,
 ) -> Response {
     let limits = &sim.config().limits;
-    let (start, limit) = match (params.usize("start"), params.usize("limit")) {
-        (Ok(s), Ok(l)) => (
-            s.unwrap_or(0),
-            l.unwrap_or(limits.child_attachment_default)
-                .clamp(1, limits.child_attachment_max),
-        ),
+    let (start, requested) = match (params.usize("start"), params.usize("limit")) {
+        (Ok(s), Ok(l)) => (s.unwrap_or(0), l.unwrap_or(limits.child_attachment_default)),
         (Err(e), _) | (_, Err(e)) => return bad_request(&e),
     };
+    let limit = requested.clamp(1, limits.child_attachment_max);
     let with_version = params.expand().iter().any(|e| e == "version");
     let store = sim.read();
     let urls = sim.urls();
@@ -285,9 +342,15 @@ pub(crate) fn child_attachments(
         store: &store,
         inline_attachments: limits.inline_attachments,
     };
-    match store.content(id) {
+    let quirks = match flavour {
+        Flavour::DataCenter => sim.dc_quirks(),
+        Flavour::Cloud => DcQuirks::none(),
+    };
+    match store.content(id).filter(|c| view.serves(c)) {
         Some(c) => {
-            axum::Json(view.attachment_list_v1(c, start, limit, with_version)).into_response()
+            let page = offset_page(&quirks, start, requested, limit, Some(c.attachments.len()));
+            axum::Json(view.attachment_list_v1(c, start, limit, &page, with_version))
+                .into_response()
         }
         None => v1_error(
             StatusCode::NOT_FOUND,

@@ -35,6 +35,7 @@ pub(crate) fn router(sim: ConfluenceSim) -> Router {
         .route("/tokens", get(tokens))
         .route("/tokens/expire", post(expire_tokens))
         .merge(super::tamper::control_routes())
+        .merge(super::dc_paging::control_routes())
         .with_state(sim)
 }
 

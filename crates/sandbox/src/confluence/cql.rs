@@ -458,23 +458,24 @@ impl Expr {
 
     /// Space keys the query names (Data Center rejects unknown ones).
     pub fn space_keys(&self) -> Vec<&str> {
+        self.values_of(Field::SpaceKey)
+    }
+
+    /// Every value the query compares `field` with, negated or not.
+    pub fn values_of(&self, field: Field) -> Vec<&str> {
         match self {
             Expr::And(a, b) | Expr::Or(a, b) => {
-                let mut keys = a.space_keys();
-                keys.extend(b.space_keys());
-                keys
+                let mut values = a.values_of(field);
+                values.extend(b.values_of(field));
+                values
             }
-            Expr::Not(e) => e.space_keys(),
+            Expr::Not(e) => e.values_of(field),
             Expr::Equals {
-                field: Field::SpaceKey,
-                value,
-                ..
-            } => vec![value.as_str()],
+                field: f, value, ..
+            } if *f == field => vec![value.as_str()],
             Expr::In {
-                field: Field::SpaceKey,
-                values,
-                ..
-            } => values.iter().map(String::as_str).collect(),
+                field: f, values, ..
+            } if *f == field => values.iter().map(String::as_str).collect(),
             _ => Vec::new(),
         }
     }

@@ -197,6 +197,7 @@ async fn download(
     let store = sim.read();
     let Some(attachment) = store
         .content(&page_id)
+        .filter(|c| !c.content_type.cloud_only())
         .and_then(|c| c.attachments.iter().find(|a| a.title == filename))
     else {
         return v1_error(

@@ -10,6 +10,7 @@ mod cloud;
 pub(crate) mod control;
 mod cql;
 mod dc;
+mod dc_paging;
 mod generate;
 mod media;
 mod model;
@@ -19,6 +20,7 @@ mod tamper;
 mod web;
 
 pub use cql::{parse as parse_cql, CqlError, Expr as CqlExpr, Field as CqlField};
+pub use dc_paging::{DcQuirks, PastEnd};
 pub use generate::GenerateSpec;
 pub use model::{
     default_when, Attachment, AttachmentData, Content, ContentType, Dataset, DatasetError, Space,

@@ -68,6 +68,18 @@ impl ContentType {
             ContentType::Embed => "embed",
         }
     }
+
+    /// Types only Cloud has; Data Center serves none of them (it has no folders, databases,
+    /// whiteboards or Smart Link embeds).
+    pub fn cloud_only(self) -> bool {
+        matches!(
+            self,
+            ContentType::Folder
+                | ContentType::Database
+                | ContentType::Whiteboard
+                | ContentType::Embed
+        )
+    }
 }
 
 /// Where an attachment's bytes come from. Written as a map with exactly one key (`text`,

@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::cql::Candidate;
+use super::dc_paging::{offset_page, DcQuirks, OffsetPage};
 use super::model::{Attachment, Content, ContentType, Space, SpaceType};
 use super::sim::{ConfluenceUrls, Flavour, Store};
 use super::web::{iso, path_encode, plus_encode};
@@ -72,9 +73,36 @@ impl View<'_> {
         }
     }
 
+    /// Whether this flavour has the content at all: Data Center has no Cloud-only types.
+    pub fn serves(&self, c: &Content) -> bool {
+        self.flavour == Flavour::Cloud || !c.content_type.cloud_only()
+    }
+
+    /// The nearest ancestor this flavour serves (on Data Center a page below a Cloud folder
+    /// hangs below the folder's parent).
+    pub fn parent_of<'s>(&'s self, c: &'s Content) -> Option<&'s str> {
+        let mut parent = c.parent.as_deref();
+        for _ in 0..self.store.dataset.content.len() {
+            match parent.and_then(|p| self.store.content(p)) {
+                Some(p) if !self.serves(p) => parent = p.parent.as_deref(),
+                _ => break,
+            }
+        }
+        parent
+    }
+
+    /// Ancestor ids, nearest first, that this flavour serves.
+    pub fn ancestors(&self, id: &str) -> Vec<String> {
+        let mut ancestors = self.store.ancestors(id);
+        if self.flavour == Flavour::DataCenter {
+            ancestors.retain(|a| self.store.content(a).is_some_and(|c| self.serves(c)));
+        }
+        ancestors
+    }
+
     /// The CQL view of one piece of content.
     pub fn candidate<'c>(
-        &self,
+        &'c self,
         c: &'c Content,
         ancestors: &'c [String],
         space_type: &'static str,
@@ -86,7 +114,7 @@ impl View<'_> {
             labels: &c.labels,
             space_key: &c.space,
             space_type,
-            parent: c.parent.as_deref(),
+            parent: self.parent_of(c),
             ancestors,
         }
     }
@@ -186,20 +214,21 @@ impl View<'_> {
         v
     }
 
-    /// A v1 attachment list (`children.attachment` or `child/attachment`): one window of the
-    /// page's attachments, `_links.next` when more follow.
+    /// A v1 attachment list (`children.attachment` or `child/attachment`): the window `page`
+    /// chose of the page's attachments (by [`offset_page`]), `_links.next` when it names one.
     pub fn attachment_list_v1(
         &self,
         c: &Content,
         start: usize,
         limit: usize,
+        page: &OffsetPage,
         with_version: bool,
     ) -> Value {
         let atts = sorted_attachments(c);
         let window: Vec<Value> = atts
+            .get(page.items.start.min(atts.len())..page.items.end.min(atts.len()))
+            .unwrap_or_default()
             .iter()
-            .skip(start)
-            .take(limit)
             .map(|a| self.attachment_v1(c, a, with_version))
             .collect();
         let mut links = Map::new();
@@ -213,14 +242,14 @@ impl View<'_> {
                 c.id
             )),
         );
-        if start + window.len() < atts.len() {
+        // Real links drop `expand`: a client that wants versions on later pages must add it
+        // again (unconfirmed for every version; the worse case).
+        if let Some(next_start) = page.next_start {
             links.insert(
                 "next".into(),
                 json!(format!(
                     "/rest/api/content/{}/child/attachment?limit={}&start={}",
-                    c.id,
-                    limit,
-                    start + limit
+                    c.id, limit, next_start
                 )),
             );
         }
@@ -231,6 +260,20 @@ impl View<'_> {
             "size": window.len(),
             "_links": links,
         })
+    }
+
+    /// `children.attachment`: the first `inline_attachments` attachments; the inline
+    /// block pages honestly on every version.
+    fn inline_attachment_block(&self, c: &Content, with_version: bool) -> Value {
+        let limit = self.inline_attachments;
+        let page = offset_page(
+            &DcQuirks::none(),
+            0,
+            limit,
+            limit,
+            Some(c.attachments.len()),
+        );
+        self.attachment_list_v1(c, 0, limit, &page, with_version)
     }
 
     /// A v1 content object with the requested expansions.
@@ -298,7 +341,6 @@ impl View<'_> {
         }
         if expand.ancestors {
             let ancestors: Vec<Value> = self
-                .store
                 .ancestors(&c.id)
                 .iter()
                 .rev()
@@ -313,7 +355,7 @@ impl View<'_> {
             v.insert(
                 "children".into(),
                 json!({
-                    "attachment": self.attachment_list_v1(c, 0, self.inline_attachments, expand.attachment_version),
+                    "attachment": self.inline_attachment_block(c, expand.attachment_version),
                     "_expandable": {"comment": "", "page": format!("/rest/api/content/{}/child/page", c.id)},
                     "_links": {"self": format!("{}/rest/api/content/{}/child", self.base(), c.id)},
                 }),

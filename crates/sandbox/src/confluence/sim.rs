@@ -87,6 +87,10 @@ pub struct ConfluenceConfig {
     /// often does. The gateway serves that path too, so `<api root> + next` works either way;
     /// a client that resolves the link against `_links.base` instead goes to the wrong host.
     pub cloud_next_links_without_wiki: bool,
+    /// Data Center's pagination quirks at start; switchable later with
+    /// [`ConfluenceSim::set_dc_quirks`]. Default: every quirk on (docs/sandbox.md, "Data Center
+    /// pagination").
+    pub dc_quirks: super::dc_paging::DcQuirks,
 }
 
 impl Default for ConfluenceConfig {
@@ -106,6 +110,7 @@ impl Default for ConfluenceConfig {
             limits: Limits::default(),
             cloud_legacy_content_listing: false,
             cloud_next_links_without_wiki: false,
+            dc_quirks: super::dc_paging::DcQuirks::default(),
         }
     }
 }
@@ -142,6 +147,7 @@ impl std::fmt::Debug for ConfluenceConfig {
                 "cloud_next_links_without_wiki",
                 &self.cloud_next_links_without_wiki,
             )
+            .field("dc_quirks", &self.dc_quirks)
             .finish()
     }
 }
@@ -262,6 +268,7 @@ pub(crate) struct Inner {
     /// Key of the media link signatures.
     pub media_secret: String,
     pub(crate) tamper: super::tamper::TamperSlot,
+    pub(crate) dc_quirks: RwLock<super::dc_paging::DcQuirks>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -324,6 +331,7 @@ impl ConfluenceSim {
         config.dataset.validate()?;
         let store = Store::new(config.dataset.clone());
         let media_secret = uuid::Uuid::new_v4().to_string();
+        let dc_quirks = RwLock::new(config.dc_quirks.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -332,6 +340,7 @@ impl ConfluenceSim {
                 urls: RwLock::new(ConfluenceUrls::default()),
                 media_secret,
                 tamper: Default::default(),
+                dc_quirks,
             }),
         })
     }
