@@ -5,7 +5,7 @@ use axum::extract::{Form, Path, RawQuery, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::Engine;
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
@@ -15,6 +15,7 @@ use super::api;
 use super::media::attachment_response;
 use super::sim::{ConfluenceSim, Flavour};
 use super::web::{v1_error, Params};
+use crate::common::OmittedIds;
 
 /// The DC origin, nested under the configured context path.
 pub(crate) fn router(sim: ConfluenceSim) -> Router {
@@ -163,8 +164,18 @@ async fn manifest(State(sim): State<ConfluenceSim>, headers: HeaderMap) -> Respo
     }
 }
 
-async fn search(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
-    api::content_search(&sim, Flavour::DataCenter, &Params::parse(q.as_deref()))
+async fn search(
+    State(sim): State<ConfluenceSim>,
+    omitted: Option<Extension<OmittedIds>>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let omitted = omitted.map(|Extension(o)| o).unwrap_or_default();
+    api::content_search(
+        &sim,
+        Flavour::DataCenter,
+        &Params::parse(q.as_deref()),
+        &omitted,
+    )
 }
 
 async fn content_listing(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
