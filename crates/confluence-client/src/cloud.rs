@@ -149,7 +149,10 @@ impl ConfluenceApi for CloudClient {
             .map(|p| p.into_page(&endpoint))
             .collect::<Result<Vec<_>, _>>()?;
         // CQL title matching can be looser than equality; only the exact title counts.
-        let Some(index) = pages.iter().position(|p| p.title == title) else {
+        let Some(index) = pages
+            .iter()
+            .position(|p| p.title == title && p.content_type != ContentType::Unknown)
+        else {
             return Ok(None);
         };
         let mut page = pages.swap_remove(index);
@@ -218,7 +221,20 @@ impl ConfluenceApi for CloudClient {
         let url = self
             .core
             .api_url("/wiki/api/v2/pages?limit=1&body-format=storage")?;
-        self.core.get_json::<V2List<V2Content>>(url).await?;
+        let pages = self.core.get_json::<V2List<V2Content>>(url).await?;
+        // Attachment listings want their own scope (read:attachment:confluence); a page to ask
+        // about is needed, and the one just read will do.
+        if let Some(page) = pages
+            .results
+            .first()
+            .filter(|_| self.core.attachments_enabled)
+        {
+            let url = self.core.api_url(&format!(
+                "/wiki/api/v2/pages/{}/attachments?limit=1",
+                encode_component(&page.id.0)
+            ))?;
+            self.core.get_json::<V2List<V2Attachment>>(url).await?;
+        }
         Ok(())
     }
 
