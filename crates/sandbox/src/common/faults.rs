@@ -318,6 +318,22 @@ impl OmittedIds {
     }
 }
 
+/// A handler argument: the ids to leave out of this request's answer (none without a rule).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OmittedIds {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<OmittedIds>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
 impl Default for Faults {
     fn default() -> Self {
         Self::new(FaultsConfig::default())

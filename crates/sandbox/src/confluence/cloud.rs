@@ -6,7 +6,7 @@ use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
@@ -170,10 +170,9 @@ async fn token(State(sim): State<ConfluenceSim>, headers: HeaderMap, body: Bytes
 
 async fn search(
     State(sim): State<ConfluenceSim>,
-    omitted: Option<Extension<OmittedIds>>,
+    omitted: OmittedIds,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let omitted = omitted.map(|Extension(o)| o).unwrap_or_default();
     api::content_search(&sim, Flavour::Cloud, &Params::parse(q.as_deref()), &omitted)
 }
 
@@ -224,10 +223,9 @@ async fn download(
 
 async fn v2_pages(
     State(sim): State<ConfluenceSim>,
-    omitted: Option<Extension<OmittedIds>>,
+    omitted: OmittedIds,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let omitted = omitted.map(|Extension(o)| o).unwrap_or_default();
     api::v2_content(
         &sim,
         ContentType::Page,
@@ -238,10 +236,9 @@ async fn v2_pages(
 
 async fn v2_blogposts(
     State(sim): State<ConfluenceSim>,
-    omitted: Option<Extension<OmittedIds>>,
+    omitted: OmittedIds,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let omitted = omitted.map(|Extension(o)| o).unwrap_or_default();
     api::v2_content(
         &sim,
         ContentType::Blogpost,

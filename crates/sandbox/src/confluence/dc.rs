@@ -5,7 +5,7 @@ use axum::extract::{Form, Path, RawQuery, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use base64::Engine;
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
@@ -166,10 +166,9 @@ async fn manifest(State(sim): State<ConfluenceSim>, headers: HeaderMap) -> Respo
 
 async fn search(
     State(sim): State<ConfluenceSim>,
-    omitted: Option<Extension<OmittedIds>>,
+    omitted: OmittedIds,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let omitted = omitted.map(|Extension(o)| o).unwrap_or_default();
     api::content_search(
         &sim,
         Flavour::DataCenter,
