@@ -81,7 +81,7 @@ async fn content_of_a_type_nobody_knows_is_searched_and_served_as_it_is() {
             attachments: vec![],
         })
         .unwrap();
-    // YAML/JSON datasets take any lower-case word as a type and keep it.
+    // YAML/JSON datasets take any other word as a type and keep it.
     let yaml = sb.confluence.dataset().to_yaml().unwrap();
     assert!(yaml.contains("type: livedoc"), "{yaml}");
     let token = cloud_token(&sb).await;

@@ -101,10 +101,10 @@ impl<'de> Deserialize<'de> for ContentType {
         let valid = !name.is_empty()
             && name
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
         if !valid {
             return Err(serde::de::Error::custom(format!(
-                "content type {name:?} must be a lower-case word"
+                "content type {name:?} must be a word (letters, digits, _ - . :)"
             )));
         }
         Ok(ContentType::from_name(&name))
