@@ -168,11 +168,20 @@ pub(crate) fn build_core(
                 .map_err(|_| invalid_credential("auth.username"))?,
         ),
     };
+    let retry = transport_config.retry;
     let transport = Transport::<ReadOnly>::new(transport_config, observer)
         .map_err(|e| setup_error("(transport setup)", e))?;
+    let search_transport = transport.with_retry_policy(http_transport::RetryPolicy {
+        max_retries: 0,
+        ..retry
+    });
     Ok(Core {
         instance_type: config.instance_type,
         transport,
+        search_transport,
+        search_limit: Arc::new(std::sync::atomic::AtomicUsize::new(
+            crate::core::SEARCH_LIMIT,
+        )),
         auth,
         api_root: config.api_root(),
         instance,
@@ -305,6 +314,10 @@ impl ConfluenceApi for ConfluenceClient {
 /// Completes the attachment list of every page whose inline list may be truncated, a few pages
 /// at a time: each completion is a short chain of requests, and the rate limiter, not this loop,
 /// should set the pace. Shared by both flavours; only `complete_attachments` differs.
+///
+/// A listing that answers 404 or 403 means that page was deleted or restricted since the
+/// search: the page keeps what the search inlined and is marked
+/// [`Page::attachments_incomplete`], and discovery goes on. Any other error fails it.
 pub(crate) async fn complete_truncated_attachments<C: ConfluenceApi>(
     client: &C,
     pages: &mut [Page],
@@ -323,10 +336,26 @@ pub(crate) async fn complete_truncated_attachments<C: ConfluenceApi>(
     }
     for group in truncated.chunks_mut(COMPLETION_CONCURRENCY) {
         let mut completions = Vec::with_capacity(group.len());
+        let mut ids = Vec::with_capacity(group.len());
         for page in group.iter_mut() {
+            ids.push(page.id.clone());
             completions.push(client.complete_attachments(page));
         }
-        futures::future::try_join_all(completions).await?;
+        let results = futures::future::join_all(completions).await;
+        let mut unavailable = Vec::new();
+        for (id, result) in ids.into_iter().zip(results) {
+            match result {
+                Ok(()) => {}
+                Err(e) if matches!(e.status(), Some(403 | 404)) => {
+                    tracing::warn!(page_id = %id, err = %e, "attachment listing unavailable (page deleted or restricted since the search): keeping the page's stored attachments this cycle");
+                    unavailable.push(id);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for page in group.iter_mut().filter(|p| unavailable.contains(&p.id)) {
+            page.attachments_incomplete = true;
+        }
     }
     Ok(())
 }

@@ -196,7 +196,20 @@ impl ConfluenceApi for CloudClient {
         let url = self
             .core
             .api_url("/wiki/api/v2/pages?limit=1&body-format=storage")?;
-        self.core.get_json::<V2List<V2Content>>(url).await?;
+        let pages = self.core.get_json::<V2List<V2Content>>(url).await?;
+        // Attachment listings want their own scope (read:attachment:confluence); a page to ask
+        // about is needed, and the one just read will do.
+        if let Some(page) = pages
+            .results
+            .first()
+            .filter(|_| self.core.attachments_enabled)
+        {
+            let url = self.core.api_url(&format!(
+                "/wiki/api/v2/pages/{}/attachments?limit=1",
+                encode_component(&page.id.0)
+            ))?;
+            self.core.get_json::<V2List<V2Attachment>>(url).await?;
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! What the Cloud and the Data Center clients share: one GET with error mapping, JSON parsing
 //! that names the endpoint, and the guarded `_links.next` loop.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::HeaderMap;
@@ -23,6 +24,9 @@ pub(crate) const BODY_EXPAND: &str = "body.storage,version,space,metadata.labels
 pub(crate) const COMPLETION_CONCURRENCY: usize = 4;
 /// Page size asked of label and descendant searches; the server may give fewer.
 pub(crate) const SEARCH_LIMIT: usize = 100;
+/// The smallest page size the search falls back to (v1 search's own default). Below it a 5xx
+/// is not the page size's fault.
+pub(crate) const SEARCH_LIMIT_FLOOR: usize = 25;
 
 /// Data Center's page-size caps of `content/search`, by expansion (hard-coded in the server,
 /// Atlassian KB "Searching for content with the REST API and CQL always limits results to 50"):
@@ -179,10 +183,16 @@ pub(crate) fn with_expansion(url: &Url, expansion: &str) -> Url {
     with_query_param(url, "expand", &encoded.join(","))
 }
 
-#[derive(Debug)]
+/// Cheap to clone: the transports and the remembered page size are shared.
+#[derive(Debug, Clone)]
 pub(crate) struct Core {
     pub(crate) instance_type: InstanceType,
     pub(crate) transport: Transport<ReadOnly>,
+    /// `transport` without retries, for search pages above [`SEARCH_LIMIT_FLOOR`]: a 5xx there
+    /// halves the page size at once instead of waiting through the retry policy.
+    pub(crate) search_transport: Transport<ReadOnly>,
+    /// The search page size that works this cycle (see [`Core::search_all_pages`]).
+    pub(crate) search_limit: Arc<AtomicUsize>,
     pub(crate) auth: Arc<dyn Authorizer>,
     /// Cloud `<gateway>/ex/confluence/<cloudId>`, Data Center the base URL.
     pub(crate) api_root: String,
@@ -415,13 +425,14 @@ impl Core {
     }
 
     /// Label search, then descendants; shared by both flavours (only the search path differs).
+    /// A label search starts a cycle, so it starts again from the full page size.
     pub(crate) async fn search_labelled(
         &self,
         search_path: &str,
         cql: &str,
     ) -> Result<Vec<Page>, ConfluenceError> {
-        let url = self.search_url(search_path, cql, &self.page_expand(), SEARCH_LIMIT, true)?;
-        self.get_all_pages(url).await
+        self.search_limit.store(SEARCH_LIMIT, Ordering::Relaxed);
+        self.search_all_pages(search_path, cql, true).await
     }
 
     pub(crate) async fn search_descendants(
@@ -432,9 +443,7 @@ impl Core {
         let mut pages = Vec::new();
         for batch in root_ids.chunks(DESCENDANT_BATCH) {
             let cql = crate::cql::descendants(batch);
-            let url =
-                self.search_url(search_path, &cql, &self.page_expand(), SEARCH_LIMIT, false)?;
-            pages.extend(self.get_all_pages(url).await?);
+            pages.extend(self.search_all_pages(search_path, &cql, false).await?);
         }
         Ok(dedupe_pages(pages))
     }
@@ -460,8 +469,60 @@ impl Core {
         // CQL title matching can be looser than equality; only the exact title counts.
         Ok(pages
             .iter()
-            .position(|p| p.title == title)
+            .position(|p| p.title == title && p.content_type != crate::model::ContentType::Unknown)
             .map(|index| pages.swap_remove(index)))
+    }
+
+    /// Every result of one expanded CQL search. Cloud answers 5xx for pages it cannot expand in
+    /// time, and a smaller page is the cure: on a 500, 502 or 504 the listing restarts from its
+    /// first page at half the size, down to [`SEARCH_LIMIT_FLOOR`]. What the failed attempt had
+    /// fetched is dropped, never merged: a cursor chain must keep one page size throughout (a
+    /// changed `limit` can skip or repeat items), so the restart is a new chain from the start.
+    /// The size that worked is kept for the rest of the cycle (`search_limit`; the next label
+    /// search resets it, so a passing overload does not shrink every later cycle).
+    ///
+    /// Above the floor, pages go through a transport without retries; a 429, a 503 or a
+    /// connection failure there is not the page size's fault, so the same size is tried again
+    /// with the normal retry policy.
+    async fn search_all_pages(
+        &self,
+        search_path: &str,
+        cql: &str,
+        with_start: bool,
+    ) -> Result<Vec<Page>, ConfluenceError> {
+        let expand = self.page_expand();
+        let mut patient = false;
+        loop {
+            let limit = self.search_limit.load(Ordering::Relaxed);
+            let url = self.search_url(search_path, cql, &expand, limit, with_start)?;
+            let impatient = limit > SEARCH_LIMIT_FLOOR && !patient;
+            let attempt = if impatient {
+                self.with_transport(self.search_transport.clone())
+                    .get_all_pages(url)
+                    .await
+            } else {
+                self.get_all_pages(url).await
+            };
+            match attempt {
+                Ok(pages) => return Ok(pages),
+                Err(e) if limit > SEARCH_LIMIT_FLOOR && is_overloaded(&e) => {
+                    let smaller = (limit / 2).max(SEARCH_LIMIT_FLOOR);
+                    tracing::warn!(err = %e, from = limit, to = smaller, "search answered a server error: restarting the listing from its first page with a smaller page size");
+                    self.search_limit.store(smaller, Ordering::Relaxed);
+                    patient = false;
+                }
+                Err(e) if impatient && is_transient(&e) => patient = true,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// This core, sending through `transport` (same limiter, credentials and settings).
+    fn with_transport(&self, transport: Transport<ReadOnly>) -> Core {
+        Core {
+            transport,
+            ..self.clone()
+        }
     }
 
     /// One `limit=1` search page, not followed.
@@ -477,6 +538,23 @@ impl Core {
             page.into_page(&endpoint)?;
         }
         Ok(())
+    }
+}
+
+/// A server error a smaller search page may avoid (503 says "come back later", not "too big").
+fn is_overloaded(error: &ConfluenceError) -> bool {
+    matches!(error.status(), Some(500 | 502 | 504))
+}
+
+/// What the normal retry policy would have waited out: a 429, a 503, no answer at all.
+fn is_transient(error: &ConfluenceError) -> bool {
+    match error.status() {
+        Some(status) => matches!(status, 429 | 503),
+        None => matches!(
+            error,
+            ConfluenceError::Transport { source, .. }
+                if matches!(source.as_ref(), TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Body { .. })
+        ),
     }
 }
 
@@ -705,6 +783,7 @@ mod tests {
             labels: vec![],
             attachments: vec![],
             inline_attachments: None,
+            attachments_incomplete: false,
         };
         let pages = dedupe_pages(vec![page("1", "a"), page("2", "b"), page("1", "c")]);
         let titles: Vec<&str> = pages.iter().map(|p| p.title.as_str()).collect();

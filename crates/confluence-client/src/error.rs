@@ -42,6 +42,20 @@ pub enum ConfluenceError {
         source: Box<TransportError>,
     },
 
+    /// 401 "scope does not match" (Cloud): the credentials are fine, but the OAuth app was not
+    /// given the scope this endpoint requires. A new token would carry the same scopes.
+    #[error("{instance} refused {endpoint} (401 \"scope does not match\"): the OAuth app lacks the scope {what} requires: add {scopes} to the app's permissions in the Atlassian developer console; the connector's next token carries it (see docs/operator/authentication.md)")]
+    MissingScope {
+        instance: String,
+        endpoint: String,
+        /// The endpoint in words (`attachment listings (v2 pages/{id}/attachments)`).
+        what: String,
+        /// The scope to add, with its classic alternative where there is one.
+        scopes: String,
+        #[source]
+        source: Box<TransportError>,
+    },
+
     /// The OAuth token endpoint refused the client credentials (400/401/403).
     #[error("{instance}: the token endpoint {token_url} refused our client credentials (HTTP {status}): check the client id and secret")]
     TokenRejected {
@@ -93,7 +107,8 @@ pub enum ConfluenceError {
     #[error("unexpected response from {endpoint}: {reason}")]
     Decode { endpoint: String, reason: String },
 
-    /// A content type outside page/blogpost/folder/database/whiteboard/embed fails the listing.
+    /// A body batch answered with content of a type outside page/blogpost/folder/database/
+    /// whiteboard/embed (searches skip such content instead; see `ContentType::Unknown`).
     #[error("unknown Confluence content type {value:?} for content {content_id} in {endpoint}")]
     UnknownContentType {
         endpoint: String,
@@ -123,6 +138,22 @@ impl ConfluenceError {
         let status = source.status().map(|s| s.as_u16());
         let source = Box::new(source);
         match source.as_ref() {
+            TransportError::ScopeMismatch { .. } => {
+                let (what, scopes) = match crate::scopes::required_scopes(&endpoint) {
+                    Some(required) => (required.what.to_owned(), required.to_string()),
+                    None => (
+                        "this endpoint".to_owned(),
+                        "the scope Atlassian documents for it".to_owned(),
+                    ),
+                };
+                Self::MissingScope {
+                    instance,
+                    endpoint,
+                    what,
+                    scopes,
+                    source,
+                }
+            }
             TransportError::Unauthorized { .. } => Self::Unauthorized {
                 instance,
                 endpoint,
@@ -188,6 +219,7 @@ impl ConfluenceError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Unauthorized { source, .. }
+            | Self::MissingScope { source, .. }
             | Self::TokenRejected { source, .. }
             | Self::Forbidden { source, .. }
             | Self::EndpointGone { source, .. }
@@ -236,6 +268,25 @@ mod tests {
         assert!(matches!(not_found, ConfluenceError::Transport { .. }));
         assert_eq!(not_found.status(), Some(404));
         assert!(not_found.is_not_found());
+    }
+
+    #[test]
+    fn a_scope_mismatch_names_the_scope_to_add() {
+        let err = ConfluenceError::from_transport(
+            "Confluence Cloud site https://x.atlassian.net",
+            "/ex/confluence/c/wiki/api/v2/pages/100/attachments",
+            TransportError::ScopeMismatch {
+                service: "confluence",
+                url: "https://api.atlassian.com/ex/confluence/c/wiki/api/v2/pages/100/attachments"
+                    .into(),
+            },
+        );
+        assert!(matches!(err, ConfluenceError::MissingScope { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("add read:attachment:confluence"), "{text}");
+        assert!(text.contains("attachment listings"), "{text}");
+        assert!(!text.contains("credentials"), "{text}");
+        assert_eq!(err.status(), Some(401));
     }
 
     #[test]

@@ -54,6 +54,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod model;
+mod scopes;
 mod urls;
 mod wire;
 

@@ -41,8 +41,10 @@ impl InstanceId {
     }
 }
 
-/// The content types the label search may return. Anything else fails the listing (strict, as
-/// the reference): a new type must be a reviewed decision, not silently ingested or dropped.
+/// The content types the label search may return. Atlassian adds types (folders, databases,
+/// whiteboards and Smart Link embeds all arrived after 2022), so a type this client does not
+/// know is [`ContentType::Unknown`]: never ingested, and never a reason to delete what an
+/// earlier version of the item left in Unique. The client logs its name when it meets one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContentType {
     Page,
@@ -51,6 +53,7 @@ pub enum ContentType {
     Database,
     Whiteboard,
     Embed,
+    Unknown,
 }
 
 impl ContentType {
@@ -74,6 +77,7 @@ impl ContentType {
             ContentType::Database => "database",
             ContentType::Whiteboard => "whiteboard",
             ContentType::Embed => "embed",
+            ContentType::Unknown => "unknown",
         }
     }
 
@@ -150,6 +154,10 @@ pub struct Page {
     pub attachments: Vec<Attachment>,
     /// `None` when the response carried no `children.attachment` block.
     pub inline_attachments: Option<InlineAttachmentInfo>,
+    /// The attachment listing answered 404 or 403 (the page was deleted or restricted between
+    /// the search and the listing): `attachments` holds only what the search inlined, so an
+    /// attachment missing from it proves nothing.
+    pub attachments_incomplete: bool,
 }
 
 impl Page {

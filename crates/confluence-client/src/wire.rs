@@ -185,18 +185,23 @@ pub(crate) struct V1Children {
     pub attachment: Option<V1AttachmentBlock>,
 }
 
-/// v1 content (search results, title lookup, DC body batch).
+/// v1 content (search results, title lookup, DC body batch). Only `id`, `type` and `space` are
+/// required of every item: an item of a type this client does not know is skipped by id and
+/// space, whatever else it lacks. A known type needs the rest too (see [`V1Page::into_page`]).
 #[derive(Debug, Deserialize)]
 pub(crate) struct V1Page {
     pub id: String,
-    pub title: String,
     #[serde(rename = "type")]
     pub content_type: String,
     pub space: V1Space,
-    pub version: V1Version,
-    #[serde(rename = "_links")]
-    pub links: V1PageLinks,
-    pub metadata: V1Metadata,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub version: Option<V1Version>,
+    #[serde(rename = "_links", default)]
+    pub links: Option<V1PageLinks>,
+    #[serde(default)]
+    pub metadata: Option<V1Metadata>,
     #[serde(default)]
     pub children: Option<V1Children>,
     #[serde(default)]
@@ -211,9 +216,56 @@ fn content_type(id: &str, value: &str, endpoint: &str) -> Result<ContentType, Co
     })
 }
 
+/// A field a known content type must carry.
+fn required<T>(
+    value: Option<T>,
+    field: &str,
+    id: &str,
+    endpoint: &str,
+) -> Result<T, ConfluenceError> {
+    value.ok_or_else(|| ConfluenceError::Decode {
+        endpoint: endpoint.to_owned(),
+        reason: format!("missing field `{field}` in content {id}"),
+    })
+}
+
 impl V1Page {
+    fn space(&self) -> Space {
+        Space {
+            id: self.space.id.0.clone(),
+            key: self.space.key.clone(),
+            name: self.space.name.clone(),
+        }
+    }
+
+    /// A search result as the engine sees it. A type this client does not know becomes a
+    /// [`ContentType::Unknown`] page with its id and space only, logged with the type's name.
     pub(crate) fn into_page(self, endpoint: &str) -> Result<Page, ConfluenceError> {
-        let content_type = content_type(&self.id, &self.content_type, endpoint)?;
+        let Some(content_type) = ContentType::parse(&self.content_type) else {
+            tracing::warn!(
+                endpoint,
+                content_id = %self.id,
+                r#type = %self.content_type,
+                "skipping content of a type this connector does not know; a copy already in Unique is kept"
+            );
+            return Ok(Page {
+                space: self.space(),
+                id: self.id,
+                title: self.title.unwrap_or_default(),
+                content_type: ContentType::Unknown,
+                version_when: String::new(),
+                webui: String::new(),
+                labels: Vec::new(),
+                attachments: Vec::new(),
+                inline_attachments: None,
+                attachments_incomplete: false,
+            });
+        };
+        let space = self.space();
+        let title = required(self.title, "title", &self.id, endpoint)?;
+        let version = required(self.version, "version", &self.id, endpoint)?;
+        let links = required(self.links, "_links", &self.id, endpoint)?;
+        let metadata = required(self.metadata, "metadata", &self.id, endpoint)?;
         let (attachments, inline) = match self.children.and_then(|c| c.attachment) {
             Some(block) => {
                 let info = InlineAttachmentInfo {
@@ -228,17 +280,12 @@ impl V1Page {
         };
         Ok(Page {
             id: self.id,
-            title: self.title,
+            title,
             content_type,
-            space: Space {
-                id: self.space.id.0,
-                key: self.space.key,
-                name: self.space.name,
-            },
-            version_when: self.version.when,
-            webui: self.links.webui,
-            labels: self
-                .metadata
+            space,
+            version_when: version.when,
+            webui: links.webui,
+            labels: metadata
                 .labels
                 .results
                 .into_iter()
@@ -246,18 +293,22 @@ impl V1Page {
                 .collect(),
             attachments,
             inline_attachments: inline,
+            attachments_incomplete: false,
         })
     }
 
     pub(crate) fn into_body(self, endpoint: &str) -> Result<PageBody, ConfluenceError> {
         content_type(&self.id, &self.content_type, endpoint)?;
+        let title = required(self.title, "title", &self.id, endpoint)?;
+        let version = required(self.version, "version", &self.id, endpoint)?;
+        let metadata = required(self.metadata, "metadata", &self.id, endpoint)?;
         Ok(PageBody {
             id: self.id,
-            title: self.title,
+            title,
             storage: self.body.and_then(|b| b.storage).and_then(|s| s.value),
-            version_when: Some(self.version.when),
+            version_when: Some(version.when),
             labels: Some(
-                self.metadata
+                metadata
                     .labels
                     .results
                     .into_iter()
@@ -411,15 +462,31 @@ mod tests {
     }
 
     #[test]
-    fn unknown_content_type_fails_the_listing_naming_the_value() {
-        let mut p = page_json();
-        p["type"] = json!("smartlink");
-        let err = parse_pages(&list(json!([page_json(), p]))).unwrap_err();
-        assert!(
-            matches!(err, ConfluenceError::UnknownContentType { ref value, .. } if value == "smartlink")
+    fn an_unknown_content_type_is_kept_by_id_and_space_only() {
+        // A type added after this client was written, carrying only what every item has.
+        let unknown = json!({"id": "900", "type": "livedoc",
+                             "space": {"id": 98304, "key": "SP", "name": "Space One"}});
+        let pages = parse_pages(&list(json!([page_json(), unknown]))).unwrap();
+        assert_eq!(pages.len(), 2);
+        let skipped = &pages[1];
+        assert_eq!(skipped.content_type, ContentType::Unknown);
+        assert!(!skipped.content_type.may_have_body());
+        assert_eq!(
+            (skipped.id.as_str(), skipped.space.key.as_str()),
+            ("900", "SP")
         );
-        assert!(err.to_string().contains("\"smartlink\""));
-        assert!(err.to_string().contains(EP));
+        // Without a space it cannot be placed: that is a malformed item, as for any type.
+        let no_space = json!({"id": "901", "type": "livedoc"});
+        assert!(parse_pages(&list(json!([no_space]))).is_err());
+    }
+
+    #[test]
+    fn a_known_type_missing_a_field_names_it() {
+        let mut p = page_json();
+        p.as_object_mut().unwrap().remove("version");
+        let err = parse_pages(&list(json!([p]))).unwrap_err();
+        assert!(err.to_string().contains("`version`"), "{err}");
+        assert!(err.to_string().contains("content 100"), "{err}");
     }
 
     #[test]

@@ -397,15 +397,22 @@ async fn malformed_json_is_a_decode_error_naming_the_endpoint() {
 }
 
 #[tokio::test]
-async fn an_unknown_content_type_fails_the_listing_naming_it() {
+async fn an_unknown_content_type_is_listed_as_unknown_not_a_failed_listing() {
     let (base, _) = fake_confluence().await;
-    let err = pat_client(format!("{base}/unknown-type"))
+    let pages = pat_client(format!("{base}/unknown-type"))
         .discover_labelled_pages()
         .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ConfluenceError::UnknownContentType { ref value, .. } if value == "smartlink"),
-        "{err:?}"
+        .unwrap();
+    let types: Vec<(&str, confluence_client::ContentType)> = pages
+        .iter()
+        .map(|p| (p.id.as_str(), p.content_type))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("1", confluence_client::ContentType::Page),
+            ("2", confluence_client::ContentType::Unknown)
+        ]
     );
 }
 

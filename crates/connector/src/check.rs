@@ -156,6 +156,10 @@ async fn check_tenant(
                 report.ok(format!("{name}: Confluence token obtained"));
                 report.ok(format!("{name}: one-result CQL search answered"));
             }
+            Err(e @ ConfluenceError::MissingScope { .. }) => report.fail(
+                format!("{name}: Confluence OAuth scope missing: {e}"),
+                "add the scope named above to the OAuth app (Atlassian developer console → your app → Permissions → Confluence API), then run check again; the client id and secret are fine",
+            ),
             Err(
                 e @ (ConfluenceError::TokenRejected { .. } | ConfluenceError::Unauthorized { .. }),
             ) => report.fail(

@@ -101,6 +101,13 @@ impl CycleObserver for EngineObserver {
         self.metrics.scan_finished(&self.tenant, took);
     }
 
+    fn held_back(&self, unknown_type: u64, attachment_listings: u64) {
+        self.metrics
+            .held_back(&self.tenant, "unknown_type", unknown_type);
+        self.metrics
+            .held_back(&self.tenant, "attachment_listing", attachment_listings);
+    }
+
     fn diffed(&self, new: u64, updated: u64, moved: u64, deleted: u64) {
         for (kind, n) in [
             ("new", new),

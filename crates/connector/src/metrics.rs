@@ -242,6 +242,7 @@ pub struct Metrics {
     http_attempts: Family,
     ledger_runs: Family,
     tenants_configured: Family,
+    discovery_held_back: Family,
 }
 
 impl Default for Metrics {
@@ -404,10 +405,16 @@ impl Metrics {
                 Gauge,
                 &["status"],
             ),
+            discovery_held_back: Family::new(
+                "cfc_discovery_held_back_total",
+                "Items discovery skipped but kept in Unique: content of a type the connector does not know (unknown_type), pages whose attachment listing answered 404/403 (attachment_listing).",
+                Counter,
+                &["tenant", "reason"],
+            ),
         }
     }
 
-    fn families(&self) -> [&Family; 25] {
+    fn families(&self) -> [&Family; 26] {
         [
             &self.sync_duration,
             &self.scan_duration,
@@ -434,6 +441,7 @@ impl Metrics {
             &self.http_attempts,
             &self.ledger_runs,
             &self.tenants_configured,
+            &self.discovery_held_back,
         ]
     }
 
@@ -462,6 +470,9 @@ impl Metrics {
         }
         self.api_throttle_events.add(&[tenant], 0.0);
         self.orphaned_files_cleaned.add(&[tenant], 0.0);
+        for reason in ["unknown_type", "attachment_listing"] {
+            self.discovery_held_back.add(&[tenant, reason], 0.0);
+        }
         self.set_phase(tenant, "idle");
         self.sync_pages.set(&[tenant], 0.0);
         self.sync_attachments.set(&[tenant], 0.0);
@@ -522,6 +533,12 @@ impl Metrics {
     pub fn content_deleted(&self, tenant: &str, success: bool, count: u64) {
         self.content_deleted
             .add(&[tenant, result(success)], count as f64);
+    }
+
+    /// `reason`: `unknown_type` or `attachment_listing`.
+    pub fn held_back(&self, tenant: &str, reason: &str, count: u64) {
+        self.discovery_held_back
+            .add(&[tenant, reason], count as f64);
     }
 
     /// Only non-zero categories are recorded, as in the reference.
@@ -767,6 +784,7 @@ mod tests {
         m.http_attempt("acme", "confluence", None);
         m.ledger_run("acme", "partial_success");
         m.set_tenants_configured(1, 1);
+        m.held_back("acme", "unknown_type", 2);
         m
     }
 

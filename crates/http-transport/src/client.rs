@@ -258,6 +258,18 @@ const EXCERPT_CHARS: usize = 512;
 const EXCERPT_READ_LIMIT: usize = 16 * 1024;
 
 /// A short excerpt of an error response body, or `No response body` if it cannot be read.
+/// The Atlassian gateway's answer to a token whose scopes do not cover the endpoint: 401 with
+/// `X-Failure-Category: FAILURE_CLIENT_SCOPE_CHECK` and the body `{"code": 401, "message":
+/// "Unauthorized; scope does not match"}` (the header is not always reported, the body is).
+const SCOPE_MISMATCH_MESSAGE: &str = "scope does not match";
+
+fn is_scope_check_failure(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-failure-category")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("FAILURE_CLIENT_SCOPE_CHECK"))
+}
+
 async fn body_excerpt(response: Response) -> String {
     let mut stream = response.into_stream();
     let mut buffer = Vec::new();
@@ -335,7 +347,8 @@ pub(crate) fn parse_certificates(
 
 struct Inner {
     config: TransportConfig,
-    limiter: RateLimiter,
+    /// Shared with the transports [`Transport::with_retry_policy`] derives.
+    limiter: Arc<RateLimiter>,
     observer: Arc<dyn TransportObserver>,
     http: reqwest::Client,
 }
@@ -393,7 +406,7 @@ impl<M> Transport<M> {
         observer: Arc<dyn TransportObserver>,
     ) -> Result<Self, TransportError> {
         let http = build_http_client(&config)?;
-        let limiter = RateLimiter::new(config.rate_limit_per_minute, config.burst);
+        let limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute, config.burst));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -407,6 +420,23 @@ impl<M> Transport<M> {
 
     pub fn config(&self) -> &TransportConfig {
         &self.inner.config
+    }
+
+    /// The same transport (rate limiter, observer, connection pool) with another retry policy,
+    /// for requests whose caller has a better answer to a failure than waiting and asking
+    /// again: the Confluence search halves its page size on a 5xx instead.
+    pub fn with_retry_policy(&self, retry: crate::RetryPolicy) -> Self {
+        let mut config = self.inner.config.clone();
+        config.retry = retry;
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                limiter: Arc::clone(&self.inner.limiter),
+                observer: Arc::clone(&self.inner.observer),
+                http: self.inner.http.clone(),
+            }),
+            _mode: PhantomData,
+        }
     }
 
     /// The limiter every attempt and redirect hop of this transport pays into.
@@ -468,7 +498,22 @@ impl<M> Transport<M> {
                 });
             }
             if status == StatusCode::UNAUTHORIZED {
-                match hop.authorization {
+                let Hop {
+                    response,
+                    url: hop_url,
+                    authorization,
+                } = hop;
+                let scope_check = is_scope_check_failure(response.headers());
+                let excerpt = body_excerpt(self.response(response, hop_url)).await;
+                if scope_check || excerpt.contains(SCOPE_MISMATCH_MESSAGE) {
+                    // A fresh token carries the same scopes: refreshing cannot help.
+                    tracing::warn!(service, url = %final_url, "401: the token's scopes do not cover this endpoint");
+                    return Err(TransportError::ScopeMismatch {
+                        service,
+                        url: final_url,
+                    });
+                }
+                match authorization {
                     Some(rejected) if !refreshed_after_401 && body.replayable() => {
                         tracing::info!(service, url = %final_url, "401: refreshing credentials and retrying once");
                         auth.invalidate(&rejected);

@@ -14,6 +14,10 @@ pub enum TransportError {
         status: StatusCode,
         body: String,
     },
+    /// 401 because the token's scopes do not cover the endpoint (the Atlassian gateway's
+    /// "scope does not match"); not refreshed, since a new token has the same scopes.
+    #[error("{service} refused {url}: the token's scopes do not cover this endpoint (401 \"scope does not match\")")]
+    ScopeMismatch { service: &'static str, url: String },
     /// 401 even after refreshing the credentials once.
     #[error("{service} rejected our credentials at {url} (401 after a token refresh)")]
     Unauthorized { service: &'static str, url: String },
@@ -59,7 +63,9 @@ impl TransportError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Self::Status { status, .. } | Self::RetriesExhausted { status, .. } => Some(*status),
-            Self::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
+            Self::Unauthorized { .. } | Self::ScopeMismatch { .. } => {
+                Some(StatusCode::UNAUTHORIZED)
+            }
             Self::Gone { .. } => Some(StatusCode::GONE),
             Self::Blocked { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
             _ => None,

@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandbox::common::{FaultRule, RateLimit};
-use sandbox::confluence::{Dataset, DcQuirks, GenerateSpec, PastEnd};
+use sandbox::confluence::{
+    CloudOAuthClient, Dataset, DcQuirks, GenerateSpec, PastEnd, SearchOverload,
+};
 use sandbox::{spawn, SandboxConfig};
 
 #[derive(Debug, Parser)]
@@ -95,6 +97,14 @@ struct ServeArgs {
     /// or `open`.
     #[arg(long, value_enum, default_value_t = DcContentListing::Blocked)]
     dc_content_listing: DcContentListing,
+    /// Cloud `content/search` with expansions and a `limit` above N answers 500 (after the first
+    /// PASS_FIRST such searches): the overloaded search of docs/sandbox.md.
+    #[arg(long, value_name = "N[:PASS_FIRST]", value_parser = SearchOverload::parse)]
+    cloud_search_overload: Option<SearchOverload>,
+    /// A Cloud OAuth client and the scopes its tokens carry: ID:SECRET:SCOPE,SCOPE (repeatable;
+    /// the default client's id replaces its every-scope grant).
+    #[arg(long = "cloud-client", value_name = "ID:SECRET:SCOPES", value_parser = CloudOAuthClient::parse)]
+    cloud_clients: Vec<CloudOAuthClient>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -156,6 +166,8 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
     config.confluence.token_ttl = Duration::from_secs(args.token_ttl_secs);
     config.confluence.dc_quirks = dc_quirks_from(args);
     config.faults.seed = args.fault_seed;
+    config.confluence.cloud_search_overload = args.cloud_search_overload;
+    config.confluence.cloud_clients = args.cloud_clients.clone();
     for raw in &args.latency {
         let (service, ms) = split_kv(raw)?;
         let ms: u64 = ms

@@ -254,7 +254,11 @@ impl TenantSync {
         let counts = &mut report.counts;
         counts.discovered_pages = discovery.pages.len() as u64;
         counts.discovered_attachments = discovery.attachments.len() as u64;
+        counts.skipped_unknown_type = discovery.held_back.unknown_type.len() as u64;
+        counts.attachments_held_back = discovery.held_back.attachments_of.len() as u64;
         report.truncated = discovery.truncated;
+        self.observer
+            .held_back(counts.skipped_unknown_type, counts.attachments_held_back);
         self.observer.discovered(
             counts.discovered_pages,
             counts.discovered_attachments,
@@ -301,6 +305,7 @@ impl TenantSync {
                 updated: d.updated.clone(),
                 moved: d.moved.clone(),
                 deleted: d.deleted.clone(),
+                kept: d.kept.clone(),
             })
             .collect();
         Ok(diffs)
@@ -570,6 +575,7 @@ impl TenantSync {
 /// The run record's note for a cycle that held back deletions without failing, so that "nothing
 /// was deleted" can be told apart from "nothing needed deleting".
 fn held_back_note(discovery: &Discovery, plan: &Plan, diff_deleted: u64) -> Option<String> {
+    let held = &discovery.held_back;
     if discovery.truncated {
         Some(format!(
             "discovery truncated by maxItemsToScan after {} pages and {} attachments: \
@@ -582,7 +588,44 @@ fn held_back_note(discovery: &Discovery, plan: &Plan, diff_deleted: u64) -> Opti
             "discovery found no labelled pages: deletions and the removed-space cleanup skipped"
                 .to_owned(),
         )
+    } else if !held.is_empty() {
+        let mut parts = Vec::new();
+        if !held.unknown_type.is_empty() {
+            parts.push(format!(
+                "{} item(s) of a content type this connector does not know skipped (ids {})",
+                held.unknown_type.len(),
+                sample(&held.unknown_type)
+            ));
+        }
+        if !held.attachments_of.is_empty() {
+            parts.push(format!(
+                "the attachment listing of {} page(s) answered 404/403 (ids {})",
+                held.attachments_of.len(),
+                sample(&held.attachments_of)
+            ));
+        }
+        Some(format!(
+            "{}: what Unique stores of them is kept",
+            parts.join("; ")
+        ))
     } else {
         None
     }
+}
+
+/// A few ids of a set, sorted, for a note that stays one line.
+fn sample(ids: &HashSet<String>) -> String {
+    const SHOWN: usize = 5;
+    let mut sorted: Vec<&str> = ids.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let mut text = sorted
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if sorted.len() > SHOWN {
+        text.push_str(", …");
+    }
+    text
 }

@@ -21,6 +21,8 @@ pub(crate) struct SpaceDiff {
     pub updated: Vec<String>,
     pub moved: Vec<String>,
     pub deleted: Vec<String>,
+    /// Reported deleted by the file diff, but held back by discovery: not deleted.
+    pub kept: Vec<String>,
 }
 
 /// Whether an attachment takes part in the diff and standalone ingestion: with inlining on,
@@ -87,9 +89,17 @@ pub(crate) async fn diff_spaces(
             .file_diff(&request)
             .await
             .map_err(during("file diff"))?;
+        // Not submitted is not gone: discovery saw these and could not submit them.
+        let (kept, deleted): (Vec<String>, Vec<String>) = diff
+            .deleted_files
+            .into_iter()
+            .partition(|item| discovery.held_back.holds(item));
+        if !kept.is_empty() {
+            tracing::warn!(space_key = %space.key, count = kept.len(), "keeping stored items the file diff calls deleted: discovery held them back");
+        }
         // A truncated discovery deletes nothing, so its deletions cannot be a mistake to stop.
         if !discovery.truncated {
-            guard(unique, &request, &diff.new_files, &diff.deleted_files).await?;
+            guard(unique, &request, &diff.new_files, &deleted).await?;
         }
         diffs.push(SpaceDiff {
             space_key: space.key.clone(),
@@ -97,7 +107,8 @@ pub(crate) async fn diff_spaces(
             new: diff.new_files,
             updated: diff.updated_files,
             moved: diff.moved_files,
-            deleted: diff.deleted_files,
+            deleted,
+            kept,
         });
     }
     Ok(diffs)

@@ -47,19 +47,60 @@ pub(crate) struct Discovery {
     pub attachments: Vec<Arc<DiscoveredAttachment>>,
     /// `maxItemsToScan` was reached: the lists are incomplete, so their absence proves nothing.
     pub truncated: bool,
+    /// Items discovery saw but cannot submit: what Unique stores of them must stay.
+    pub held_back: HeldBack,
 }
 
 impl Discovery {
-    /// Every space with a discovered page or attachment.
+    /// Every space with a discovered page or attachment, or with an item held back (so that the
+    /// removed-space cleanup keeps it).
     pub(crate) fn spaces(&self) -> Vec<Space> {
         let mut seen = HashSet::new();
         self.pages
             .iter()
             .map(|p| &p.space)
             .chain(self.attachments.iter().map(|a| &a.space))
+            .chain(&self.held_back.spaces)
             .filter(|s| seen.insert(s.key.clone()))
             .cloned()
             .collect()
+    }
+}
+
+/// Items discovery found but does not submit to the file diff, whose stored copies must not be
+/// deleted because of that: the diff reports every stored key that is not submitted as
+/// deleted, and these are absent for a reason other than being gone from Confluence.
+#[derive(Debug, Default)]
+pub(crate) struct HeldBack {
+    /// Content of a type this connector does not know (Atlassian adds types): its own key and
+    /// its attachments' keys.
+    pub unknown_type: HashSet<String>,
+    /// Pages whose attachment listing answered 404 or 403: their attachments' keys (the page
+    /// itself is submitted as usual).
+    pub attachments_of: HashSet<String>,
+    /// The spaces of both.
+    pub spaces: Vec<Space>,
+}
+
+impl HeldBack {
+    /// Whether the file-diff item `<pageId>` or `<pageId>::<attachmentId>` must be kept.
+    pub(crate) fn holds(&self, item: &str) -> bool {
+        match item.split_once("::") {
+            Some((page, _)) => {
+                self.unknown_type.contains(page) || self.attachments_of.contains(page)
+            }
+            None => self.unknown_type.contains(item),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.unknown_type.is_empty() && self.attachments_of.is_empty()
+    }
+
+    fn add_space(&mut self, space: &Space) {
+        if !self.spaces.iter().any(|s| s.key == space.key) {
+            self.spaces.push(space.clone());
+        }
     }
 }
 
@@ -90,6 +131,14 @@ pub(crate) async fn discover(
         count = discovery.attachments.len(),
         "Attachment discovery completed"
     );
+    let held = &discovery.held_back;
+    if !held.is_empty() {
+        tracing::warn!(
+            unknown_type = held.unknown_type.len(),
+            attachment_listings_unavailable = held.attachments_of.len(),
+            "Items discovery could not submit: their copies in Unique are kept this cycle"
+        );
+    }
     Ok(discovery)
 }
 
@@ -110,6 +159,12 @@ pub(crate) fn select(
         if !seen.insert(page.id.clone()) {
             continue;
         }
+        if page.content_type == ContentType::Unknown {
+            // The client named the type when it logged the item; here it is only counted.
+            discovery.held_back.add_space(&page.space);
+            discovery.held_back.unknown_type.insert(page.id);
+            continue;
+        }
         if !page.content_type.may_have_body() {
             tracing::debug!(page_id = %page.id, r#type = %page.content_type, "Skipping non-page content type");
             continue;
@@ -128,6 +183,10 @@ pub(crate) fn select(
     for page in &accepted {
         if !spec.attachments.enabled {
             break;
+        }
+        if page.attachments_incomplete {
+            discovery.held_back.add_space(&page.space);
+            discovery.held_back.attachments_of.insert(page.id.clone());
         }
         for attachment in &page.attachments {
             if !attachment_allowed(spec, &attachment.media_type, attachment.file_size) {
@@ -216,6 +275,7 @@ mod tests {
             labels: vec![],
             attachments,
             inline_attachments: None,
+            attachments_incomplete: false,
         }
     }
 
@@ -286,6 +346,28 @@ mod tests {
         );
         assert_eq!(ids(&d).0, ["p"]);
         assert!(!d.truncated);
+    }
+
+    #[test]
+    fn an_unknown_type_is_held_back_with_its_attachments_and_its_space_kept() {
+        let mut other = page("new", ContentType::Unknown, vec![]);
+        other.space.key = "OTHER".into();
+        let mut incomplete = page("p", ContentType::Page, vec![att("a", "application/pdf", 1)]);
+        incomplete.attachments_incomplete = true;
+        let d = run(vec![other, incomplete], vec![], &spec(Some(2)));
+        assert_eq!(
+            ids(&d),
+            (vec!["p"], vec!["a"]),
+            "the cap ignores the unknown item"
+        );
+        assert!(!d.truncated);
+        let held = &d.held_back;
+        assert!(held.holds("new") && held.holds("new::att9"));
+        assert!(held.holds("p::att7"), "the incomplete page's attachments");
+        assert!(!held.holds("p"), "the page itself is submitted");
+        assert!(!held.holds("other"));
+        let spaces: Vec<String> = d.spaces().into_iter().map(|s| s.key).collect();
+        assert_eq!(spaces, ["SP", "OTHER"]);
     }
 
     #[test]

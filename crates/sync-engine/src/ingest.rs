@@ -237,7 +237,9 @@ async fn run_job(sink: &Sink<'_>, outcome: &Mutex<IngestOutcome>, job: Job) {
 }
 
 /// One batch of bodies. A failing batch is retried page by page, so one bad page (e.g. one that
-/// makes the server fail) costs only itself.
+/// makes the server fail) costs only itself. A page the batch leaves out, or whose own request
+/// answers 404 or 403, was deleted or restricted since discovery: it is skipped (`Ok(None)`),
+/// and since discovery submitted it, nothing of it is deleted this cycle either.
 async fn fetch_bodies(
     confluence: &ConfluenceClient,
     chunk: &[PageWork],
@@ -263,29 +265,49 @@ async fn fetch_bodies(
             let mut out = Vec::with_capacity(chunk.len());
             let mut consecutive_failures = 0;
             for (work, one) in chunk.iter().zip(refs) {
-                // Confluence itself is failing, not one page: do not multiply the requests.
+                // Confluence itself is failing, not one page: do not multiply the requests. A
+                // 404/403 counts here too, so that a refusal of everything is not turned into a
+                // batch of quiet skips.
                 if consecutive_failures >= MAX_CONSECUTIVE_SINGLE_FAILURES {
                     out.push((work.clone(), Err(batch_error.to_string())));
                     continue;
                 }
-                let body = confluence
-                    .page_bodies(std::slice::from_ref(&one))
-                    .await
-                    .map(|b| b.into_iter().next())
-                    .map_err(|e| e.to_string());
-                consecutive_failures = if body.is_err() {
-                    consecutive_failures + 1
-                } else {
-                    0
+                let body = match confluence.page_bodies(std::slice::from_ref(&one)).await {
+                    Ok(bodies) => {
+                        consecutive_failures = 0;
+                        Ok(bodies.into_iter().next())
+                    }
+                    Err(e) => {
+                        consecutive_failures += 1;
+                        gone_or_error(&work.page.id, e)
+                    }
                 };
                 out.push((work.clone(), body));
             }
             out
         }
+        Err(error) if chunk.len() == 1 => {
+            let body = gone_or_error(&chunk[0].page.id, error);
+            vec![(chunk[0].clone(), body)]
+        }
         Err(error) => chunk
             .iter()
             .map(|w| (w.clone(), Err(error.to_string())))
             .collect(),
+    }
+}
+
+/// A body request for one page that answered 404 or 403 means the page was deleted or
+/// restricted since discovery: no body (the page is skipped), not a failure.
+fn gone_or_error(
+    page_id: &str,
+    error: confluence_client::ConfluenceError,
+) -> Result<Option<PageBody>, String> {
+    if matches!(error.status(), Some(403 | 404)) {
+        tracing::warn!(page_id, err = %error, "page deleted or restricted since discovery, skipping it this cycle");
+        Ok(None)
+    } else {
+        Err(error.to_string())
     }
 }
 

@@ -79,6 +79,9 @@ pub trait CycleObserver: Send + Sync {
     fn phase(&self, _phase: Phase) {}
     /// `cfc_scan_duration_seconds`, with what discovery found.
     fn discovered(&self, _pages: u64, _attachments: u64, _took: Duration) {}
+    /// `cfc_discovery_held_back_total`: items discovery skipped but kept in Unique — content of a
+    /// type the connector does not know, pages whose attachment listing answered 404 or 403.
+    fn held_back(&self, _unknown_type: u64, _attachment_listings: u64) {}
     /// `cfc_file_diff_events_total`, summed over the spaces of one cycle.
     fn diffed(&self, _new: u64, _updated: u64, _moved: u64, _deleted: u64) {}
     /// `cfc_sync_pages_total` / `cfc_sync_attachments_total`: items with work, only when there is

@@ -44,6 +44,10 @@ pub struct SpaceDiffReport {
     pub updated: Vec<String>,
     pub moved: Vec<String>,
     pub deleted: Vec<String>,
+    /// Items the diff called deleted that are kept: discovery saw them but could not submit
+    /// them (a content type the connector does not know, an attachment listing that answered
+    /// 404 or 403).
+    pub kept: Vec<String>,
 }
 
 /// One item that failed in this run.

@@ -97,6 +97,8 @@ fn counts() -> RunCounts {
         deleted_ok: 2,
         deleted_failed: 1,
         spaces_cleaned: 1,
+        skipped_unknown_type: 2,
+        attachments_held_back: 1,
     }
 }
 

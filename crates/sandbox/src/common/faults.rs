@@ -16,10 +16,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-/// One fault rule. A request matches when its service equals `service` (or `service` is `*`)
-/// and, if `route` is set, its route template or operation name equals or ends with `route`.
-/// Every matching rule adds its latency; the first rule that decides to fail the request
-/// answers it.
+/// One fault rule. A request matches when its service equals `service` (or `service` is `*`),
+/// if `route` is set, its route template or operation name equals or ends with `route`, and, if
+/// `batch_id` is set, the request names that content id. Every matching rule adds its latency;
+/// the first rule that decides to fail the request answers it; `omit` rules instead leave their
+/// id out of the answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultRule {
@@ -51,6 +52,14 @@ pub struct FaultRule {
     /// The rule acts only during this many milliseconds after it was added, then never again:
     /// an outage window ("Unique is down for 3 s"). `None` = no end.
     pub active_for_ms: Option<u64>,
+    /// Only requests that name this content id match: among the ids of a batch (v2
+    /// `?id=1,2,3`, a CQL `id in (…)` or `id = …`) or as a path segment (`/pages/123/attachments`,
+    /// `/content/123/child/attachment`). One item of a batched request can so be made to fail.
+    pub batch_id: Option<String>,
+    /// Instead of failing the request, answer it without the item `batch_id`, which is what
+    /// Confluence does with content deleted or restricted since the client learned its id (v2
+    /// bulk reads and CQL searches simply leave it out).
+    pub omit: bool,
 }
 
 impl Default for FaultRule {
@@ -69,6 +78,8 @@ impl Default for FaultRule {
             times: None,
             skip_first: 0,
             active_for_ms: None,
+            batch_id: None,
+            omit: false,
         }
     }
 }
@@ -113,6 +124,29 @@ impl FaultRule {
         }
     }
 
+    /// Matches only requests that name content `id` (in a batch or in the path); fails them
+    /// with `status`.
+    pub fn failing_batch_id(service: &str, id: &str, status: u16) -> Self {
+        Self {
+            service: service.into(),
+            batch_id: Some(id.into()),
+            error_status: status,
+            error_ratio: 1.0,
+            ..Self::default()
+        }
+    }
+
+    /// Answers requests whose batch names content `id` without that item, as Confluence answers
+    /// for content deleted or restricted since its id was learned.
+    pub fn omitting_batch_id(service: &str, id: &str) -> Self {
+        Self {
+            service: service.into(),
+            batch_id: Some(id.into()),
+            omit: true,
+            ..Self::default()
+        }
+    }
+
     /// Restricts the rule to routes (or operations) ending with `route`.
     pub fn on_route(mut self, route: &str) -> Self {
         self.route = Some(route.into());
@@ -143,12 +177,16 @@ impl FaultRule {
         self
     }
 
-    fn matches(&self, service: &str, key: &str) -> bool {
+    fn matches(&self, service: &str, key: &str, ids: &[String]) -> bool {
         (self.service == "*" || self.service == service)
             && self
                 .route
                 .as_deref()
                 .is_none_or(|r| key == r || key.ends_with(r))
+            && self
+                .batch_id
+                .as_deref()
+                .is_none_or(|id| ids.iter().any(|i| i == id))
     }
 }
 
@@ -265,6 +303,35 @@ pub struct FaultDecision {
     pub error: Option<Response>,
     /// Cut the response body after this many bytes.
     pub cut_after: Option<u64>,
+    /// Content ids the answer must leave out (`omit` rules).
+    pub omit: Vec<String>,
+}
+
+/// The content ids an `omit` rule removed from this request's answer; put into the request's
+/// extensions by the middleware for the handlers of batched reads.
+#[derive(Debug, Clone, Default)]
+pub struct OmittedIds(pub Vec<String>);
+
+impl OmittedIds {
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.iter().any(|i| i == id)
+    }
+}
+
+/// A handler argument: the ids to leave out of this request's answer (none without a rule).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OmittedIds {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<OmittedIds>()
+            .cloned()
+            .unwrap_or_default())
+    }
 }
 
 impl Default for Faults {
@@ -367,14 +434,30 @@ impl Faults {
 
     /// Decides the fate of one request to `service` with route template or operation `key`.
     pub fn decide(&self, service: &str, key: &str) -> FaultDecision {
-        self.decide_scoped(service, key, Scope::Request)
+        self.decide_scoped(service, key, &[], Scope::Request)
+    }
+
+    /// [`Faults::decide`] for a request that names content `ids` (see `FaultRule::batch_id`).
+    pub fn decide_for_ids(&self, service: &str, key: &str, ids: &[String]) -> FaultDecision {
+        self.decide_scoped(service, key, ids, Scope::Request)
+    }
+
+    /// Whether any rule targets a content id, so that requests need their ids extracted.
+    pub fn has_batch_rules(&self) -> bool {
+        self.lock().rules.iter().any(|r| r.rule.batch_id.is_some())
     }
 
     /// `Scope::Request` is the middleware's decision for a whole HTTP request: rate limit and
     /// every matching rule. `Scope::Operation` is a handler's second look at one operation inside
     /// that request (a GraphQL operation): only rules naming a route or operation apply, so that
     /// a service-wide rule or the rate limit is not counted twice for one request.
-    fn decide_scoped(&self, service: &str, key: &str, scope: Scope) -> FaultDecision {
+    fn decide_scoped(
+        &self,
+        service: &str,
+        key: &str,
+        ids: &[String],
+        scope: Scope,
+    ) -> FaultDecision {
         let mut inner = self.lock();
         let mut decision = FaultDecision::default();
         let now = Instant::now();
@@ -388,7 +471,7 @@ impl Faults {
         }
         let FaultsInner { rng, rules, .. } = &mut *inner;
         for state in rules.iter_mut() {
-            if !state.rule.matches(service, key) {
+            if !state.rule.matches(service, key, ids) {
                 continue;
             }
             if scope == Scope::Operation && state.rule.route.is_none() {
@@ -405,6 +488,13 @@ impl Faults {
             decision.latency = decision.latency.max(Duration::from_millis(rule.latency_ms));
             let exhausted = rule.times.is_some_and(|t| state.fired >= t);
             if exhausted || decision.error.is_some() {
+                continue;
+            }
+            if rule.omit {
+                if let Some(id) = &rule.batch_id {
+                    state.fired += 1;
+                    decision.omit.push(id.clone());
+                }
                 continue;
             }
             let nth = rule
@@ -431,12 +521,46 @@ impl Faults {
     /// the injected latency and returns the error response to send, if any. Body cuts do not
     /// apply here; they are applied by the middleware to whole responses.
     pub async fn apply(&self, service: &str, operation: &str) -> Option<Response> {
-        let decision = self.decide_scoped(service, operation, Scope::Operation);
+        let decision = self.decide_scoped(service, operation, &[], Scope::Operation);
         if !decision.latency.is_zero() {
             tokio::time::sleep(decision.latency).await;
         }
         decision.error
     }
+}
+
+/// The content ids a request names, for `FaultRule::batch_id`: numeric path segments, every
+/// `id` query value (repeated or comma-separated, as v2 bulk reads take them) and the ids a CQL
+/// `cql` parameter pins (`id = …`, `id in (…)`).
+pub fn request_content_ids(uri: &http::Uri) -> Vec<String> {
+    let mut ids: Vec<String> = uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned)
+        .collect();
+    for (name, value) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        match name.as_ref() {
+            "id" => ids.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned),
+            ),
+            "cql" => {
+                if let Some(pinned) = crate::confluence::parse_cql(&value)
+                    .ok()
+                    .as_ref()
+                    .and_then(crate::confluence::CqlExpr::id_restriction)
+                {
+                    ids.extend(pinned.into_iter().map(str::to_owned));
+                }
+            }
+            _ => {}
+        }
+    }
+    ids
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

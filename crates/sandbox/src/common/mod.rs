@@ -12,7 +12,8 @@ mod service;
 
 pub use control::router as control_router;
 pub use faults::{
-    cut_body, json_error, ActiveRule, FaultDecision, FaultRule, Faults, FaultsConfig, RateLimit,
+    cut_body, json_error, request_content_ids, ActiveRule, FaultDecision, FaultRule, Faults,
+    FaultsConfig, OmittedIds, RateLimit,
 };
 pub use log::{RequestLog, RequestRecord, RouteCount, RouteKey};
 pub use service::{bind, instrument, serve, ServiceContext};

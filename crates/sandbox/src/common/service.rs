@@ -10,7 +10,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::faults::{cut_body, Faults};
+use super::faults::{cut_body, request_content_ids, Faults, OmittedIds};
 use super::log::{RequestLog, RequestRecord};
 
 /// Put into every request's extensions by [`instrument`], so a handler can apply faults per
@@ -89,7 +89,17 @@ async fn observe(
         operation: operation.clone(),
     });
 
-    let decision = inst.faults.decide(inst.service, &route);
+    let ids = if inst.faults.has_batch_rules() {
+        request_content_ids(request.uri())
+    } else {
+        Vec::new()
+    };
+    let decision = inst.faults.decide_for_ids(inst.service, &route, &ids);
+    if !decision.omit.is_empty() {
+        request
+            .extensions_mut()
+            .insert(OmittedIds(decision.omit.clone()));
+    }
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }

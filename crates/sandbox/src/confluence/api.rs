@@ -11,14 +11,21 @@ use super::model::{Content, ContentType};
 use super::render::{sorted_attachments, Expand, View};
 use super::sim::{ConfluenceSim, Flavour};
 use super::web::{decode_cursor, encode_cursor, query_string, v1_error, v2_error, Params};
+use crate::common::OmittedIds;
 
 fn bad_request(message: &str) -> Response {
     v1_error(StatusCode::BAD_REQUEST, message)
 }
 
 /// `GET …/rest/api/content/search`: CQL, expansions, capped `limit`; cursor pages on Cloud
-/// (`start` ignored), offset pages on DC.
-pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Params) -> Response {
+/// (`start` ignored), offset pages on DC. `omitted` content is left out, as content deleted or
+/// restricted since the client learned its id is.
+pub(crate) fn content_search(
+    sim: &ConfluenceSim,
+    flavour: Flavour,
+    params: &Params,
+    omitted: &OmittedIds,
+) -> Response {
     let Some(query) = params.get("cql").filter(|q| !q.trim().is_empty()) else {
         return bad_request("The CQL query parameter 'cql' is required");
     };
@@ -41,6 +48,11 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
         Err(e) => return bad_request(&e),
     };
     let limit = requested.clamp(1, cap.max(1));
+    if flavour == Flavour::Cloud {
+        if let Some(overloaded) = sim.inner.overload.check(limit, expand.any) {
+            return overloaded;
+        }
+    }
 
     let store = sim.read();
     let urls = sim.urls();
@@ -104,7 +116,7 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
             .collect()
     });
     let matches = |c: &&Content| {
-        if !view.serves(c) {
+        if !view.serves(c) || omitted.contains(&c.id) {
             return false;
         }
         let space_type = store
@@ -411,7 +423,13 @@ fn params_without_cursor(params: &Params) -> Vec<(&str, String)> {
 }
 
 /// Cloud v2 `GET /wiki/api/v2/pages` and `/blogposts`: bulk reads, the batched body fetch.
-pub(crate) fn v2_content(sim: &ConfluenceSim, kind: ContentType, params: &Params) -> Response {
+/// Ids it cannot return (unknown, another type, `omitted`) are simply absent from the answer.
+pub(crate) fn v2_content(
+    sim: &ConfluenceSim,
+    kind: ContentType,
+    params: &Params,
+    omitted: &OmittedIds,
+) -> Response {
     let limits = &sim.config().limits;
     let limit = match v2_limit(params, limits.v2_default, limits.v2_max) {
         Ok(l) => l,
@@ -479,7 +497,7 @@ pub(crate) fn v2_content(sim: &ConfluenceSim, kind: ContentType, params: &Params
         )
     };
     let page: Vec<&Content> = candidates
-        .filter(|c| c.content_type == kind)
+        .filter(|c| c.content_type == kind && !omitted.contains(&c.id))
         .filter(|c| {
             space_ids.is_empty()
                 || store

@@ -2,7 +2,7 @@
 //! `/ex/confluence/<cloudId>/wiki/…`, including the v1 paths that answer 410 there now.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,8 +13,10 @@ use serde_json::json;
 use super::api;
 use super::media::signed_media_url;
 use super::model::ContentType;
+use super::scopes;
 use super::sim::{ConfluenceSim, Flavour};
 use super::web::{v1_error, Params};
+use crate::common::OmittedIds;
 
 const WIKI: &str = "/ex/confluence/{cloud_id}/wiki";
 
@@ -82,6 +84,7 @@ pub(crate) fn site_router() -> Router {
         .route("/wiki/{*rest}", get(page))
 }
 
+/// A valid, unexpired token whose scopes cover the route (see `scopes.rs`).
 async fn require_token(State(sim): State<ConfluenceSim>, request: Request, next: Next) -> Response {
     let expected = format!("/ex/confluence/{}/", sim.config().cloud_id);
     if !request.uri().path().starts_with(&expected) {
@@ -92,14 +95,27 @@ async fn require_token(State(sim): State<ConfluenceSim>, request: Request, next:
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    match token {
-        Some(t) if sim.token_valid(t, Flavour::Cloud) => next.run(request).await,
-        Some(_) => v1_error(
+    let Some(token) = token else {
+        return v1_error(StatusCode::UNAUTHORIZED, "Unauthorized; no bearer token");
+    };
+    let Some(granted) = sim.token_scopes(token, Flavour::Cloud) else {
+        return v1_error(
             StatusCode::UNAUTHORIZED,
             "Unauthorized; token invalid or expired",
-        ),
-        None => v1_error(StatusCode::UNAUTHORIZED, "Unauthorized; no bearer token"),
+        );
+    };
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let route = route
+        .strip_prefix("/ex/confluence/{cloud_id}")
+        .unwrap_or(&route);
+    if !scopes::allows(&granted, route) {
+        return scopes::scope_mismatch();
     }
+    next.run(request).await
 }
 
 /// `POST /oauth/token`: JSON client credentials (2LO).
@@ -136,23 +152,28 @@ async fn token(State(sim): State<ConfluenceSim>, headers: HeaderMap, body: Bytes
             "grant_type must be client_credentials",
         );
     }
-    let config = sim.config();
-    if request["client_id"] != config.client_id.as_str()
-        || request["client_secret"] != config.client_secret.as_str()
-    {
+    let Some(client) = sim.cloud_client(
+        request["client_id"].as_str().unwrap_or_default(),
+        request["client_secret"].as_str().unwrap_or_default(),
+    ) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "access_denied", "Unauthorized");
-    }
+    };
+    let scope = client.scopes.join(" ");
     Json(json!({
-        "access_token": sim.issue_token(Flavour::Cloud),
-        "expires_in": config.token_ttl.as_secs(),
+        "access_token": sim.issue_token_with_scopes(Flavour::Cloud, client.scopes),
+        "expires_in": sim.config().token_ttl.as_secs(),
         "token_type": "Bearer",
-        "scope": "read:confluence-content.all read:confluence-space.summary search:confluence read:page:confluence read:attachment:confluence read:space:confluence read:label:confluence",
+        "scope": scope,
     }))
     .into_response()
 }
 
-async fn search(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
-    api::content_search(&sim, Flavour::Cloud, &Params::parse(q.as_deref()))
+async fn search(
+    State(sim): State<ConfluenceSim>,
+    omitted: OmittedIds,
+    RawQuery(q): RawQuery,
+) -> Response {
+    api::content_search(&sim, Flavour::Cloud, &Params::parse(q.as_deref()), &omitted)
 }
 
 async fn content_listing(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
@@ -200,12 +221,30 @@ async fn download(
     (StatusCode::FOUND, [(http::header::LOCATION, location)]).into_response()
 }
 
-async fn v2_pages(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
-    api::v2_content(&sim, ContentType::Page, &Params::parse(q.as_deref()))
+async fn v2_pages(
+    State(sim): State<ConfluenceSim>,
+    omitted: OmittedIds,
+    RawQuery(q): RawQuery,
+) -> Response {
+    api::v2_content(
+        &sim,
+        ContentType::Page,
+        &Params::parse(q.as_deref()),
+        &omitted,
+    )
 }
 
-async fn v2_blogposts(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
-    api::v2_content(&sim, ContentType::Blogpost, &Params::parse(q.as_deref()))
+async fn v2_blogposts(
+    State(sim): State<ConfluenceSim>,
+    omitted: OmittedIds,
+    RawQuery(q): RawQuery,
+) -> Response {
+    api::v2_content(
+        &sim,
+        ContentType::Blogpost,
+        &Params::parse(q.as_deref()),
+        &omitted,
+    )
 }
 
 async fn v2_page_attachments(

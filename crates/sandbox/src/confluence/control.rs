@@ -36,6 +36,8 @@ pub(crate) fn router(sim: ConfluenceSim) -> Router {
         .route("/tokens/expire", post(expire_tokens))
         .merge(super::tamper::control_routes())
         .merge(super::dc_paging::control_routes())
+        .merge(super::overload::control_routes())
+        .merge(super::scopes::control_routes())
         .with_state(sim)
 }
 

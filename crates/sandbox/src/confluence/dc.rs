@@ -15,6 +15,7 @@ use super::api;
 use super::media::attachment_response;
 use super::sim::{ConfluenceSim, Flavour};
 use super::web::{v1_error, Params};
+use crate::common::OmittedIds;
 
 /// The DC origin, nested under the configured context path.
 pub(crate) fn router(sim: ConfluenceSim) -> Router {
@@ -163,8 +164,17 @@ async fn manifest(State(sim): State<ConfluenceSim>, headers: HeaderMap) -> Respo
     }
 }
 
-async fn search(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
-    api::content_search(&sim, Flavour::DataCenter, &Params::parse(q.as_deref()))
+async fn search(
+    State(sim): State<ConfluenceSim>,
+    omitted: OmittedIds,
+    RawQuery(q): RawQuery,
+) -> Response {
+    api::content_search(
+        &sim,
+        Flavour::DataCenter,
+        &Params::parse(q.as_deref()),
+        &omitted,
+    )
 }
 
 async fn content_listing(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {

@@ -14,7 +14,9 @@ mod dc_paging;
 mod generate;
 mod media;
 mod model;
+mod overload;
 mod render;
+mod scopes;
 mod sim;
 mod tamper;
 mod web;
@@ -26,6 +28,8 @@ pub use model::{
     default_when, Attachment, AttachmentData, Content, ContentType, Dataset, DatasetError, Space,
     SpaceType,
 };
+pub use overload::SearchOverload;
+pub use scopes::{CloudOAuthClient, ALL_READ_SCOPES};
 pub use sim::{
     AttachmentUpdate, ConfluenceConfig, ConfluenceSim, ConfluenceUrls, ContentEdit, ContentMove,
     Limits, MutationError,

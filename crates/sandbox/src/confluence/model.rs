@@ -46,8 +46,12 @@ pub struct Space {
     pub space_type: SpaceType,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Content types. `folder`, `database`, `whiteboard` and `embed` (Smart Links in the content
+/// tree) are absent from Atlassian's 2022 v1 API description and present in the 2025 v2 one:
+/// Atlassian adds types, and a search result may carry one a client has never seen. Any other
+/// `type` string in a dataset is kept as [`ContentType::Other`] and served as it is (v1 search
+/// and content; never by the v2 page or blog post endpoints).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContentType {
     Page,
     Blogpost,
@@ -55,10 +59,12 @@ pub enum ContentType {
     Database,
     Whiteboard,
     Embed,
+    /// A type the sandbox has no special behaviour for, named as Confluence would send it.
+    Other(String),
 }
 
 impl ContentType {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             ContentType::Page => "page",
             ContentType::Blogpost => "blogpost",
@@ -66,12 +72,13 @@ impl ContentType {
             ContentType::Database => "database",
             ContentType::Whiteboard => "whiteboard",
             ContentType::Embed => "embed",
+            ContentType::Other(name) => name,
         }
     }
 
     /// Types only Cloud has; Data Center serves none of them (it has no folders, databases,
     /// whiteboards or Smart Link embeds).
-    pub fn cloud_only(self) -> bool {
+    pub fn cloud_only(&self) -> bool {
         matches!(
             self,
             ContentType::Folder
@@ -79,6 +86,40 @@ impl ContentType {
                 | ContentType::Whiteboard
                 | ContentType::Embed
         )
+    }
+
+    fn from_name(name: &str) -> Self {
+        match name {
+            "page" => ContentType::Page,
+            "blogpost" => ContentType::Blogpost,
+            "folder" => ContentType::Folder,
+            "database" => ContentType::Database,
+            "whiteboard" => ContentType::Whiteboard,
+            "embed" => ContentType::Embed,
+            other => ContentType::Other(other.to_owned()),
+        }
+    }
+}
+
+impl Serialize for ContentType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+        if !valid {
+            return Err(serde::de::Error::custom(format!(
+                "content type {name:?} must be a word (letters, digits, _ - . :)"
+            )));
+        }
+        Ok(ContentType::from_name(&name))
     }
 }
 

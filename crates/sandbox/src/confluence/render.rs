@@ -123,7 +123,7 @@ impl View<'_> {
         let key = &c.space;
         let title = plus_encode(&c.title);
         match self.flavour {
-            Flavour::Cloud => match c.content_type {
+            Flavour::Cloud => match &c.content_type {
                 ContentType::Page => format!("/spaces/{key}/pages/{}/{title}", c.id),
                 ContentType::Blogpost => format!(
                     "/spaces/{key}/blog/{}/{}/{title}",

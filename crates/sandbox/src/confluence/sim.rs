@@ -91,6 +91,11 @@ pub struct ConfluenceConfig {
     /// [`ConfluenceSim::set_dc_quirks`]. Default: every quirk on (docs/sandbox.md, "Data Center
     /// pagination").
     pub dc_quirks: super::dc_paging::DcQuirks,
+    /// The overloaded-search mode in force from the start (default off; see `overload.rs`).
+    pub cloud_search_overload: Option<super::overload::SearchOverload>,
+    /// Cloud OAuth clients besides the default one (`client_id`, which holds every read
+    /// scope); a client with the default's id replaces it (fewer scopes, another secret).
+    pub cloud_clients: Vec<super::scopes::CloudOAuthClient>,
 }
 
 impl Default for ConfluenceConfig {
@@ -111,6 +116,8 @@ impl Default for ConfluenceConfig {
             cloud_legacy_content_listing: false,
             cloud_next_links_without_wiki: false,
             dc_quirks: super::dc_paging::DcQuirks::default(),
+            cloud_search_overload: None,
+            cloud_clients: Vec::new(),
         }
     }
 }
@@ -148,6 +155,8 @@ impl std::fmt::Debug for ConfluenceConfig {
                 &self.cloud_next_links_without_wiki,
             )
             .field("dc_quirks", &self.dc_quirks)
+            .field("cloud_search_overload", &self.cloud_search_overload)
+            .field("cloud_clients", &self.cloud_clients)
             .finish()
     }
 }
@@ -258,6 +267,8 @@ impl Store {
 struct IssuedToken {
     flavour: Flavour,
     expires_at: Instant,
+    /// The scopes of the client it was issued to (Cloud).
+    scopes: Vec<String>,
 }
 
 pub(crate) struct Inner {
@@ -269,6 +280,8 @@ pub(crate) struct Inner {
     pub media_secret: String,
     pub(crate) tamper: super::tamper::TamperSlot,
     pub(crate) dc_quirks: RwLock<super::dc_paging::DcQuirks>,
+    pub(crate) overload: super::overload::OverloadSlot,
+    cloud_clients: RwLock<Vec<super::scopes::CloudOAuthClient>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -332,17 +345,33 @@ impl ConfluenceSim {
         let store = Store::new(config.dataset.clone());
         let media_secret = uuid::Uuid::new_v4().to_string();
         let dc_quirks = RwLock::new(config.dc_quirks.clone());
-        Ok(Self {
+        let mut cloud_clients = vec![super::scopes::CloudOAuthClient {
+            id: config.client_id.clone(),
+            secret: config.client_secret.clone(),
+            scopes: super::scopes::ALL_READ_SCOPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }];
+        for client in &config.cloud_clients {
+            cloud_clients.retain(|c| c.id != client.id);
+            cloud_clients.push(client.clone());
+        }
+        let sim = Self {
             inner: Arc::new(Inner {
-                config,
                 store: RwLock::new(store),
                 tokens: RwLock::new(HashMap::new()),
                 urls: RwLock::new(ConfluenceUrls::default()),
                 media_secret,
                 tamper: Default::default(),
                 dc_quirks,
+                overload: Default::default(),
+                cloud_clients: RwLock::new(cloud_clients),
+                config,
             }),
-        })
+        };
+        sim.set_cloud_search_overload(sim.inner.config.cloud_search_overload);
+        Ok(sim)
     }
 
     pub fn config(&self) -> &ConfluenceConfig {
@@ -371,7 +400,43 @@ impl ConfluenceSim {
 
     // ---- tokens -------------------------------------------------------------------------
 
+    /// Every Cloud OAuth client (secrets included: this is the sandbox's own registry).
+    pub fn cloud_clients(&self) -> Vec<super::scopes::CloudOAuthClient> {
+        self.inner
+            .cloud_clients
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Adds a Cloud OAuth client, or replaces the one with its id (its secret and scopes).
+    /// Tokens issued before keep the scopes they were issued with, as on the real gateway.
+    pub fn set_cloud_client(&self, client: super::scopes::CloudOAuthClient) {
+        let mut clients = self
+            .inner
+            .cloud_clients
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        clients.retain(|c| c.id != client.id);
+        clients.push(client);
+    }
+
+    /// The client with these credentials, if any.
+    pub(crate) fn cloud_client(
+        &self,
+        id: &str,
+        secret: &str,
+    ) -> Option<super::scopes::CloudOAuthClient> {
+        self.cloud_clients()
+            .into_iter()
+            .find(|c| c.id == id && c.secret == secret)
+    }
+
     pub(crate) fn issue_token(&self, flavour: Flavour) -> String {
+        self.issue_token_with_scopes(flavour, Vec::new())
+    }
+
+    pub(crate) fn issue_token_with_scopes(&self, flavour: Flavour, scopes: Vec<String>) -> String {
         let token = format!("sandbox-{}", uuid::Uuid::new_v4().simple());
         self.inner
             .tokens
@@ -382,18 +447,25 @@ impl ConfluenceSim {
                 IssuedToken {
                     flavour,
                     expires_at: Instant::now() + self.inner.config.token_ttl,
+                    scopes,
                 },
             );
         token
     }
 
     pub(crate) fn token_valid(&self, token: &str, flavour: Flavour) -> bool {
+        self.token_scopes(token, flavour).is_some()
+    }
+
+    /// The scopes of a live token of this flavour; `None` when it is unknown or expired.
+    pub(crate) fn token_scopes(&self, token: &str, flavour: Flavour) -> Option<Vec<String>> {
         self.inner
             .tokens
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(token)
-            .is_some_and(|t| t.flavour == flavour && t.expires_at > Instant::now())
+            .filter(|t| t.flavour == flavour && t.expires_at > Instant::now())
+            .map(|t| t.scopes.clone())
     }
 
     /// Makes every issued OAuth token invalid, as if they all expired now.

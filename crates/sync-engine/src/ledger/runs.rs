@@ -157,10 +157,15 @@ pub struct RunCounts {
     pub deleted_ok: u64,
     pub deleted_failed: u64,
     pub spaces_cleaned: u64,
+    /// Search results of a content type the connector does not know: not ingested, and any
+    /// copy already in Unique kept.
+    pub skipped_unknown_type: u64,
+    /// Pages whose attachment listing answered 404 or 403: their stored attachments kept.
+    pub attachments_held_back: u64,
 }
 
 /// The count columns, in the order of [`RunCounts::to_columns`].
-const COUNT_COLUMNS: [&str; 15] = [
+const COUNT_COLUMNS: [&str; 17] = [
     "discovered_pages",
     "discovered_attachments",
     "diff_new",
@@ -176,10 +181,12 @@ const COUNT_COLUMNS: [&str; 15] = [
     "deleted_ok",
     "deleted_failed",
     "spaces_cleaned",
+    "skipped_unknown_type",
+    "attachments_held_back",
 ];
 
 impl RunCounts {
-    fn to_columns(&self) -> [i64; 15] {
+    fn to_columns(&self) -> [i64; 17] {
         [
             self.discovered_pages,
             self.discovered_attachments,
@@ -196,6 +203,8 @@ impl RunCounts {
             self.deleted_ok,
             self.deleted_failed,
             self.spaces_cleaned,
+            self.skipped_unknown_type,
+            self.attachments_held_back,
         ]
         .map(|count| i64::try_from(count).unwrap_or(i64::MAX))
     }
@@ -286,6 +295,8 @@ struct RunRow {
     deleted_ok: i64,
     deleted_failed: i64,
     spaces_cleaned: i64,
+    skipped_unknown_type: i64,
+    attachments_held_back: i64,
     failed_items: i64,
 }
 
@@ -294,6 +305,7 @@ const RUN_SELECT: &str = "SELECT id, tenant, trigger_kind, holder, status, start
      diff_updated, diff_moved, diff_deleted, ingested_pages_ok, ingested_pages_failed, \
      ingested_pages_skipped, ingested_attachments_ok, ingested_attachments_failed, \
      ingested_attachments_skipped, deleted_ok, deleted_failed, spaces_cleaned, \
+     skipped_unknown_type, attachments_held_back, \
      (SELECT COUNT(*) FROM run_failures f WHERE f.run_id = runs.id) AS failed_items FROM runs";
 
 fn count(value: i64) -> u64 {
@@ -331,6 +343,8 @@ impl TryFrom<RunRow> for RunRecord {
                 deleted_ok: count(row.deleted_ok),
                 deleted_failed: count(row.deleted_failed),
                 spaces_cleaned: count(row.spaces_cleaned),
+                skipped_unknown_type: count(row.skipped_unknown_type),
+                attachments_held_back: count(row.attachments_held_back),
             },
             failed_items: count(row.failed_items),
         })
