@@ -181,3 +181,54 @@ async fn check_fails_when_the_root_scope_belongs_to_another_instance() {
         "{stdout}"
     );
 }
+
+/// `check` and `sync` judge the state location through one code path: a SQLite path whose
+/// directory cannot be created fails both, and each prints the OS error once.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_fails_where_sync_would_on_a_state_directory_that_cannot_be_created() {
+    let sandbox = spawn_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = seed_root(&sandbox, "root");
+    let config = write_config(
+        dir.path(),
+        free_port(),
+        "info",
+        &[dc_tenant(
+            &sandbox,
+            "dc",
+            &root,
+            "{ mode: pat, token: sandbox-pat }",
+            &cluster_local(&sandbox),
+        )],
+    );
+    // A file where a directory of the state path has to go: not even root can create it.
+    let blocker = dir.path().join("not-a-directory");
+    std::fs::write(&blocker, b"").unwrap();
+    let state = blocker.join("state/state.db");
+    let yaml = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("sqlite://{}", dir.path().join("state.db").display()),
+        &format!("sqlite://{}", state.display()),
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let os_error = std::io::Error::from_raw_os_error(20).to_string();
+
+    let checked = run(Some(&config), &["check"], &[]).await;
+    let stdout = text(&checked.stdout);
+    assert_eq!(checked.status.code(), Some(1), "{stdout}");
+    let ledger_line = stdout
+        .lines()
+        .find(|l| l.starts_with("✗ state ledger"))
+        .unwrap_or_else(|| panic!("no failed ledger line in\n{stdout}"));
+    assert_eq!(ledger_line.matches(&os_error).count(), 1, "{ledger_line}");
+    assert!(stdout.contains("✓ dc: Confluence token obtained"), "{stdout}");
+
+    let synced = run(Some(&config), &["sync"], &[]).await;
+    let stderr = text(&synced.stderr);
+    assert_eq!(synced.status.code(), Some(1), "{stderr}");
+    let error_line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in\n{stderr}"));
+    assert_eq!(error_line.matches(&os_error).count(), 1, "{error_line}");
+    assert!(!blocker.join("state").exists());
+}

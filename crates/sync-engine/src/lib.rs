@@ -97,5 +97,6 @@ pub use keys::{
 
 pub use ledger::{
     ItemFailure, ItemPhase, Lease, LeaseRecord, Ledger, LedgerError, LedgerKind, LedgerOptions,
+    LedgerProbe,
     RunCounts, RunFailure, RunId, RunOutcome, RunRecord, RunStatus, RunTrigger,
 };
