@@ -122,6 +122,11 @@ impl Core {
         }
     }
 
+    /// A transport failure on `endpoint` as the variant an operator acts on.
+    pub(crate) fn transport_error(&self, endpoint: &str, source: TransportError) -> ConfluenceError {
+        ConfluenceError::from_transport(self.instance_type, &self.instance, endpoint, source)
+    }
+
     /// One authorised GET; the final 2xx response.
     pub(crate) async fn get(&self, url: Url) -> Result<Response, ConfluenceError> {
         self.get_with(url, HeaderMap::new(), self.auth.as_ref())
@@ -138,7 +143,7 @@ impl Core {
         self.transport
             .get(url, headers, auth)
             .await
-            .map_err(|e| ConfluenceError::from_transport(&self.instance, &endpoint, e))
+            .map_err(|e| self.transport_error(&endpoint, e))
     }
 
     /// The raw body of a GET (parsed by the caller, so every decode error names the endpoint).
@@ -148,7 +153,7 @@ impl Core {
         response
             .bytes()
             .await
-            .map_err(|e| ConfluenceError::from_transport(&self.instance, &endpoint, e))
+            .map_err(|e| self.transport_error(&endpoint, e))
     }
 
     pub(crate) async fn get_json<T: DeserializeOwned>(

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use confluence_client::{ConfluenceApi, ConfluenceError};
+use confluence_client::{ConfluenceApi, ConfluenceError, InstanceType};
 use sync_engine::LedgerProbe;
 
 use crate::config::{DaemonConfig, Env};
@@ -164,7 +164,10 @@ async fn check_tenant(
             ),
             Err(e @ ConfluenceError::Forbidden { .. }) => report.fail(
                 format!("{name}: {e}"),
-                "grant the app or user read access to the spaces to sync",
+                match confluence.instance_type() {
+                    InstanceType::Cloud => "grant the app the read scopes and the service account View on the spaces to sync",
+                    InstanceType::DataCenter => "give the connector's Data Center account Can use and View on the spaces to sync (and an oauth_2lo client the READ scope)",
+                },
             ),
             Err(e) => report.fail(
                 format!("{name}: CQL search failed: {e}"),

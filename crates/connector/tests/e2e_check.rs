@@ -4,6 +4,7 @@
 
 mod support;
 
+use sandbox::common::FaultRule;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -231,4 +232,70 @@ async fn check_fails_where_sync_would_on_a_state_directory_that_cannot_be_create
         .unwrap_or_else(|| panic!("no error line in\n{stderr}"));
     assert_eq!(error_line.matches(&os_error).count(), 1, "{error_line}");
     assert!(!blocker.join("state").exists());
+}
+
+/// A 403 names what the flavour's administrator grants: Data Center permissions for a Data
+/// Center tenant (not the Cloud OAuth scopes), Cloud scopes for a Cloud tenant.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_403_on_data_center_names_data_center_permissions_not_cloud_scopes() {
+    let sandbox = spawn_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let unique = cluster_local(&sandbox);
+    let dc_root = seed_root(&sandbox, "dc");
+    let cloud_root = seed_root(&sandbox, "cloud");
+    let config = write_config(
+        dir.path(),
+        free_port(),
+        "warn",
+        &[
+            dc_tenant(
+                &sandbox,
+                "dc",
+                &dc_root,
+                "{ mode: pat, token: sandbox-pat }",
+                &unique,
+            ),
+            cloud_tenant(
+                &sandbox,
+                "cloudy",
+                &cloud_root,
+                "sandbox-client-secret",
+                &unique,
+            ),
+        ],
+    );
+    for service in ["dc", "cloud"] {
+        sandbox
+            .faults
+            .add_rule(FaultRule::error(service, 403, 1.0).on_route("content/search"));
+    }
+
+    let out = run(Some(&config), &["check"], &[]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(prefix) && l.contains("403"))
+            .unwrap_or_else(|| panic!("no 403 line for {prefix} in\n{stdout}"))
+            .to_owned()
+    };
+    let dc = line("✗ dc:");
+    assert!(dc.contains("Can use") && dc.contains("View on the space"), "{dc}");
+    assert!(!dc.contains(":confluence"), "Cloud scopes in the DC hint: {dc}");
+    let cloud = line("✗ cloudy:");
+    assert!(cloud.contains("read:page"), "{cloud}");
+
+    let out = run(Some(&config), &["sync", "--json"], &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dc = json["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tenant"] == "dc")
+        .unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(dc.contains("Can use") && !dc.contains(":confluence"), "{dc}");
 }
