@@ -84,7 +84,10 @@ pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
         Ok(client) => client,
         Err(e) => {
             report.fail(
-                format!("building the connectivity probe: {}", crate::cli::error_text(&e)),
+                format!(
+                    "building the connectivity probe: {}",
+                    crate::cli::error_text(&e)
+                ),
                 "check extra_ca_bundle_path and the proxy settings",
             );
             return exit(&report);

@@ -213,10 +213,14 @@ mod tests {
     fn error_text_says_each_cause_once() {
         let os = std::io::Error::from_raw_os_error(20);
         let os_text = os.to_string();
-        let error = anyhow::Error::new(CreateDirectory { source: os }).context("opening the ledger");
+        let error =
+            anyhow::Error::new(CreateDirectory { source: os }).context("opening the ledger");
         let text = error_text(&error);
         assert_eq!(text.matches(&os_text).count(), 1, "{text}");
-        assert!(text.starts_with("opening the ledger: cannot create the directory /x"), "{text}");
+        assert!(
+            text.starts_with("opening the ledger: cannot create the directory /x"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -221,7 +221,10 @@ async fn check_fails_where_sync_would_on_a_state_directory_that_cannot_be_create
         .find(|l| l.starts_with("✗ state ledger"))
         .unwrap_or_else(|| panic!("no failed ledger line in\n{stdout}"));
     assert_eq!(ledger_line.matches(&os_error).count(), 1, "{ledger_line}");
-    assert!(stdout.contains("✓ dc: Confluence token obtained"), "{stdout}");
+    assert!(
+        stdout.contains("✓ dc: Confluence token obtained"),
+        "{stdout}"
+    );
 
     let synced = run(Some(&config), &["sync"], &[]).await;
     let stderr = text(&synced.stderr);
@@ -281,8 +284,14 @@ async fn a_403_on_data_center_names_data_center_permissions_not_cloud_scopes() {
             .to_owned()
     };
     let dc = line("✗ dc:");
-    assert!(dc.contains("Can use") && dc.contains("View on the space"), "{dc}");
-    assert!(!dc.contains(":confluence"), "Cloud scopes in the DC hint: {dc}");
+    assert!(
+        dc.contains("Can use") && dc.contains("View on the space"),
+        "{dc}"
+    );
+    assert!(
+        !dc.contains(":confluence"),
+        "Cloud scopes in the DC hint: {dc}"
+    );
     let cloud = line("✗ cloudy:");
     assert!(cloud.contains("read:page"), "{cloud}");
 
@@ -297,5 +306,8 @@ async fn a_403_on_data_center_names_data_center_permissions_not_cloud_scopes() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(dc.contains("Can use") && !dc.contains(":confluence"), "{dc}");
+    assert!(
+        dc.contains("Can use") && !dc.contains(":confluence"),
+        "{dc}"
+    );
 }

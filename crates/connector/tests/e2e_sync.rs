@@ -169,8 +169,14 @@ async fn sync_json_prints_the_error_as_json_when_the_ledger_is_locked() {
     assert_eq!(json["dryRun"], false);
     assert_eq!(json["tenants"], serde_json::json!([]));
     let error = json["error"].as_str().unwrap();
-    assert!(error.contains("already in use by another process"), "{error}");
-    assert!(sandbox.requests.count_service("dc") == 0, "the run started anyway");
+    assert!(
+        error.contains("already in use by another process"),
+        "{error}"
+    );
+    assert!(
+        sandbox.requests.count_service("dc") == 0,
+        "the run started anyway"
+    );
 
     // A usage error too: the exit status stays 2.
     let out = run(Some(&config), &["sync", "--json", "--tenant", "nope"], &[]).await;
@@ -182,6 +188,9 @@ async fn sync_json_prints_the_error_as_json_when_the_ledger_is_locked() {
     let out = run(Some(&missing), &["sync", "--json"], &[]).await;
     let json = summary(&out);
     assert_eq!(out.status.code(), Some(2), "{json}");
-    assert!(json["error"].as_str().unwrap().contains("missing.yaml"), "{json}");
+    assert!(
+        json["error"].as_str().unwrap().contains("missing.yaml"),
+        "{json}"
+    );
     holder.close().await;
 }
