@@ -284,8 +284,14 @@ mod tests {
             .to_string()
         };
         let dc = forbidden(InstanceType::DataCenter);
-        assert!(dc.contains("Can use") && dc.contains("View on the space"), "{dc}");
-        assert!(!dc.contains(":confluence"), "Cloud scopes in a DC hint: {dc}");
+        assert!(
+            dc.contains("Can use") && dc.contains("View on the space"),
+            "{dc}"
+        );
+        assert!(
+            !dc.contains(":confluence"),
+            "Cloud scopes in a DC hint: {dc}"
+        );
         let cloud = forbidden(InstanceType::Cloud);
         assert!(cloud.contains("read:page"), "{cloud}");
         assert!(!cloud.contains("Can use"), "{cloud}");

@@ -135,7 +135,10 @@ async fn probe_tells_what_open_would_meet_without_writing() {
         Ledger::probe(url, LedgerOptions::default()).await.unwrap(),
         LedgerProbe::NotCreatedYet { path: path.clone() }
     );
-    assert!(!dir.path().join("sub").exists(), "the probe created the directory");
+    assert!(
+        !dir.path().join("sub").exists(),
+        "the probe created the directory"
+    );
 
     let writer = Ledger::open(url, LedgerOptions::default()).await.unwrap();
     assert_eq!(

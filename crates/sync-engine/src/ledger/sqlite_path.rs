@@ -122,7 +122,10 @@ mod tests {
     fn a_missing_directory_under_a_writable_one_is_fine() {
         let dir = tempfile::tempdir().unwrap();
         check_writable(&dir.path().join("a/b/ledger.db")).unwrap();
-        assert!(!dir.path().join("a").exists(), "the check created something");
+        assert!(
+            !dir.path().join("a").exists(),
+            "the check created something"
+        );
     }
 
     #[test]
@@ -135,7 +138,9 @@ mod tests {
         let created = prepare(&path).unwrap_err();
         assert_eq!(checked.to_string(), created.to_string());
         assert!(
-            checked.to_string().contains("Not a directory (os error 20)"),
+            checked
+                .to_string()
+                .contains("Not a directory (os error 20)"),
             "{checked}"
         );
     }
