@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandbox::common::{FaultRule, RateLimit};
-use sandbox::confluence::{Dataset, GenerateSpec};
+use sandbox::confluence::{CloudSearchNextLink, Dataset, GenerateSpec};
 use sandbox::{spawn, SandboxConfig};
 
 #[derive(Debug, Parser)]
@@ -71,6 +71,10 @@ struct ServeArgs {
     /// Lifetime of Confluence OAuth tokens, seconds.
     #[arg(long, default_value_t = 3600)]
     token_ttl_secs: u64,
+    /// Shape of Cloud search `_links.next`: `as-cloud` (no `/wiki`, no `expand`) or
+    /// `wiki-with-expand`.
+    #[arg(long, default_value = "as-cloud", value_name = "SHAPE")]
+    cloud_search_next_link: CloudSearchNextLink,
     /// Added latency per service: SERVICE=MILLIS (repeatable; SERVICE may be `*`).
     #[arg(long = "latency", value_name = "SERVICE=MS")]
     latency: Vec<String>,
@@ -107,6 +111,7 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
     }
     config.confluence.dc_context_path = args.dc_context_path.clone();
     config.confluence.token_ttl = Duration::from_secs(args.token_ttl_secs);
+    config.confluence.cloud_search_next_link = args.cloud_search_next_link;
     config.faults.seed = args.fault_seed;
     for raw in &args.latency {
         let (service, ms) = split_kv(raw)?;

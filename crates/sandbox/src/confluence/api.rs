@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::cql::{self, Field};
 use super::model::{Content, ContentType};
 use super::render::{sorted_attachments, Expand, View};
-use super::sim::{ConfluenceSim, Flavour};
+use super::sim::{CloudSearchNextLink, ConfluenceSim, Flavour};
 use super::web::{decode_cursor, encode_cursor, query_string, v1_error, v2_error, Params};
 
 fn bad_request(message: &str) -> Response {
@@ -109,10 +109,12 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
     let page = &page[..page.len().min(limit)];
     let results: Vec<Value> = page.iter().map(|c| view.content_v1(c, &expand)).collect();
 
+    let next_link = sim.cloud_search_next_link();
     let path = match flavour {
-        Flavour::Cloud if sim.config().cloud_next_links_without_wiki => "/rest/api/content/search",
-        Flavour::Cloud => "/wiki/rest/api/content/search",
-        Flavour::DataCenter => "/rest/api/content/search",
+        Flavour::Cloud if next_link == CloudSearchNextLink::WikiWithExpand => {
+            "/wiki/rest/api/content/search"
+        }
+        Flavour::Cloud | Flavour::DataCenter => "/rest/api/content/search",
     };
     let mut pairs: Vec<(&str, String)> = Vec::new();
     let mut links = serde_json::Map::new();
@@ -127,10 +129,13 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
                     "cursor",
                     encode_cursor("search", limit, last, start + page.len()),
                 ));
-                if !expand_list.is_empty() {
+                if next_link == CloudSearchNextLink::WikiWithExpand && !expand_list.is_empty() {
                     pairs.push(("expand", expand_list.join(",")));
                 }
                 pairs.push(("limit", limit.to_string()));
+                if next_link == CloudSearchNextLink::AsCloud {
+                    pairs.push(("start", (start + page.len()).to_string()));
+                }
                 pairs.push(("cql", query.to_owned()));
                 query_string(&pairs)
             }
@@ -155,8 +160,6 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
         "start": start,
         "limit": limit,
         "size": page.len(),
-        "cqlQuery": query,
-        "searchDuration": 3,
         "_links": links,
     }))
     .into_response()

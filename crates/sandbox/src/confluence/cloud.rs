@@ -14,7 +14,7 @@ use super::api;
 use super::media::signed_media_url;
 use super::model::ContentType;
 use super::sim::{ConfluenceSim, Flavour};
-use super::web::{v1_error, Params};
+use super::web::{gateway_error, v1_error, Params};
 
 const WIKI: &str = "/ex/confluence/{cloud_id}/wiki";
 
@@ -85,7 +85,7 @@ pub(crate) fn site_router() -> Router {
 async fn require_token(State(sim): State<ConfluenceSim>, request: Request, next: Next) -> Response {
     let expected = format!("/ex/confluence/{}/", sim.config().cloud_id);
     if !request.uri().path().starts_with(&expected) {
-        return v1_error(StatusCode::NOT_FOUND, "Unknown cloud id");
+        return gateway_error(StatusCode::NOT_FOUND, "Unknown cloud id");
     }
     let token = request
         .headers()
@@ -94,11 +94,8 @@ async fn require_token(State(sim): State<ConfluenceSim>, request: Request, next:
         .and_then(|v| v.strip_prefix("Bearer "));
     match token {
         Some(t) if sim.token_valid(t, Flavour::Cloud) => next.run(request).await,
-        Some(_) => v1_error(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized; token invalid or expired",
-        ),
-        None => v1_error(StatusCode::UNAUTHORIZED, "Unauthorized; no bearer token"),
+        // The gateway says no more than this, whether the token is missing, unknown or expired.
+        _ => gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized"),
     }
 }
 

@@ -25,8 +25,8 @@ pub use model::{
     SpaceType,
 };
 pub use sim::{
-    AttachmentUpdate, ConfluenceConfig, ConfluenceSim, ConfluenceUrls, ContentEdit, ContentMove,
-    Limits, MutationError,
+    AttachmentUpdate, CloudSearchNextLink, ConfluenceConfig, ConfluenceSim, ConfluenceUrls,
+    ContentEdit, ContentMove, Limits, MutationError,
 };
 pub use tamper::{PaginationTamper, PaginationTamperRule};
 
