@@ -189,19 +189,7 @@ async fn check_fails_when_the_root_scope_belongs_to_another_instance() {
 async fn check_fails_where_sync_would_on_a_state_directory_that_cannot_be_created() {
     let sandbox = spawn_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let root = seed_root(&sandbox, "root");
-    let config = write_config(
-        dir.path(),
-        free_port(),
-        "info",
-        &[dc_tenant(
-            &sandbox,
-            "dc",
-            &root,
-            "{ mode: pat, token: sandbox-pat }",
-            &cluster_local(&sandbox),
-        )],
-    );
+    let config = one_dc_tenant_config(&sandbox, dir.path());
     // A file where a directory of the state path has to go: not even root can create it.
     let blocker = dir.path().join("not-a-directory");
     std::fs::write(&blocker, b"").unwrap();

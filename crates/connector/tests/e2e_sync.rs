@@ -141,19 +141,7 @@ async fn sync_exits_1_when_a_tenant_fails_and_still_runs_the_others() {
 async fn sync_json_prints_the_error_as_json_when_the_ledger_is_locked() {
     let sandbox = spawn_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let root = seed_root(&sandbox, "root");
-    let config = write_config(
-        dir.path(),
-        free_port(),
-        "info",
-        &[dc_tenant(
-            &sandbox,
-            "dc",
-            &root,
-            "{ mode: pat, token: sandbox-pat }",
-            &cluster_local(&sandbox),
-        )],
-    );
+    let config = one_dc_tenant_config(&sandbox, dir.path());
     // Another writer (as a running daemon would) holds the SQLite ledger.
     let holder = Ledger::open(
         dir.path().join("state.db").to_str().unwrap(),

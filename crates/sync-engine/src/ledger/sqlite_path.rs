@@ -128,33 +128,22 @@ mod tests {
         );
     }
 
+    /// A file in the way, below the directory (`Not a directory`) or as the directory itself
+    /// (`File exists`): the check fails with the very error creating the directory would give.
     #[test]
     fn a_file_in_the_way_fails_with_the_os_error_create_dir_all_gives() {
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, b"").unwrap();
-        let path = blocker.join("sub/ledger.db");
-        let checked = check_writable(&path).unwrap_err();
-        let created = prepare(&path).unwrap_err();
-        assert_eq!(checked.to_string(), created.to_string());
-        assert!(
-            checked
-                .to_string()
-                .contains("Not a directory (os error 20)"),
-            "{checked}"
-        );
-    }
-
-    #[test]
-    fn a_file_where_the_directory_goes_fails_as_create_dir_all_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let blocker = dir.path().join("file");
-        std::fs::write(&blocker, b"").unwrap();
-        let path = blocker.join("ledger.db");
-        assert_eq!(
-            check_writable(&path).unwrap_err().to_string(),
-            prepare(&path).unwrap_err().to_string()
-        );
+        for (path, os_error) in [
+            (blocker.join("sub/ledger.db"), 20),
+            (blocker.join("ledger.db"), 17),
+        ] {
+            let checked = check_writable(&path).unwrap_err().to_string();
+            assert_eq!(checked, prepare(&path).unwrap_err().to_string());
+            let expected = io::Error::from_raw_os_error(os_error).to_string();
+            assert!(checked.contains(&expected), "{checked}");
+        }
     }
 
     #[test]
