@@ -253,6 +253,15 @@ impl Core {
         }
     }
 
+    /// A transport failure on `endpoint` as the variant an operator acts on.
+    pub(crate) fn transport_error(
+        &self,
+        endpoint: &str,
+        source: TransportError,
+    ) -> ConfluenceError {
+        ConfluenceError::from_transport(self.instance_type, &self.instance, endpoint, source)
+    }
+
     /// One authorised GET; the final 2xx response.
     pub(crate) async fn get(&self, url: Url) -> Result<Response, ConfluenceError> {
         self.get_with(url, HeaderMap::new(), self.auth.as_ref())
@@ -269,7 +278,7 @@ impl Core {
         self.transport
             .get(url, headers, auth)
             .await
-            .map_err(|e| ConfluenceError::from_transport(&self.instance, &endpoint, e))
+            .map_err(|e| self.transport_error(&endpoint, e))
     }
 
     /// The raw body of a GET (parsed by the caller, so every decode error names the endpoint).
@@ -279,7 +288,7 @@ impl Core {
         response
             .bytes()
             .await
-            .map_err(|e| ConfluenceError::from_transport(&self.instance, &endpoint, e))
+            .map_err(|e| self.transport_error(&endpoint, e))
     }
 
     pub(crate) async fn get_json<T: DeserializeOwned>(
@@ -309,6 +318,7 @@ impl Core {
         first: Url,
     ) -> Result<Vec<L::Item>, ConfluenceError> {
         let endpoint = endpoint_of(&first);
+        let first_expand = expand_of(&first);
         let mut guard = LinkGuard::new(&first, self.page_cap);
         let mut url = first;
         let mut items = Vec::new();
@@ -340,7 +350,7 @@ impl Core {
                 break;
             };
             url = match self.instance_type {
-                InstanceType::Cloud => self.resolve_next(&next)?,
+                InstanceType::Cloud => with_expansions_of(&first_expand, self.resolve_next(&next)?),
                 InstanceType::DataCenter if fresh == 0 => {
                     tracing::debug!(
                         endpoint = %endpoint,
@@ -391,6 +401,33 @@ impl Core {
             PAGE_EXPAND.to_owned()
         }
     }
+}
+
+/// The `expand` parameter of a request, as sent.
+fn expand_of(url: &Url) -> Option<String> {
+    url.query_pairs()
+        .find(|(name, _)| name == "expand")
+        .map(|(_, value)| value.into_owned())
+}
+
+/// `next` with the listing's expansions when the server left them out. Cloud's search links
+/// carry `next`, `cursor`, `limit`, `start` and `cql` only (other connectors re-send their own
+/// parameters for that reason; docs/sandbox.md); followed as given, every page after the first
+/// would come back without labels, versions, spaces or bodies. A link that names its own
+/// `expand` is left alone.
+fn with_expansions_of(expand: &Option<String>, mut next: Url) -> Url {
+    if let Some(expand) = expand {
+        if expand_of(&next).is_none() {
+            // Spelled as in the first request (commas unescaped), so every page asks alike.
+            let expand = crate::urls::encode_component(expand).replace("%2C", ",");
+            let query = match next.query() {
+                Some(query) if !query.is_empty() => format!("{query}&expand={expand}"),
+                _ => format!("expand={expand}"),
+            };
+            next.set_query(Some(&query));
+        }
+    }
+    next
 }
 
 /// Dedupes by page id, first occurrence wins, order kept.
@@ -627,6 +664,28 @@ mod tests {
             )
             .unwrap();
         insta::assert_snapshot!(url.as_str(), @"https://dc.acme.com/confluence/rest/api/content/search?cql=ancestor%20IN%20(10%2C20)%20AND%20type%20!%3D%20attachment&expand=metadata.labels,version,space,children.attachment,children.attachment.version,children.attachment.extensions&limit=100");
+    }
+
+    #[test]
+    fn a_next_link_without_expand_gets_the_listing_s_expansions_back() {
+        let first = Url::parse(
+            "https://gw/ex/confluence/c/wiki/rest/api/content/search?cql=x&expand=metadata.labels,version,space&limit=100",
+        )
+        .unwrap();
+        let expand = expand_of(&first);
+        let bare = Url::parse(
+            "https://gw/ex/confluence/c/wiki/rest/api/content/search?next=true&cursor=abc&limit=100&start=100&cql=x",
+        )
+        .unwrap();
+        assert_eq!(
+            with_expansions_of(&expand, bare).as_str(),
+            "https://gw/ex/confluence/c/wiki/rest/api/content/search?next=true&cursor=abc&limit=100&start=100&cql=x&expand=metadata.labels,version,space"
+        );
+        // A link with its own `expand` keeps it; a listing without expansions adds none.
+        let own = Url::parse("https://gw/x?cursor=abc&expand=version").unwrap();
+        assert_eq!(with_expansions_of(&expand, own.clone()), own);
+        let bare = Url::parse("https://gw/x?cursor=abc").unwrap();
+        assert_eq!(with_expansions_of(&None, bare.clone()), bare);
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl ConfluenceApi for DataCenterClient {
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| ConfluenceError::from_transport(&self.core.instance, &endpoint, e))?;
+            .map_err(|e| self.core.transport_error(&endpoint, e))?;
         Ok(InstanceId {
             instance_type: InstanceType::DataCenter,
             id: wire::manifest_id(&bytes, &endpoint)?,

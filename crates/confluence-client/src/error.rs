@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use http_transport::{AuthError, PaginationError, TransportError};
 
+use crate::model::InstanceType;
+
 /// One invalid configuration field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
@@ -16,6 +18,25 @@ pub struct ConfigProblem {
 impl std::fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// What an operator grants after a 403, in the flavour's own terms.
+fn forbidden_fix(instance_type: InstanceType) -> &'static str {
+    match instance_type {
+        InstanceType::Cloud => {
+            "grant the app or user read access (search:confluence plus the granular \
+             read:page/attachment/space/label:confluence scopes; see \
+             docs/operator/authentication.md)"
+        }
+        InstanceType::DataCenter => {
+            "the account the credentials belong to (the token's or password's user; for oauth_2lo \
+             the service account or the incoming application link's user) needs the Can use \
+             global permission (without it Data Center answers \"Current user not permitted to \
+             use Confluence\") and View on the space, and an oauth_2lo client the READ scope; an \
+             admin may also have blocked this endpoint (see docs/operator/authentication.md, \
+             Confluence Data Center)"
+        }
     }
 }
 
@@ -66,10 +87,12 @@ pub enum ConfluenceError {
         source: Box<TransportError>,
     },
 
-    /// 403: the credentials work but lack a permission or OAuth scope.
-    #[error("{instance} refused access to {endpoint} (403): grant the app or user read access (Cloud: search:confluence plus the granular read:page/attachment/space/label:confluence scopes; see docs/operator/authentication.md)")]
+    /// 403: the credentials work but lack a permission or OAuth scope. The fix differs by
+    /// flavour: Cloud grants OAuth scopes to the app, Data Center permissions to a user.
+    #[error("{instance} refused access to {endpoint} (403): {}", forbidden_fix(*.instance_type))]
     Forbidden {
         instance: String,
+        instance_type: InstanceType,
         endpoint: String,
         #[source]
         source: Box<TransportError>,
@@ -132,7 +155,12 @@ pub enum ConfluenceError {
 
 impl ConfluenceError {
     /// Sorts a transport error into the variant an operator acts on.
-    pub(crate) fn from_transport(instance: &str, endpoint: &str, source: TransportError) -> Self {
+    pub(crate) fn from_transport(
+        instance_type: InstanceType,
+        instance: &str,
+        endpoint: &str,
+        source: TransportError,
+    ) -> Self {
         let instance = instance.to_owned();
         let endpoint = endpoint.to_owned();
         let status = source.status().map(|s| s.as_u16());
@@ -192,6 +220,7 @@ impl ConfluenceError {
                 },
                 Some(403) => Self::Forbidden {
                     instance,
+                    instance_type,
                     endpoint,
                     source,
                 },
@@ -238,6 +267,7 @@ mod tests {
     #[test]
     fn gone_names_the_endpoint() {
         let err = ConfluenceError::from_transport(
+            InstanceType::Cloud,
             "Confluence Cloud site https://x.atlassian.net",
             "/ex/confluence/c/wiki/rest/api/space",
             TransportError::Gone {
@@ -257,14 +287,14 @@ mod tests {
             body: String::new(),
         };
         assert!(matches!(
-            ConfluenceError::from_transport("i", "e", status(401)),
+            ConfluenceError::from_transport(InstanceType::Cloud, "i", "e", status(401)),
             ConfluenceError::Unauthorized { .. }
         ));
         assert!(matches!(
-            ConfluenceError::from_transport("i", "e", status(403)),
+            ConfluenceError::from_transport(InstanceType::Cloud, "i", "e", status(403)),
             ConfluenceError::Forbidden { .. }
         ));
-        let not_found = ConfluenceError::from_transport("i", "e", status(404));
+        let not_found = ConfluenceError::from_transport(InstanceType::Cloud, "i", "e", status(404));
         assert!(matches!(not_found, ConfluenceError::Transport { .. }));
         assert_eq!(not_found.status(), Some(404));
         assert!(not_found.is_not_found());
@@ -273,6 +303,7 @@ mod tests {
     #[test]
     fn a_scope_mismatch_names_the_scope_to_add() {
         let err = ConfluenceError::from_transport(
+            InstanceType::Cloud,
             "Confluence Cloud site https://x.atlassian.net",
             "/ex/confluence/c/wiki/api/v2/pages/100/attachments",
             TransportError::ScopeMismatch {
@@ -287,6 +318,35 @@ mod tests {
         assert!(text.contains("attachment listings"), "{text}");
         assert!(!text.contains("credentials"), "{text}");
         assert_eq!(err.status(), Some(401));
+    }
+
+    #[test]
+    fn a_403_names_the_flavour_s_own_permissions() {
+        let forbidden = |instance_type| {
+            ConfluenceError::from_transport(
+                instance_type,
+                "i",
+                "/rest/api/content/search",
+                TransportError::Status {
+                    url: "u".into(),
+                    status: StatusCode::FORBIDDEN,
+                    body: String::new(),
+                },
+            )
+            .to_string()
+        };
+        let dc = forbidden(InstanceType::DataCenter);
+        assert!(
+            dc.contains("Can use") && dc.contains("View on the space"),
+            "{dc}"
+        );
+        assert!(
+            !dc.contains(":confluence"),
+            "Cloud scopes in a DC hint: {dc}"
+        );
+        let cloud = forbidden(InstanceType::Cloud);
+        assert!(cloud.contains("read:page"), "{cloud}");
+        assert!(!cloud.contains("Can use"), "{cloud}");
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use confluence_client::{ConfluenceApi, ConfluenceError};
+use confluence_client::{ConfluenceApi, ConfluenceError, InstanceType};
+use sync_engine::LedgerProbe;
 
 use crate::config::{DaemonConfig, Env};
 use crate::metrics::Metrics;
@@ -71,7 +72,7 @@ pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
         Ok(t) => t,
         Err(e) => {
             report.fail(
-                format!("building the clients: {e:#}"),
+                format!("building the clients: {}", crate::cli::error_text(&e)),
                 "correct the tenant's URLs and credentials",
             );
             return exit(&report);
@@ -83,7 +84,10 @@ pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
         Ok(client) => client,
         Err(e) => {
             report.fail(
-                format!("building the connectivity probe: {e:#}"),
+                format!(
+                    "building the connectivity probe: {}",
+                    crate::cli::error_text(&e)
+                ),
                 "check extra_ca_bundle_path and the proxy settings",
             );
             return exit(&report);
@@ -104,26 +108,25 @@ fn exit(report: &Report) -> ExitCode {
     }
 }
 
+/// The same location rules `sync` and `run` apply when they open the ledger, so a state path
+/// they could not use fails here too.
 async fn check_ledger(daemon: &DaemonConfig, report: &mut Report) {
-    if crate::daemon::sqlite_file_missing(daemon) {
-        report
-            .ok("state ledger: the SQLite file does not exist yet and is created on the first run");
-        return;
-    }
-    match crate::daemon::open_ledger(daemon, true).await {
-        Ok(ledger) => match ledger.ping().await {
-            Ok(()) => {
-                report.ok(format!("state ledger reachable ({})", ledger.kind()));
-                ledger.close().await;
+    match crate::daemon::probe_ledger(daemon).await {
+        Ok(LedgerProbe::NotCreatedYet { path }) => report.ok(format!(
+            "state ledger: {} does not exist yet and can be created on the first run",
+            path.display()
+        )),
+        Ok(LedgerProbe::Reachable { kind, in_use }) => report.ok(format!(
+            "state ledger reachable ({kind}){}",
+            if in_use {
+                "; in use by a running process, so `sync` can only run once that one stops"
+            } else {
+                ""
             }
-            Err(e) => report.fail(
-                format!("state ledger: {e}"),
-                "check state.url and that the database is up",
-            ),
-        },
+        )),
         Err(e) => report.fail(
-            format!("state ledger: {e:#}"),
-            "check state.url, the database's reachability and credentials",
+            format!("state ledger (state.url): {e}"),
+            "check state.url: the directory of a SQLite file must exist or be creatable and be writable by this user; a PostgreSQL database must be up and accept the credentials",
         ),
     }
 }
@@ -168,7 +171,10 @@ async fn check_tenant(
             ),
             Err(e @ ConfluenceError::Forbidden { .. }) => report.fail(
                 format!("{name}: {e}"),
-                "grant the app or user read access to the spaces to sync",
+                match confluence.instance_type() {
+                    InstanceType::Cloud => "grant the app the read scopes and the service account View on the spaces to sync",
+                    InstanceType::DataCenter => "give the connector's Data Center account Can use and View on the spaces to sync (and an oauth_2lo client the READ scope)",
+                },
             ),
             Err(e) => report.fail(
                 format!("{name}: CQL search failed: {e}"),

@@ -91,9 +91,25 @@ async fn dispatch(cli: Cli) -> ExitCode {
             tenant,
             dry_run,
             json,
-        } => match load(cli.config.as_deref()) {
-            Ok(loaded) => crate::sync_cmd::run(loaded, tenant, dry_run, json).await,
-            Err(code) => code,
+        } => match DaemonConfig::load(cli.config.as_deref(), &Env::from_process()) {
+            Ok(loaded) => {
+                start_logging(&loaded);
+                crate::sync_cmd::run(loaded, tenant, dry_run, json).await
+            }
+            Err(errors) => {
+                let code = config_failed(&errors);
+                if json {
+                    let problems: Vec<String> =
+                        errors.errors().iter().map(ToString::to_string).collect();
+                    let message = format!(
+                        "the configuration has {} problem(s): {}",
+                        errors.len(),
+                        problems.join("; ")
+                    );
+                    crate::sync_cmd::print_not_started_json(&message, dry_run);
+                }
+                code
+            }
         },
         Command::Check => crate::check::run(cli.config.as_deref()).await,
         Command::Status { json, limit } => {
@@ -112,11 +128,30 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "stopped on an error");
-            eprintln!("error: {e:#}");
+            let text = error_text(&e);
+            tracing::error!(error = %text, "stopped on an error");
+            eprintln!("error: {text}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each said once. The library errors end their own
+/// message with their source (`cannot create the directory …: Not a directory (os error 20)`),
+/// so anyhow's `{:#}`, which appends every source again, would print the OS error twice.
+pub(crate) fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 pub(crate) fn init_logging(daemon: &DaemonConfig) {
@@ -144,16 +179,53 @@ fn config_failed(errors: &crate::config::ConfigErrors) -> ExitCode {
     ExitCode::from(EXIT_CONFIG)
 }
 
+/// Sets logging up from the config and logs its warnings.
+fn start_logging(loaded: &LoadedConfig) {
+    init_logging(&loaded.daemon);
+    for w in &loaded.warnings {
+        tracing::warn!(file = %w.file, field = %w.field, "{}", w.message);
+    }
+}
+
 /// Loads the config and sets logging up from it; on failure prints every problem.
 fn load(path: Option<&std::path::Path>) -> Result<LoadedConfig, ExitCode> {
     match DaemonConfig::load(path, &Env::from_process()) {
         Ok(loaded) => {
-            init_logging(&loaded.daemon);
-            for w in &loaded.warnings {
-                tracing::warn!(file = %w.file, field = %w.field, "{}", w.message);
-            }
+            start_logging(&loaded);
             Ok(loaded)
         }
         Err(errors) => Err(config_failed(&errors)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot create the directory /x for the SQLite ledger: {source}")]
+    struct CreateDirectory {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn error_text_says_each_cause_once() {
+        let os = std::io::Error::from_raw_os_error(20);
+        let os_text = os.to_string();
+        let error =
+            anyhow::Error::new(CreateDirectory { source: os }).context("opening the ledger");
+        let text = error_text(&error);
+        assert_eq!(text.matches(&os_text).count(), 1, "{text}");
+        assert!(
+            text.starts_with("opening the ledger: cannot create the directory /x"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn error_text_keeps_causes_the_message_does_not_repeat() {
+        let error = anyhow::anyhow!("disk full").context("writing the run");
+        assert_eq!(error_text(&error), "writing the run: disk full");
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use sync_engine::{Ledger, LedgerOptions};
+use sync_engine::{Ledger, LedgerError, LedgerOptions, LedgerProbe};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -25,17 +25,33 @@ use crate::tenants::{self, TenantRuntime};
 const FILE_POLL: Duration = Duration::from_secs(3);
 
 pub(crate) async fn open_ledger(daemon: &DaemonConfig, read_only: bool) -> anyhow::Result<Ledger> {
-    let mut options = LedgerOptions::default();
+    let mut options = ledger_options(daemon);
     if read_only {
         options = options.read_only();
-    }
-    // Under `conceal`, what a service quoted in an error is masked in the ledger as in the logs.
-    if daemon.log.diagnostics_data_policy == DiagnosticsDataPolicy::Conceal {
-        options = options.with_error_filter(crate::telemetry::conceal_error_text);
     }
     Ledger::open(daemon.state.url.expose_secret(), options)
         .await
         .context("opening the state ledger (state.url)")
+}
+
+/// What `check` reports about the ledger: the same location rules as [`open_ledger`], no writes.
+pub(crate) async fn probe_ledger(daemon: &DaemonConfig) -> Result<LedgerProbe, LedgerError> {
+    Ledger::probe(daemon.state.url.expose_secret(), ledger_options(daemon)).await
+}
+
+/// Whether the ledger has been created yet (false: a SQLite file nothing has written).
+pub(crate) fn ledger_exists(daemon: &DaemonConfig) -> anyhow::Result<bool> {
+    Ledger::exists(daemon.state.url.expose_secret()).context("reading state.url")
+}
+
+fn ledger_options(daemon: &DaemonConfig) -> LedgerOptions {
+    let options = LedgerOptions::default();
+    // Under `conceal`, what a service quoted in an error is masked in the ledger as in the logs.
+    if daemon.log.diagnostics_data_policy == DiagnosticsDataPolicy::Conceal {
+        options.with_error_filter(crate::telemetry::conceal_error_text)
+    } else {
+        options
+    }
 }
 
 /// `systemctl status` shows how many tenants are scheduled.
@@ -49,16 +65,6 @@ fn systemd_notify(what: &str, result: std::io::Result<()>) {
     if let Err(e) = result {
         tracing::warn!(error = %e, "Could not send {what} to systemd");
     }
-}
-
-/// Whether the state is a SQLite file that does not exist yet (nothing has run here).
-pub(crate) fn sqlite_file_missing(daemon: &DaemonConfig) -> bool {
-    let url = daemon.state.url.expose_secret();
-    daemon.state.backend == crate::config::StateBackend::Sqlite
-        && url
-            .strip_prefix("sqlite://")
-            .or_else(|| (!url.contains("://")).then_some(url))
-            .is_some_and(|path| path != ":memory:" && !Path::new(path).exists())
 }
 
 /// Seeds the metrics of a tenant set and forgets tenants no longer in it.
@@ -317,7 +323,7 @@ fn reload(config_path: Option<&Path>, reason: &str, state: &AppState, loops: &mu
         Ok(built) => Arc::new(keep_unchanged(built, &state.tenants())),
         Err(e) => {
             tracing::error!(
-                error = format!("{e:#}"),
+                error = crate::cli::error_text(&e),
                 "Reload rejected; keeping the current tenants"
             );
             return;

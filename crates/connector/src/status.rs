@@ -16,7 +16,7 @@ pub(crate) async fn run(
     json_output: bool,
     per_tenant: u32,
 ) -> anyhow::Result<()> {
-    if crate::daemon::sqlite_file_missing(daemon) {
+    if !crate::daemon::ledger_exists(daemon)? {
         if json_output {
             println!("{}", json!({ "tenants": {} }));
         } else {

@@ -85,14 +85,50 @@ pub(crate) async fn run(
     dry_run: bool,
     json_output: bool,
 ) -> ExitCode {
+    if let Some(name) = &only {
+        if !loaded.tenants.iter().any(|t| &t.name == name) {
+            let known: Vec<_> = loaded.tenants.iter().map(|t| t.name.as_str()).collect();
+            let message = format!(
+                "no active or deleted tenant named `{name}` (known: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            );
+            return not_started(&message, dry_run, json_output, crate::cli::EXIT_CONFIG);
+        }
+    }
     match run_inner(loaded, only, dry_run, json_output).await {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "sync could not start");
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            let message = crate::cli::error_text(&e);
+            tracing::error!(error = %message, "sync could not start");
+            not_started(&message, dry_run, json_output, 1)
         }
     }
+}
+
+/// The run never started (unknown tenant, ledger in use, …): the error on stderr and, with
+/// `--json`, [`print_not_started_json`].
+fn not_started(message: &str, dry_run: bool, json_output: bool, exit: u8) -> ExitCode {
+    eprintln!("error: {message}");
+    if json_output {
+        print_not_started_json(message, dry_run);
+    }
+    ExitCode::from(exit)
+}
+
+/// A summary without tenants, so that a script reading `sync --json`'s stdout always gets one
+/// JSON document, also when the run could not start.
+pub(crate) fn print_not_started_json(message: &str, dry_run: bool) {
+    let out = json!({
+        "ok": false,
+        "dryRun": dry_run,
+        "error": message,
+        "tenants": [],
+    });
+    println!("{out:#}");
 }
 
 async fn run_inner(
@@ -102,20 +138,6 @@ async fn run_inner(
     json_output: bool,
 ) -> anyhow::Result<ExitCode> {
     let metrics = Arc::new(Metrics::new());
-    if let Some(name) = &only {
-        if !loaded.tenants.iter().any(|t| &t.name == name) {
-            let known: Vec<_> = loaded.tenants.iter().map(|t| t.name.as_str()).collect();
-            eprintln!(
-                "error: no active or deleted tenant named `{name}` (known: {})",
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            );
-            return Ok(ExitCode::from(crate::cli::EXIT_CONFIG));
-        }
-    }
     let ledger = crate::daemon::open_ledger(&loaded.daemon, false).await?;
     let mut tenant_set = tenants::build_all(&loaded, &metrics, Some(&ledger))?;
     if let Some(name) = &only {
@@ -168,6 +190,7 @@ async fn run_inner(
         let out = json!({
             "ok": !failed,
             "dryRun": dry_run,
+            "error": null,
             "tenants": summaries,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);

@@ -198,8 +198,10 @@ fn quote_start(rest: &str, quote: Quote) -> usize {
     }
 }
 
-/// Every `http(s)://` URL in `text` with its query string masked, and its last path segment
-/// when it is a download (`…/download/attachments/<page id>/<file name>`).
+/// Every `http(s)://` URL in `text` with its query string masked, its ids masked as the `*_id`
+/// fields are ([`is_id_segment`]), and its last path segment when it is a download
+/// (`…/download/attachments/<page id>/<file name>`); bare paths (`request to
+/// /rest/api/content/<page id>/child/attachment on …`) get their ids masked too.
 fn conceal_urls(text: &str) -> String {
     let mut shown = String::with_capacity(text.len());
     let mut rest = text;
@@ -208,7 +210,7 @@ fn conceal_urls(text: &str) -> String {
         .filter_map(|scheme| rest.find(scheme))
         .min()
     {
-        shown.push_str(&rest[..at]);
+        shown.push_str(&conceal_bare_paths(&rest[..at]));
         let len = rest[at..]
             .find(char::is_whitespace)
             .unwrap_or(rest.len() - at);
@@ -217,7 +219,7 @@ fn conceal_urls(text: &str) -> String {
         shown.push_str(&conceal_url(url));
         rest = &rest[at + url.len()..];
     }
-    shown.push_str(rest);
+    shown.push_str(&conceal_bare_paths(rest));
     shown
 }
 
@@ -226,17 +228,73 @@ fn conceal_url(url: &str) -> String {
         Some((path, query)) => (path, Some(query)),
         None => (url, None),
     };
-    let mut shown = match path.rsplit_once('/') {
-        Some((dir, file)) if dir.contains("/download/") && !file.is_empty() => {
-            format!("{dir}/{}", concealed(file))
-        }
-        _ => path.to_owned(),
-    };
+    // The origin (`scheme://host:port`) stays; ids live in the path.
+    let path_at = path
+        .find("://")
+        .and_then(|scheme_end| path[scheme_end + 3..].find('/').map(|i| scheme_end + 3 + i))
+        .unwrap_or(path.len());
+    let mut shown = path[..path_at].to_owned();
+    shown.push_str(&conceal_path(&path[path_at..]));
     if let Some(query) = query.filter(|q| !q.is_empty()) {
         shown.push('?');
         shown.push_str(&concealed(query));
     }
     shown
+}
+
+/// Words of free text that are absolute paths (`/rest/…`), with their ids masked.
+fn conceal_bare_paths(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    let mut word_start = true;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if word_start && c == '/' {
+            let len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let path = rest[..len].trim_end_matches([':', ',', ';', ')', '.']);
+            shown.push_str(&conceal_path(path));
+            rest = &rest[path.len()..];
+            word_start = false;
+            continue;
+        }
+        word_start = c.is_whitespace() || c == '(' || c == '"' || c == '\'';
+        shown.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    shown
+}
+
+/// A URL path with every id segment masked, and a download's file name.
+fn conceal_path(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    let is_download = path.contains("/download/");
+    segments
+        .iter()
+        .enumerate()
+        .map(|(i, segment)| {
+            let after_gateway =
+                i >= 2 && segments[i - 2] == "ex" && segments[i - 1] == "confluence";
+            let file_name = is_download && i == segments.len() - 1;
+            if !segment.is_empty() && (is_id_segment(segment) || after_gateway || file_name) {
+                concealed(segment)
+            } else {
+                (*segment).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Path segments that are ids: Confluence content and space ids (digits), attachment ids
+/// (`att<digits>`), and UUIDs (Cloud ids, Unique ids). Endpoint words (`content`, `v2`, `1.0`)
+/// are not.
+fn is_id_segment(segment: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let uuid = segment.len() == 36
+        && segment.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    digits(segment) || segment.strip_prefix("att").is_some_and(digits) || uuid
 }
 
 /// Collects an event's fields as JSON values.
@@ -632,6 +690,45 @@ pub(crate) mod tests {
         }
         let out = capture(true, DiagnosticsDataPolicy::Disclose, log);
         assert!(out.contains(PLANTED), "{out}");
+    }
+
+    #[test]
+    fn conceal_masks_ids_in_url_paths_as_it_masks_id_fields() {
+        let id = |v: &str| concealed(v);
+        let cases = [
+            (
+                "http://127.0.0.1:1/rest/api/content/2004/child/attachment?limit=25",
+                format!("http://127.0.0.1:1/rest/api/content/{}/child/attachment?{}", id("2004"), id("limit=25")),
+            ),
+            (
+                "https://api.atlassian.com/ex/confluence/0f9e8d7c-6b5a-4f3e-9d2c-1b0a9f8e7d6c/wiki/rest/api/content/2001/child/attachment/att3001/download",
+                format!(
+                    "https://api.atlassian.com/ex/confluence/{}/wiki/rest/api/content/{}/child/attachment/{}/download",
+                    id("0f9e8d7c-6b5a-4f3e-9d2c-1b0a9f8e7d6c"),
+                    id("2001"),
+                    id("att3001")
+                ),
+            ),
+            (
+                "request to /wiki/api/v2/pages/2004/attachments on Confluence Cloud failed",
+                format!("request to /wiki/api/v2/pages/{}/attachments on Confluence Cloud failed", id("2004")),
+            ),
+            (
+                "GET https://wiki.example/download/attachments/2006/report.pdf: 404",
+                format!("GET https://wiki.example/download/attachments/{}/{}: 404", id("2006"), id("report.pdf")),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(conceal_error_text(text), expected);
+        }
+        // Endpoint words, versions, keys and ports are not ids.
+        for kept in [
+            "http://127.0.0.1:8080/rest/applinks/1.0/manifest",
+            "https://unique.example/v2/content/file-diff",
+            "key acme/98304_SP/2006 failed at upload",
+        ] {
+            assert_eq!(conceal_error_text(kept), kept);
+        }
     }
 
     #[test]

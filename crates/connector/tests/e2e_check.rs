@@ -4,6 +4,7 @@
 
 mod support;
 
+use sandbox::common::FaultRule;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -179,5 +180,122 @@ async fn check_fails_when_the_root_scope_belongs_to_another_instance() {
     assert!(
         stdout.contains("two instances must never share"),
         "{stdout}"
+    );
+}
+
+/// `check` and `sync` judge the state location through one code path: a SQLite path whose
+/// directory cannot be created fails both, and each prints the OS error once.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_fails_where_sync_would_on_a_state_directory_that_cannot_be_created() {
+    let sandbox = spawn_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = one_dc_tenant_config(&sandbox, dir.path());
+    // A file where a directory of the state path has to go: not even root can create it.
+    let blocker = dir.path().join("not-a-directory");
+    std::fs::write(&blocker, b"").unwrap();
+    let state = blocker.join("state/state.db");
+    let yaml = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("sqlite://{}", dir.path().join("state.db").display()),
+        &format!("sqlite://{}", state.display()),
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let os_error = std::io::Error::from_raw_os_error(20).to_string();
+
+    let checked = run(Some(&config), &["check"], &[]).await;
+    let stdout = text(&checked.stdout);
+    assert_eq!(checked.status.code(), Some(1), "{stdout}");
+    let ledger_line = stdout
+        .lines()
+        .find(|l| l.starts_with("✗ state ledger"))
+        .unwrap_or_else(|| panic!("no failed ledger line in\n{stdout}"));
+    assert_eq!(ledger_line.matches(&os_error).count(), 1, "{ledger_line}");
+    assert!(
+        stdout.contains("✓ dc: Confluence token obtained"),
+        "{stdout}"
+    );
+
+    let synced = run(Some(&config), &["sync"], &[]).await;
+    let stderr = text(&synced.stderr);
+    assert_eq!(synced.status.code(), Some(1), "{stderr}");
+    let error_line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in\n{stderr}"));
+    assert_eq!(error_line.matches(&os_error).count(), 1, "{error_line}");
+    assert!(!blocker.join("state").exists());
+}
+
+/// A 403 names what the flavour's administrator grants: Data Center permissions for a Data
+/// Center tenant (not the Cloud OAuth scopes), Cloud scopes for a Cloud tenant.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_403_on_data_center_names_data_center_permissions_not_cloud_scopes() {
+    let sandbox = spawn_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let unique = cluster_local(&sandbox);
+    let dc_root = seed_root(&sandbox, "dc");
+    let cloud_root = seed_root(&sandbox, "cloud");
+    let config = write_config(
+        dir.path(),
+        free_port(),
+        "warn",
+        &[
+            dc_tenant(
+                &sandbox,
+                "dc",
+                &dc_root,
+                "{ mode: pat, token: sandbox-pat }",
+                &unique,
+            ),
+            cloud_tenant(
+                &sandbox,
+                "cloudy",
+                &cloud_root,
+                "sandbox-client-secret",
+                &unique,
+            ),
+        ],
+    );
+    for service in ["dc", "cloud"] {
+        sandbox
+            .faults
+            .add_rule(FaultRule::error(service, 403, 1.0).on_route("content/search"));
+    }
+
+    let out = run(Some(&config), &["check"], &[]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(prefix) && l.contains("403"))
+            .unwrap_or_else(|| panic!("no 403 line for {prefix} in\n{stdout}"))
+            .to_owned()
+    };
+    let dc = line("✗ dc:");
+    assert!(
+        dc.contains("Can use") && dc.contains("View on the space"),
+        "{dc}"
+    );
+    assert!(
+        !dc.contains(":confluence"),
+        "Cloud scopes in the DC hint: {dc}"
+    );
+    let cloud = line("✗ cloudy:");
+    assert!(cloud.contains("read:page"), "{cloud}");
+
+    let out = run(Some(&config), &["sync", "--json"], &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dc = json["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tenant"] == "dc")
+        .unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        dc.contains("Can use") && !dc.contains(":confluence"),
+        "{dc}"
     );
 }

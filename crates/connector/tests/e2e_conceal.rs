@@ -170,3 +170,105 @@ async fn disclose_keeps_a_title_quoted_in_an_upstream_error_in_logs_and_ledger()
         assert!(error.contains(PLANTED), "{error}");
     }
 }
+
+/// Failures on paths that carry ids: one retried 503 on the Data Center attachment listing of
+/// page 2004 (30 attachments, more than the 25 inlined) and on the Cloud download of att3001 on
+/// page 2001; and the media host refusing every download (400), so that each Cloud attachment
+/// fails with an error quoting `/file/<attachment id>/binary`.
+fn fail_on_paths_with_ids(sb: &sandbox::SandboxHandle) {
+    use sandbox::common::FaultRule;
+    for (service, route) in [("dc", "{id}/child/attachment"), ("cloud", "{att}/download")] {
+        sb.faults
+            .add_rule(FaultRule::error(service, 503, 1.0).on_route(route).times(1));
+    }
+    sb.faults
+        .add_rule(FaultRule::error("media", 400, 1.0).on_route("/file/{attachment}/binary"));
+}
+
+/// Ids travel in URL paths too (`/rest/api/content/<page id>/child/attachment`, the Cloud
+/// download `…/content/<page id>/child/attachment/<attachment id>/download`, the media host's
+/// `/file/<attachment id>/binary`): under `conceal` the `url` and error fields mask them as the
+/// `*_id` fields are masked, with the same stable hash; under `disclose` they show.
+#[tokio::test(flavor = "multi_thread")]
+async fn conceal_masks_ids_inside_urls_in_url_and_error_fields() {
+    let ids = ["2004", "2001", "att3001"];
+    let masked = |id: &str| {
+        connector::Diag::with_policy(id, connector::config::DiagnosticsDataPolicy::Conceal)
+            .to_string()
+    };
+
+    for policy in ["conceal", "disclose"] {
+        // A sandbox of its own, so that the second run downloads again.
+        let sb = spawn_sandbox().await;
+        let unique = cluster_local(&sb);
+        let tenants = [
+            dc_tenant(
+                &sb,
+                "dc",
+                &seed_root(&sb, "dc"),
+                "{ mode: pat, token: sandbox-pat }",
+                &unique,
+            ),
+            cloud_tenant(
+                &sb,
+                "cloudy",
+                &seed_root(&sb, "cloud"),
+                "sandbox-client-secret",
+                &unique,
+            ),
+        ];
+        fail_on_paths_with_ids(&sb);
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), free_port(), "info", &tenants);
+        let out = run(
+            Some(&config),
+            &["sync", "--json"],
+            &[("LOGS_DIAGNOSTICS_DATA_POLICY", policy)],
+        )
+        .await;
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        // The `url` and error fields of every line.
+        let fields: Vec<String> = stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .flat_map(|l| {
+                ["url", "error", "err"].map(|f| l[f].as_str().unwrap_or_default().to_owned())
+            })
+            .collect();
+        let all = fields.join("\n");
+        for (path, masked_path) in [
+            (
+                "/content/2004/child/attachment",
+                format!("/content/{}/child/attachment", masked("2004")),
+            ),
+            (
+                "/content/2001/child/attachment/att3001/download",
+                format!(
+                    "/content/{}/child/attachment/{}/download",
+                    masked("2001"),
+                    masked("att3001")
+                ),
+            ),
+            (
+                "/file/att3001/binary",
+                format!("/file/{}/binary", masked("att3001")),
+            ),
+        ] {
+            let shown = if policy == "conceal" {
+                &masked_path
+            } else {
+                path
+            };
+            assert!(all.contains(shown), "{shown} under {policy}:\n{all}");
+        }
+        for id in ids {
+            let in_a_path = format!("/{id}/");
+            assert_eq!(
+                all.contains(&in_a_path),
+                policy == "disclose",
+                "{id} in a URL under {policy}:\n{all}"
+            );
+        }
+    }
+}

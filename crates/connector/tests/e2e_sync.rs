@@ -6,6 +6,7 @@ mod support;
 
 use serde_json::Value;
 use support::*;
+use sync_engine::{Ledger, LedgerOptions};
 
 fn summary(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -132,4 +133,52 @@ async fn sync_exits_1_when_a_tenant_fails_and_still_runs_the_others() {
     assert_eq!(tenant(&json, "bad")["status"], "failed");
     assert!(tenant(&json, "bad")["error"].as_str().unwrap().len() > 5);
     assert_eq!(tenant(&json, "good")["status"], "success");
+}
+
+/// A run that cannot start still answers `--json` with one JSON document (the error, no
+/// tenants), and exits 1 as documented for a failed sync.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_json_prints_the_error_as_json_when_the_ledger_is_locked() {
+    let sandbox = spawn_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = one_dc_tenant_config(&sandbox, dir.path());
+    // Another writer (as a running daemon would) holds the SQLite ledger.
+    let holder = Ledger::open(
+        dir.path().join("state.db").to_str().unwrap(),
+        LedgerOptions::default(),
+    )
+    .await
+    .unwrap();
+
+    let out = run(Some(&config), &["sync", "--json"], &[]).await;
+    let json = summary(&out);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["dryRun"], false);
+    assert_eq!(json["tenants"], serde_json::json!([]));
+    let error = json["error"].as_str().unwrap();
+    assert!(
+        error.contains("already in use by another process"),
+        "{error}"
+    );
+    assert!(
+        sandbox.requests.count_service("dc") == 0,
+        "the run started anyway"
+    );
+
+    // A usage error too: the exit status stays 2.
+    let out = run(Some(&config), &["sync", "--json", "--tenant", "nope"], &[]).await;
+    let json = summary(&out);
+    assert_eq!(out.status.code(), Some(2), "{json}");
+    assert!(json["error"].as_str().unwrap().contains("`nope`"), "{json}");
+    // And a configuration that does not load.
+    let missing = dir.path().join("missing.yaml");
+    let out = run(Some(&missing), &["sync", "--json"], &[]).await;
+    let json = summary(&out);
+    assert_eq!(out.status.code(), Some(2), "{json}");
+    assert!(
+        json["error"].as_str().unwrap().contains("missing.yaml"),
+        "{json}"
+    );
+    holder.close().await;
 }

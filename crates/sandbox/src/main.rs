@@ -10,8 +10,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandbox::common::{FaultRule, RateLimit};
 use sandbox::confluence::{
-    CloudOAuthClient, Dataset, DcQuirks, GenerateSpec, PastEnd, SearchOverload,
+    CloudOAuthClient, CloudSearchNextLink, Dataset, DcQuirks, GenerateSpec, PastEnd, SearchOverload,
 };
+use sandbox::unique::UniqueAuthMode;
 use sandbox::{spawn, SandboxConfig};
 
 #[derive(Debug, Parser)]
@@ -73,6 +74,14 @@ struct ServeArgs {
     /// Lifetime of Confluence OAuth tokens, seconds.
     #[arg(long, default_value_t = 3600)]
     token_ttl_secs: u64,
+    /// How Unique callers authenticate: `cluster-local` (the `x-company-id`/`x-user-id`
+    /// headers) or `external` (a Zitadel bearer token from the `zitadel_token` URL).
+    #[arg(long, default_value = "cluster-local", value_name = "MODE")]
+    unique_auth: UniqueAuthMode,
+    /// Shape of Cloud search `_links.next`: `as-cloud` (no `/wiki`, no `expand`) or
+    /// `wiki-with-expand`.
+    #[arg(long, default_value = "as-cloud", value_name = "SHAPE")]
+    cloud_search_next_link: CloudSearchNextLink,
     /// Added latency per service: SERVICE=MILLIS (repeatable; SERVICE may be `*`).
     #[arg(long = "latency", value_name = "SERVICE=MS")]
     latency: Vec<String>,
@@ -165,6 +174,8 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
     config.confluence.dc_context_path = args.dc_context_path.clone();
     config.confluence.token_ttl = Duration::from_secs(args.token_ttl_secs);
     config.confluence.dc_quirks = dc_quirks_from(args);
+    config.confluence.cloud_search_next_link = args.cloud_search_next_link;
+    config.unique.auth_mode = args.unique_auth;
     config.faults.seed = args.fault_seed;
     config.confluence.cloud_search_overload = args.cloud_search_overload;
     config.confluence.cloud_clients = args.cloud_clients.clone();

@@ -124,6 +124,88 @@ async fn serve_prints_urls_applies_flags_and_stops_on_sigterm() {
     }
 }
 
+/// A client outside the test suite can meet Unique in external (Zitadel) mode and Cloud's
+/// friendliest next links, chosen on the command line.
+#[tokio::test]
+async fn serve_switches_unique_to_external_auth_and_the_next_link_shape_from_the_command_line() {
+    let child = Command::new(env!("CARGO_BIN_EXE_confluence-sandbox"))
+        .args([
+            "serve",
+            "--unique-auth",
+            "external",
+            "--cloud-search-next-link",
+            "wiki-with-expand",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = KillOnDrop(child);
+    let mut line = String::new();
+    BufReader::new(guard.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let urls: Value = serde_json::from_str(&line).unwrap();
+    let url = |key: &str| urls[key].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let graphql = format!("{}/graphql", url("unique_ingestion"));
+    let ping = serde_json::json!({"query": "{ __typename }"});
+
+    let with_headers = http
+        .post(&graphql)
+        .header("x-service-id", "confluence-connector")
+        .header("x-company-id", "sandbox-company")
+        .header("x-user-id", "sandbox-user")
+        .json(&ping)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_headers.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    let token: Value = http
+        .post(url("zitadel_token"))
+        .basic_auth("sandbox-zitadel-client", Some("sandbox-zitadel-secret"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "scope",
+                "urn:zitadel:iam:org:project:id:sandbox-project:aud",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let with_token = http
+        .post(&graphql)
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&ping)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), reqwest::StatusCode::OK);
+
+    let control = url("control");
+    let mode: Value = reqwest::get(format!("{control}/_sandbox/unique/auth-mode"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mode["mode"], "external");
+    let shape: Value = reqwest::get(format!(
+        "{control}/_sandbox/confluence/cloud-search-next-link"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(shape["shape"], "wiki_with_expand");
+}
+
 #[tokio::test]
 async fn serve_with_a_dataset_file_on_a_fixed_port_prints_its_urls_when_ready() {
     // The exact form the issue names: `serve --dataset FILE --addr 127.0.0.1:PORT`.

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use sandbox::confluence::{Attachment, AttachmentData, ConfluenceConfig, GenerateSpec};
+use sandbox::confluence::{
+    Attachment, AttachmentData, CloudSearchNextLink, ConfluenceConfig, GenerateSpec,
+};
 use sandbox::{spawn, SandboxConfig, SandboxHandle};
 use serde_json::Value;
 
@@ -114,7 +116,11 @@ async fn expired_tokens_get_401() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     let (status, body) = get(&sb, &token, "/wiki/rest/api/content/search?cql=id%3D2001").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["statusCode"], 401);
+    // The gateway's own shape, not Confluence's `statusCode`.
+    assert_eq!(
+        body,
+        serde_json::json!({"code": 401, "message": "Unauthorized"})
+    );
 
     let fresh = cloud_token(&sb).await;
     sb.confluence.expire_tokens();
@@ -186,13 +192,18 @@ async fn label_search_pages_with_cursors_and_ignores_start() {
         }
         match body["_links"]["next"].as_str() {
             Some(next) => {
-                assert!(next.starts_with("/wiki/rest/api/content/search?"), "{next}");
-                assert!(next.contains("cursor="), "{next}");
-                assert!(!next.contains("start="), "{next}");
-                // The gateway root + next link is the next URL (the client's rule).
-                url = next.trim_start_matches("").to_owned();
-                // A `start` parameter must not move a cursor chain.
-                url.push_str("&start=9999");
+                // Cloud's shape: relative to the site's `/wiki` base, without `expand`.
+                assert!(
+                    next.starts_with("/rest/api/content/search?next=true&cursor="),
+                    "{next}"
+                );
+                assert!(next.contains("&limit=5&start="), "{next}");
+                assert!(next.contains("&cql="), "{next}");
+                assert!(!next.contains("expand="), "{next}");
+                // The API root + the link, with the expansions put back (the client's rule).
+                url = format!("{next}&expand=metadata.labels,version,space");
+                // `start` must not move a cursor chain.
+                url = url.replace("&start=", "&start=9999");
             }
             None => break,
         }
@@ -662,7 +673,8 @@ async fn id_batches_with_bodies_page_by_cursor() {
             seen.push(r["id"].as_str().unwrap().to_owned());
         }
         match body["_links"]["next"].as_str() {
-            Some(next) => url = next.to_owned(),
+            // Cloud's link carries no `expand`: the follower puts it back.
+            Some(next) => url = format!("{next}&expand=body.storage,version"),
             None => break,
         }
     }
@@ -696,22 +708,121 @@ async fn changing_limit_within_a_cursor_chain_is_refused() {
 }
 
 #[tokio::test]
-async fn next_links_without_wiki_still_work_against_the_api_root() {
-    let sb = spawn_sandbox(ConfluenceConfig {
-        cloud_next_links_without_wiki: true,
-        ..ConfluenceConfig::default()
-    })
-    .await;
+async fn a_next_link_without_expand_answers_without_expansions() {
+    let sb = spawn_sandbox(ConfluenceConfig::default()).await;
     let token = cloud_token(&sb).await;
     let (_, body) = get(
         &sb,
         &token,
-        "/wiki/rest/api/content/search?cql=type%3Dpage&limit=3",
+        "/wiki/rest/api/content/search?cql=type%3Dpage&limit=3&expand=version,space",
     )
     .await;
+    assert!(body["results"][0]["version"]["number"].is_number());
     let next = body["_links"]["next"].as_str().unwrap();
-    assert!(next.starts_with("/rest/api/content/search?"), "{next}");
+    // Followed as given (the gateway serves it without `/wiki` too): the page comes back bare.
     let (status, body) = get(&sb, &token, next).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["size"], 3);
+    assert!(body["results"][0]["version"].is_null(), "{body}");
+    assert!(body["results"][0]["space"].is_null(), "{body}");
+}
+
+#[tokio::test]
+async fn the_next_link_shape_switches_in_process_and_through_the_control_api() {
+    let sb = spawn_sandbox(ConfluenceConfig {
+        cloud_search_next_link: CloudSearchNextLink::WikiWithExpand,
+        ..ConfluenceConfig::default()
+    })
+    .await;
+    let token = cloud_token(&sb).await;
+    let first = "/wiki/rest/api/content/search?cql=type%3Dpage&limit=3&expand=version";
+    let next_of = |body: Value| body["_links"]["next"].as_str().unwrap().to_owned();
+    let next = next_of(get(&sb, &token, first).await.1);
+    assert!(
+        next.starts_with("/wiki/rest/api/content/search?next=true&cursor="),
+        "{next}"
+    );
+    assert!(next.contains("expand=version"), "{next}");
+    let (status, body) = get(&sb, &token, &next).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["results"][0]["version"]["number"].is_number());
+
+    let control = format!(
+        "{}/_sandbox/confluence/cloud-search-next-link",
+        sb.urls.control
+    );
+    let shown: Value = client()
+        .get(&control)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["shape"], "wiki_with_expand");
+    let res = client()
+        .put(&control)
+        .json(&serde_json::json!({"shape": "as_cloud"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        sb.confluence.cloud_search_next_link(),
+        CloudSearchNextLink::AsCloud
+    );
+    let next = next_of(get(&sb, &token, first).await.1);
+    assert!(
+        next.starts_with("/rest/api/content/search?next=true"),
+        "{next}"
+    );
+    assert!(!next.contains("expand"), "{next}");
+    let res = client()
+        .put(&control)
+        .json(&serde_json::json!({"shape": "sideways"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    sb.confluence
+        .set_cloud_search_next_link(CloudSearchNextLink::WikiWithExpand);
+    assert!(next_of(get(&sb, &token, first).await.1).contains("expand=version"));
+}
+
+/// The answer shapes of the real routes: v1 `content/search` is a `ContentArray` (no
+/// `cqlQuery`, `searchDuration` or `totalSize`, which belong to `/rest/api/search`); the
+/// gateway refuses in `{code, message}`; Confluence behind it in `{statusCode, message}` (v1)
+/// or `{errors: […]}` (v2).
+#[tokio::test]
+async fn answers_and_errors_have_the_real_shapes_per_route() {
+    let sb = spawn_sandbox(ConfluenceConfig::default()).await;
+    let token = cloud_token(&sb).await;
+    let (_, body) = get(
+        &sb,
+        &token,
+        "/wiki/rest/api/content/search?cql=type%3Dpage&limit=2",
+    )
+    .await;
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["_links", "limit", "results", "size", "start"]);
+
+    let (status, body) = get(&sb, "not-a-token", "/wiki/api/v2/pages?id=2001").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], 401);
+    assert!(body.get("statusCode").is_none(), "{body}");
+
+    let (status, body) = get(&sb, &token, "/wiki/rest/api/space").await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(body["statusCode"], 410);
+
+    let (status, body) = get(&sb, &token, "/wiki/api/v2/pages?limit=999").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"][0]["status"], 400);
 }

@@ -38,6 +38,20 @@ async fn request_token(h: &Harness, id: &str, secret: &str, scope: &str) -> reqw
         .unwrap()
 }
 
+/// The token answer for the documented sandbox client, asked as the reference asks.
+async fn documented_client_token(h: &Harness) -> Value {
+    request_token(
+        h,
+        "sandbox-zitadel-client",
+        "sandbox-zitadel-secret",
+        ZITADEL_SCOPE,
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
 fn bearer(token: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(
@@ -125,6 +139,56 @@ async fn external_mode_issues_tokens_for_the_reference_request_and_accepts_them(
 }
 
 #[tokio::test]
+async fn the_auth_mode_switches_through_the_control_api_without_losing_state() {
+    let mut h = start_default().await;
+    let (status, _) = h.post_graphql(&h.ingestion, HEALTH, json!({})).await;
+    assert_eq!(status, 200);
+    let mode = format!("{}/auth-mode", h.control);
+    let shown: Value = h
+        .http
+        .get(&mode)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown, json!({"mode": "cluster_local"}));
+
+    let switched = h
+        .http
+        .put(&mode)
+        .json(&json!({"mode": "external"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(switched.status(), 200);
+    assert_eq!(h.sim.auth_mode(), UniqueAuthMode::External);
+    let (status, _) = h.post_graphql(&h.ingestion, HEALTH, json!({})).await;
+    assert_eq!(status, 401, "headers no longer authenticate");
+    let token = documented_client_token(&h).await;
+    h.auth = bearer(token["access_token"].as_str().unwrap());
+    let (status, body) = h.post_graphql(&h.scope_management, USER, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["me"]["user"]["id"], "sandbox-user");
+
+    let refused = h
+        .http
+        .put(&mode)
+        .json(&json!({"mode": "telepathy"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.status().is_client_error());
+    assert_eq!(h.sim.auth_mode(), UniqueAuthMode::External);
+
+    h.sim.set_auth_mode(UniqueAuthMode::ClusterLocal);
+    h.auth = cluster_local_headers();
+    let (status, _) = h.post_graphql(&h.ingestion, HEALTH, json!({})).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
 async fn token_endpoint_rejects_wrong_credentials_grant_and_missing_project_audience() {
     let h = start(external(Duration::from_secs(60))).await;
     let wrong = request_token(&h, "sandbox-zitadel-client", "nope", ZITADEL_SCOPE).await;
@@ -171,16 +235,7 @@ async fn token_endpoint_rejects_wrong_credentials_grant_and_missing_project_audi
 #[tokio::test]
 async fn bearer_tokens_expire_after_their_ttl() {
     let mut h = start(external(Duration::from_millis(300))).await;
-    let token: Value = request_token(
-        &h,
-        "sandbox-zitadel-client",
-        "sandbox-zitadel-secret",
-        ZITADEL_SCOPE,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let token = documented_client_token(&h).await;
     assert_eq!(
         token["expires_in"], 1,
         "sub-second TTLs round up to a positive number"

@@ -97,5 +97,5 @@ pub use keys::{
 
 pub use ledger::{
     ItemFailure, ItemPhase, Lease, LeaseRecord, Ledger, LedgerError, LedgerKind, LedgerOptions,
-    RunCounts, RunFailure, RunId, RunOutcome, RunRecord, RunStatus, RunTrigger,
+    LedgerProbe, RunCounts, RunFailure, RunId, RunOutcome, RunRecord, RunStatus, RunTrigger,
 };

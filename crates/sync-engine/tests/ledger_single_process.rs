@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use sync_engine::{Ledger, LedgerError, LedgerKind, LedgerOptions, RunStatus, RunTrigger};
+use sync_engine::{
+    Ledger, LedgerError, LedgerKind, LedgerOptions, LedgerProbe, RunStatus, RunTrigger,
+};
 
 #[tokio::test]
 async fn refuses_a_second_open_of_the_same_file_until_the_first_is_dropped() {
@@ -121,5 +123,46 @@ async fn names_the_problem_when_the_directory_cannot_be_created() {
     assert!(
         matches!(result, Err(LedgerError::CreateDirectory { .. })),
         "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn probe_tells_what_open_would_meet_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/ledger.db");
+    let url = path.to_str().unwrap();
+    assert_eq!(
+        Ledger::probe(url, LedgerOptions::default()).await.unwrap(),
+        LedgerProbe::NotCreatedYet { path: path.clone() }
+    );
+    assert!(
+        !dir.path().join("sub").exists(),
+        "the probe created the directory"
+    );
+
+    let writer = Ledger::open(url, LedgerOptions::default()).await.unwrap();
+    assert_eq!(
+        Ledger::probe(url, LedgerOptions::default()).await.unwrap(),
+        LedgerProbe::Reachable {
+            kind: LedgerKind::Sqlite,
+            in_use: true
+        }
+    );
+    drop(writer);
+    assert_eq!(
+        Ledger::probe(url, LedgerOptions::default()).await.unwrap(),
+        LedgerProbe::Reachable {
+            kind: LedgerKind::Sqlite,
+            in_use: false
+        }
+    );
+
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"").unwrap();
+    let below_a_file = blocker.join("ledger.db");
+    let probed = Ledger::probe(below_a_file.to_str().unwrap(), LedgerOptions::default()).await;
+    assert!(
+        matches!(probed, Err(LedgerError::CreateDirectory { .. })),
+        "{probed:?}"
     );
 }

@@ -191,6 +191,20 @@ tenants:
     path
 }
 
+/// A config in `dir` with one Data Center tenant `dc` (personal access token, cluster_local
+/// Unique, a fresh root scope), state in `dir/state.db`.
+pub fn one_dc_tenant_config(sandbox: &SandboxHandle, dir: &Path) -> PathBuf {
+    let root = seed_root(sandbox, "root");
+    let tenant = dc_tenant(
+        sandbox,
+        "dc",
+        &root,
+        "{ mode: pat, token: sandbox-pat }",
+        &cluster_local(sandbox),
+    );
+    write_config(dir, free_port(), "info", &[tenant])
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -9,7 +9,7 @@ use super::cql::{self, Field};
 use super::dc_paging::{offset_page, DcQuirks};
 use super::model::{Content, ContentType};
 use super::render::{sorted_attachments, Expand, View};
-use super::sim::{ConfluenceSim, Flavour};
+use super::sim::{CloudSearchNextLink, ConfluenceSim, Flavour};
 use super::web::{decode_cursor, encode_cursor, query_string, v1_error, v2_error, Params};
 use crate::common::OmittedIds;
 
@@ -166,10 +166,12 @@ pub(crate) fn content_search(
     };
     let results: Vec<Value> = page.iter().map(|c| view.content_v1(c, &expand)).collect();
 
+    let next_link = sim.cloud_search_next_link();
     let path = match flavour {
-        Flavour::Cloud if sim.config().cloud_next_links_without_wiki => "/rest/api/content/search",
-        Flavour::Cloud => "/wiki/rest/api/content/search",
-        Flavour::DataCenter => "/rest/api/content/search",
+        Flavour::Cloud if next_link == CloudSearchNextLink::WikiWithExpand => {
+            "/wiki/rest/api/content/search"
+        }
+        Flavour::Cloud | Flavour::DataCenter => "/rest/api/content/search",
     };
     let mut pairs: Vec<(&str, String)> = Vec::new();
     let mut links = serde_json::Map::new();
@@ -184,10 +186,13 @@ pub(crate) fn content_search(
                     "cursor",
                     encode_cursor("search", limit, last, start + page.len()),
                 ));
-                if !expand_list.is_empty() {
+                if next_link == CloudSearchNextLink::WikiWithExpand && !expand_list.is_empty() {
                     pairs.push(("expand", expand_list.join(",")));
                 }
                 pairs.push(("limit", limit.to_string()));
+                if next_link == CloudSearchNextLink::AsCloud {
+                    pairs.push(("start", (start + page.len()).to_string()));
+                }
                 pairs.push(("cql", query.to_owned()));
                 query_string(&pairs)
             }
@@ -212,8 +217,6 @@ pub(crate) fn content_search(
         "start": start,
         "limit": limit,
         "size": page.len(),
-        "cqlQuery": query,
-        "searchDuration": 3,
         "_links": links,
     }))
     .into_response()

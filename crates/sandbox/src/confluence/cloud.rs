@@ -15,7 +15,7 @@ use super::media::signed_media_url;
 use super::model::ContentType;
 use super::scopes;
 use super::sim::{ConfluenceSim, Flavour};
-use super::web::{v1_error, Params};
+use super::web::{gateway_error, v1_error, Params};
 use crate::common::OmittedIds;
 
 const WIKI: &str = "/ex/confluence/{cloud_id}/wiki";
@@ -88,21 +88,16 @@ pub(crate) fn site_router() -> Router {
 async fn require_token(State(sim): State<ConfluenceSim>, request: Request, next: Next) -> Response {
     let expected = format!("/ex/confluence/{}/", sim.config().cloud_id);
     if !request.uri().path().starts_with(&expected) {
-        return v1_error(StatusCode::NOT_FOUND, "Unknown cloud id");
+        return gateway_error(StatusCode::NOT_FOUND, "Unknown cloud id");
     }
     let token = request
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(token) = token else {
-        return v1_error(StatusCode::UNAUTHORIZED, "Unauthorized; no bearer token");
-    };
-    let Some(granted) = sim.token_scopes(token, Flavour::Cloud) else {
-        return v1_error(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized; token invalid or expired",
-        );
+    // The gateway says no more than this, whether the token is missing, unknown or expired.
+    let Some(granted) = token.and_then(|t| sim.token_scopes(t, Flavour::Cloud)) else {
+        return gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized");
     };
     let route = request
         .extensions()

@@ -12,7 +12,9 @@ use serde_json::json;
 
 use super::generate::GenerateSpec;
 use super::model::{Attachment, Content, Dataset, Space};
-use super::sim::{AttachmentUpdate, ConfluenceSim, ContentEdit, ContentMove, MutationError};
+use super::sim::{
+    AttachmentUpdate, CloudSearchNextLink, ConfluenceSim, ContentEdit, ContentMove, MutationError,
+};
 use super::web::{v1_error, Params};
 
 pub(crate) fn router(sim: ConfluenceSim) -> Router {
@@ -34,6 +36,10 @@ pub(crate) fn router(sim: ConfluenceSim) -> Router {
         )
         .route("/tokens", get(tokens))
         .route("/tokens/expire", post(expire_tokens))
+        .route(
+            "/cloud-search-next-link",
+            get(get_cloud_search_next_link).put(put_cloud_search_next_link),
+        )
         .merge(super::tamper::control_routes())
         .merge(super::dc_paging::control_routes())
         .merge(super::overload::control_routes())
@@ -184,4 +190,24 @@ async fn tokens(State(sim): State<ConfluenceSim>) -> Response {
 async fn expire_tokens(State(sim): State<ConfluenceSim>) -> Response {
     sim.expire_tokens();
     Json(json!({"expired": true})).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct NextLinkShape {
+    shape: CloudSearchNextLink,
+}
+
+async fn get_cloud_search_next_link(State(sim): State<ConfluenceSim>) -> Response {
+    Json(json!({"shape": sim.cloud_search_next_link()})).into_response()
+}
+
+/// `{"shape": "as_cloud" | "wiki_with_expand"}`.
+async fn put_cloud_search_next_link(State(sim): State<ConfluenceSim>, body: Bytes) -> Response {
+    match serde_json::from_slice::<NextLinkShape>(&body) {
+        Ok(NextLinkShape { shape }) => {
+            sim.set_cloud_search_next_link(shape);
+            Json(json!({"shape": shape})).into_response()
+        }
+        Err(e) => v1_error(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
 }

@@ -31,8 +31,8 @@ pub use model::{
 pub use overload::SearchOverload;
 pub use scopes::{CloudOAuthClient, ALL_READ_SCOPES};
 pub use sim::{
-    AttachmentUpdate, ConfluenceConfig, ConfluenceSim, ConfluenceUrls, ContentEdit, ContentMove,
-    Limits, MutationError,
+    AttachmentUpdate, CloudSearchNextLink, ConfluenceConfig, ConfluenceSim, ConfluenceUrls,
+    ContentEdit, ContentMove, Limits, MutationError,
 };
 pub use tamper::{PaginationTamper, PaginationTamperRule};
 

@@ -83,10 +83,6 @@ pub struct ConfluenceConfig {
     /// default: Cloud answers 410 there behind the gateway (see api-pitfalls.md); use CQL
     /// `space="KEY" AND title="..."` instead.
     pub cloud_legacy_content_listing: bool,
-    /// Give Cloud v1 search `_links.next` as `/rest/api/content/search?…` (no `/wiki`), as Cloud
-    /// often does. The gateway serves that path too, so `<api root> + next` works either way;
-    /// a client that resolves the link against `_links.base` instead goes to the wrong host.
-    pub cloud_next_links_without_wiki: bool,
     /// Data Center's pagination quirks at start; switchable later with
     /// [`ConfluenceSim::set_dc_quirks`]. Default: every quirk on (docs/sandbox.md, "Data Center
     /// pagination").
@@ -96,6 +92,41 @@ pub struct ConfluenceConfig {
     /// Cloud OAuth clients besides the default one (`client_id`, which holds every read
     /// scope); a client with the default's id replaces it (fewer scopes, another secret).
     pub cloud_clients: Vec<super::scopes::CloudOAuthClient>,
+    /// The shape of Cloud v1 search `_links.next` (default: as Cloud sends it). Also switchable
+    /// at run time ([`ConfluenceSim::set_cloud_search_next_link`], the control API, `serve
+    /// --cloud-search-next-link`).
+    pub cloud_search_next_link: CloudSearchNextLink,
+}
+
+/// How Cloud v1 `content/search` words `_links.next`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloudSearchNextLink {
+    /// As Cloud sends it: `/rest/api/content/search?next=true&cursor=…&limit=…&start=…&cql=…`,
+    /// relative to the site's `/wiki` base (the gateway serves it under the API root too) and
+    /// without the request's `expand`. Whether Cloud always drops `expand` is unconfirmed
+    /// (docs/sandbox.md); dropping it is the worse case, so a client must put its expansions
+    /// back when it follows the link. `start` is there and ignored, as on Cloud.
+    #[default]
+    AsCloud,
+    /// `/wiki/rest/api/content/search?next=true&cursor=…&expand=…&limit=…&cql=…`: the full
+    /// gateway path carrying every parameter of the request, the friendliest link a server
+    /// could give.
+    WikiWithExpand,
+}
+
+impl std::str::FromStr for CloudSearchNextLink {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "as-cloud" | "as_cloud" => Ok(Self::AsCloud),
+            "wiki-with-expand" | "wiki_with_expand" => Ok(Self::WikiWithExpand),
+            other => Err(format!(
+                "unknown next-link shape {other:?}: use as-cloud or wiki-with-expand"
+            )),
+        }
+    }
 }
 
 impl Default for ConfluenceConfig {
@@ -114,10 +145,10 @@ impl Default for ConfluenceConfig {
             media_link_ttl: Duration::from_secs(300),
             limits: Limits::default(),
             cloud_legacy_content_listing: false,
-            cloud_next_links_without_wiki: false,
             dc_quirks: super::dc_paging::DcQuirks::default(),
             cloud_search_overload: None,
             cloud_clients: Vec::new(),
+            cloud_search_next_link: CloudSearchNextLink::default(),
         }
     }
 }
@@ -150,13 +181,10 @@ impl std::fmt::Debug for ConfluenceConfig {
                 "cloud_legacy_content_listing",
                 &self.cloud_legacy_content_listing,
             )
-            .field(
-                "cloud_next_links_without_wiki",
-                &self.cloud_next_links_without_wiki,
-            )
             .field("dc_quirks", &self.dc_quirks)
             .field("cloud_search_overload", &self.cloud_search_overload)
             .field("cloud_clients", &self.cloud_clients)
+            .field("cloud_search_next_link", &self.cloud_search_next_link)
             .finish()
     }
 }
@@ -282,6 +310,8 @@ pub(crate) struct Inner {
     pub(crate) dc_quirks: RwLock<super::dc_paging::DcQuirks>,
     pub(crate) overload: super::overload::OverloadSlot,
     cloud_clients: RwLock<Vec<super::scopes::CloudOAuthClient>>,
+    /// Starts as `config.cloud_search_next_link`; the control API may change it.
+    cloud_search_next_link: RwLock<CloudSearchNextLink>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -357,6 +387,7 @@ impl ConfluenceSim {
             cloud_clients.retain(|c| c.id != client.id);
             cloud_clients.push(client.clone());
         }
+        let next_link = config.cloud_search_next_link;
         let sim = Self {
             inner: Arc::new(Inner {
                 store: RwLock::new(store),
@@ -368,6 +399,7 @@ impl ConfluenceSim {
                 overload: Default::default(),
                 cloud_clients: RwLock::new(cloud_clients),
                 config,
+                cloud_search_next_link: RwLock::new(next_link),
             }),
         };
         sim.set_cloud_search_overload(sim.inner.config.cloud_search_overload);
@@ -376,6 +408,24 @@ impl ConfluenceSim {
 
     pub fn config(&self) -> &ConfluenceConfig {
         &self.inner.config
+    }
+
+    /// The shape Cloud search `_links.next` has now.
+    pub fn cloud_search_next_link(&self) -> CloudSearchNextLink {
+        *self
+            .inner
+            .cloud_search_next_link
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the shape of Cloud search `_links.next` from the next response on.
+    pub fn set_cloud_search_next_link(&self, shape: CloudSearchNextLink) {
+        *self
+            .inner
+            .cloud_search_next_link
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = shape;
     }
 
     pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {

@@ -109,6 +109,20 @@ pub(crate) fn decode_cursor(
     ))
 }
 
+/// The shape the Atlassian API gateway answers its own refusals in (a missing, invalid or
+/// expired token; a scope that does not match): `{"code": 401, "message": "Unauthorized"}`.
+/// What Confluence behind it refuses keeps Confluence's shapes ([`v1_error`], [`v2_error`]).
+pub(crate) fn gateway_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({
+            "code": status.as_u16(),
+            "message": message,
+        })),
+    )
+        .into_response()
+}
+
 /// v2's error shape.
 pub(crate) fn v2_error(status: StatusCode, title: &str) -> Response {
     (

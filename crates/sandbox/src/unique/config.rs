@@ -3,8 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
-/// How callers prove who they are, mirroring the connector's `unique.serviceAuthMode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How callers prove who they are, mirroring the connector's `unique.serviceAuthMode`
+/// (`cluster_local` / `external` in JSON, `cluster-local` / `external` on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UniqueAuthMode {
     /// In-cluster calls: `x-service-id` plus the configured `x-company-id` and `x-user-id`
     /// headers on every GraphQL and file-diff request; no `Authorization`.
@@ -15,10 +17,25 @@ pub enum UniqueAuthMode {
     External,
 }
 
+impl std::str::FromStr for UniqueAuthMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cluster-local" | "cluster_local" => Ok(Self::ClusterLocal),
+            "external" => Ok(Self::External),
+            other => Err(format!(
+                "unknown Unique auth mode {other:?}: use cluster-local or external"
+            )),
+        }
+    }
+}
+
 /// Configuration of [`super::UniqueSim`]. Every field has a sandbox default (see
 /// `docs/sandbox.md`), so tests only spell out what they exercise.
 #[derive(Clone)]
 pub struct UniqueConfig {
+    /// The auth mode at start; [`super::UniqueSim::set_auth_mode`] and the control API change it.
     pub auth_mode: UniqueAuthMode,
     /// Required `x-company-id` in cluster_local mode.
     pub company_id: String,

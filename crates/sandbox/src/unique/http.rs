@@ -75,6 +75,10 @@ impl UniqueSim {
             )
             .route("/rate-limit", put(control_rate_limit))
             .route("/tokens/expire", post(control_expire_tokens))
+            .route(
+                "/auth-mode",
+                get(control_auth_mode).put(control_set_auth_mode),
+            )
             .route("/calls", get(control_calls).delete(control_clear_calls))
             .with_state(self.clone());
         UniqueRouters {
@@ -162,7 +166,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// name the missing or wrong header, never a value.
 fn authenticate(sim: &UniqueSim, headers: &HeaderMap) -> Result<String, &'static str> {
     let config = &sim.shared.config;
-    match config.auth_mode {
+    match sim.auth_mode() {
         UniqueAuthMode::ClusterLocal => {
             if header(headers, "x-service-id").is_none() {
                 return Err("missing x-service-id header");
@@ -762,6 +766,24 @@ async fn control_rate_limit(
 async fn control_expire_tokens(State(sim): State<UniqueSim>) -> StatusCode {
     sim.expire_tokens();
     StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct AuthModeBody {
+    mode: UniqueAuthMode,
+}
+
+async fn control_auth_mode(State(sim): State<UniqueSim>) -> Response {
+    Json(serde_json::json!({"mode": sim.auth_mode()})).into_response()
+}
+
+/// `{"mode": "cluster_local" | "external"}`.
+async fn control_set_auth_mode(
+    State(sim): State<UniqueSim>,
+    Json(body): Json<AuthModeBody>,
+) -> Response {
+    sim.set_auth_mode(body.mode);
+    Json(serde_json::json!({"mode": body.mode})).into_response()
 }
 
 #[derive(Debug, Deserialize)]

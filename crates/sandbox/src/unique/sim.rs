@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::config::UniqueConfig;
+use super::config::{UniqueAuthMode, UniqueConfig};
 use super::schema::{self, IngestionSchema, ScopeManagementSchema};
 use super::signing::{GrantKind, Signer};
 use super::state::{
@@ -170,6 +170,7 @@ pub(crate) struct Shared {
     blob_base_url: Mutex<Option<String>>,
     tokens: Mutex<HashMap<String, IssuedToken>>,
     rate_limit: Mutex<Option<u32>>,
+    auth_mode: Mutex<UniqueAuthMode>,
     windows: Mutex<HashMap<Limited, VecDeque<Instant>>>,
     faults: Mutex<Vec<UniqueFault>>,
     calls: Mutex<VecDeque<UniqueCall>>,
@@ -459,6 +460,7 @@ impl std::fmt::Debug for UniqueSim {
 impl UniqueSim {
     pub fn new(config: UniqueConfig) -> Self {
         let rate_limit = config.rate_limit_per_minute;
+        let auth_mode = config.auth_mode;
         let shared = Arc::new(Shared {
             config,
             store: Mutex::new(Store::default()),
@@ -466,6 +468,7 @@ impl UniqueSim {
             blob_base_url: Mutex::new(None),
             tokens: Mutex::new(HashMap::new()),
             rate_limit: Mutex::new(rate_limit),
+            auth_mode: Mutex::new(auth_mode),
             windows: Mutex::new(HashMap::new()),
             faults: Mutex::new(Vec::new()),
             calls: Mutex::new(VecDeque::new()),
@@ -647,6 +650,17 @@ impl UniqueSim {
     pub fn set_rate_limit(&self, per_minute: Option<u32>) {
         *lock(&self.shared.rate_limit) = per_minute;
         lock(&self.shared.windows).clear();
+    }
+
+    /// How callers must authenticate now (starts as [`UniqueConfig::auth_mode`]).
+    pub fn auth_mode(&self) -> UniqueAuthMode {
+        *lock(&self.shared.auth_mode)
+    }
+
+    /// Switches how callers must authenticate, from the next request on. Tokens already issued
+    /// stay valid until they expire; scopes and contents are untouched.
+    pub fn set_auth_mode(&self, mode: UniqueAuthMode) {
+        *lock(&self.shared.auth_mode) = mode;
     }
 
     /// Makes every issued bearer token invalid, as if they had all expired.

@@ -31,6 +31,14 @@ pub enum LedgerError {
         source: std::io::Error,
     },
 
+    /// The SQLite file, or the directory it lives in, exists but this process may not write it.
+    #[error("the SQLite ledger cannot be written at {path}: {source}")]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The sidecar lock file next to the SQLite file could not be opened or locked.
     #[error("cannot lock the SQLite ledger through {path}: {source}")]
     LockFile {

@@ -8,7 +8,8 @@
 //! expression for "now" and "now plus a TTL" ([`dialect::Dialect`]); time always comes from the
 //! database, never from this process, so replicas with skewed clocks still agree on lease expiry.
 //!
-//! Layout: `location` parses and redacts URLs, `sqlite_lock` makes SQLite single-process,
+//! Layout: `location` parses and redacts URLs, `sqlite_path` decides whether a SQLite file can
+//! be created or written where it is configured, `sqlite_lock` makes SQLite single-process,
 //! `runs` records runs and failed items, `leases` shares tenants between replicas.
 
 use std::fmt;
@@ -47,6 +48,7 @@ mod leases;
 mod location;
 mod runs;
 mod sqlite_lock;
+mod sqlite_path;
 
 pub use error::LedgerError;
 pub use leases::{Lease, LeaseRecord};
@@ -149,6 +151,21 @@ impl LedgerOptions {
     }
 }
 
+/// What [`Ledger::probe`] found at a ledger URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerProbe {
+    /// The database answered a query.
+    Reachable {
+        kind: LedgerKind,
+        /// SQLite only: a writer holds the file right now (a running daemon, or a `sync`), so
+        /// another writer could not open it until that one stops.
+        in_use: bool,
+    },
+    /// A SQLite file that does not exist yet; opening the ledger for writing would create it,
+    /// and the directories it needs, at `path`.
+    NotCreatedYet { path: PathBuf },
+}
+
 /// The state ledger. Cheap to clone: clones share one pool (and, for SQLite, one lock that is
 /// released when the last clone is dropped).
 #[derive(Clone)]
@@ -196,7 +213,10 @@ impl Ledger {
         };
         let (backend, lock) = match &location {
             Location::SqliteFile(path) => {
-                let path = prepare_sqlite_path(path)?;
+                if !options.read_only {
+                    sqlite_path::check_writable(path)?;
+                }
+                let path = sqlite_path::prepare(path)?;
                 let lock = if options.read_only {
                     None
                 } else {
@@ -288,6 +308,39 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// Fails where [`Ledger::open`] for writing would fail on the location (a SQLite directory
+    /// that cannot be created, a file that cannot be written, an unreachable database), without
+    /// creating or changing anything: what `confluence-connector check` reports. An existing
+    /// database is opened read-only and queried once.
+    pub async fn probe(url: &str, options: LedgerOptions) -> Result<LedgerProbe, LedgerError> {
+        let mut in_use = false;
+        if let Location::SqliteFile(path) = Location::parse(url)? {
+            sqlite_path::check_writable(&path)?;
+            if !path.exists() {
+                return Ok(LedgerProbe::NotCreatedYet { path });
+            }
+            // The directory exists, so this only makes the path absolute, as the lock's is.
+            in_use = sqlite_lock::held_by_a_writer(&sqlite_path::prepare(&path)?);
+        }
+        let ledger = Self::open(url, options.read_only()).await?;
+        let pinged = ledger.ping().await;
+        ledger.close().await;
+        pinged?;
+        Ok(LedgerProbe::Reachable {
+            kind: ledger.kind(),
+            in_use,
+        })
+    }
+
+    /// False only for a SQLite file that has not been created yet (nothing has run with this
+    /// URL): what readers such as `confluence-connector status` check before opening read-only.
+    pub fn exists(url: &str) -> Result<bool, LedgerError> {
+        Ok(match Location::parse(url)? {
+            Location::SqliteFile(path) => path.exists(),
+            Location::SqliteMemory | Location::Postgres(_) => true,
+        })
+    }
+
     /// Which database this is.
     pub fn kind(&self) -> LedgerKind {
         self.inner.kind
@@ -355,31 +408,6 @@ impl Ledger {
         }
         self.mark_interrupted_runs().await?;
         Ok(())
-    }
-}
-
-/// Creates the parent directories of a SQLite file (first start) and makes the path absolute,
-/// so that two spellings of one file share one lock.
-fn prepare_sqlite_path(path: &std::path::Path) -> Result<PathBuf, LedgerError> {
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|source| LedgerError::CreateDirectory {
-        path: parent.clone(),
-        source,
-    })?;
-    let parent = parent
-        .canonicalize()
-        .map_err(|source| LedgerError::CreateDirectory {
-            path: parent.clone(),
-            source,
-        })?;
-    match path.file_name() {
-        Some(name) => Ok(parent.join(name)),
-        None => Err(LedgerError::UnsupportedUrl {
-            url: path.display().to_string(),
-        }),
     }
 }
 

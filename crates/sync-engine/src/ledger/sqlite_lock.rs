@@ -42,6 +42,17 @@ impl SqliteLock {
     }
 }
 
+/// Whether a writer (another process, or another `Ledger` in this one) holds the lock on
+/// `db_path` right now. Writes nothing: a missing lock
+/// file means nobody has opened the ledger for writing yet; an existing one is locked shared for
+/// a moment, which fails only while a writer holds it.
+pub(crate) fn held_by_a_writer(db_path: &Path) -> bool {
+    let Ok(file) = File::open(lock_path(db_path)) else {
+        return false;
+    };
+    matches!(file.try_lock_shared(), Err(TryLockError::WouldBlock))
+}
+
 fn lock_path(db_path: &Path) -> PathBuf {
     let mut name = db_path.as_os_str().to_owned();
     name.push(".lock");
