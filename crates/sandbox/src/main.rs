@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandbox::common::{FaultRule, RateLimit};
-use sandbox::confluence::{Dataset, GenerateSpec};
+use sandbox::confluence::access::DatasetFile;
+use sandbox::confluence::GenerateSpec;
 use sandbox::{spawn, SandboxConfig};
 
 #[derive(Debug, Parser)]
@@ -92,8 +93,10 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
     if let Some(path) = &args.dataset {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading dataset {}", path.display()))?;
-        config.confluence.dataset = Dataset::from_yaml(&text)
+        let file = DatasetFile::from_yaml(&text)
             .with_context(|| format!("loading dataset {}", path.display()))?;
+        config.confluence.dataset = file.dataset;
+        config.confluence.access = file.access;
     }
     if let Some(spec) = &args.generate {
         config.confluence.dataset = spec.generate();
@@ -103,7 +106,7 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
             .with_context(|| format!("reading generator spec {}", path.display()))?;
         let spec: GenerateSpec = serde_yaml_ng::from_str(&text)
             .with_context(|| format!("parsing generator spec {}", path.display()))?;
-        config.confluence.dataset = spec.generate();
+        (config.confluence.dataset, config.confluence.access) = spec.generate_with_access();
     }
     config.confluence.dc_context_path = args.dc_context_path.clone();
     config.confluence.token_ttl = Duration::from_secs(args.token_ttl_secs);
@@ -174,7 +177,8 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Generate { spec } => {
-            print!("{}", spec.generate().to_yaml()?);
+            let (dataset, access) = spec.generate_with_access();
+            print!("{}", DatasetFile { dataset, access }.to_yaml()?);
             Ok(())
         }
         Command::Serve(args) => {

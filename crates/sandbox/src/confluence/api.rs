@@ -59,6 +59,8 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
         }
     }
     let needs_ancestors = expr.mentions(Field::Ancestor);
+    // Content the client's account may not view is left out, as real search leaves it out.
+    let client = store.client_filter();
     let content = &store.dataset.content;
     let (first_index, skip_matches, start) = match flavour {
         Flavour::Cloud => match params.get("cursor") {
@@ -102,7 +104,7 @@ pub(crate) fn content_search(sim: &ConfluenceSim, flavour: Flavour, params: &Par
         } else {
             Vec::new()
         };
-        expr.matches(&view.candidate(c, &ancestors, space_type))
+        expr.matches(&view.candidate(c, &ancestors, space_type)) && client.reads(&store, c)
     });
     let page: Vec<&Content> = matching.skip(skip_matches).take(limit + 1).collect();
     let more = page.len() > limit;
@@ -183,6 +185,7 @@ pub(crate) fn content_listing(sim: &ConfluenceSim, flavour: Flavour, params: &Pa
         store: &store,
         inline_attachments: limits.inline_attachments,
     };
+    let client = store.client_filter();
     if let Some(key) = params.get("spaceKey") {
         if store.space(key).is_none() {
             return v1_error(StatusCode::NOT_FOUND, &format!("No space with key : {key}"));
@@ -195,6 +198,7 @@ pub(crate) fn content_listing(sim: &ConfluenceSim, flavour: Flavour, params: &Pa
         .filter(|c| c.content_type.as_str() == content_type)
         .filter(|c| params.get("spaceKey").is_none_or(|k| c.space == k))
         .filter(|c| params.get("title").is_none_or(|t| c.title == t))
+        .filter(|c| client.reads(&store, c))
         .collect();
     let window: Vec<Value> = matching
         .iter()
@@ -252,6 +256,14 @@ pub(crate) fn content_by_id(sim: &ConfluenceSim, id: &str, params: &Params) -> R
         inline_attachments: sim.config().limits.inline_attachments,
     };
     match store.content(id) {
+        Some(c) if !store.client_filter().reads(&store, c) => {
+            let status = StatusCode::from_u16(sim.config().permissions.v1_restricted_status)
+                .unwrap_or(StatusCode::NOT_FOUND);
+            v1_error(
+                status,
+                &format!("No content found with id : ContentId{{id={id}}}"),
+            )
+        }
         Some(c) => axum::Json(view.content_v1(c, &expand)).into_response(),
         None => v1_error(
             StatusCode::NOT_FOUND,
@@ -285,7 +297,10 @@ pub(crate) fn child_attachments(
         store: &store,
         inline_attachments: limits.inline_attachments,
     };
-    match store.content(id) {
+    match store
+        .content(id)
+        .filter(|c| store.client_filter().reads(&store, c))
+    {
         Some(c) => {
             axum::Json(view.attachment_list_v1(c, start, limit, with_version)).into_response()
         }
@@ -297,7 +312,7 @@ pub(crate) fn child_attachments(
 }
 
 /// Reads and checks v2's `limit` (1..=max, else 400 like Cloud); `Err` is the 400's message.
-fn v2_limit(params: &Params, default: usize, max: usize) -> Result<usize, String> {
+pub(crate) fn v2_limit(params: &Params, default: usize, max: usize) -> Result<usize, String> {
     match params.get("limit") {
         None | Some("") => Ok(default),
         Some(raw) => match raw.parse::<usize>() {
@@ -309,7 +324,7 @@ fn v2_limit(params: &Params, default: usize, max: usize) -> Result<usize, String
 
 /// Builds the v2 next link from the request's own parameters plus a new cursor, and answers
 /// with `_links.next` in the body and the `Link` header, as Cloud does.
-fn v2_response(
+pub(crate) fn v2_response(
     view: &View<'_>,
     path: &str,
     params: &Params,
@@ -415,8 +430,10 @@ pub(crate) fn v2_content(sim: &ConfluenceSim, kind: ContentType, params: &Params
                 .map(|p| &content[p]),
         )
     };
+    let client = store.client_filter();
     let page: Vec<&Content> = candidates
         .filter(|c| c.content_type == kind)
+        .filter(|c| client.reads(&store, c))
         .filter(|c| {
             space_ids.is_empty()
                 || store
@@ -478,7 +495,10 @@ pub(crate) fn v2_attachments(
         store: &store,
         inline_attachments: limits.inline_attachments,
     };
-    let Some(c) = store.content(id).filter(|c| c.content_type == kind) else {
+    let Some(c) = store
+        .content(id)
+        .filter(|c| c.content_type == kind && store.client_filter().reads(&store, c))
+    else {
         return v2_error(
             StatusCode::NOT_FOUND,
             &format!("No {} found with id {id}", kind.as_str()),
@@ -538,7 +558,10 @@ pub(crate) fn v2_single(
         store: &store,
         inline_attachments: sim.config().limits.inline_attachments,
     };
-    match store.content(id).filter(|c| c.content_type == kind) {
+    match store
+        .content(id)
+        .filter(|c| c.content_type == kind && store.client_filter().reads(&store, c))
+    {
         Some(c) => {
             let mut v = view.content_v2(c, with_body);
             v["_links"]["base"] = json!(view.base());
@@ -575,11 +598,13 @@ pub(crate) fn v2_spaces(sim: &ConfluenceSim, params: &Params) -> Response {
         store: &store,
         inline_attachments: limits.inline_attachments,
     };
+    let client = store.client_filter();
     let mut spaces: Vec<_> = store.dataset.spaces.iter().collect();
     spaces.sort_by_key(|s| s.id.parse::<u64>().unwrap_or(u64::MAX));
     let page: Vec<_> = spaces
         .into_iter()
         .filter(|s| after.is_none_or(|a| s.id.parse::<u64>().unwrap_or(u64::MAX) > a))
+        .filter(|s| client.reads_space(&s.key))
         .filter(|s| ids.is_empty() || ids.contains(&s.id.as_str()))
         .filter(|s| keys.is_empty() || keys.contains(&s.key.as_str()))
         .filter(|s| {

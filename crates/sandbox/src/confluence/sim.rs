@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::access::{AccessModel, PermissionsConfig};
 use super::model::{Attachment, Content, ContentType, Dataset, DatasetError, Space};
 
 /// Server-side page-size caps. Confluence treats `limit` as a hint and clips it; clients must
@@ -87,6 +88,11 @@ pub struct ConfluenceConfig {
     /// often does. The gateway serves that path too, so `<api root> + next` works either way;
     /// a client that resolves the link against `_links.base` instead goes to the wrong host.
     pub cloud_next_links_without_wiki: bool,
+    /// Users, groups, space permissions, restrictions and the client's identity (empty by
+    /// default: the client reads everything, as before permissions existed).
+    pub access: AccessModel,
+    /// How the permission read endpoints behave (docs/sandbox.md, "Permissions").
+    pub permissions: PermissionsConfig,
 }
 
 impl Default for ConfluenceConfig {
@@ -106,6 +112,8 @@ impl Default for ConfluenceConfig {
             limits: Limits::default(),
             cloud_legacy_content_listing: false,
             cloud_next_links_without_wiki: false,
+            access: AccessModel::default(),
+            permissions: PermissionsConfig::default(),
         }
     }
 }
@@ -142,6 +150,15 @@ impl std::fmt::Debug for ConfluenceConfig {
                 "cloud_next_links_without_wiki",
                 &self.cloud_next_links_without_wiki,
             )
+            .field(
+                "access",
+                &format_args!(
+                    "{} users, {} groups",
+                    self.access.users.len(),
+                    self.access.groups.len()
+                ),
+            )
+            .field("permissions", &self.permissions)
             .finish()
     }
 }
@@ -168,6 +185,8 @@ pub struct ConfluenceUrls {
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub dataset: Dataset,
+    /// The permission model; mutations keep it, minus what refers to deleted content.
+    pub access: AccessModel,
     /// Content id → position in `dataset.content`.
     index: HashMap<String, usize>,
     /// Space key → position in `dataset.spaces`.
@@ -177,7 +196,11 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    fn new(mut dataset: Dataset) -> Self {
+    fn new(dataset: Dataset) -> Self {
+        Self::with_access(dataset, AccessModel::default())
+    }
+
+    pub(crate) fn with_access(mut dataset: Dataset, access: AccessModel) -> Self {
         dataset.content.sort_by_key(Content::numeric_id);
         let index = dataset
             .content
@@ -199,6 +222,7 @@ impl Store {
             .collect();
         Self {
             dataset,
+            access,
             index,
             spaces,
             attachments,
@@ -207,7 +231,9 @@ impl Store {
 
     fn reindex(&mut self) {
         let dataset = std::mem::take(&mut self.dataset);
-        *self = Store::new(dataset);
+        let mut access = std::mem::take(&mut self.access);
+        access.prune(&dataset);
+        *self = Store::with_access(dataset, access);
     }
 
     pub fn content(&self, id: &str) -> Option<&Content> {
@@ -322,7 +348,8 @@ pub struct ContentMove {
 impl ConfluenceSim {
     pub fn new(config: ConfluenceConfig) -> Result<Self, DatasetError> {
         config.dataset.validate()?;
-        let store = Store::new(config.dataset.clone());
+        config.access.validate(&config.dataset)?;
+        let store = Store::with_access(config.dataset.clone(), config.access.clone());
         let media_secret = uuid::Uuid::new_v4().to_string();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -344,7 +371,7 @@ impl ConfluenceSim {
         self.inner.store.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
+    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
         self.inner.store.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -415,7 +442,8 @@ impl ConfluenceSim {
         self.read().dataset.clone()
     }
 
-    /// Replaces the whole dataset.
+    /// Replaces the whole dataset; the permission model starts empty again (use
+    /// `replace_dataset_and_access` to set both).
     pub fn replace_dataset(&self, dataset: Dataset) -> Result<(), MutationError> {
         dataset.validate()?;
         *self.write() = Store::new(dataset);
