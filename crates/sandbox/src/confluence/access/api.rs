@@ -117,10 +117,10 @@ fn bad_request(message: &str) -> Response {
 }
 
 /// `start` and `limit` of a v1 listing: `limit` defaults to `default` and is clipped to `max`.
-fn offset_page(params: &Params, default: usize, max: usize) -> Result<(usize, usize), Response> {
+fn offset_page(params: &Params, default: usize, max: usize) -> Result<(usize, usize), String> {
     match (params.usize("start"), params.usize("limit")) {
         (Ok(s), Ok(l)) => Ok((s.unwrap_or(0), l.unwrap_or(default).clamp(1, max))),
-        (Err(e), _) | (_, Err(e)) => Err(bad_request(&e)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
     }
 }
 
@@ -427,7 +427,7 @@ fn restrictions(
     let (start, limit) =
         match offset_page(params, RESTRICTION_SUBJECTS_PAGE, RESTRICTION_SUBJECTS_PAGE) {
             Ok(p) => p,
-            Err(r) => return r,
+            Err(e) => return bad_request(&e),
         };
     match op {
         Some(key) => {
@@ -474,7 +474,7 @@ fn restrictions(
 fn groups(sim: &ConfluenceSim, flavour: Flavour, params: &Params) -> Response {
     let (start, limit) = match offset_page(params, GROUPS_PAGE, GROUPS_PAGE) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad_request(&e),
     };
     let store = sim.read();
     let urls = sim.urls();
@@ -955,7 +955,7 @@ async fn dc_group_members(
     let params = Params::parse(q.as_deref());
     let (start, limit) = match offset_page(&params, GROUPS_PAGE, GROUPS_PAGE) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad_request(&e),
     };
     let group = sim.read().access.group(&name).cloned();
     match group {

@@ -207,7 +207,7 @@ fn read_space() -> Vec<String> {
     vec![READ_SPACE.to_owned()]
 }
 
-fn is_read_space(ops: &Vec<String>) -> bool {
+fn is_read_space(ops: &[String]) -> bool {
     ops.len() == 1 && ops[0] == READ_SPACE
 }
 

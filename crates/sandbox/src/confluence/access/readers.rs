@@ -7,8 +7,9 @@
 //! restrict reading. Only active accounts read anything.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use super::{AccessModel, AccountStatus, Principal, Restriction, RestrictionOperation};
 use crate::confluence::model::{Content, Dataset};
@@ -17,11 +18,17 @@ use crate::confluence::sim::Store;
 /// Who can read one piece of content.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PageReaders {
-    /// Active accounts that can read it (by user or group grant), sorted.
-    pub users: BTreeSet<String>,
+    /// Active accounts that can read it (by user or group grant), sorted. Shared between
+    /// pieces of content with the same readers, so 10,000 pages of 2,000 readers stay small.
+    #[serde(serialize_with = "serialize_set")]
+    pub users: Arc<BTreeSet<String>>,
     /// Everyone can read it, logged in or not: the space grants anonymous `read/space` and no
     /// view restriction applies on it or above it. The explicit `users` are listed besides.
     pub anonymous: bool,
+}
+
+fn serialize_set<S: Serializer>(set: &Arc<BTreeSet<String>>, s: S) -> Result<S::Ok, S::Error> {
+    set.as_ref().serialize(s)
 }
 
 impl PageReaders {
@@ -100,28 +107,50 @@ pub fn page_readers(dataset: &Dataset, access: &AccessModel) -> BTreeMap<String,
         .collect();
 
     let empty = (BTreeSet::new(), false);
+    // The readers of a piece of content depend only on its space and on the view restrictions
+    // above it, so they are computed once per (space, nearest restricted node) and shared.
+    let mut memo: HashMap<(&str, Option<&str>), Arc<BTreeSet<String>>> = HashMap::new();
     let mut out = BTreeMap::new();
     for c in &dataset.content {
         let (base, anonymous) = space_readers.get(c.space.as_str()).unwrap_or(&empty);
-        let mut readers: BTreeSet<&str> = base.clone();
-        let mut restricted = false;
+        let mut chain: Vec<&str> = Vec::new();
         let mut seen = HashSet::new();
         let mut node = Some(c.id.as_str());
         while let Some(id) = node {
             if !seen.insert(id) {
                 break;
             }
-            if let Some(set) = allowed.get(id) {
-                restricted = true;
-                readers.retain(|u| set.contains(u));
+            if allowed.contains_key(id) {
+                chain.push(id);
             }
             node = parents.get(id).copied().flatten();
+        }
+        let mut set = memo
+            .entry((c.space.as_str(), None))
+            .or_insert_with(|| Arc::new(base.iter().map(|u| (*u).to_owned()).collect()))
+            .clone();
+        for depth in (0..chain.len()).rev() {
+            let key = (c.space.as_str(), Some(chain[depth]));
+            set = match memo.get(&key) {
+                Some(known) => known.clone(),
+                None => {
+                    let within = &allowed[chain[depth]];
+                    let narrowed: Arc<BTreeSet<String>> = Arc::new(
+                        set.iter()
+                            .filter(|u| within.contains(u.as_str()))
+                            .cloned()
+                            .collect(),
+                    );
+                    memo.insert(key, narrowed.clone());
+                    narrowed
+                }
+            };
         }
         out.insert(
             c.id.clone(),
             PageReaders {
-                users: readers.into_iter().map(str::to_owned).collect(),
-                anonymous: *anonymous && !restricted,
+                users: set,
+                anonymous: *anonymous && chain.is_empty(),
             },
         );
     }
