@@ -76,6 +76,7 @@ impl UniqueSim {
             .route("/rate-limit", put(control_rate_limit))
             .route("/tokens/expire", post(control_expire_tokens))
             .route("/calls", get(control_calls).delete(control_clear_calls))
+            .merge(super::directory::control_routes())
             .with_state(self.clone());
         UniqueRouters {
             ingestion,
