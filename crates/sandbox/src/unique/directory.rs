@@ -10,9 +10,11 @@
 //! - `deleteGroup` removes the group and its memberships but leaves every scope and file access
 //!   naming it in place (orphaned), as the Unique connectors report the platform doing
 //!   (UN-15272 in the SharePoint connector).
-//! - Who can read a file: every user named by a READ, WRITE or MANAGE access on the file or on
-//!   its owner scope, groups resolved to their members. The union of both routes is the widest
-//!   reading of the platform's rules, so a comparison against it finds every over-grant.
+//! - Who can read a file: every user named by a READ, WRITE or MANAGE file access, groups
+//!   resolved to their members. Scope accesses make the folder visible; they are reported
+//!   beside (`via_scope`) but do not make the file readable. The SharePoint connector relies on
+//!   exactly that: it gives a top folder the aggregate of its descendants' permissions and each
+//!   file its own, which would leak if scope access opened the files.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -92,11 +94,9 @@ pub struct FileReaders {
     pub key: String,
     pub content_id: String,
     pub scope_id: String,
-    /// Every user that can read the file (the union of the two next fields), sorted.
+    /// Every user that can read the file: the users its file accesses name, groups resolved.
     pub readers: BTreeSet<String>,
-    /// Users reading through the file's own accesses.
-    pub via_file: BTreeSet<String>,
-    /// Users reading through the owner scope's accesses.
+    /// Users the owner scope's accesses name (folder visibility; not a read of the file).
     pub via_scope: BTreeSet<String>,
     /// The file's `fileAccess` as the API answers it.
     pub file_access: Vec<String>,
@@ -475,7 +475,7 @@ impl Store {
             .into_iter()
             .map(|c| {
                 let mut orphaned = Vec::new();
-                let via_file = resolve_all(&mut c.accesses.iter(), &mut orphaned);
+                let readers = resolve_all(&mut c.accesses.iter(), &mut orphaned);
                 let scope_accesses = self
                     .scopes
                     .get(&c.owner_id)
@@ -488,8 +488,7 @@ impl Store {
                     key: c.key.clone(),
                     content_id: c.id.clone(),
                     scope_id: c.owner_id.clone(),
-                    readers: via_file.union(&via_scope).cloned().collect(),
-                    via_file,
+                    readers,
                     via_scope,
                     file_access: self.file_access(c),
                     orphaned,
@@ -642,7 +641,7 @@ mod tests {
         let readers = store.readers();
         assert_eq!(readers[0].readers.iter().collect::<Vec<_>>(), [&alice]);
         assert_eq!(
-            readers[0].via_file, readers[0].via_scope,
+            readers[0].readers, readers[0].via_scope,
             "inherited at creation"
         );
         store.directory.delete_group(&group).unwrap();
