@@ -278,10 +278,20 @@ impl AccessSpec {
                 .find(|r| &r.content == ancestor)
                 .map(|r| r.groups.clone())
                 .unwrap_or_default();
-            // One of the ancestor's groups plus another: the intersection of the two is a
-            // strict subset of either, which is what "intersection, not nearest" tests need.
+            // One of the ancestor's groups plus another of the space's: the intersection of
+            // the two is a strict subset of either, which is what "intersection, not nearest"
+            // tests need, and restrictions keep to the groups a space works with.
+            let space_of_page = pages
+                .iter()
+                .find(|p| p.id == *id)
+                .map(|p| p.space.as_str())
+                .unwrap_or_default();
+            let pool = space_groups
+                .get(space_of_page)
+                .filter(|g| !g.is_empty())
+                .unwrap_or(&group_names);
             let mut groups: Vec<String> = inherited.into_iter().take(1).collect();
-            if let Some(extra) = group_names.choose(&mut rng) {
+            if let Some(extra) = pool.choose(&mut rng) {
                 if !groups.contains(extra) {
                     groups.push(extra.clone());
                 }
