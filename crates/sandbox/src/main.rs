@@ -71,6 +71,10 @@ struct ServeArgs {
     /// DC context path, e.g. /confluence.
     #[arg(long, default_value = "")]
     dc_context_path: String,
+    /// Modes of the permission endpoints (`PermissionsConfig` in YAML or JSON: dc_version,
+    /// dc_oauth_permission_reads_forbidden, …; see docs/sandbox.md, "Permissions").
+    #[arg(long)]
+    permissions_config: Option<PathBuf>,
     /// Lifetime of Confluence OAuth tokens, seconds.
     #[arg(long, default_value_t = 3600)]
     token_ttl_secs: u64,
@@ -109,6 +113,12 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
         let spec: GenerateSpec = serde_yaml_ng::from_str(&text)
             .with_context(|| format!("parsing generator spec {}", path.display()))?;
         (config.confluence.dataset, config.confluence.access) = spec.generate_with_access();
+    }
+    if let Some(path) = &args.permissions_config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading permissions config {}", path.display()))?;
+        config.confluence.permissions = serde_yaml_ng::from_str(&text)
+            .with_context(|| format!("parsing permissions config {}", path.display()))?;
     }
     config.confluence.dc_context_path = args.dc_context_path.clone();
     config.confluence.token_ttl = Duration::from_secs(args.token_ttl_secs);

@@ -922,3 +922,98 @@ async fn the_generator_builds_the_bench_tenant_with_permissions() {
     assert_eq!(readers.len(), 10_000);
     assert!(readers.values().filter(|r| !r.users.is_empty()).count() > 9_000);
 }
+
+#[tokio::test]
+async fn permission_modes_switch_through_the_control_api() {
+    let sb = sandbox(None).await;
+    let http = reqwest::Client::new();
+    let config: Value = http
+        .get(control(&sb, "/access/config"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["dc_version"], "9.2.0");
+    let res = http
+        .put(control(&sb, "/access/config"))
+        .json(&json!({"dc_version": "9.0.3", "v1_restricted_status": 403}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, _) = dc(&sb, "/rest/api/space/ENG/permissions").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "now below 9.1");
+    assert_eq!(sb.confluence.permissions_config().v1_restricted_status, 403);
+    assert!(
+        sb.confluence
+            .permissions_config()
+            .dc_oauth_permission_reads_forbidden,
+        "fields left out take their defaults"
+    );
+}
+
+/// Kills the server if an assertion fails before the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_loads_the_permission_model_from_the_dataset_and_modes_from_a_file() {
+    use std::io::{BufRead, BufReader};
+    let modes = std::env::temp_dir().join(format!("permsb-modes-{}.yaml", std::process::id()));
+    std::fs::write(
+        &modes,
+        "dc_version: 8.5.16\ncloud_anonymous_principal: anonymous_type\n",
+    )
+    .unwrap();
+    let dataset = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/example.yaml");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_confluence-sandbox"))
+        .args(["serve", "--dataset", dataset, "--permissions-config"])
+        .arg(&modes)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = KillOnDrop(child);
+    let mut line = String::new();
+    BufReader::new(guard.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = std::fs::remove_file(&modes);
+    let urls: Value = serde_json::from_str(&line).unwrap();
+    let control = urls["control"].as_str().unwrap();
+    let access: Value = reqwest::get(format!("{control}/_sandbox/confluence/access"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(access["clientAccount"], SVC);
+    let manifest: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/rest/applinks/1.0/manifest",
+            urls["dc_base"].as_str().unwrap()
+        ))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(manifest["version"], "8.5.16");
+    let config: Value = reqwest::get(format!("{control}/_sandbox/confluence/access/config"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["cloud_anonymous_principal"], "anonymous_type");
+}

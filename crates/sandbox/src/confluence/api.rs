@@ -257,7 +257,7 @@ pub(crate) fn content_by_id(sim: &ConfluenceSim, id: &str, params: &Params) -> R
     };
     match store.content(id) {
         Some(c) if !store.client_filter().reads(&store, c) => {
-            let status = StatusCode::from_u16(sim.config().permissions.v1_restricted_status)
+            let status = StatusCode::from_u16(sim.permissions_config().v1_restricted_status)
                 .unwrap_or(StatusCode::NOT_FOUND);
             v1_error(
                 status,

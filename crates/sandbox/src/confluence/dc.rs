@@ -138,7 +138,8 @@ async fn token(
 async fn manifest(State(sim): State<ConfluenceSim>, headers: HeaderMap) -> Response {
     let config = sim.config();
     let base = sim.urls().dc_base;
-    let (version, build) = config.permissions.dc_version_and_build();
+    let permissions = sim.permissions_config();
+    let (version, build) = permissions.dc_version_and_build();
     let wants_json = headers
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -288,6 +288,9 @@ pub(crate) struct Inner {
     /// Key of the media link signatures.
     pub media_secret: String,
     pub(crate) tamper: super::tamper::TamperSlot,
+    /// The permission endpoints' modes, switchable at run time (starts as
+    /// `config.permissions`).
+    pub(crate) permissions: RwLock<PermissionsConfig>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -351,6 +354,7 @@ impl ConfluenceSim {
         config.access.validate(&config.dataset)?;
         let store = Store::with_access(config.dataset.clone(), config.access.clone());
         let media_secret = uuid::Uuid::new_v4().to_string();
+        let permissions = RwLock::new(config.permissions.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -359,6 +363,7 @@ impl ConfluenceSim {
                 urls: RwLock::new(ConfluenceUrls::default()),
                 media_secret,
                 tamper: Default::default(),
+                permissions,
             }),
         })
     }

@@ -515,7 +515,7 @@ fn members_page(
     let with_operations = params.expand().iter().any(|e| e == "operations");
     let email = match flavour {
         Flavour::DataCenter if params.expand().iter().any(|e| e == "details.personal") => {
-            Some(sim.config().permissions.dc_email_visibility)
+            Some(sim.permissions_config().dc_email_visibility)
         }
         _ => None,
     };
@@ -588,7 +588,7 @@ async fn cloud_space_permissions(
         );
     }
     let access = &store.access;
-    let anonymous = sim.config().permissions.cloud_anonymous_principal;
+    let anonymous = sim.permissions_config().cloud_anonymous_principal;
     let assignments: Vec<Value> = access
         .space_permissions_of(&space.key)
         .into_iter()
@@ -643,7 +643,7 @@ async fn cloud_space_permissions(
 }
 
 fn cloud_gone_restrictions(sim: &ConfluenceSim) -> Option<Response> {
-    sim.config().permissions.cloud_v1_restrictions_gone.then(|| {
+    sim.permissions_config().cloud_v1_restrictions_gone.then(|| {
         v1_error(
             StatusCode::GONE,
             "This v1 endpoint has been removed through the API gateway; use the v2 API or v1 content/search",
@@ -822,7 +822,7 @@ async fn cloud_users_bulk_v2(State(sim): State<ConfluenceSim>, body: Bytes) -> R
 /// DC refuses OAuth 2.0 bearer tokens on these resources ("Forge and OAuth2 apps cannot access
 /// this REST resource"); personal access tokens and basic auth are served.
 fn dc_oauth_refused(sim: &ConfluenceSim, headers: &HeaderMap) -> Option<Response> {
-    if !sim.config().permissions.dc_oauth_permission_reads_forbidden {
+    if !sim.permissions_config().dc_oauth_permission_reads_forbidden {
         return None;
     }
     let token = headers
@@ -844,7 +844,7 @@ async fn dc_space_permissions(
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !sim.config().permissions.dc_has_space_permissions_api() {
+    if !sim.permissions_config().dc_has_space_permissions_api() {
         return v1_error(
             StatusCode::NOT_FOUND,
             &format!(
@@ -993,7 +993,7 @@ async fn dc_user(
         .expand()
         .iter()
         .any(|e| e == "details.personal")
-        .then_some(sim.config().permissions.dc_email_visibility);
+        .then_some(sim.permissions_config().dc_email_visibility);
     match user {
         Some(u) => axum::Json(dc_user_v1(&v, u, email)).into_response(),
         None => v1_error(StatusCode::NOT_FOUND, "No user found"),

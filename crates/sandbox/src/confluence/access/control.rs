@@ -10,7 +10,9 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{AccessModel, Group, RestrictionOperation, SpacePermission, User, UserUpdate};
+use super::{
+    AccessModel, Group, PermissionsConfig, RestrictionOperation, SpacePermission, User, UserUpdate,
+};
 use crate::confluence::sim::{ConfluenceSim, MutationError};
 use crate::confluence::web::{v1_error, Params};
 
@@ -31,6 +33,7 @@ pub(crate) fn routes() -> Router<ConfluenceSim> {
             put(set_space_permissions),
         )
         .route("/access/client", put(set_client))
+        .route("/access/config", get(get_config).put(put_config))
         .route(
             "/content/{id}/restrictions",
             put(set_restriction).delete(clear_restrictions),
@@ -201,4 +204,17 @@ async fn clear_restrictions(State(sim): State<ConfluenceSim>, Path(id): Path<Str
         sim.clear_restrictions(&id)
             .map(|()| json!({"cleared": true})),
     )
+}
+
+async fn get_config(State(sim): State<ConfluenceSim>) -> Response {
+    Json(sim.permissions_config()).into_response()
+}
+
+/// Replaces the modes; fields left out take their defaults.
+async fn put_config(
+    State(sim): State<ConfluenceSim>,
+    Json(config): Json<PermissionsConfig>,
+) -> Response {
+    sim.set_permissions_config(config.clone());
+    Json(config).into_response()
 }

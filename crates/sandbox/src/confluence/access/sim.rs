@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    page_readers, AccessModel, AccountStatus, Group, PageReaders, Restriction,
+    page_readers, AccessModel, AccountStatus, Group, PageReaders, PermissionsConfig, Restriction,
     RestrictionOperation, SpacePermission, User,
 };
 use crate::confluence::model::{Dataset, DatasetError};
@@ -29,6 +29,24 @@ fn invalid(message: String) -> MutationError {
 }
 
 impl ConfluenceSim {
+    /// The permission endpoints' modes now in force.
+    pub fn permissions_config(&self) -> PermissionsConfig {
+        self.inner
+            .permissions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Switches the permission endpoints' modes (takes effect on the next request).
+    pub fn set_permissions_config(&self, config: PermissionsConfig) {
+        *self
+            .inner
+            .permissions
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = config;
+    }
+
     /// A copy of the permission model.
     pub fn access(&self) -> AccessModel {
         self.read().access.clone()
