@@ -97,6 +97,16 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// The search result with this id.
+fn result<'a>(body: &'a Value, id: &str) -> &'a Value {
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap()
+}
+
 fn ids(results: &Value) -> Vec<String> {
     results
         .as_array()
@@ -286,12 +296,7 @@ async fn search_expands_read_restrictions_and_ancestors_on_both_flavours() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let page = body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "2002")
-        .unwrap();
+    let page = result(&body, "2002");
     assert_eq!(page["ancestors"][0]["id"], "2001");
     let read = &page["restrictions"]["read"];
     assert_eq!(read["operation"], "read");
@@ -308,12 +313,7 @@ async fn search_expands_read_restrictions_and_ancestors_on_both_flavours() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let home = body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "2001")
-        .unwrap();
+    let home = result(&body, "2001");
     let read = &home["restrictions"]["read"]["restrictions"];
     assert_eq!(read["user"]["results"][0]["userKey"], ALICE);
     assert_eq!(read["user"]["results"][0]["username"], "alice");

@@ -93,6 +93,16 @@ impl Harness {
             .id
     }
 
+    /// Creates a group the way the connector would and returns its id.
+    async fn create_group(&self, name: &str, external_id: &str) -> String {
+        let variables =
+            json!({"name": name, "externalId": external_id, "createdBy": "confluence-connector"});
+        self.manage(CREATE_GROUP, variables).await["createGroup"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     async fn file_access(&self, key: &str) -> Vec<String> {
         let data = self
             .ingest(
@@ -351,15 +361,7 @@ async fn file_accesses_are_added_and_removed_per_content_all_or_nothing() {
     let other = h.root_scope("OTHER");
     let page = h.ingest_page("t/SP/1", &space, "<p>one</p>").await;
     let alice = h.user("alice@example.com");
-    let group = h
-        .manage(
-            CREATE_GROUP,
-            json!({"name": "G", "externalId": "confc:g", "createdBy": "confluence-connector"}),
-        )
-        .await["createGroup"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let group = h.create_group("G", "confc:g").await;
 
     let add = json!({"scopeId": space, "fileAccesses": [
         file_grant(&page, &alice, "USER", "READ"),
@@ -427,15 +429,7 @@ async fn the_readers_dump_resolves_groups_of_file_accesses_and_reports_scope_acc
     let alice = h.user("alice@example.com");
     let bob = h.user("bob@example.com");
     let carol = h.user("carol@example.com");
-    let group = h
-        .manage(
-            CREATE_GROUP,
-            json!({"name": "G", "externalId": "confc:g", "createdBy": "confluence-connector"}),
-        )
-        .await["createGroup"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let group = h.create_group("G", "confc:g").await;
     h.manage(
         ADD_GROUP_MEMBERS,
         json!({"groupId": group, "userIds": [alice, bob]}),

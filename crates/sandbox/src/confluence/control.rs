@@ -14,7 +14,7 @@ use super::access::DatasetFile;
 use super::generate::GenerateSpec;
 use super::model::{Attachment, Content, Space};
 use super::sim::{AttachmentUpdate, ConfluenceSim, ContentEdit, ContentMove, MutationError};
-use super::web::{v1_error, Params};
+use super::web::{json_or_yaml, v1_error, Params};
 
 pub(crate) fn router(sim: ConfluenceSim) -> Router {
     Router::new()
@@ -79,18 +79,7 @@ async fn put_dataset(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let is_yaml = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("yaml"));
-    let parsed: Result<DatasetFile, String> = if is_yaml {
-        std::str::from_utf8(&body)
-            .map_err(|e| e.to_string())
-            .and_then(|text| DatasetFile::from_yaml(text).map_err(|e| e.to_string()))
-    } else {
-        serde_json::from_slice(&body).map_err(|e| e.to_string())
-    };
-    match parsed {
+    match json_or_yaml::<DatasetFile>(&headers, &body) {
         Ok(file) => respond(
             sim.replace_dataset_and_access(file.dataset, file.access)
                 .map(|()| json!({"replaced": true})),

@@ -285,8 +285,15 @@ impl IdentityMutation {
 #[derive(Debug, Default)]
 pub(crate) struct AccessMutation;
 
-fn changes(list: Vec<FileAccessContentChangeDto>) -> Vec<FileAccessChange> {
-    list.into_iter()
+/// Applies one file-access batch (`add` or remove) as a whole.
+fn change_file_accesses(
+    ctx: &Context<'_>,
+    scope_id: &str,
+    list: Vec<FileAccessContentChangeDto>,
+    add: bool,
+) -> async_graphql::Result<bool> {
+    let changes: Vec<FileAccessChange> = list
+        .into_iter()
         .map(|c| FileAccessChange {
             content_id: c.content_id,
             access: ScopeAccess {
@@ -295,7 +302,12 @@ fn changes(list: Vec<FileAccessContentChangeDto>) -> Vec<FileAccessChange> {
                 access_type: c.access_type,
             },
         })
-        .collect()
+        .collect();
+    shared(ctx)?
+        .store()
+        .change_file_accesses(scope_id, &changes, add)
+        .map_err(store_error)?;
+    Ok(true)
 }
 
 #[Object]
@@ -329,11 +341,7 @@ impl AccessMutation {
         scope_id: String,
         file_accesses: Vec<FileAccessContentChangeDto>,
     ) -> async_graphql::Result<bool> {
-        shared(ctx)?
-            .store()
-            .change_file_accesses(&scope_id, &changes(file_accesses), true)
-            .map_err(store_error)?;
-        Ok(true)
+        change_file_accesses(ctx, &scope_id, file_accesses, true)
     }
 
     /// Removes file accesses from contents of one scope; all or nothing.
@@ -343,10 +351,6 @@ impl AccessMutation {
         scope_id: String,
         file_accesses: Vec<FileAccessContentChangeDto>,
     ) -> async_graphql::Result<bool> {
-        shared(ctx)?
-            .store()
-            .change_file_accesses(&scope_id, &changes(file_accesses), false)
-            .map_err(store_error)?;
-        Ok(true)
+        change_file_accesses(ctx, &scope_id, file_accesses, false)
     }
 }

@@ -297,36 +297,29 @@ fn restriction_v1(
         }
         json!({"results": window, "start": start, "limit": limit, "size": window.len(), "_links": links})
     };
+    let users = || -> Vec<Value> {
+        entry.map_or_else(Vec::new, |r| {
+            let known = r.users.iter().filter_map(|u| access.user(u));
+            known.map(|u| user_v1(view, u)).collect()
+        })
+    };
+    let groups = || -> Vec<Value> {
+        entry.map_or_else(Vec::new, |r| {
+            let known = r.groups.iter().filter_map(|g| access.group(g));
+            known.map(|g| group_v1(view, g)).collect()
+        })
+    };
     let mut restrictions = Map::new();
     let mut expandable = Map::new();
-    if subjects.user {
-        let users: Vec<Value> = entry
-            .map(|r| {
-                r.users
-                    .iter()
-                    .filter_map(|u| access.user(u))
-                    .map(|u| user_v1(view, u))
-                    .collect()
-            })
-            .unwrap_or_default();
-        restrictions.insert("user".into(), page(users, "restrictions.user"));
-    } else {
-        expandable.insert("user".into(), json!(format!("{self_path}/user")));
-    }
-    if subjects.group {
-        let groups: Vec<Value> = entry
-            .map(|r| {
-                r.groups
-                    .iter()
-                    .filter_map(|g| access.group(g))
-                    .map(|g| group_v1(view, g))
-                    .collect()
-            })
-            .unwrap_or_default();
-        restrictions.insert("group".into(), page(groups, "restrictions.group"));
-    } else {
-        expandable.insert("group".into(), json!(format!("{self_path}/group")));
-    }
+    let mut list = |kind: &str, expanded: bool, items: &dyn Fn() -> Vec<Value>| {
+        if expanded {
+            restrictions.insert(kind.into(), page(items(), &format!("restrictions.{kind}")));
+        } else {
+            expandable.insert(kind.into(), json!(format!("{self_path}/{kind}")));
+        }
+    };
+    list("user", subjects.user, &users);
+    list("group", subjects.group, &groups);
     if !expandable.is_empty() {
         restrictions.insert("_expandable".into(), Value::Object(expandable));
     }

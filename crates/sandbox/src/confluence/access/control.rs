@@ -14,7 +14,7 @@ use super::{
     AccessModel, Group, PermissionsConfig, RestrictionOperation, SpacePermission, User, UserUpdate,
 };
 use crate::confluence::sim::{ConfluenceSim, MutationError};
-use crate::confluence::web::{v1_error, Params};
+use crate::confluence::web::{json_or_yaml, v1_error, Params};
 
 pub(crate) fn routes() -> Router<ConfluenceSim> {
     Router::new()
@@ -69,18 +69,7 @@ async fn get_access(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> 
 
 /// JSON, or YAML when the content type says so.
 async fn put_access(State(sim): State<ConfluenceSim>, headers: HeaderMap, body: Bytes) -> Response {
-    let is_yaml = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("yaml"));
-    let parsed: Result<AccessModel, String> = if is_yaml {
-        std::str::from_utf8(&body)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_yaml_ng::from_str(t).map_err(|e| e.to_string()))
-    } else {
-        serde_json::from_slice(&body).map_err(|e| e.to_string())
-    };
-    match parsed {
+    match json_or_yaml::<AccessModel>(&headers, &body) {
         Ok(access) => respond(
             sim.replace_access(access)
                 .map(|()| json!({"replaced": true})),

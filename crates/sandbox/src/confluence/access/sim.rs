@@ -28,6 +28,14 @@ fn invalid(message: String) -> MutationError {
     MutationError::Invalid(DatasetError::Invalid(message))
 }
 
+fn group_mut<'a>(access: &'a mut AccessModel, name: &str) -> Result<&'a mut Group, MutationError> {
+    access
+        .groups
+        .iter_mut()
+        .find(|g| g.name == name)
+        .ok_or_else(|| invalid(format!("no group {name}")))
+}
+
 impl ConfluenceSim {
     /// The permission endpoints' modes now in force.
     pub fn permissions_config(&self) -> PermissionsConfig {
@@ -138,11 +146,7 @@ impl ConfluenceSim {
     /// Adds a member to a group (no effect when already a member).
     pub fn add_group_member(&self, group: &str, account_id: &str) -> Result<(), MutationError> {
         self.mutate_access(|a, _| {
-            let g = a
-                .groups
-                .iter_mut()
-                .find(|g| g.name == group)
-                .ok_or_else(|| invalid(format!("no group {group}")))?;
+            let g = group_mut(a, group)?;
             if !g.members.iter().any(|m| m == account_id) {
                 g.members.push(account_id.to_owned());
             }
@@ -153,11 +157,7 @@ impl ConfluenceSim {
     /// Removes a member from a group.
     pub fn remove_group_member(&self, group: &str, account_id: &str) -> Result<(), MutationError> {
         self.mutate_access(|a, _| {
-            let g = a
-                .groups
-                .iter_mut()
-                .find(|g| g.name == group)
-                .ok_or_else(|| invalid(format!("no group {group}")))?;
+            let g = group_mut(a, group)?;
             let before = g.members.len();
             g.members.retain(|m| m != account_id);
             if g.members.len() == before {
