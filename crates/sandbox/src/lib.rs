@@ -11,7 +11,7 @@
 //! - `common`: what both halves share: fault injection, rate limiting, request counters and the
 //!   request log, listeners.
 //! - `confluence`: Cloud (gateway, token endpoint, media host) and Data Center simulators, the
-//!   dataset model and generator, the CQL parser.
+//!   dataset model and generator, the CQL parser, and the permission model (`access`).
 //! - `unique`: the Unique GraphQL APIs, file diff, blob store and Zitadel token endpoint.
 //!
 //! Entry point: [`spawn`] binds every origin on `127.0.0.1:0` and returns a [`SandboxHandle`]

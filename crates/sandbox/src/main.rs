@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandbox::common::{FaultRule, RateLimit};
+use sandbox::confluence::access::DatasetFile;
 use sandbox::confluence::{
-    CloudOAuthClient, CloudSearchNextLink, Dataset, DcQuirks, GenerateSpec, PastEnd, SearchOverload,
+    CloudOAuthClient, CloudSearchNextLink, DcQuirks, GenerateSpec, PastEnd, SearchOverload,
 };
 use sandbox::unique::UniqueAuthMode;
 use sandbox::{spawn, SandboxConfig};
@@ -26,6 +27,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up; the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve every simulated origin until SIGINT/SIGTERM.
@@ -71,6 +74,10 @@ struct ServeArgs {
     /// DC context path, e.g. /confluence.
     #[arg(long, default_value = "")]
     dc_context_path: String,
+    /// Modes of the permission endpoints (`PermissionsConfig` in YAML or JSON: dc_version,
+    /// dc_oauth_permission_reads_forbidden, …; see docs/sandbox.md, "Permissions").
+    #[arg(long)]
+    permissions_config: Option<PathBuf>,
     /// Lifetime of Confluence OAuth tokens, seconds.
     #[arg(long, default_value_t = 3600)]
     token_ttl_secs: u64,
@@ -158,8 +165,10 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
     if let Some(path) = &args.dataset {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading dataset {}", path.display()))?;
-        config.confluence.dataset = Dataset::from_yaml(&text)
+        let file = DatasetFile::from_yaml(&text)
             .with_context(|| format!("loading dataset {}", path.display()))?;
+        config.confluence.dataset = file.dataset;
+        config.confluence.access = file.access;
     }
     if let Some(spec) = &args.generate {
         config.confluence.dataset = spec.generate();
@@ -169,7 +178,13 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
             .with_context(|| format!("reading generator spec {}", path.display()))?;
         let spec: GenerateSpec = serde_yaml_ng::from_str(&text)
             .with_context(|| format!("parsing generator spec {}", path.display()))?;
-        config.confluence.dataset = spec.generate();
+        (config.confluence.dataset, config.confluence.access) = spec.generate_with_access();
+    }
+    if let Some(path) = &args.permissions_config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading permissions config {}", path.display()))?;
+        config.confluence.permissions = serde_yaml_ng::from_str(&text)
+            .with_context(|| format!("parsing permissions config {}", path.display()))?;
     }
     config.confluence.dc_context_path = args.dc_context_path.clone();
     config.confluence.token_ttl = Duration::from_secs(args.token_ttl_secs);
@@ -245,7 +260,8 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Generate { spec } => {
-            print!("{}", spec.generate().to_yaml()?);
+            let (dataset, access) = spec.generate_with_access();
+            print!("{}", DatasetFile { dataset, access }.to_yaml()?);
             Ok(())
         }
         Command::Serve(args) => {

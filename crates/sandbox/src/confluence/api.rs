@@ -88,6 +88,8 @@ pub(crate) fn content_search(
         }
     }
     let needs_ancestors = expr.mentions(Field::Ancestor);
+    // Content the client's account may not view is left out, as real search leaves it out.
+    let client = store.client_filter();
     let content = &store.dataset.content;
     let (first_index, start) = match flavour {
         Flavour::Cloud => match params.get("cursor") {
@@ -128,7 +130,7 @@ pub(crate) fn content_search(
         } else {
             Vec::new()
         };
-        expr.matches(&view.candidate(c, &ancestors, space_type))
+        expr.matches(&view.candidate(c, &ancestors, space_type)) && client.reads(&store, c)
     };
     let scan = || -> Box<dyn Iterator<Item = &Content> + '_> {
         match &pinned {
@@ -248,6 +250,7 @@ pub(crate) fn content_listing(sim: &ConfluenceSim, flavour: Flavour, params: &Pa
         store: &store,
         inline_attachments: limits.inline_attachments,
     };
+    let client = store.client_filter();
     if let Some(key) = params.get("spaceKey") {
         if store.space(key).is_none() {
             return v1_error(StatusCode::NOT_FOUND, &format!("No space with key : {key}"));
@@ -260,6 +263,7 @@ pub(crate) fn content_listing(sim: &ConfluenceSim, flavour: Flavour, params: &Pa
         .filter(|c| view.serves(c) && c.content_type.as_str() == content_type)
         .filter(|c| params.get("spaceKey").is_none_or(|k| c.space == k))
         .filter(|c| params.get("title").is_none_or(|t| c.title == t))
+        .filter(|c| client.reads(&store, c))
         .collect();
     let page = match flavour {
         Flavour::DataCenter => offset_page(
@@ -327,6 +331,14 @@ pub(crate) fn content_by_id(sim: &ConfluenceSim, id: &str, params: &Params) -> R
         inline_attachments: sim.config().limits.inline_attachments,
     };
     match store.content(id).filter(|c| view.serves(c)) {
+        Some(c) if !store.client_filter().reads(&store, c) => {
+            let status = StatusCode::from_u16(sim.permissions_config().v1_restricted_status)
+                .unwrap_or(StatusCode::NOT_FOUND);
+            v1_error(
+                status,
+                &format!("No content found with id : ContentId{{id={id}}}"),
+            )
+        }
         Some(c) => axum::Json(view.content_v1(c, &expand)).into_response(),
         None => v1_error(
             StatusCode::NOT_FOUND,
@@ -361,7 +373,11 @@ pub(crate) fn child_attachments(
         Flavour::DataCenter => sim.dc_quirks(),
         Flavour::Cloud => DcQuirks::none(),
     };
-    match store.content(id).filter(|c| view.serves(c)) {
+    match store
+        .content(id)
+        .filter(|c| view.serves(c))
+        .filter(|c| store.client_filter().reads(&store, c))
+    {
         Some(c) => {
             let page = offset_page(&quirks, start, requested, limit, Some(c.attachments.len()));
             axum::Json(view.attachment_list_v1(c, start, limit, &page, with_version))
@@ -375,7 +391,7 @@ pub(crate) fn child_attachments(
 }
 
 /// Reads and checks v2's `limit` (1..=max, else 400 like Cloud); `Err` is the 400's message.
-fn v2_limit(params: &Params, default: usize, max: usize) -> Result<usize, String> {
+pub(crate) fn v2_limit(params: &Params, default: usize, max: usize) -> Result<usize, String> {
     match params.get("limit") {
         None | Some("") => Ok(default),
         Some(raw) => match raw.parse::<usize>() {
@@ -387,7 +403,7 @@ fn v2_limit(params: &Params, default: usize, max: usize) -> Result<usize, String
 
 /// Builds the v2 next link from the request's own parameters plus a new cursor, and answers
 /// with `_links.next` in the body and the `Link` header, as Cloud does.
-fn v2_response(
+pub(crate) fn v2_response(
     view: &View<'_>,
     path: &str,
     params: &Params,
@@ -499,8 +515,10 @@ pub(crate) fn v2_content(
                 .map(|p| &content[p]),
         )
     };
+    let client = store.client_filter();
     let page: Vec<&Content> = candidates
         .filter(|c| c.content_type == kind && !omitted.contains(&c.id))
+        .filter(|c| client.reads(&store, c))
         .filter(|c| {
             space_ids.is_empty()
                 || store
@@ -562,7 +580,10 @@ pub(crate) fn v2_attachments(
         store: &store,
         inline_attachments: limits.inline_attachments,
     };
-    let Some(c) = store.content(id).filter(|c| c.content_type == kind) else {
+    let Some(c) = store
+        .content(id)
+        .filter(|c| c.content_type == kind && store.client_filter().reads(&store, c))
+    else {
         return v2_error(
             StatusCode::NOT_FOUND,
             &format!("No {} found with id {id}", kind.as_str()),
@@ -622,7 +643,10 @@ pub(crate) fn v2_single(
         store: &store,
         inline_attachments: sim.config().limits.inline_attachments,
     };
-    match store.content(id).filter(|c| c.content_type == kind) {
+    match store
+        .content(id)
+        .filter(|c| c.content_type == kind && store.client_filter().reads(&store, c))
+    {
         Some(c) => {
             let mut v = view.content_v2(c, with_body);
             v["_links"]["base"] = json!(view.base());
@@ -659,11 +683,13 @@ pub(crate) fn v2_spaces(sim: &ConfluenceSim, params: &Params) -> Response {
         store: &store,
         inline_attachments: limits.inline_attachments,
     };
+    let client = store.client_filter();
     let mut spaces: Vec<_> = store.dataset.spaces.iter().collect();
     spaces.sort_by_key(|s| s.id.parse::<u64>().unwrap_or(u64::MAX));
     let page: Vec<_> = spaces
         .into_iter()
         .filter(|s| after.is_none_or(|a| s.id.parse::<u64>().unwrap_or(u64::MAX) > a))
+        .filter(|s| client.reads_space(&s.key))
         .filter(|s| ids.is_empty() || ids.contains(&s.id.as_str()))
         .filter(|s| keys.is_empty() || keys.contains(&s.key.as_str()))
         .filter(|s| {

@@ -59,6 +59,7 @@ pub(crate) fn gateway_router(sim: ConfluenceSim) -> Router {
             get(v2_blogpost_attachments),
         )
         .route(&at("/download/{*rest}"), get(web_download))
+        .merge(super::access::api::cloud_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             sim.clone(),
             require_token,
@@ -205,6 +206,7 @@ async fn download(
     let store = sim.read();
     let Some(attachment) = store
         .content(&page_id)
+        .filter(|c| store.client_filter().reads(&store, c))
         .and_then(|c| c.attachments.iter().find(|a| a.id == attachment_id))
     else {
         return v1_error(

@@ -10,12 +10,13 @@ use axum::{Json, Router};
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
+use super::access::DatasetFile;
 use super::generate::GenerateSpec;
-use super::model::{Attachment, Content, Dataset, Space};
+use super::model::{Attachment, Content, Space};
 use super::sim::{
     AttachmentUpdate, CloudSearchNextLink, ConfluenceSim, ContentEdit, ContentMove, MutationError,
 };
-use super::web::{v1_error, Params};
+use super::web::{json_or_yaml, v1_error, Params};
 
 pub(crate) fn router(sim: ConfluenceSim) -> Router {
     Router::new()
@@ -44,6 +45,7 @@ pub(crate) fn router(sim: ConfluenceSim) -> Router {
         .merge(super::dc_paging::control_routes())
         .merge(super::overload::control_routes())
         .merge(super::scopes::control_routes())
+        .merge(super::access::control::routes())
         .with_state(sim)
 }
 
@@ -64,8 +66,12 @@ fn respond<T: serde::Serialize>(result: Result<T, MutationError>) -> Response {
     }
 }
 
+/// The dataset file: content, and the permission model when there is one.
 async fn get_dataset(State(sim): State<ConfluenceSim>, RawQuery(q): RawQuery) -> Response {
-    let dataset = sim.dataset();
+    let dataset = DatasetFile {
+        dataset: sim.dataset(),
+        access: sim.access(),
+    };
     if Params::parse(q.as_deref()).get("format") == Some("yaml") {
         match dataset.to_yaml() {
             Ok(yaml) => ([(http::header::CONTENT_TYPE, "application/yaml")], yaml).into_response(),
@@ -82,20 +88,9 @@ async fn put_dataset(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let is_yaml = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("yaml"));
-    let parsed: Result<Dataset, String> = if is_yaml {
-        std::str::from_utf8(&body)
-            .map_err(|e| e.to_string())
-            .and_then(|text| Dataset::from_yaml(text).map_err(|e| e.to_string()))
-    } else {
-        serde_json::from_slice(&body).map_err(|e| e.to_string())
-    };
-    match parsed {
-        Ok(dataset) => respond(
-            sim.replace_dataset(dataset)
+    match json_or_yaml::<DatasetFile>(&headers, &body) {
+        Ok(file) => respond(
+            sim.replace_dataset_and_access(file.dataset, file.access)
                 .map(|()| json!({"replaced": true})),
         ),
         Err(e) => v1_error(StatusCode::BAD_REQUEST, &e),
@@ -103,10 +98,10 @@ async fn put_dataset(
 }
 
 async fn generate(State(sim): State<ConfluenceSim>, Json(spec): Json<GenerateSpec>) -> Response {
-    let dataset = spec.generate();
+    let (dataset, access) = spec.generate_with_access();
     let pages = dataset.content.len();
     respond(
-        sim.replace_dataset(dataset)
+        sim.replace_dataset_and_access(dataset, access)
             .map(|()| json!({"spaces": spec.spaces, "content": pages})),
     )
 }

@@ -28,6 +28,7 @@ pub(crate) fn router(sim: ConfluenceSim) -> Router {
             get(child_attachments),
         )
         .route("/download/attachments/{page}/{filename}", get(download))
+        .merge(super::access::api::dc_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             sim.clone(),
             require_credentials,
@@ -138,6 +139,8 @@ async fn token(
 async fn manifest(State(sim): State<ConfluenceSim>, headers: HeaderMap) -> Response {
     let config = sim.config();
     let base = sim.urls().dc_base;
+    let permissions = sim.permissions_config();
+    let (version, build) = permissions.dc_version_and_build();
     let wants_json = headers
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -147,8 +150,8 @@ async fn manifest(State(sim): State<ConfluenceSim>, headers: HeaderMap) -> Respo
             "id": config.dc_instance_id,
             "name": "Confluence Sandbox",
             "typeId": "confluence",
-            "version": "9.2.0",
-            "buildNumber": 9200,
+            "version": version,
+            "buildNumber": build,
             "applinksVersion": "9.0.0",
             "url": base,
             "iconUrl": format!("{base}/images/icons/favicon.png"),
@@ -157,8 +160,8 @@ async fn manifest(State(sim): State<ConfluenceSim>, headers: HeaderMap) -> Respo
         .into_response()
     } else {
         let xml = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><manifest><id>{}</id><name>Confluence Sandbox</name><typeId>confluence</typeId><version>9.2.0</version><buildNumber>9200</buildNumber><applinksVersion>9.0.0</applinksVersion><url>{}</url><publicSignup>false</publicSignup></manifest>",
-            config.dc_instance_id, base
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><manifest><id>{}</id><name>Confluence Sandbox</name><typeId>confluence</typeId><version>{}</version><buildNumber>{}</buildNumber><applinksVersion>9.0.0</applinksVersion><url>{}</url><publicSignup>false</publicSignup></manifest>",
+            config.dc_instance_id, version, build, base
         );
         ([(http::header::CONTENT_TYPE, "application/xml")], xml).into_response()
     }
@@ -208,6 +211,7 @@ async fn download(
     let Some(attachment) = store
         .content(&page_id)
         .filter(|c| !c.content_type.cloud_only())
+        .filter(|c| store.client_filter().reads(&store, c))
         .and_then(|c| c.attachments.iter().find(|a| a.title == filename))
     else {
         return v1_error(

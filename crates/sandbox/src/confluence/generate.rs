@@ -5,6 +5,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::access::{AccessModel, AccessSpec};
 use super::model::{
     default_when, Attachment, AttachmentData, Content, ContentType, Dataset, Space, SpaceType,
 };
@@ -41,6 +42,8 @@ pub struct GenerateSpec {
     /// Attachment sizes log-uniform between `attachment_min_bytes` and `attachment_max_bytes`
     /// (many small files, a few large ones, as in a real wiki) instead of uniform.
     pub attachment_sizes_log_uniform: bool,
+    /// Users, groups, space permissions and restrictions (none unless `access.users > 0`).
+    pub access: AccessSpec,
 }
 
 impl Default for GenerateSpec {
@@ -62,6 +65,7 @@ impl Default for GenerateSpec {
             subtree_single_ratio: None,
             total_attachments: None,
             attachment_sizes_log_uniform: false,
+            access: AccessSpec::default(),
         }
     }
 }
@@ -131,6 +135,13 @@ const WORDS: [&str; 12] = [
 ];
 
 impl GenerateSpec {
+    /// Builds the dataset and its permission model (empty unless `access.users > 0`).
+    pub fn generate_with_access(&self) -> (Dataset, AccessModel) {
+        let dataset = self.generate();
+        let access = self.access.generate(self.seed, &dataset);
+        (dataset, access)
+    }
+
     /// Builds the dataset.
     pub fn generate(&self) -> Dataset {
         let mut rng = StdRng::seed_from_u64(self.seed);

@@ -5,6 +5,7 @@
 //! redirect to. Data Center has one origin with an optional context path. Both read the same
 //! [`Dataset`]; Data Center reports every non-personal space as `global`.
 
+pub mod access;
 mod api;
 mod cloud;
 pub(crate) mod control;

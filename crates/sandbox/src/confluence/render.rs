@@ -20,6 +20,8 @@ pub(crate) struct Expand {
     pub ancestors: bool,
     pub attachments: bool,
     pub attachment_version: bool,
+    /// `restrictions.<op>[.restrictions.<user|group>]` entries, as asked.
+    pub restrictions: Vec<String>,
 }
 
 impl Expand {
@@ -34,6 +36,11 @@ impl Expand {
             ancestors: has("ancestors"),
             attachments: list.iter().any(|e| e.starts_with("children.attachment")),
             attachment_version: has("children.attachment.version"),
+            restrictions: list
+                .iter()
+                .filter(|e| e.starts_with("restrictions."))
+                .cloned()
+                .collect(),
         }
     }
 }
@@ -364,6 +371,12 @@ impl View<'_> {
             expandable.insert(
                 "children".into(),
                 json!(format!("/rest/api/content/{}/child", c.id)),
+            );
+        }
+        if !expand.restrictions.is_empty() {
+            v.insert(
+                "restrictions".into(),
+                super::access::api::restrictions_expansion(self, c, &expand.restrictions),
             );
         }
         expandable.insert("history".into(), json!(""));

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::access::{AccessModel, PermissionsConfig};
 use super::model::{Attachment, Content, ContentType, Dataset, DatasetError, Space};
 
 /// Server-side page-size caps. Confluence treats `limit` as a hint and clips it; clients must
@@ -96,6 +97,11 @@ pub struct ConfluenceConfig {
     /// at run time ([`ConfluenceSim::set_cloud_search_next_link`], the control API, `serve
     /// --cloud-search-next-link`).
     pub cloud_search_next_link: CloudSearchNextLink,
+    /// Users, groups, space permissions, restrictions and the client's identity (empty by
+    /// default: the client reads everything, as before permissions existed).
+    pub access: AccessModel,
+    /// How the permission read endpoints behave (docs/sandbox.md, "Permissions").
+    pub permissions: PermissionsConfig,
 }
 
 /// How Cloud v1 `content/search` words `_links.next`.
@@ -149,6 +155,8 @@ impl Default for ConfluenceConfig {
             cloud_search_overload: None,
             cloud_clients: Vec::new(),
             cloud_search_next_link: CloudSearchNextLink::default(),
+            access: AccessModel::default(),
+            permissions: PermissionsConfig::default(),
         }
     }
 }
@@ -185,6 +193,15 @@ impl std::fmt::Debug for ConfluenceConfig {
             .field("cloud_search_overload", &self.cloud_search_overload)
             .field("cloud_clients", &self.cloud_clients)
             .field("cloud_search_next_link", &self.cloud_search_next_link)
+            .field(
+                "access",
+                &format_args!(
+                    "{} users, {} groups",
+                    self.access.users.len(),
+                    self.access.groups.len()
+                ),
+            )
+            .field("permissions", &self.permissions)
             .finish()
     }
 }
@@ -211,6 +228,8 @@ pub struct ConfluenceUrls {
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub dataset: Dataset,
+    /// The permission model; mutations keep it, minus what refers to deleted content.
+    pub access: AccessModel,
     /// Content id → position in `dataset.content`.
     index: HashMap<String, usize>,
     /// Space key → position in `dataset.spaces`.
@@ -220,7 +239,11 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    fn new(mut dataset: Dataset) -> Self {
+    fn new(dataset: Dataset) -> Self {
+        Self::with_access(dataset, AccessModel::default())
+    }
+
+    pub(crate) fn with_access(mut dataset: Dataset, access: AccessModel) -> Self {
         dataset.content.sort_by_key(Content::numeric_id);
         let index = dataset
             .content
@@ -242,6 +265,7 @@ impl Store {
             .collect();
         Self {
             dataset,
+            access,
             index,
             spaces,
             attachments,
@@ -250,7 +274,9 @@ impl Store {
 
     fn reindex(&mut self) {
         let dataset = std::mem::take(&mut self.dataset);
-        *self = Store::new(dataset);
+        let mut access = std::mem::take(&mut self.access);
+        access.prune(&dataset);
+        *self = Store::with_access(dataset, access);
     }
 
     pub fn content(&self, id: &str) -> Option<&Content> {
@@ -312,6 +338,9 @@ pub(crate) struct Inner {
     cloud_clients: RwLock<Vec<super::scopes::CloudOAuthClient>>,
     /// Starts as `config.cloud_search_next_link`; the control API may change it.
     cloud_search_next_link: RwLock<CloudSearchNextLink>,
+    /// The permission endpoints' modes, switchable at run time (starts as
+    /// `config.permissions`).
+    pub(crate) permissions: RwLock<PermissionsConfig>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -372,8 +401,10 @@ pub struct ContentMove {
 impl ConfluenceSim {
     pub fn new(config: ConfluenceConfig) -> Result<Self, DatasetError> {
         config.dataset.validate()?;
-        let store = Store::new(config.dataset.clone());
+        config.access.validate(&config.dataset)?;
+        let store = Store::with_access(config.dataset.clone(), config.access.clone());
         let media_secret = uuid::Uuid::new_v4().to_string();
+        let permissions = RwLock::new(config.permissions.clone());
         let dc_quirks = RwLock::new(config.dc_quirks.clone());
         let mut cloud_clients = vec![super::scopes::CloudOAuthClient {
             id: config.client_id.clone(),
@@ -400,6 +431,7 @@ impl ConfluenceSim {
                 cloud_clients: RwLock::new(cloud_clients),
                 config,
                 cloud_search_next_link: RwLock::new(next_link),
+                permissions,
             }),
         };
         sim.set_cloud_search_overload(sim.inner.config.cloud_search_overload);
@@ -432,7 +464,7 @@ impl ConfluenceSim {
         self.inner.store.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
+    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
         self.inner.store.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -546,7 +578,8 @@ impl ConfluenceSim {
         self.read().dataset.clone()
     }
 
-    /// Replaces the whole dataset.
+    /// Replaces the whole dataset; the permission model starts empty again (use
+    /// `replace_dataset_and_access` to set both).
     pub fn replace_dataset(&self, dataset: Dataset) -> Result<(), MutationError> {
         dataset.validate()?;
         *self.write() = Store::new(dataset);

@@ -60,6 +60,25 @@ impl Params {
     }
 }
 
+/// A control-API body: YAML when the `Content-Type` says so, JSON otherwise; `Err` is the
+/// 400's message.
+pub(crate) fn json_or_yaml<T: serde::de::DeserializeOwned>(
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<T, String> {
+    let is_yaml = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("yaml"));
+    if is_yaml {
+        std::str::from_utf8(body)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_yaml_ng::from_str(text).map_err(|e| e.to_string()))
+    } else {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    }
+}
+
 /// Serialises query pairs (form encoding) for `_links.next`.
 pub(crate) fn query_string(pairs: &[(&str, String)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());

@@ -80,6 +80,7 @@ impl UniqueSim {
                 get(control_auth_mode).put(control_set_auth_mode),
             )
             .route("/calls", get(control_calls).delete(control_clear_calls))
+            .merge(super::directory::control_routes())
             .with_state(self.clone());
         UniqueRouters {
             ingestion,

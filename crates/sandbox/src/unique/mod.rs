@@ -38,9 +38,14 @@
 //!   [`UniqueConfig::enforce_scope_access`].
 //! - Every authenticated GraphQL and file-diff call is kept with its variables or body
 //!   ([`UniqueSim::calls`]), so tests can assert exactly what a client sent.
+//! - Users, groups, memberships, scope accesses and file accesses (issue 14) follow the
+//!   documents of `Unique-AG/connectors`' `packages/unique-api`; a content's `fileAccess` is
+//!   its own list, and [`UniqueSim::readers`] says who can read each file (see `directory`).
 
 mod config;
+mod directory;
 mod http;
+mod identity_schema;
 mod schema;
 mod signing;
 mod sim;
@@ -48,6 +53,7 @@ mod state;
 mod variables;
 
 pub use config::{UniqueAuthMode, UniqueConfig};
+pub use directory::{FileReaders, GroupSnapshot, SeedUser, UserSnapshot};
 pub use http::UniqueRouters;
 pub use schema::{
     ingestion_schema_sdl, scope_management_schema_sdl, validate_document, UniqueService,

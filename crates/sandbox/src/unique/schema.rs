@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, ErrorExtensions, InputObject, InputValueError,
-    InputValueResult, Json, MaybeUndefined, Object, Scalar, ScalarType, Schema, ServerError,
+    Context, EmptySubscription, ErrorExtensions, InputObject, InputValueError, InputValueResult,
+    Json, MaybeUndefined, MergedObject, Object, Scalar, ScalarType, Schema, ServerError,
     SimpleObject, ValidationResult, Value,
 };
 use chrono::{DateTime, Utc};
@@ -24,9 +24,27 @@ use super::state::{
 };
 use super::variables::{TypeMap, INTROSPECTION};
 
-pub(crate) type IngestionSchema = Schema<IngestionQuery, IngestionMutation, EmptySubscription>;
+pub(crate) type IngestionSchema = Schema<IngestionQuery, IngestionMutationRoot, EmptySubscription>;
 pub(crate) type ScopeManagementSchema =
-    Schema<ScopeManagementQuery, EmptyMutation, EmptySubscription>;
+    Schema<ScopeManagementQueryRoot, ScopeManagementMutationRoot, EmptySubscription>;
+
+/// The ingestion mutations: content and scopes, plus scope and file accesses.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub(crate) struct IngestionMutationRoot(IngestionMutation, super::identity_schema::AccessMutation);
+
+/// The scope-management queries: `me`, users and groups.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub(crate) struct ScopeManagementQueryRoot(
+    ScopeManagementQuery,
+    super::identity_schema::IdentityQuery,
+);
+
+/// The scope-management mutations: groups and memberships.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub(crate) struct ScopeManagementMutationRoot(super::identity_schema::IdentityMutation);
 
 /// Per-request facts the HTTP layer learned before executing: who calls, and which origin
 /// serves the write URLs minted in this request.
@@ -48,7 +66,11 @@ pub(crate) enum SchemaUse {
 }
 
 pub(crate) fn ingestion_schema(usage: SchemaUse) -> IngestionSchema {
-    let builder = Schema::build(IngestionQuery, IngestionMutation, EmptySubscription);
+    let builder = Schema::build(
+        IngestionQuery,
+        IngestionMutationRoot::default(),
+        EmptySubscription,
+    );
     match usage {
         SchemaUse::Serve(shared) => builder.data(shared).finish(),
         SchemaUse::ValidateOnly => builder.extension(StopAfterValidation).finish(),
@@ -57,7 +79,11 @@ pub(crate) fn ingestion_schema(usage: SchemaUse) -> IngestionSchema {
 }
 
 pub(crate) fn scope_management_schema(usage: SchemaUse) -> ScopeManagementSchema {
-    let builder = Schema::build(ScopeManagementQuery, EmptyMutation, EmptySubscription);
+    let builder = Schema::build(
+        ScopeManagementQueryRoot::default(),
+        ScopeManagementMutationRoot::default(),
+        EmptySubscription,
+    );
     match usage {
         SchemaUse::Serve(shared) => builder.data(shared).finish(),
         SchemaUse::ValidateOnly => builder.extension(StopAfterValidation).finish(),
@@ -217,8 +243,16 @@ pub(crate) fn iso(t: DateTime<Utc>) -> String {
 // ---------------------------------------------------------------------------------------------
 // Filters
 
+/// Prisma's `QueryMode`: `insensitive` compares strings case-insensitively.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "QueryMode", rename_items = "lowercase")]
+pub(crate) enum QueryMode {
+    Default,
+    Insensitive,
+}
+
 /// Prisma-style filter on a non-null string column.
-#[derive(InputObject, Debug, Default)]
+#[derive(InputObject, Debug, Default, Clone)]
 pub(crate) struct StringFilter {
     equals: Option<String>,
     #[graphql(name = "in")]
@@ -229,10 +263,33 @@ pub(crate) struct StringFilter {
     ends_with: Option<String>,
     contains: Option<String>,
     not: Option<String>,
+    mode: Option<QueryMode>,
 }
 
 impl StringFilter {
-    fn matches(&self, value: &str) -> bool {
+    pub(crate) fn matches(&self, value: &str) -> bool {
+        if self.mode != Some(QueryMode::Insensitive) {
+            return self.matches_exactly(value);
+        }
+        let lower = |v: &Option<String>| v.as_ref().map(|s| s.to_lowercase());
+        let lower_all = |v: &Option<Vec<String>>| {
+            v.as_ref()
+                .map(|l| l.iter().map(|s| s.to_lowercase()).collect())
+        };
+        StringFilter {
+            equals: lower(&self.equals),
+            in_list: lower_all(&self.in_list),
+            not_in: lower_all(&self.not_in),
+            starts_with: lower(&self.starts_with),
+            ends_with: lower(&self.ends_with),
+            contains: lower(&self.contains),
+            not: lower(&self.not),
+            mode: None,
+        }
+        .matches_exactly(&value.to_lowercase())
+    }
+
+    fn matches_exactly(&self, value: &str) -> bool {
         self.equals.as_deref().is_none_or(|e| e == value)
             && self
                 .in_list
@@ -267,7 +324,7 @@ pub(crate) struct StringNullableFilter {
 }
 
 impl StringNullableFilter {
-    fn matches(&self, value: Option<&str>) -> bool {
+    pub(crate) fn matches(&self, value: Option<&str>) -> bool {
         let equals = match &self.equals {
             MaybeUndefined::Undefined => true,
             MaybeUndefined::Null => value.is_none(),
@@ -399,6 +456,16 @@ pub(crate) struct ScopeAccessChangeDto {
     access_type: AccessType,
     entity_id: String,
     entity_type: EntityType,
+}
+
+impl From<ScopeAccessChangeDto> for ScopeAccess {
+    fn from(a: ScopeAccessChangeDto) -> Self {
+        ScopeAccess {
+            entity_id: a.entity_id,
+            entity_type: a.entity_type,
+            access_type: a.access_type,
+        }
+    }
 }
 
 #[derive(InputObject, Debug)]
@@ -606,7 +673,23 @@ pub(crate) struct DeleteFolderResultNode {
 #[derive(SimpleObject, Debug)]
 #[graphql(name = "User")]
 pub(crate) struct UserNode {
-    id: String,
+    pub id: String,
+    pub email: String,
+    pub active: bool,
+    pub company_id: String,
+    pub display_name: String,
+}
+
+impl From<&super::directory::UserRecord> for UserNode {
+    fn from(u: &super::directory::UserRecord) -> Self {
+        Self {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            active: u.active,
+            company_id: u.company_id.clone(),
+            display_name: u.display_name.clone(),
+        }
+    }
 }
 
 #[derive(SimpleObject, Debug)]
@@ -634,11 +717,15 @@ pub(crate) fn gql_error(code: &str, status: u16, message: &str) -> async_graphql
     })
 }
 
-fn store_error(e: StoreError) -> async_graphql::Error {
+pub(crate) fn store_error(e: StoreError) -> async_graphql::Error {
     {
         let (code, status) = match &e {
-            StoreError::ScopeNotFound(_) | StoreError::ContentNotFound(_) => ("NOT_FOUND", 404),
-            StoreError::ExternalIdTaken(_) | StoreError::ScopeExists(_) => ("CONFLICT", 409),
+            StoreError::ScopeNotFound(_)
+            | StoreError::ContentNotFound(_)
+            | StoreError::NotFound(_) => ("NOT_FOUND", 404),
+            StoreError::ExternalIdTaken(_)
+            | StoreError::ScopeExists(_)
+            | StoreError::Conflict(_) => ("CONFLICT", 409),
             StoreError::Invalid(_) => ("BAD_USER_INPUT", 400),
             StoreError::Forbidden(_) => ("FORBIDDEN", 403),
         };
@@ -646,7 +733,7 @@ fn store_error(e: StoreError) -> async_graphql::Error {
     }
 }
 
-fn shared<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Shared>> {
+pub(crate) fn shared<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Shared>> {
     ctx.data::<Arc<Shared>>()
 }
 
@@ -670,7 +757,10 @@ fn visible(store: &Store, user: Option<&str>, scope_id: &str) -> bool {
     user.is_none_or(|u| store.allows(scope_id, u, AccessType::Read))
 }
 
-fn page(skip: Option<i32>, take: Option<i32>) -> async_graphql::Result<(usize, Option<usize>)> {
+pub(crate) fn page(
+    skip: Option<i32>,
+    take: Option<i32>,
+) -> async_graphql::Result<(usize, Option<usize>)> {
     let skip = skip.unwrap_or(0);
     if skip < 0 {
         return Err(gql_error(
@@ -693,7 +783,7 @@ fn page(skip: Option<i32>, take: Option<i32>) -> async_graphql::Result<(usize, O
     Ok((usize::try_from(skip).unwrap_or(0), take))
 }
 
-fn count(n: usize) -> i32 {
+pub(crate) fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
@@ -779,7 +869,7 @@ impl IngestionQuery {
 #[derive(Debug, Default)]
 pub(crate) struct IngestionMutation;
 
-#[Object(name = "Mutation")]
+#[Object(name = "IngestionMutationCore")]
 impl IngestionMutation {
     /// Grants access on a scope (idempotent).
     async fn create_scope_accesses(
@@ -790,19 +880,18 @@ impl IngestionMutation {
         apply_to_sub_scopes: Option<bool>,
         skip_file_access_propagation: Option<bool>,
     ) -> async_graphql::Result<bool> {
-        let _ = skip_file_access_propagation;
-        let accesses: Vec<ScopeAccess> = scope_accesses
-            .into_iter()
-            .map(|a| ScopeAccess {
-                entity_id: a.entity_id,
-                entity_type: a.entity_type,
-                access_type: a.access_type,
-            })
-            .collect();
-        shared(ctx)?
-            .store()
-            .grant(&scope_id, &accesses, apply_to_sub_scopes.unwrap_or(false))
+        let accesses: Vec<ScopeAccess> = scope_accesses.into_iter().map(Into::into).collect();
+        let sub_scopes = apply_to_sub_scopes.unwrap_or(false);
+        let mut store = shared(ctx)?.store();
+        store
+            .grant(&scope_id, &accesses, sub_scopes)
             .map_err(store_error)?;
+        // Without `skipFileAccessPropagation: true` the files of the scopes get the accesses
+        // too (the parameter's name says propagation is the default; unconfirmed).
+        if !skip_file_access_propagation.unwrap_or(false) {
+            let targets = store.grant_targets(&scope_id, sub_scopes);
+            store.propagate_to_files(&targets, &accesses, true);
+        }
         Ok(true)
     }
 
@@ -940,7 +1029,7 @@ impl IngestionMutation {
         store_internally: Option<bool>,
         base_url: Option<String>,
     ) -> async_graphql::Result<ContentNode> {
-        let _ = (chat_id, input.file_access);
+        let _ = chat_id;
         let shared = shared(ctx)?;
         let caller = ctx.data::<Caller>()?;
         let upsert = UpsertInput {
@@ -959,6 +1048,7 @@ impl IngestionMutation {
             source_owner_type,
             base_url,
             store_internally: store_internally.unwrap_or(false),
+            file_access: input.file_access,
         };
         let user = enforced_user(ctx)?;
         let mut store = shared.store();
@@ -1016,16 +1106,23 @@ impl IngestionMutation {
 #[derive(Debug, Default)]
 pub(crate) struct ScopeManagementQuery;
 
-#[Object(name = "Query")]
+#[Object(name = "ScopeManagementQueryCore")]
 impl ScopeManagementQuery {
     /// The calling service user.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<MeNode> {
         let caller = ctx.data::<Caller>()?;
-        Ok(MeNode {
-            user: UserNode {
+        let store = shared(ctx)?.store();
+        let user = match store.directory.users.get(&caller.user_id) {
+            Some(u) => UserNode::from(u),
+            None => UserNode {
                 id: caller.user_id.clone(),
+                email: String::new(),
+                active: true,
+                company_id: shared(ctx)?.config.company_id.clone(),
+                display_name: caller.user_id.clone(),
             },
-        })
+        };
+        Ok(MeNode { user })
     }
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::config::{UniqueAuthMode, UniqueConfig};
+use super::directory::{Directory, FileReaders, GroupSnapshot, SeedUser, UserSnapshot};
 use super::schema::{self, IngestionSchema, ScopeManagementSchema};
 use super::signing::{GrantKind, Signer};
 use super::state::{
@@ -441,6 +442,21 @@ fn file_snapshot(c: &ContentRecord) -> FileSnapshot {
     }
 }
 
+/// The service user (`config.user_id`, what `me` answers) is a user of the company, as the
+/// technical user of a real connector is: `paginatedUsers` lists it.
+fn seed_service_user(shared: &Shared) {
+    let config = &shared.config;
+    let _ = shared.store().directory.add_user(
+        SeedUser {
+            id: Some(config.user_id.clone()),
+            email: format!("{}@service.unique.sandbox", config.user_id),
+            active: Some(true),
+            display_name: Some("Service user".into()),
+        },
+        &config.company_id,
+    );
+}
+
 /// The Unique simulator. Cheap to clone; every clone sees the same state.
 #[derive(Clone)]
 pub struct UniqueSim {
@@ -473,6 +489,7 @@ impl UniqueSim {
             faults: Mutex::new(Vec::new()),
             calls: Mutex::new(VecDeque::new()),
         });
+        seed_service_user(&shared);
         Self {
             ingestion_schema: schema::ingestion_schema(schema::SchemaUse::Serve(shared.clone())),
             scope_management_schema: schema::scope_management_schema(schema::SchemaUse::Serve(
@@ -604,13 +621,57 @@ impl UniqueSim {
             .ok_or_else(|| SeedError(format!("content {key} vanished")))
     }
 
-    /// Forgets every scope, content, token, rate-limit window and fault.
+    /// Forgets every scope, content, user (but the service user), group, token, rate-limit
+    /// window and fault.
     pub fn reset(&self) {
         *self.shared.store() = Store::default();
+        seed_service_user(&self.shared);
         lock(&self.shared.tokens).clear();
         lock(&self.shared.windows).clear();
         lock(&self.shared.faults).clear();
         lock(&self.shared.calls).clear();
+    }
+
+    /// Creates a user of the company (its id is minted when absent).
+    pub fn seed_user(&self, seed: SeedUser) -> Result<UserSnapshot, SeedError> {
+        let company = self.shared.config.company_id.clone();
+        let mut store = self.shared.store();
+        let user = store.directory.add_user(seed, &company)?;
+        Ok(Directory::user_snapshot(user))
+    }
+
+    /// Every user, in creation order (the service user first).
+    pub fn users(&self) -> Vec<UserSnapshot> {
+        let store = self.shared.store();
+        store
+            .directory
+            .users_ordered()
+            .into_iter()
+            .map(Directory::user_snapshot)
+            .collect()
+    }
+
+    /// Every group with its members, in creation order.
+    pub fn groups(&self) -> Vec<GroupSnapshot> {
+        let store = self.shared.store();
+        store
+            .directory
+            .groups_ordered()
+            .into_iter()
+            .map(Directory::group_snapshot)
+            .collect()
+    }
+
+    /// The `fileAccess` of the content under `key`.
+    pub fn file_access(&self, key: &str) -> Option<Vec<String>> {
+        let store = self.shared.store();
+        store.content_by_key(key).map(|c| store.file_access(c))
+    }
+
+    /// Who can read each file, through its own accesses and its scope's, groups resolved to
+    /// their members (see `FileReaders`).
+    pub fn readers(&self) -> Vec<FileReaders> {
+        self.shared.store().readers()
     }
 
     /// The GraphQL and file-diff calls that passed authentication, oldest first (at most the

@@ -190,6 +190,10 @@ pub(crate) struct ContentRecord {
     pub generation: u64,
     pub write_url: Option<String>,
     pub read_url: Option<String>,
+    /// The content's own file accesses (`fileAccess`): copied from the owner scope when it is
+    /// created without `input.fileAccess`, then changed only by the file-access mutations and
+    /// by scope-access changes that propagate to files.
+    pub accesses: BTreeSet<ScopeAccess>,
     seq: u64,
 }
 
@@ -217,6 +221,12 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A user or group that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A unique value (a group's external id) already taken.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// `granted` covers `needed`: MANAGE covers everything, WRITE covers READ.
@@ -251,6 +261,9 @@ pub(crate) struct UpsertInput {
     pub source_owner_type: Option<String>,
     pub base_url: Option<String>,
     pub store_internally: bool,
+    /// `input.fileAccess` (`u:<id>R`, `g:<id>W`, …): replaces the content's file accesses;
+    /// absent, a new content inherits its scope's accesses and an existing one keeps its own.
+    pub file_access: Option<Vec<String>>,
 }
 
 /// A file-diff item as submitted.
@@ -284,6 +297,8 @@ pub(crate) struct DeleteFolderOutcome {
 pub(crate) struct Store {
     pub scopes: BTreeMap<String, ScopeRecord>,
     pub contents: BTreeMap<String, ContentRecord>,
+    /// Users, groups and memberships.
+    pub directory: super::directory::Directory,
     by_key: HashMap<String, String>,
     seq: u64,
 }
@@ -671,6 +686,16 @@ impl Store {
     /// (stable id), clears any earlier upload and opens a new registration generation.
     pub fn register(&mut self, input: UpsertInput) -> Result<&mut ContentRecord, StoreError> {
         let owner_id = self.owner_of(&input)?;
+        let explicit_access = input
+            .file_access
+            .as_deref()
+            .map(super::directory::parse_file_access)
+            .transpose()?;
+        let inherited = self
+            .scopes
+            .get(&owner_id)
+            .map(|s| s.accesses.clone())
+            .unwrap_or_default();
         let now = Utc::now();
         let existing = self.by_key.get(&input.key).cloned();
         let id = match existing {
@@ -708,6 +733,7 @@ impl Store {
                         generation: 0,
                         write_url: None,
                         read_url: None,
+                        accesses: inherited,
                         seq,
                     },
                 );
@@ -720,6 +746,9 @@ impl Store {
             .get_mut(&id)
             .ok_or_else(|| StoreError::ContentNotFound(input.key.clone()))?;
         apply_input(record, input, owner_id, now);
+        if let Some(accesses) = explicit_access {
+            record.accesses = accesses;
+        }
         record.generation += 1;
         record.state = ContentState::Registered;
         record.ingestion_state = IngestionState::Queued;
@@ -883,6 +912,11 @@ impl Store {
         }
         let now = Utc::now();
         let seq = self.next_seq();
+        let inherited = self
+            .scopes
+            .get(&seed.scope_id)
+            .map(|s| s.accesses.clone())
+            .unwrap_or_default();
         let (uploaded_size, sha256) = match &seed.bytes {
             Some(b) => (Some(b.len() as u64), Some(sha256_hex(b))),
             None => (None, None),
@@ -917,6 +951,7 @@ impl Store {
                 generation: 0,
                 write_url: None,
                 read_url: None,
+                accesses: inherited,
                 seq,
             },
         );
@@ -924,28 +959,13 @@ impl Store {
         Ok(&self.contents[&id])
     }
 
-    /// `fileAccess` of a content, derived from its owner scope's grants (`u:<id>R` …).
+    /// `fileAccess` of a content: its own file accesses (`u:<id>R`, `g:<id>W`, …).
     pub fn file_access(&self, content: &ContentRecord) -> Vec<String> {
-        self.scopes
-            .get(&content.owner_id)
-            .map(|s| {
-                s.accesses
-                    .iter()
-                    .map(|a| {
-                        let who = match a.entity_type {
-                            EntityType::User => "u",
-                            EntityType::Group => "g",
-                        };
-                        let what = match a.access_type {
-                            AccessType::Read => "R",
-                            AccessType::Write => "W",
-                            AccessType::Manage => "M",
-                        };
-                        format!("{who}:{}{what}", a.entity_id)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        content
+            .accesses
+            .iter()
+            .map(super::directory::file_access_key)
+            .collect()
     }
 }
 
@@ -1039,6 +1059,7 @@ mod tests {
             source_owner_type: Some("COMPANY".into()),
             base_url: None,
             store_internally: true,
+            file_access: None,
         }
     }
 
