@@ -97,6 +97,7 @@ async fn wrong_credentials_are_an_unauthorized_error_without_the_secret() {
         },
     );
     config.retry.max_retries = 0;
+    config.retry.budget = std::time::Duration::ZERO;
     let err = client(config).discover_labelled_pages().await.unwrap_err();
     assert!(
         matches!(err, ConfluenceError::Unauthorized { .. }),
@@ -111,6 +112,7 @@ async fn wrong_credentials_are_an_unauthorized_error_without_the_secret() {
         client_secret: secret("not-the-secret"),
     };
     cloud.retry.max_retries = 0;
+    cloud.retry.budget = std::time::Duration::ZERO;
     let err = client(cloud).discover_labelled_pages().await.unwrap_err();
     assert!(
         matches!(err, ConfluenceError::TokenRejected { .. }),
@@ -215,6 +217,7 @@ async fn a_truncated_body_is_an_error_not_a_panic() {
             .add_rule(FaultRule::cut_body(flavour.service(), 1.0, 40).on_route("content/search"));
         let mut config = config_for(&sb, flavour);
         config.retry.max_retries = 0;
+        config.retry.budget = std::time::Duration::ZERO;
         let result = client(config).discover_labelled_pages().await;
         assert!(result.is_err(), "{flavour:?}");
     }
@@ -348,6 +351,7 @@ fn pat_client(base: String) -> confluence_client::ConfluenceClient {
     let mut config = confluence_client::ConfluenceConfig::data_center(base, dc_pat());
     make_fast(&mut config);
     config.retry.max_retries = 0;
+    config.retry.budget = std::time::Duration::ZERO;
     client(config)
 }
 

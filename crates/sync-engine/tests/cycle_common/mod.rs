@@ -193,10 +193,11 @@ impl Harness {
         config.attachments_enabled = attachments;
         config.rate_limit_per_minute = NonZeroU32::new(600_000).unwrap();
         config.retry = RetryPolicy {
+            budget: Duration::from_millis(50),
             max_retries: 2,
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
-            blocked_after: Duration::from_secs(3600),
+            ..RetryPolicy::default()
         };
         config.timeouts = Timeouts {
             connect: Duration::from_secs(5),
@@ -223,6 +224,7 @@ impl Harness {
         transport.retry.base_delay = Duration::from_millis(1);
         transport.retry.max_delay = Duration::from_millis(5);
         transport.retry.max_retries = 2;
+        transport.retry.budget = Duration::from_millis(50);
         config.transport = transport;
         UniqueClient::new(config).unwrap()
     }
