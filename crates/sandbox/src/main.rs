@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandbox::common::{FaultRule, RateLimit};
-use sandbox::confluence::{Dataset, GenerateSpec};
+use sandbox::confluence::{Dataset, GenerateSpec, QuotaPool};
 use sandbox::{spawn, SandboxConfig};
 
 #[derive(Debug, Parser)]
@@ -80,6 +80,22 @@ struct ServeArgs {
     /// Seed of the fault RNG.
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
+    /// Turn Confluence Cloud's points quota off (on by default, as on the real Cloud).
+    #[arg(long)]
+    no_cloud_quota: bool,
+    /// Points per quota window (65,000: one app's global pool).
+    #[arg(long, default_value_t = 65_000)]
+    cloud_quota_pool: u64,
+    /// Quota window in seconds, aligned to multiples of itself since the epoch (3600: the top
+    /// of every UTC hour).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    cloud_quota_window_secs: u64,
+    /// Which pool: global (Tier 1) or tenant (Tier 2); names the policy and the 429's reason.
+    #[arg(long, default_value = "global", value_parser = ["global", "tenant"])]
+    cloud_quota_kind: String,
+    /// Quota headers without the `Beta-` prefix (as once enforcement reached the app).
+    #[arg(long)]
+    cloud_quota_enforced_headers: bool,
 }
 
 fn split_kv(raw: &str) -> anyhow::Result<(&str, &str)> {
@@ -108,6 +124,15 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
     config.confluence.dc_context_path = args.dc_context_path.clone();
     config.confluence.token_ttl = Duration::from_secs(args.token_ttl_secs);
     config.faults.seed = args.fault_seed;
+    config.cloud_quota.enabled = !args.no_cloud_quota;
+    config.cloud_quota.pool = args.cloud_quota_pool;
+    config.cloud_quota.window_secs = args.cloud_quota_window_secs;
+    config.cloud_quota.kind = if args.cloud_quota_kind == "tenant" {
+        QuotaPool::Tenant
+    } else {
+        QuotaPool::Global
+    };
+    config.cloud_quota.beta_headers = !args.cloud_quota_enforced_headers;
     for raw in &args.latency {
         let (service, ms) = split_kv(raw)?;
         let ms: u64 = ms

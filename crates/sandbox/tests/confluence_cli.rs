@@ -33,6 +33,12 @@ async fn serve_prints_urls_applies_flags_and_stops_on_sigterm() {
             "cloud=600/20",
             "--latency",
             "dc=1",
+            "--cloud-quota-pool",
+            "500",
+            "--cloud-quota-window-secs",
+            "20",
+            "--cloud-quota-kind",
+            "tenant",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -80,6 +86,26 @@ async fn serve_prints_urls_applies_flags_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(faults["rate_limits"]["cloud"]["per_minute"], 600);
     assert_eq!(faults["rules"][0]["latency_ms"], 1);
+    let quota: Value = reqwest::get(format!("{control}/_sandbox/cloud-quota"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &quota["enabled"],
+            &quota["pool"],
+            &quota["window_secs"],
+            &quota["kind"]
+        ),
+        (
+            &Value::Bool(true),
+            &Value::from(500),
+            &Value::from(20),
+            &Value::from("tenant")
+        )
+    );
 
     let manifest = reqwest::get(format!(
         "{}/rest/applinks/1.0/manifest",

@@ -13,6 +13,7 @@ mod dc;
 mod generate;
 mod media;
 mod model;
+mod quota;
 mod render;
 mod sim;
 mod tamper;
@@ -23,6 +24,10 @@ pub use generate::GenerateSpec;
 pub use model::{
     default_when, Attachment, AttachmentData, Content, ContentType, Dataset, DatasetError, Space,
     SpaceType,
+};
+pub(crate) use quota::control_router as quota_control_router;
+pub use quota::{
+    CloudQuota, CloudQuotaConfig, CloudQuotaPatch, CloudQuotaSnapshot, QuotaPool, RouteSpend,
 };
 pub use sim::{
     AttachmentUpdate, ConfluenceConfig, ConfluenceSim, ConfluenceUrls, ContentEdit, ContentMove,
