@@ -166,6 +166,8 @@ impl Harness {
         spec.attachments.max_file_size_mb = 50;
         spec.attachments.image_ocr = false;
         spec.concurrency = 4;
+        // Like the clients' retry budget below: a transient failure that outlasts it fails.
+        spec.attachment_retry_budget = Duration::from_millis(50);
         spec
     }
 
