@@ -260,6 +260,9 @@ struct GateState {
     paused_before: Duration,
 }
 
+/// A later end that moves a pause by less than this is the same pause.
+const EXTENSION_THRESHOLD: Duration = Duration::from_secs(1);
+
 /// Holds every request of the tenant while the quota is spent, publishes the wait (for the run
 /// record and `status`) and keeps count of the time spent waiting (which no retry budget pays).
 #[derive(Debug)]
@@ -290,7 +293,9 @@ impl QuotaGate {
         let until_wall = SystemTime::now().checked_add(wait)?;
         let mut state = self.lock();
         let published = match state.closed {
-            Some((end, _, _)) if end >= until => return None,
+            // Several requests refused at once each ask for the same reset, a few milliseconds
+            // apart: one pause, not a string of moves.
+            Some((end, _, _)) if end + EXTENSION_THRESHOLD >= until => return None,
             Some((_, started, current)) => {
                 // A refusal beats a near-limit stop as the reason shown.
                 let cause = if current.cause == QuotaWaitCause::Exhausted {
@@ -393,7 +398,8 @@ const UNMEASURED_COST: u64 = 1;
 /// consecutive readings among the last 32: pessimistic, since a search page with expanded
 /// attachments costs dozens of points and a download 2), one request's worth kept in reserve. So
 /// `n = (remaining - cost) / cost` more requests fit; they are spaced `time_left / n` apart. When
-/// none fits, the tenant stops until the reset. When Confluence says "near the limit" without a
+/// none fits, the tenant stops until the reset (also when Confluence gave the figure without
+/// calling it near the limit: a small pool, or requests that cost a good part of it). When Confluence says "near the limit" without a
 /// number, 20 % of the pool (or, without a pool size, 100 requests) is assumed left. Decreases
 /// include other tenants of the same app spending the shared global pool, which is what the
 /// spacing has to make room for.
@@ -416,19 +422,25 @@ impl QuotaPacer {
 
     pub(crate) fn observe(&mut self, reading: &QuotaReading, now: SystemTime) -> Pace {
         if let Some(remaining) = reading.remaining {
-            if let Some((previous, previous_reset)) = self.last {
-                let same_window = previous_reset == reading.reset_at;
-                if same_window && remaining <= previous {
-                    if self.costs.len() == COST_HISTORY {
-                        self.costs.pop_front();
+            match self.last {
+                Some((previous, previous_reset)) if previous_reset == reading.reset_at => {
+                    let spent = previous.saturating_sub(remaining);
+                    // No read request costs a quarter of a pool (a 250-page batch costs 251
+                    // points of 65,000): a drop that large is another install of the app
+                    // spending the shared pool, not what our next request will cost.
+                    let plausible = reading.limit.is_none_or(|limit| spent <= limit / 4);
+                    if remaining <= previous && plausible {
+                        if self.costs.len() == COST_HISTORY {
+                            self.costs.pop_front();
+                        }
+                        self.costs.push_back(spent);
                     }
-                    self.costs.push_back(previous - remaining);
                 }
+                // A new window: what requests cost in the last one says little about this one.
+                Some(_) => self.costs.clear(),
+                None => {}
             }
             self.last = Some((remaining, reading.reset_at));
-        }
-        if !reading.near_limit {
-            return Pace::Free;
         }
         let Some(reset) = reading.reset_at else {
             return Pace::Free;
@@ -437,6 +449,16 @@ impl QuotaPacer {
             return Pace::Free;
         };
         let cost = self.cost();
+        // A known figure that cannot pay for one more request and the reserve stops the tenant
+        // even before Confluence calls it near the limit (a small pool, or costly requests).
+        if let Some(remaining) = reading.remaining {
+            if remaining.saturating_sub(cost) / cost == 0 {
+                return Pace::StopUntil(reset);
+            }
+        }
+        if !reading.near_limit {
+            return Pace::Free;
+        }
         let (remaining, per_request) = match (reading.remaining, reading.limit) {
             (Some(r), _) => (r, cost),
             (None, Some(limit)) => ((limit as f64 * NEAR_LIMIT_SHARE) as u64, cost),
@@ -622,6 +644,17 @@ mod tests {
     }
 
     #[test]
+    fn a_figure_too_small_for_one_more_request_stops_even_without_the_near_limit_flag() {
+        let mut pacer = QuotaPacer::default();
+        pacer.observe(&reading(500, 100, false), at(0));
+        // One request cost 200: the 300 left cannot pay for another and the reserve.
+        assert_eq!(
+            pacer.observe(&reading(300, 100, false), at(1)),
+            Pace::StopUntil(at(100))
+        );
+    }
+
+    #[test]
     fn near_the_limit_the_pacer_spreads_what_is_left_over_the_time_left() {
         let mut pacer = QuotaPacer::default();
         pacer.observe(&reading(200, 100, false), at(0));
@@ -649,12 +682,25 @@ mod tests {
     fn a_new_window_is_not_mistaken_for_a_cost() {
         let mut pacer = QuotaPacer::default();
         pacer.observe(&reading(10, 100, true), at(99));
-        // The pool refilled at the reset: a jump up, no cost recorded.
+        pacer.observe(&reading(5, 100, true), at(99));
+        assert_eq!(pacer.cost(), 5);
+        // The pool refilled at the reset: a jump up, no cost recorded, the old costs forgotten.
         pacer.observe(&reading(1000, 200, false), at(101));
+        assert_eq!(pacer.cost(), UNMEASURED_COST);
         pacer.observe(&reading(990, 200, false), at(102));
         assert_eq!(pacer.cost(), 10);
         // A reading with a reset in the past never paces.
         assert_eq!(pacer.observe(&reading(5, 100, true), at(150)), Pace::Free);
+    }
+
+    #[test]
+    fn another_install_draining_the_pool_is_not_taken_for_a_request_cost() {
+        let mut pacer = QuotaPacer::default();
+        pacer.observe(&reading(900, 100, false), at(0));
+        pacer.observe(&reading(890, 100, false), at(1));
+        // 880 points gone between two readings: someone else's, not our next request's.
+        pacer.observe(&reading(10, 100, true), at(2));
+        assert_eq!(pacer.cost(), 10);
     }
 
     #[test]
@@ -690,8 +736,12 @@ mod tests {
         assert!(gate
             .close(Duration::from_millis(10), QuotaWaitCause::NearLimit)
             .is_none());
-        let extended = gate
+        // A few milliseconds later is the same pause; a second or more moves it.
+        assert!(gate
             .close(Duration::from_millis(90), QuotaWaitCause::NearLimit)
+            .is_none());
+        let extended = gate
+            .close(Duration::from_millis(1090), QuotaWaitCause::NearLimit)
             .unwrap();
         assert_eq!(
             extended.cause,
@@ -700,10 +750,10 @@ mod tests {
         );
         assert!(extended.until > published.until);
         let during = gate.paused_total(Instant::now());
-        assert!(during < Duration::from_millis(90), "{during:?}");
+        assert!(during < Duration::from_millis(1090), "{during:?}");
         let lasted = gate.pass().await.unwrap();
-        assert!(Instant::now() - start >= Duration::from_millis(90));
-        assert!(lasted >= Duration::from_millis(90), "{lasted:?}");
+        assert!(Instant::now() - start >= Duration::from_millis(1090));
+        assert!(lasted >= Duration::from_millis(1090), "{lasted:?}");
         assert_eq!(*waits.borrow_and_update(), None);
         assert!(gate.pass().await.is_none(), "open: no wait");
         // Once over, the pause counts exactly what it lasted, however late it is read.
