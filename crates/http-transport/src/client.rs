@@ -638,43 +638,17 @@ impl<M> Transport<M> {
             if is_retryable_status(status) {
                 let headers = hop.response.headers();
                 let server_delay = retry_after(headers);
+                let quota_refusal = (status == StatusCode::TOO_MANY_REQUESTS)
+                    .then_some(quota)
+                    .flatten()
+                    .filter(QuotaReading::is_quota_refusal);
                 if status == StatusCode::TOO_MANY_REQUESTS {
                     observer.rate_limited(service, server_delay);
-                    if has_zero_limit(headers) {
-                        let retry_after = server_delay.unwrap_or(Duration::ZERO);
-                        tracing::error!(service, url = %final_url, retry_after_s = retry_after.as_secs(), "the upstream service blocked this account");
-                        return Err(TransportError::Blocked {
-                            service,
-                            url: final_url,
-                            retry_after,
-                        });
-                    }
-                    if let Some(reading) = quota.filter(QuotaReading::is_quota_refusal) {
-                        // The points quota: not a failure of the service, not a retry. Every
-                        // request of the tenant waits for the reset, this one included, and
-                        // then goes on where it was.
-                        let wait = reading.quota_wait(SystemTime::now());
-                        if wait > policy.quota_max_wait {
-                            return Err(TransportError::QuotaWaitTooLong {
-                                service,
-                                url: final_url,
-                                wait,
-                                bound: policy.quota_max_wait,
-                            });
-                        }
-                        self.pause_for_quota(wait, QuotaWaitCause::Exhausted);
-                        if body.replayable() {
-                            drop(hop.response);
-                            continue;
-                        }
-                        let body = body_excerpt(self.response(hop.response, hop.url)).await;
-                        return Err(TransportError::Status {
-                            url: final_url,
-                            status,
-                            body,
-                        });
-                    }
-                    if server_delay.is_some_and(|d| d > policy.blocked_after) {
+                    // A blocked account: `X-RateLimit-Limit: 0`, or an absurd `Retry-After`
+                    // that no points quota explains.
+                    let absurd = quota_refusal.is_none()
+                        && server_delay.is_some_and(|d| d > policy.blocked_after);
+                    if has_zero_limit(headers) || absurd {
                         let retry_after = server_delay.unwrap_or(Duration::ZERO);
                         tracing::error!(service, url = %final_url, retry_after_s = retry_after.as_secs(), "the upstream service blocked this account");
                         return Err(TransportError::Blocked {
@@ -684,7 +658,27 @@ impl<M> Transport<M> {
                         });
                     }
                 }
-                self.record_failure();
+                if let Some(reading) = quota_refusal {
+                    // The points quota: not a failure of the service, not a retry. Every
+                    // request of the tenant waits for the reset, this one included, and then
+                    // goes on where it was.
+                    let wait = reading.quota_wait(SystemTime::now());
+                    if wait > policy.quota_max_wait {
+                        return Err(TransportError::QuotaWaitTooLong {
+                            service,
+                            url: final_url,
+                            wait,
+                            bound: policy.quota_max_wait,
+                        });
+                    }
+                    self.pause_for_quota(wait, QuotaWaitCause::Exhausted);
+                    if body.replayable() {
+                        drop(hop.response);
+                        continue;
+                    }
+                } else {
+                    self.record_failure();
+                }
                 if !body.replayable() {
                     // The streamed body is gone: report the answer as it is.
                     let body = body_excerpt(self.response(hop.response, hop.url)).await;

@@ -9,7 +9,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use common::{config, serve, RecordingObserver};
@@ -38,42 +38,57 @@ impl Arrivals {
     fn all(&self) -> Vec<Instant> {
         self.0.lock().unwrap().clone()
     }
+
+    /// Records one arrival; returns how many there were, this one included.
+    fn arrive(&self) -> usize {
+        let mut all = self.0.lock().unwrap();
+        all.push(Instant::now());
+        all.len()
+    }
 }
 
-fn quota_server(arrivals: Arrivals, refusals: usize, retry_after: &'static str) -> Router {
-    Router::new().route(
+/// Serves `GET /wiki/x`, answering the n-th request (counting from 1) with `answer(n)`.
+async fn serve_counted(
+    arrivals: &Arrivals,
+    answer: impl Fn(usize) -> Response + Clone + Send + Sync + 'static,
+) -> url::Url {
+    let arrivals = arrivals.clone();
+    serve(Router::new().route(
         "/wiki/x",
         get(move || {
             let arrivals = arrivals.clone();
-            async move {
-                let n = {
-                    let mut a = arrivals.0.lock().unwrap();
-                    a.push(Instant::now());
-                    a.len()
-                };
-                let mut headers = HeaderMap::new();
-                headers.insert("x-ratelimit-limit", HeaderValue::from_static("65000"));
-                if n <= refusals {
-                    headers.insert("retry-after", HeaderValue::from_static(retry_after));
-                    headers.insert("beta-retry-after", HeaderValue::from_static(retry_after));
-                    headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-                    headers.insert(
-                        "ratelimit-reason",
-                        HeaderValue::from_static("confluence-quota-global-based"),
-                    );
-                    return (StatusCode::TOO_MANY_REQUESTS, headers, "quota").into_response();
-                }
-                headers.insert("x-ratelimit-remaining", HeaderValue::from_static("64000"));
-                (headers, "ok").into_response()
-            }
+            let answer = answer.clone();
+            async move { answer(arrivals.arrive()) }
         }),
-    )
+    ))
+    .await
+}
+
+/// The first `refusals` requests get a quota 429 asking to wait `retry_after` seconds.
+async fn quota_server(arrivals: &Arrivals, refusals: usize, retry_after: &'static str) -> url::Url {
+    serve_counted(arrivals, move |n| {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-limit", HeaderValue::from_static("65000"));
+        if n <= refusals {
+            headers.insert("retry-after", HeaderValue::from_static(retry_after));
+            headers.insert("beta-retry-after", HeaderValue::from_static(retry_after));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+            headers.insert(
+                "ratelimit-reason",
+                HeaderValue::from_static("confluence-quota-global-based"),
+            );
+            return (StatusCode::TOO_MANY_REQUESTS, headers, "quota").into_response();
+        }
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("64000"));
+        (headers, "ok").into_response()
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_quota_429_pauses_the_tenant_until_the_reset_without_spending_a_retry() {
     let arrivals = Arrivals::default();
-    let base = serve(quota_server(arrivals.clone(), 1, "2")).await;
+    let base = quota_server(&arrivals, 1, "2").await;
     let mut config = config();
     // No retries at all, and backoff capped far below the wait: neither applies to the quota.
     config.retry.budget = Duration::ZERO;
@@ -119,7 +134,7 @@ async fn a_quota_429_pauses_the_tenant_until_the_reset_without_spending_a_retry(
 #[tokio::test]
 async fn a_quota_wait_longer_than_its_bound_fails_at_once() {
     let arrivals = Arrivals::default();
-    let base = serve(quota_server(arrivals.clone(), usize::MAX, "7200")).await;
+    let base = quota_server(&arrivals, usize::MAX, "7200").await;
     let mut config = config();
     config.retry.quota_max_wait = Duration::from_secs(3900);
     let (transport, _) = transport(config);
@@ -140,30 +155,16 @@ async fn a_quota_wait_longer_than_its_bound_fails_at_once() {
 #[tokio::test]
 async fn a_burst_429_is_not_a_quota_wait() {
     let arrivals = Arrivals::default();
-    let base = serve(Router::new().route(
-        "/wiki/x",
-        get({
-            let arrivals = arrivals.clone();
-            move || {
-                let arrivals = arrivals.clone();
-                async move {
-                    let n = {
-                        let mut a = arrivals.0.lock().unwrap();
-                        a.push(Instant::now());
-                        a.len()
-                    };
-                    if n == 1 {
-                        let headers = [
-                            ("retry-after", "0"),
-                            ("ratelimit-reason", "confluence-burst-based"),
-                        ];
-                        return (StatusCode::TOO_MANY_REQUESTS, headers, "slow").into_response();
-                    }
-                    "ok".into_response()
-                }
-            }
-        }),
-    ))
+    let base = serve_counted(&arrivals, |n| {
+        if n == 1 {
+            let headers = [
+                ("retry-after", "0"),
+                ("ratelimit-reason", "confluence-burst-based"),
+            ];
+            return (StatusCode::TOO_MANY_REQUESTS, headers, "slow").into_response();
+        }
+        "ok".into_response()
+    })
     .await;
     let (transport, observer) = transport(config());
     transport
@@ -178,35 +179,21 @@ async fn a_burst_429_is_not_a_quota_wait() {
 async fn near_the_limit_the_tenant_stops_before_the_wall_until_the_reset() {
     // One point left of 1,000, the reset 2 s away: not even one more request fits.
     let arrivals = Arrivals::default();
-    let base = serve(Router::new().route(
-        "/wiki/x",
-        get({
-            let arrivals = arrivals.clone();
-            move || {
-                let arrivals = arrivals.clone();
-                async move {
-                    let n = {
-                        let mut a = arrivals.0.lock().unwrap();
-                        a.push(Instant::now());
-                        a.len()
-                    };
-                    let reset = iso(SystemTime::now() + Duration::from_secs(2));
-                    let (remaining, near) = if n == 1 {
-                        ("1", "true")
-                    } else {
-                        ("999", "false")
-                    };
-                    let headers = [
-                        ("x-ratelimit-limit", "1000".to_owned()),
-                        ("x-ratelimit-remaining", remaining.to_owned()),
-                        ("x-ratelimit-nearlimit", near.to_owned()),
-                        ("x-ratelimit-reset", reset),
-                    ];
-                    (headers, "ok").into_response()
-                }
-            }
-        }),
-    ))
+    let base = serve_counted(&arrivals, |n| {
+        let reset = iso(SystemTime::now() + Duration::from_secs(2));
+        let (remaining, near) = if n == 1 {
+            ("1", "true")
+        } else {
+            ("999", "false")
+        };
+        let headers = [
+            ("x-ratelimit-limit", "1000".to_owned()),
+            ("x-ratelimit-remaining", remaining.to_owned()),
+            ("x-ratelimit-nearlimit", near.to_owned()),
+            ("x-ratelimit-reset", reset),
+        ];
+        (headers, "ok").into_response()
+    })
     .await;
     let (transport, observer) = transport(config());
     let url = base.join("wiki/x").unwrap();

@@ -16,20 +16,22 @@ async fn sandbox(quota: CloudQuotaConfig) -> SandboxHandle {
     .unwrap()
 }
 
+/// Sends the request and reads its JSON answer.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 async fn token(sb: &SandboxHandle) -> String {
-    let body: Value = reqwest::Client::new()
-        .post(format!("{}/oauth/token", sb.urls.cloud_gateway))
-        .json(&json!({
-            "grant_type": "client_credentials",
-            "client_id": "sandbox-client-id",
-            "client_secret": "sandbox-client-secret",
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = json_of(
+        reqwest::Client::new()
+            .post(format!("{}/oauth/token", sb.urls.cloud_gateway))
+            .json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": "sandbox-client-id",
+                "client_secret": "sandbox-client-secret",
+            })),
+    )
+    .await;
     body["access_token"].as_str().unwrap().to_owned()
 }
 
@@ -180,28 +182,19 @@ async fn the_control_api_sets_spends_and_reads_the_quota() {
     let sb = sandbox(CloudQuotaConfig::default()).await;
     let control = format!("{}/_sandbox/cloud-quota", sb.urls.control);
     let http = reqwest::Client::new();
-    let set: Value = http
-        .put(&control)
-        .json(&json!({"pool": 1000, "window_secs": 30, "kind": "tenant", "reason": "conf-global-based"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let set = json_of(http.put(&control).json(
+        &json!({"pool": 1000, "window_secs": 30, "kind": "tenant", "reason": "conf-global-based"}),
+    ))
+    .await;
     assert_eq!(
         (set["pool"].as_u64(), set["window_secs"].as_u64()),
         (Some(1000), Some(30))
     );
-    let spent: Value = http
-        .post(format!("{control}/spend"))
-        .json(&json!({"points": 999}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spent = json_of(
+        http.post(format!("{control}/spend"))
+            .json(&json!({"points": 999})),
+    )
+    .await;
     assert_eq!(
         (spent["spent"].as_u64(), spent["remaining"].as_u64()),
         (Some(999), Some(1))
@@ -212,14 +205,7 @@ async fn the_control_api_sets_spends_and_reads_the_quota() {
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(refused.headers()["ratelimit-reason"], "conf-global-based");
     assert!(refused.headers().get("beta-ratelimit").is_some());
-    let shown: Value = http
-        .get(&control)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = json_of(http.get(&control)).await;
     assert_eq!(shown["points_total"], 2);
     assert_eq!(shown["refused_total"], 1);
     let route = &shown["by_route"]["/ex/confluence/{cloud_id}/wiki/api/v2/pages/{id}"];
@@ -227,14 +213,7 @@ async fn the_control_api_sets_spends_and_reads_the_quota() {
         (route["requests"].as_u64(), route["refused"].as_u64()),
         (Some(1), Some(1))
     );
-    let reset: Value = http
-        .delete(format!("{control}/counters"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reset = json_of(http.delete(format!("{control}/counters"))).await;
     assert_eq!(reset["points_total"], 0);
     assert_eq!(reset["spent"], 1001, "the window's spend stays");
     // Off: nothing charged, no headers.
