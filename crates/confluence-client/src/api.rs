@@ -5,8 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use http_transport::{
-    Authorizer, ReadOnly, Response, StaticAuthorizer, TokenCache, TokenEndpoint, TokenRequest,
-    Transport, TransportObserver,
+    Authorizer, QuotaWait, ReadOnly, Response, StaticAuthorizer, TokenCache, TokenEndpoint,
+    TokenRequest, Transport, TransportObserver,
 };
 
 use crate::cloud::CloudClient;
@@ -115,6 +115,17 @@ impl ConfluenceClient {
             ConfluenceClient::Cloud(c) => c.config(),
             ConfluenceClient::DataCenter(c) => c.config(),
         }
+    }
+
+    /// `Some` while every request of this tenant waits for Confluence Cloud's points quota to
+    /// reset (the transport holds them; see `http_transport::QuotaWait`), `None` otherwise. Data
+    /// Center has no points quota and never waits.
+    pub fn quota_waits(&self) -> tokio::sync::watch::Receiver<Option<QuotaWait>> {
+        let core = match self {
+            ConfluenceClient::Cloud(c) => c.core(),
+            ConfluenceClient::DataCenter(c) => c.core(),
+        };
+        core.transport.quota_waits()
     }
 }
 

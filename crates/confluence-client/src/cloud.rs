@@ -40,6 +40,10 @@ impl CloudClient {
         &self.config
     }
 
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
     fn label_cql(&self) -> String {
         cql::labelled_pages(
             &self.config.ingest_single_label,

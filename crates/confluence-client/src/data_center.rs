@@ -42,6 +42,10 @@ impl DataCenterClient {
         &self.config
     }
 
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
     fn label_cql(&self) -> String {
         cql::labelled_pages(
             &self.config.ingest_single_label,

@@ -68,8 +68,8 @@ pub use data_center::DataCenterClient;
 pub use error::{ConfigProblem, ConfluenceError};
 /// Transport pieces that appear in [`ConfluenceConfig`] or [`ConfluenceClient::new`].
 pub use http_transport::{
-    ByteStream, NoopObserver, PlainHttpPolicy, ProxyAuth, ProxyConfig, RetryPolicy, SecretString,
-    Timeouts, TransportError, TransportObserver,
+    ByteStream, NoopObserver, PlainHttpPolicy, ProxyAuth, ProxyConfig, QuotaWait, QuotaWaitCause,
+    RetryPolicy, SecretString, Timeouts, TransportError, TransportObserver,
 };
 pub use model::{
     Attachment, AttachmentStream, ContentRef, ContentType, InlineAttachmentInfo, InstanceId,

@@ -97,6 +97,7 @@ async fn wrong_credentials_are_an_unauthorized_error_without_the_secret() {
         },
     );
     config.retry.max_retries = 0;
+    config.retry.budget = std::time::Duration::ZERO;
     let err = client(config).discover_labelled_pages().await.unwrap_err();
     assert!(
         matches!(err, ConfluenceError::Unauthorized { .. }),
@@ -111,6 +112,7 @@ async fn wrong_credentials_are_an_unauthorized_error_without_the_secret() {
         client_secret: secret("not-the-secret"),
     };
     cloud.retry.max_retries = 0;
+    cloud.retry.budget = std::time::Duration::ZERO;
     let err = client(cloud).discover_labelled_pages().await.unwrap_err();
     assert!(
         matches!(err, ConfluenceError::TokenRejected { .. }),
@@ -130,10 +132,18 @@ async fn a_429_storm_and_5xx_errors_are_retried_until_discovery_completes() {
     .await;
     for flavour in BOTH {
         sb.faults.clear();
-        sb.faults
-            .add_rule(FaultRule::every_nth(flavour.service(), 2, 429).on_route("content/search"));
-        sb.faults
-            .add_rule(FaultRule::every_nth(flavour.service(), 3, 503).on_route("attachments"));
+        // `Retry-After: 0`: a server's Retry-After is honoured in full now, and a second per
+        // 429 would only make this test slow.
+        sb.faults.add_rule(
+            FaultRule::every_nth(flavour.service(), 2, 429)
+                .on_route("content/search")
+                .retry_after(0),
+        );
+        sb.faults.add_rule(
+            FaultRule::every_nth(flavour.service(), 3, 503)
+                .on_route("attachments")
+                .retry_after(0),
+        );
         sb.faults
             .add_rule(FaultRule::every_nth(flavour.service(), 3, 500).on_route("content/search"));
         let pages = client_for(&sb, flavour)
@@ -215,6 +225,7 @@ async fn a_truncated_body_is_an_error_not_a_panic() {
             .add_rule(FaultRule::cut_body(flavour.service(), 1.0, 40).on_route("content/search"));
         let mut config = config_for(&sb, flavour);
         config.retry.max_retries = 0;
+        config.retry.budget = std::time::Duration::ZERO;
         let result = client(config).discover_labelled_pages().await;
         assert!(result.is_err(), "{flavour:?}");
     }
@@ -348,6 +359,7 @@ fn pat_client(base: String) -> confluence_client::ConfluenceClient {
     let mut config = confluence_client::ConfluenceConfig::data_center(base, dc_pat());
     make_fast(&mut config);
     config.retry.max_retries = 0;
+    config.retry.budget = std::time::Duration::ZERO;
     client(config)
 }
 

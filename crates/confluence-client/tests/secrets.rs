@@ -99,6 +99,7 @@ async fn planted_secrets_never_appear_in_debug_or_errors_on_any_auth_mode() {
         };
         config.auth = auth;
         config.retry.max_retries = 0;
+        config.retry.budget = std::time::Duration::ZERO;
         let err = client(config).discover_labelled_pages().await.unwrap_err();
         assert!(
             matches!(

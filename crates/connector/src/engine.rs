@@ -140,6 +140,10 @@ impl CycleObserver for EngineObserver {
         self.progress().item_done(&self.tenant);
     }
 
+    fn quota_wait(&self, until: Option<std::time::SystemTime>) {
+        self.progress().quota_wait(&self.tenant, until);
+    }
+
     fn deleted(&self, ok: u64, failed: u64) {
         self.metrics.content_deleted(&self.tenant, true, ok);
         self.metrics.content_deleted(&self.tenant, false, failed);

@@ -109,6 +109,14 @@ impl Family {
         });
     }
 
+    fn get(&self, labels: &[&str]) -> Option<f64> {
+        let key = self.key(labels);
+        self.with(|values| match values.get(&key) {
+            Some(Value::Number(n)) => Some(*n),
+            _ => None,
+        })
+    }
+
     fn set(&self, labels: &[&str], to: f64) {
         let key = self.key(labels);
         self.with(|values| {
@@ -243,6 +251,13 @@ pub struct Metrics {
     ledger_runs: Family,
     tenants_configured: Family,
     discovery_held_back: Family,
+    quota_remaining: Family,
+    quota_limit: Family,
+    quota_reset: Family,
+    quota_near_limit: Family,
+    quota_waiting: Family,
+    quota_waits: Family,
+    quota_wait_seconds: Family,
 }
 
 impl Default for Metrics {
@@ -411,10 +426,52 @@ impl Metrics {
                 Counter,
                 &["tenant", "reason"],
             ),
+            quota_remaining: Family::new(
+                "cfc_confluence_quota_remaining_points",
+                "Points left in the Confluence Cloud quota window, as last reported (NaN while Confluence only says the app is well within its quota).",
+                Gauge,
+                &["tenant"],
+            ),
+            quota_limit: Family::new(
+                "cfc_confluence_quota_limit_points",
+                "Size of the Confluence Cloud points quota (points per window), as last reported.",
+                Gauge,
+                &["tenant"],
+            ),
+            quota_reset: Family::new(
+                "cfc_confluence_quota_reset_timestamp_seconds",
+                "When the Confluence Cloud quota window resets (Unix time), as last reported.",
+                Gauge,
+                &["tenant"],
+            ),
+            quota_near_limit: Family::new(
+                "cfc_confluence_quota_near_limit",
+                "1 while Confluence reports less than 20 % of the points quota left (the connector then paces itself).",
+                Gauge,
+                &["tenant"],
+            ),
+            quota_waiting: Family::new(
+                "cfc_confluence_quota_waiting",
+                "1 while every Confluence request of the tenant waits for the points quota to reset.",
+                Gauge,
+                &["tenant"],
+            ),
+            quota_waits: Family::new(
+                "cfc_confluence_quota_waits_total",
+                "Waits for the Confluence points quota to reset, by cause (exhausted: a 429; near_limit: stopped before it).",
+                Counter,
+                &["tenant", "cause"],
+            ),
+            quota_wait_seconds: Family::new(
+                "cfc_confluence_quota_wait_seconds_total",
+                "Time spent waiting for the Confluence points quota to reset.",
+                Counter,
+                &["tenant"],
+            ),
         }
     }
 
-    fn families(&self) -> [&Family; 26] {
+    fn families(&self) -> [&Family; 33] {
         [
             &self.sync_duration,
             &self.scan_duration,
@@ -442,6 +499,13 @@ impl Metrics {
             &self.ledger_runs,
             &self.tenants_configured,
             &self.discovery_held_back,
+            &self.quota_remaining,
+            &self.quota_limit,
+            &self.quota_reset,
+            &self.quota_near_limit,
+            &self.quota_waiting,
+            &self.quota_waits,
+            &self.quota_wait_seconds,
         ]
     }
 
@@ -621,6 +685,44 @@ impl Metrics {
         self.retries.add(&[tenant, service], 1.0);
     }
 
+    /// What one Confluence answer said about the points quota. `remaining: None` is "well
+    /// within the quota, no figure given" (NaN), not "unchanged": an old figure would be stale
+    /// after the window reset.
+    pub fn quota_reading(
+        &self,
+        tenant: &str,
+        limit: Option<u64>,
+        remaining: Option<u64>,
+        reset_unix_secs: Option<f64>,
+        near_limit: bool,
+    ) {
+        self.quota_remaining
+            .set(&[tenant], remaining.map_or(f64::NAN, |r| r as f64));
+        if let Some(limit) = limit {
+            self.quota_limit.set(&[tenant], limit as f64);
+        }
+        if let Some(reset) = reset_unix_secs {
+            self.quota_reset.set(&[tenant], reset);
+        }
+        self.quota_near_limit
+            .set(&[tenant], if near_limit { 1.0 } else { 0.0 });
+    }
+
+    /// A quota wait began (counted) or was moved later (not counted again).
+    pub fn quota_wait_started(&self, tenant: &str, cause: &str, until_unix_secs: f64) {
+        if self.quota_waiting.get(&[tenant]) != Some(1.0) {
+            self.quota_waits.add(&[tenant, cause], 1.0);
+        }
+        self.quota_waiting.set(&[tenant], 1.0);
+        // The reset is when the wait ends, whatever the last answer said.
+        self.quota_reset.set(&[tenant], until_unix_secs);
+    }
+
+    pub fn quota_wait_ended(&self, tenant: &str, waited: Duration) {
+        self.quota_waiting.set(&[tenant], 0.0);
+        self.quota_wait_seconds.add(&[tenant], waited.as_secs_f64());
+    }
+
     pub fn bytes(&self, tenant: &str, service: &str, received: u64, sent: u64) {
         if received > 0 {
             self.bytes
@@ -765,6 +867,9 @@ mod tests {
         m.http_attempt("acme", "unique", Some(200));
         m.ledger_run("acme", "success");
         m.set_tenants_configured(1, 1);
+        m.quota_reading("acme", Some(65_000), Some(1_200), Some(1.7e9), true);
+        m.quota_wait_started("acme", "exhausted", 1.7e9);
+        m.quota_wait_ended("acme", Duration::from_secs(3));
         let text = m.encode();
         assert_eq!(lint(&text), Vec::<String>::new(), "{text}");
     }
@@ -785,7 +890,40 @@ mod tests {
         m.ledger_run("acme", "partial_success");
         m.set_tenants_configured(1, 1);
         m.held_back("acme", "unknown_type", 2);
+        m.quota_reading("acme", Some(65_000), None, Some(1_760_000_400.0), false);
+        m.quota_wait_started("acme", "near_limit", 1_760_000_401.0);
         m
+    }
+
+    #[test]
+    fn quota_gauges_show_the_last_reading_and_waits_are_counted_once() {
+        let m = Metrics::new();
+        m.quota_reading(
+            "acme",
+            Some(65_000),
+            Some(9_000),
+            Some(1_760_000_400.0),
+            true,
+        );
+        m.quota_wait_started("acme", "exhausted", 1_760_000_401.0);
+        m.quota_wait_started("acme", "exhausted", 1_760_000_461.0);
+        let text = m.encode();
+        for line in [
+            "cfc_confluence_quota_remaining_points{tenant=\"acme\"} 9000\n",
+            "cfc_confluence_quota_limit_points{tenant=\"acme\"} 65000\n",
+            "cfc_confluence_quota_near_limit{tenant=\"acme\"} 1\n",
+            "cfc_confluence_quota_waiting{tenant=\"acme\"} 1\n",
+            "cfc_confluence_quota_waits_total{tenant=\"acme\",cause=\"exhausted\"} 1\n",
+            "cfc_confluence_quota_reset_timestamp_seconds{tenant=\"acme\"} 1760000461\n",
+        ] {
+            assert!(text.contains(line), "missing {line}in {text}");
+        }
+        m.quota_wait_ended("acme", Duration::from_secs(60));
+        m.quota_reading("acme", Some(65_000), None, Some(1_760_004_000.0), false);
+        let text = m.encode();
+        assert!(text.contains("cfc_confluence_quota_waiting{tenant=\"acme\"} 0\n"));
+        assert!(text.contains("cfc_confluence_quota_wait_seconds_total{tenant=\"acme\"} 60\n"));
+        assert!(text.contains("cfc_confluence_quota_remaining_points{tenant=\"acme\"} NaN\n"));
     }
 
     /// The real linter, where installed (`apt-get install prometheus` provides it); CI without

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_transport::{RequestOutcome, TransportObserver};
+use http_transport::{QuotaReading, QuotaWait, RequestOutcome, TransportObserver};
 
 use crate::metrics::{endpoint_label, Metrics};
 
@@ -59,4 +59,38 @@ impl TransportObserver for TenantObserver {
     fn bytes(&self, service: &'static str, received: u64, sent: u64) {
         self.metrics.bytes(&self.tenant, service, received, sent);
     }
+
+    fn quota(&self, service: &'static str, reading: &QuotaReading) {
+        if service == "confluence" {
+            self.metrics.quota_reading(
+                &self.tenant,
+                reading.limit,
+                reading.remaining,
+                reading.reset_at.map(unix_secs),
+                reading.near_limit,
+            );
+        }
+    }
+
+    fn quota_wait(&self, service: &'static str, wait: &QuotaWait) {
+        if service == "confluence" {
+            self.metrics.quota_wait_started(
+                &self.tenant,
+                wait.cause.as_str(),
+                unix_secs(wait.until),
+            );
+        }
+    }
+
+    fn quota_resumed(&self, service: &'static str, waited: Duration) {
+        if service == "confluence" {
+            self.metrics.quota_wait_ended(&self.tenant, waited);
+        }
+    }
+}
+
+fn unix_secs(at: std::time::SystemTime) -> f64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
 }

@@ -131,6 +131,8 @@ pub(crate) trait Progress: Send + Sync {
     fn total(&self, _tenant: &str, _items: u64) {}
     /// One item was handled.
     fn item_done(&self, _tenant: &str) {}
+    /// The tenant waits for the Confluence points quota until `until`; `None` once it goes on.
+    fn quota_wait(&self, _tenant: &str, _until: Option<std::time::SystemTime>) {}
 }
 
 /// No progress display (the daemon).

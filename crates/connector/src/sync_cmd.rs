@@ -22,6 +22,8 @@ use crate::tenants::{self, TenantRuntime};
 /// One bar per tenant: a spinner with the phase until the item count is known.
 struct Bars {
     bars: Mutex<BTreeMap<String, ProgressBar>>,
+    /// Each tenant's phase, shown again when a quota wait ends.
+    phases: Mutex<BTreeMap<String, String>>,
 }
 
 impl Bars {
@@ -44,6 +46,7 @@ impl Bars {
             .collect();
         Self {
             bars: Mutex::new(bars),
+            phases: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -66,8 +69,29 @@ impl Bars {
 
 impl Progress for Bars {
     fn phase(&self, tenant: &str, phase: &str) {
+        self.phases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(tenant.to_owned(), phase.to_owned());
         let phase = phase.to_owned();
         self.with(tenant, |bar| bar.set_message(phase));
+    }
+
+    fn quota_wait(&self, tenant: &str, until: Option<std::time::SystemTime>) {
+        let message = match until {
+            Some(until) => {
+                let until = chrono::DateTime::<chrono::Utc>::from(until);
+                format!("quota: waiting until {} UTC", until.format("%H:%M"))
+            }
+            None => self
+                .phases
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(tenant)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        self.with(tenant, |bar| bar.set_message(message));
     }
 
     fn total(&self, tenant: &str, items: u64) {

@@ -72,7 +72,10 @@ impl TenantRuntime {
             Some(ledger) => {
                 let work = match confluence {
                     Some(client) => Work::Sync(Box::new(TenantSync::new(
-                        tenant_spec(&config),
+                        sync_engine::TenantSpec {
+                            attachment_retry_budget: shared.retry.budget,
+                            ..tenant_spec(&config)
+                        },
                         client,
                         unique.clone(),
                         ledger.clone(),

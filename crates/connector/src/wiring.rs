@@ -19,6 +19,8 @@ use crate::config::{
 pub(crate) struct SharedTransport {
     pub(crate) proxy: http_transport::ProxyConfig,
     pub(crate) extra_ca_pem: Option<Vec<u8>>,
+    /// The retry budget and the quota-wait bound (`retry.*`), the rest the transport's defaults.
+    pub(crate) retry: http_transport::RetryPolicy,
 }
 
 fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
@@ -30,6 +32,8 @@ impl SharedTransport {
     pub(crate) fn fingerprint_into(&self, hasher: &mut impl std::hash::Hasher) {
         use std::hash::Hash;
         self.extra_ca_pem.hash(hasher);
+        self.retry.budget.hash(hasher);
+        self.retry.quota_max_wait.hash(hasher);
         if let http_transport::ProxyConfig::Proxy {
             url,
             auth,
@@ -100,9 +104,15 @@ impl SharedTransport {
                 }
             }
         };
+        let retry = http_transport::RetryPolicy {
+            budget: daemon.retry.budget,
+            quota_max_wait: daemon.retry.quota_max_wait,
+            ..http_transport::RetryPolicy::default()
+        };
         Ok(Self {
             proxy,
             extra_ca_pem,
+            retry,
         })
     }
 
@@ -180,6 +190,7 @@ pub(crate) fn confluence_config(
     config.body_batch_size = Some(tenant.processing.body_batch_size.get());
     config.proxy = shared.proxy.clone();
     config.extra_ca_pem = shared.extra_ca_pem.clone();
+    config.retry = shared.retry;
     config.plain_http = plain_http(c.allow_plain_http);
     config
 }
@@ -217,6 +228,7 @@ pub(crate) fn unique_config(
     config.transport.rate_limit_per_minute = u.api_rate_limit_per_minute;
     config.transport.proxy = shared.proxy.clone();
     config.transport.extra_ca_pem = shared.extra_ca_pem.clone();
+    config.transport.retry = shared.retry;
     config.transport.plain_http = plain_http(u.allow_plain_http);
     config
 }
@@ -355,6 +367,24 @@ tenants:
         assert_eq!(c.extra_ca_pem.as_deref(), Some(&b"PEM"[..]));
         let u = unique_config(&loaded.tenants[0], &shared);
         assert_eq!(u.transport.extra_ca_pem.as_deref(), Some(&b"PEM"[..]));
+    }
+
+    #[test]
+    fn the_retry_settings_reach_both_clients() {
+        let daemon = DaemonConfig {
+            retry: crate::config::RetryConfig {
+                budget: std::time::Duration::from_secs(42),
+                quota_max_wait: std::time::Duration::from_secs(600),
+            },
+            ..DaemonConfig::default()
+        };
+        let shared = SharedTransport::from_daemon(&daemon).unwrap();
+        let loaded = load(TENANTS);
+        let c = confluence_config(&loaded.tenants[0], &shared);
+        assert_eq!(c.retry.budget.as_secs(), 42);
+        assert_eq!(c.retry.quota_max_wait.as_secs(), 600);
+        let u = unique_config(&loaded.tenants[0], &shared);
+        assert_eq!(u.transport.retry.budget.as_secs(), 42);
     }
 
     #[test]

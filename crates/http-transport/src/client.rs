@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt as _};
@@ -18,8 +18,9 @@ use url::Url;
 
 use crate::config::check_url;
 use crate::observer::RequestOutcome;
+use crate::quota::{Pace, QuotaGate, QuotaPacer, QuotaReading, QuotaWait, QuotaWaitCause};
 use crate::redact::redact_url;
-use crate::retry::{backoff_delay, has_zero_limit, is_retryable_status, retry_after};
+use crate::retry::{has_zero_limit, is_retryable_status, retry_after, retry_delay};
 use crate::{Authorizer, RateLimiter, TransportConfig, TransportError, TransportObserver};
 
 /// A response body as a stream of chunks; errors are transport errors (idle timeout, cut
@@ -40,6 +41,19 @@ pub struct Request {
     pub url: Url,
     pub headers: HeaderMap,
     pub body: Body,
+    /// Sending it twice leaves the server as sending it once (RFC 9110 §9.2.2): retried within
+    /// the retry budget. Otherwise at most `max_retries` times, since a 5xx may come after the
+    /// server acted. [`Request::new`] and [`Request::json`] set it from the method (`GET`,
+    /// `HEAD`, `OPTIONS`, `PUT`, `DELETE`); a caller that knows better sets it itself.
+    pub idempotent: bool,
+}
+
+/// The methods RFC 9110 defines as idempotent.
+pub fn is_idempotent_method(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
 }
 
 impl std::fmt::Debug for Request {
@@ -51,6 +65,7 @@ impl std::fmt::Debug for Request {
             .field("url", &redact_url(&self.url))
             .field("headers", &header_names)
             .field("body", &self.body)
+            .field("idempotent", &self.idempotent)
             .finish()
     }
 }
@@ -59,11 +74,18 @@ impl Request {
     /// A request with no extra headers and no body.
     pub fn new(method: Method, url: Url) -> Self {
         Self {
+            idempotent: is_idempotent_method(&method),
             method,
             url,
             headers: HeaderMap::new(),
             body: Body::Empty,
         }
+    }
+
+    /// Marks the request as safe (or not) to send twice, whatever its method.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
     }
 
     /// A request with a JSON body (`Content-Type: application/json`), replayable on retry.
@@ -81,6 +103,7 @@ impl Request {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(Self {
+            idempotent: is_idempotent_method(&method),
             method,
             url,
             headers,
@@ -351,6 +374,15 @@ struct Inner {
     limiter: Arc<RateLimiter>,
     observer: Arc<dyn TransportObserver>,
     http: reqwest::Client,
+    /// Closed while a points quota is spent; every request of the tenant waits at it. Shared,
+    /// like the pacer and the outage, with the transports [`Transport::with_retry_policy`]
+    /// derives: the quota and the service's health are the tenant's, not one policy's.
+    quota: Arc<QuotaGate>,
+    pacer: Arc<Mutex<QuotaPacer>>,
+    /// Since when the service has answered nothing but failures (a retryable status or no
+    /// answer), with the quota pause time at that moment; cleared by any other answer. The retry
+    /// budget of every request counts from here at the latest.
+    outage: Arc<Mutex<Option<(tokio::time::Instant, Duration)>>>,
 }
 
 /// The per-tenant, per-service HTTP transport. Cheap to clone; clones share the limiter.
@@ -413,6 +445,9 @@ impl<M> Transport<M> {
                 limiter,
                 observer,
                 http,
+                quota: Arc::default(),
+                pacer: Arc::default(),
+                outage: Arc::default(),
             }),
             _mode: PhantomData,
         })
@@ -434,6 +469,9 @@ impl<M> Transport<M> {
                 limiter: Arc::clone(&self.inner.limiter),
                 observer: Arc::clone(&self.inner.observer),
                 http: self.inner.http.clone(),
+                quota: Arc::clone(&self.inner.quota),
+                pacer: Arc::clone(&self.inner.pacer),
+                outage: Arc::clone(&self.inner.outage),
             }),
             _mode: PhantomData,
         }
@@ -448,14 +486,121 @@ impl<M> Transport<M> {
         &self.inner.observer
     }
 
-    /// One logical request: retries (statuses 429/500/502/503/504 and connection failures),
-    /// the 401 → invalidate → retry-once rule, and within each attempt the redirect chain.
+    /// The tenant's quota pauses as they start and end: `Some` while every request waits for a
+    /// points quota to reset, `None` otherwise. For the run record and `status`.
+    pub fn quota_waits(&self) -> tokio::sync::watch::Receiver<Option<QuotaWait>> {
+        self.inner.quota.subscribe()
+    }
+
+    /// Retry-budget time a request that started at `started` (with `paused_at_start` of quota
+    /// pauses behind the gate then) has used: since it started, or since the service's outage
+    /// started if that is earlier, without the time spent in quota pauses.
+    fn budget_used(&self, started: tokio::time::Instant, paused_at_start: Duration) -> Duration {
+        let now = tokio::time::Instant::now();
+        let paused_now = self.inner.quota.paused_total(now);
+        let since = |from: tokio::time::Instant, paused_then: Duration| {
+            now.saturating_duration_since(from)
+                .saturating_sub(paused_now.saturating_sub(paused_then))
+        };
+        let own = since(started, paused_at_start);
+        let outage = self
+            .inner
+            .outage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|(from, paused_then)| since(from, paused_then))
+            .unwrap_or_default();
+        own.max(outage)
+    }
+
+    /// Whether one more retry after `delay` is allowed.
+    fn may_retry(
+        &self,
+        idempotent: bool,
+        retries: u32,
+        started: tokio::time::Instant,
+        paused_at_start: Duration,
+        delay: Duration,
+    ) -> bool {
+        let policy = &self.inner.config.retry;
+        if idempotent {
+            self.budget_used(started, paused_at_start) + delay < policy.budget
+        } else {
+            retries < policy.max_retries
+        }
+    }
+
+    fn record_failure(&self) {
+        let mut outage = self.inner.outage.lock().unwrap_or_else(|p| p.into_inner());
+        if outage.is_none() {
+            let now = tokio::time::Instant::now();
+            *outage = Some((now, self.inner.quota.paused_total(now)));
+        }
+    }
+
+    fn record_answer(&self) {
+        *self.inner.outage.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Reads the quota headers of one answer: tells the observer, and paces or stops the
+    /// tenant when the quota is near its limit.
+    fn observe_quota(&self, headers: &HeaderMap, status: StatusCode) -> Option<QuotaReading> {
+        let now = SystemTime::now();
+        let reading = QuotaReading::from_headers(headers, now)?;
+        let service = self.inner.config.service;
+        self.inner.observer.quota(service, &reading);
+        let pace = self
+            .inner
+            .pacer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .observe(&reading, now);
+        let limiter = &self.inner.limiter;
+        match pace {
+            Pace::Free => limiter.clear_pace(),
+            Pace::Spaced { interval, until } => {
+                let left = until.duration_since(now).unwrap_or_default();
+                limiter.pace(interval, tokio::time::Instant::now() + left);
+            }
+            // A refusal is handled as such by the caller.
+            Pace::StopUntil(_) if status == StatusCode::TOO_MANY_REQUESTS => {}
+            Pace::StopUntil(until) => {
+                let wait = until.duration_since(now).unwrap_or_default();
+                self.pause_for_quota(wait, QuotaWaitCause::NearLimit);
+            }
+        }
+        Some(reading)
+    }
+
+    /// Holds every request of the tenant until the quota resets. A second after the announced
+    /// reset, so that rounding to whole seconds never wakes us just before it.
+    fn pause_for_quota(&self, wait: Duration, cause: QuotaWaitCause) {
+        let wait = wait + QUOTA_MARGIN;
+        self.inner.limiter.pause_for(wait);
+        if let Some(published) = self.inner.quota.close(wait, cause) {
+            let service = self.inner.config.service;
+            let until = chrono::DateTime::<chrono::Utc>::from(published.until);
+            tracing::warn!(
+                service,
+                cause = cause.as_str(),
+                until = %until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                wait_s = wait.as_secs(),
+                "points quota: every request of this tenant waits for the reset"
+            );
+            self.inner.observer.quota_wait(service, &published);
+        }
+    }
+
+    /// One logical request: retries (statuses 429/500/502/503/504 and connection failures)
+    /// within the retry budget, quota pauses, the 401 → invalidate → retry-once rule, and within
+    /// each attempt the redirect chain.
     async fn execute(
         &self,
         method: Method,
         url: Url,
         headers: HeaderMap,
         body: Body,
+        idempotent: bool,
         auth: &dyn Authorizer,
     ) -> Result<Response, TransportError> {
         let config = &self.inner.config;
@@ -466,6 +611,8 @@ impl<M> Transport<M> {
         let mut attempts: u32 = 0;
         let mut retries: u32 = 0;
         let mut refreshed_after_401 = false;
+        let started = tokio::time::Instant::now();
+        let paused_at_start = self.inner.quota.paused_total(started);
         loop {
             attempts += 1;
             let hop = match self
@@ -474,9 +621,12 @@ impl<M> Transport<M> {
             {
                 Ok(hop) => hop,
                 Err(Failure::Retryable(error)) => {
-                    if retries < policy.max_retries && body.replayable() {
+                    self.record_failure();
+                    let delay = retry_delay(&policy, retries + 1, None);
+                    if body.replayable()
+                        && self.may_retry(idempotent, retries, started, paused_at_start, delay)
+                    {
                         retries += 1;
-                        let delay = backoff_delay(&policy, retries);
                         tracing::warn!(service, url = %redact_url(&url), retry = retries, delay_ms = delay.as_millis() as u64, error = %error, "request failed, retrying");
                         observer.retry(service, retries, delay);
                         tokio::time::sleep(delay).await;
@@ -488,6 +638,10 @@ impl<M> Transport<M> {
             };
             let status = hop.response.status();
             let final_url = redact_url(&hop.url);
+            let quota = self.observe_quota(hop.response.headers(), status);
+            if !is_retryable_status(status) {
+                self.record_answer();
+            }
             if status.is_success() {
                 return Ok(Response {
                     inner: hop.response,
@@ -534,10 +688,17 @@ impl<M> Transport<M> {
             if is_retryable_status(status) {
                 let headers = hop.response.headers();
                 let server_delay = retry_after(headers);
+                let quota_refusal = (status == StatusCode::TOO_MANY_REQUESTS)
+                    .then_some(quota)
+                    .flatten()
+                    .filter(QuotaReading::is_quota_refusal);
                 if status == StatusCode::TOO_MANY_REQUESTS {
                     observer.rate_limited(service, server_delay);
-                    let blocked = server_delay.is_some_and(|d| d > policy.blocked_after);
-                    if blocked || has_zero_limit(headers) {
+                    // A blocked account: `X-RateLimit-Limit: 0`, or an absurd `Retry-After`
+                    // that no points quota explains.
+                    let absurd = quota_refusal.is_none()
+                        && server_delay.is_some_and(|d| d > policy.blocked_after);
+                    if has_zero_limit(headers) || absurd {
                         let retry_after = server_delay.unwrap_or(Duration::ZERO);
                         tracing::error!(service, url = %final_url, retry_after_s = retry_after.as_secs(), "the upstream service blocked this account");
                         return Err(TransportError::Blocked {
@@ -546,6 +707,27 @@ impl<M> Transport<M> {
                             retry_after,
                         });
                     }
+                }
+                if let Some(reading) = quota_refusal {
+                    // The points quota: not a failure of the service, not a retry. Every
+                    // request of the tenant waits for the reset, this one included, and then
+                    // goes on where it was.
+                    let wait = reading.quota_wait(SystemTime::now());
+                    if wait > policy.quota_max_wait {
+                        return Err(TransportError::QuotaWaitTooLong {
+                            service,
+                            url: final_url,
+                            wait,
+                            bound: policy.quota_max_wait,
+                        });
+                    }
+                    self.pause_for_quota(wait, QuotaWaitCause::Exhausted);
+                    if body.replayable() {
+                        drop(hop.response);
+                        continue;
+                    }
+                } else {
+                    self.record_failure();
                 }
                 if !body.replayable() {
                     // The streamed body is gone: report the answer as it is.
@@ -556,11 +738,9 @@ impl<M> Transport<M> {
                         body,
                     });
                 }
-                if retries < policy.max_retries {
+                let delay = retry_delay(&policy, retries + 1, server_delay);
+                if self.may_retry(idempotent, retries, started, paused_at_start, delay) {
                     retries += 1;
-                    let delay = server_delay
-                        .map(|d| d.min(policy.max_delay))
-                        .unwrap_or_else(|| backoff_delay(&policy, retries));
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         // The whole tenant slows down, not only this request.
                         self.inner.limiter.pause_for(delay);
@@ -616,6 +796,14 @@ impl<M> Transport<M> {
         let mut hops = 0usize;
         loop {
             check_url(config.plain_http, &current).map_err(Failure::Fatal)?;
+            if let Some(waited) = self.inner.quota.pass().await {
+                tracing::info!(
+                    service = config.service,
+                    waited_s = waited.as_secs(),
+                    "points quota reset: requests resume"
+                );
+                self.inner.observer.quota_resumed(config.service, waited);
+            }
             let waited = self.inner.limiter.acquire().await;
             if !waited.is_zero() {
                 self.inner.observer.throttled(config.service, waited);
@@ -768,7 +956,7 @@ impl Transport<ReadOnly> {
         headers: HeaderMap,
         auth: &dyn Authorizer,
     ) -> Result<Response, TransportError> {
-        self.execute(Method::GET, url, headers, Body::Empty, auth)
+        self.execute(Method::GET, url, headers, Body::Empty, true, auth)
             .await
     }
 }
@@ -785,8 +973,10 @@ impl Transport<ReadWrite> {
             url,
             headers,
             body,
+            idempotent,
         } = request;
-        self.execute(method, url, headers, body, auth).await
+        self.execute(method, url, headers, body, idempotent, auth)
+            .await
     }
 
     /// `GET url`, same as [`Transport<ReadOnly>::get`].
@@ -796,7 +986,7 @@ impl Transport<ReadWrite> {
         headers: HeaderMap,
         auth: &dyn Authorizer,
     ) -> Result<Response, TransportError> {
-        self.execute(Method::GET, url, headers, Body::Empty, auth)
+        self.execute(Method::GET, url, headers, Body::Empty, true, auth)
             .await
     }
 }
@@ -812,6 +1002,10 @@ fn redirect_error(url: &Url, reason: String) -> Failure {
         reason,
     })
 }
+
+/// Added to a quota wait, so that rounding to whole seconds never wakes the tenant just before
+/// the reset.
+const QUOTA_MARGIN: Duration = Duration::from_secs(1);
 
 /// The final hop of one attempt.
 struct Hop {

@@ -72,26 +72,52 @@ impl Default for Timeouts {
     }
 }
 
-/// Which failures are retried, how often, and how long we wait.
+/// Which failures are retried, for how long, and how long we wait.
+///
+/// Requests that are safe to repeat ([`crate::Request::idempotent`]: every `GET`, and what the
+/// caller marks) retry 429, 5xx and connection failures for as long as `budget` allows, not a
+/// fixed number of times: under a storm that fails half of all requests, a request needs a
+/// handful of tries on average but an unlucky one needs ten, and a count that is right for the
+/// average fails the unlucky one and with it a whole cycle. The budget counts from the first
+/// attempt, or from the start of the service's current outage if that began earlier (so that a
+/// service that stays down fails each new request quickly instead of holding every item for a
+/// full budget), and it does not count time spent waiting for a points quota. Requests that are
+/// not safe to repeat retry at most `max_retries` times. A streamed body is sent once.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
-    /// Retries after the first attempt (reference: 5).
+    /// How long a request that is safe to repeat may keep retrying (default 5 minutes).
+    pub budget: Duration,
+    /// Retries after the first attempt for requests that are not safe to repeat (reference: 5).
     pub max_retries: u32,
     /// First exponential backoff step (reference: 500 ms), doubled each retry, with full jitter.
     pub base_delay: Duration,
-    /// Upper bound for one backoff step and for a server's `Retry-After` (reference: 30 s).
+    /// Upper bound for one backoff step. A server's `Retry-After` is honoured as a minimum, not
+    /// capped: retrying before it only meets another refusal.
     pub max_delay: Duration,
-    /// A `Retry-After` above this means the account is blocked: fail instead of waiting.
+    /// A `Retry-After` above this on a 429 that is not a points quota means the account is
+    /// blocked: fail instead of waiting.
     pub blocked_after: Duration,
+    /// Longest wait for a points quota to reset (default 65 minutes: the hourly window plus
+    /// room for clock skew). A quota 429 asking for more fails the request.
+    pub quota_max_wait: Duration,
 }
+
+/// The default retry budget: long enough to ride out a rolling restart of Unique or a burst of
+/// Confluence throttling, short enough that a dead service fails the cycle within minutes.
+pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(300);
+
+/// The default bound of a quota wait: one hourly window and five minutes.
+pub const DEFAULT_QUOTA_MAX_WAIT: Duration = Duration::from_secs(3900);
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
+            budget: DEFAULT_RETRY_BUDGET,
             max_retries: 5,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             blocked_after: Duration::from_secs(3600),
+            quota_max_wait: DEFAULT_QUOTA_MAX_WAIT,
         }
     }
 }

@@ -31,6 +31,14 @@ pub enum TransportError {
         url: String,
         retry_after: Duration,
     },
+    /// A points-quota 429 asking for a longer wait than a quota window can explain.
+    #[error("{service}'s points quota is spent and {url} asks to wait {wait:?}, longer than the {bound:?} a quota wait may last")]
+    QuotaWaitTooLong {
+        service: &'static str,
+        url: String,
+        wait: Duration,
+        bound: Duration,
+    },
     /// Retries exhausted on a retryable status.
     #[error("{url} still answered {status} after {attempts} attempts")]
     RetriesExhausted {
@@ -67,7 +75,9 @@ impl TransportError {
                 Some(StatusCode::UNAUTHORIZED)
             }
             Self::Gone { .. } => Some(StatusCode::GONE),
-            Self::Blocked { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
+            Self::Blocked { .. } | Self::QuotaWaitTooLong { .. } => {
+                Some(StatusCode::TOO_MANY_REQUESTS)
+            }
             _ => None,
         }
     }

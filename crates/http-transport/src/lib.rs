@@ -33,13 +33,24 @@
 //!    host). 303, and 301/302 after a `POST`, continue with a bodiless `GET`.
 //! 4. Answers: 2xx → [`Response`]. 401 → [`Authorizer::invalidate`] with the rejected header and
 //!    one more attempt; a second 401 → [`TransportError::Unauthorized`]. 410 →
-//!    [`TransportError::Gone`]. 429/500/502/503/504 → retried up to `max_retries` after
-//!    `Retry-After` (seconds or HTTP date, capped at `max_delay`) or exponential backoff from
-//!    `base_delay` with full jitter; a 429 also pauses the whole limiter for that delay; a 429
-//!    with `Retry-After` above `blocked_after` or `X-RateLimit-Limit: 0` →
-//!    [`TransportError::Blocked`] at once; when retries run out →
+//!    [`TransportError::Gone`]. 429/500/502/503/504 → retried after `Retry-After` (seconds or
+//!    HTTP date, a minimum) or exponential backoff from `base_delay` with full jitter, whichever
+//!    is longer: a request that is safe to repeat ([`Request::idempotent`], every `GET`) for as
+//!    long as the retry `budget` allows, counted from its first attempt or the start of the
+//!    service's current outage (see [`RetryPolicy`]); others up to `max_retries` times. A 429
+//!    also pauses the whole limiter for that delay; a 429 with `X-RateLimit-Limit: 0`, or with a
+//!    `Retry-After` above `blocked_after` that is not a points quota →
+//!    [`TransportError::Blocked`] at once; when the budget runs out →
 //!    [`TransportError::RetriesExhausted`]. Anything else → [`TransportError::Status`] with a
 //!    body excerpt of at most 512 characters (`No response body` when there is none).
+//!    A points-quota 429 (Confluence Cloud, [`QuotaReading::is_quota_refusal`]) is no failure
+//!    and no retry: every request of the tenant waits until the reset (`Retry-After`, else
+//!    `X-RateLimit-Reset`, else the top of the UTC hour, plus a second), up to `quota_max_wait`
+//!    ([`TransportError::QuotaWaitTooLong`] beyond), then the request goes on; the wait is
+//!    published ([`Transport::quota_waits`]) and reported to the observer, and no retry budget
+//!    pays for it. Near the limit (`X-RateLimit-NearLimit`, `r` below 20 %) the limiter spreads
+//!    what is left over the time to the reset, and stops the tenant until then when not even
+//!    one more request fits (`quota.rs`, `QuotaPacer`).
 //! 5. Failures without an answer: connection refused/reset/closed early and DNS failures are
 //!    retried like a 503 (nothing was processed). Timeouts (connect, response headers) are not
 //!    retried — the server may still be working on it, and the reference connector does not
@@ -72,6 +83,7 @@ mod error;
 mod limiter;
 mod observer;
 mod pagination;
+mod quota;
 mod redact;
 mod retry;
 mod token;
@@ -80,12 +92,16 @@ pub use auth::{Authorizer, NoAuth, StaticAuthorizer, Token, TokenCache, TokenSou
 pub use client::{
     build_http_client, Body, ByteStream, ReadOnly, ReadWrite, Request, Response, Transport,
 };
-pub use config::{PlainHttpPolicy, ProxyAuth, ProxyConfig, RetryPolicy, Timeouts, TransportConfig};
+pub use config::{
+    PlainHttpPolicy, ProxyAuth, ProxyConfig, RetryPolicy, Timeouts, TransportConfig,
+    DEFAULT_QUOTA_MAX_WAIT, DEFAULT_RETRY_BUDGET,
+};
 pub use encode::encode_uri_component;
 pub use error::{AuthError, TransportError};
 pub use limiter::RateLimiter;
 pub use observer::{NoopObserver, RequestOutcome, TransportObserver};
 pub use pagination::{LinkGuard, PaginationError};
+pub use quota::{parse_reset, QuotaReading, QuotaWait, QuotaWaitCause, NEAR_LIMIT_SHARE};
 pub use redact::redact_url;
 pub use retry::parse_retry_after;
 pub use secrecy::{ExposeSecret, SecretString};

@@ -34,6 +34,9 @@ pub struct RateLimiter {
     next: Mutex<Option<Instant>>,
     /// No slot is handed out before this instant (set by a 429).
     paused_until: Mutex<Option<Instant>>,
+    /// A wider spacing in force until an instant, without burst: the quota pacer's, near the
+    /// limit of a points quota.
+    pace: Mutex<Option<(Duration, Instant)>>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -57,6 +60,7 @@ impl RateLimiter {
             tolerance: period * (burst.get() - 1),
             next: Mutex::new(None),
             paused_until: Mutex::new(None),
+            pace: Mutex::new(None),
         }
     }
 
@@ -80,13 +84,38 @@ impl RateLimiter {
     /// Takes the next slot at or after `now`: `max(now, next - tolerance)`, and moves the grid
     /// one period on.
     fn reserve(&self, now: Instant) -> Instant {
+        let (period, tolerance) = match self.current_pace(now) {
+            Some(interval) => (interval.max(self.period), Duration::ZERO),
+            None => (self.period, self.tolerance),
+        };
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         let grid = next.unwrap_or(now);
         let slot = grid
-            .checked_sub(self.tolerance)
+            .checked_sub(tolerance)
             .map_or(now, |early| early.max(now));
-        *next = Some(grid.max(slot) + self.period);
+        *next = Some(grid.max(slot) + period);
         slot
+    }
+
+    /// Spaces slots at least `interval` apart, without burst, until `until` (then the configured
+    /// rate again). Replaces any pace in force; a pace narrower than the configured rate has no
+    /// effect.
+    pub fn pace(&self, interval: Duration, until: Instant) {
+        *self.pace.lock().unwrap_or_else(|p| p.into_inner()) = Some((interval, until));
+    }
+
+    /// Back to the configured rate.
+    pub fn clear_pace(&self) {
+        *self.pace.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The pacing interval in force at `now`, if any.
+    pub fn current_pace(&self, now: Instant) -> Option<Duration> {
+        self.pace
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .filter(|(_, until)| *until > now)
+            .map(|(interval, _)| interval)
     }
 
     /// Nobody gets a slot before `now + delay` (extends, never shortens, an existing pause).
@@ -288,6 +317,32 @@ mod tests {
                 "a burst after the pause: {gap:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_pace_spaces_slots_wider_and_without_burst_until_it_ends() {
+        // 60,000/min with burst 10: normally ten back to back, then 1 ms apart.
+        let limiter = RateLimiter::new(nz(60_000), nz(10));
+        let start = Instant::now();
+        limiter.pace(Duration::from_secs(2), start + Duration::from_secs(5));
+        let slots: Vec<Instant> = (0..3).map(|_| limiter.reserve(start)).collect();
+        assert_eq!(
+            slots,
+            [
+                start,
+                start + Duration::from_secs(2),
+                start + Duration::from_secs(4)
+            ]
+        );
+        // After the pace ends, the configured spacing returns.
+        let later = start + Duration::from_secs(6);
+        let a = limiter.reserve(later);
+        let b = limiter.reserve(later);
+        assert!(b - a <= limiter.period, "{:?}", b - a);
+        assert_eq!(limiter.current_pace(later), None);
+        limiter.pace(Duration::from_secs(1), later + Duration::from_secs(1));
+        limiter.clear_pace();
+        assert_eq!(limiter.current_pace(later), None);
     }
 
     #[tokio::test]

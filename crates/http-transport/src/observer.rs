@@ -5,6 +5,8 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use url::Url;
 
+use crate::quota::{QuotaReading, QuotaWait};
+
 /// How one HTTP attempt ended.
 #[derive(Debug, Clone)]
 pub enum RequestOutcome {
@@ -33,6 +35,13 @@ pub trait TransportObserver: Send + Sync + std::fmt::Debug {
     fn retry(&self, _service: &'static str, _attempt: u32, _delay: Duration) {}
     /// Body bytes received (downloads) or sent (uploads).
     fn bytes(&self, _service: &'static str, _received: u64, _sent: u64) {}
+    /// An answer carried points-quota headers (Confluence Cloud).
+    fn quota(&self, _service: &'static str, _reading: &QuotaReading) {}
+    /// Every request of the tenant now waits for the quota to reset (a new pause, or one
+    /// moved later).
+    fn quota_wait(&self, _service: &'static str, _wait: &QuotaWait) {}
+    /// A quota pause ended after `waited`; requests resume.
+    fn quota_resumed(&self, _service: &'static str, _waited: Duration) {}
 }
 
 /// Observes nothing.

@@ -56,6 +56,17 @@ pub(crate) fn backoff_delay(policy: &RetryPolicy, retry: u32) -> Duration {
     Duration::from_nanos(rand::rng().random_range(0..=nanos))
 }
 
+/// The pause before retry number `retry`: the server's `Retry-After` is a minimum (Atlassian:
+/// "use the Retry-After header value as the minimum delay"), the jittered backoff keeps a
+/// `Retry-After: 0` or a missing one from hammering a struggling server.
+pub(crate) fn retry_delay(
+    policy: &RetryPolicy,
+    retry: u32,
+    server_delay: Option<Duration>,
+) -> Duration {
+    backoff_delay(policy, retry).max(server_delay.unwrap_or(Duration::ZERO))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -111,16 +122,30 @@ mod tests {
     #[test]
     fn backoff_is_jittered_and_capped() {
         let policy = RetryPolicy {
-            max_retries: 5,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(300),
-            blocked_after: Duration::from_secs(60),
+            ..RetryPolicy::default()
         };
         for retry in 1..40 {
             let ceiling =
                 Duration::from_millis(100 * (1 << (retry - 1).min(10))).min(policy.max_delay);
             let delay = backoff_delay(&policy, retry);
             assert!(delay <= ceiling, "retry {retry}: {delay:?} > {ceiling:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_a_minimum_and_the_backoff_a_floor() {
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(300),
+            ..RetryPolicy::default()
+        };
+        for retry in 1..10 {
+            let long = retry_delay(&policy, retry, Some(Duration::from_secs(45)));
+            assert_eq!(long, Duration::from_secs(45), "not capped at max_delay");
+            let zero = retry_delay(&policy, retry, Some(Duration::ZERO));
+            assert!(zero <= Duration::from_millis(300));
         }
     }
 

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::client::{build_http_client, is_tls_failure};
 use crate::config::check_url;
 use crate::redact::redact_url;
-use crate::retry::{backoff_delay, is_retryable_status, retry_after};
+use crate::retry::{is_retryable_status, retry_after, retry_delay};
 use crate::{AuthError, RetryPolicy, Timeouts, Token, TokenSource, TransportConfig};
 
 /// How the token request body is encoded.
@@ -39,7 +39,8 @@ pub enum TokenRequest {
     },
 }
 
-/// `POST`s a [`TokenRequest`] to one URL, retrying transport errors, 429 and 5xx with backoff;
+/// `POST`s a [`TokenRequest`] to one URL, retrying transport errors, 429 and 5xx within the
+/// retry budget (a client-credentials request is safe to repeat: each answer is just a token);
 /// parses `{access_token, expires_in}`. Uses the proxy, TLS and timeouts of a
 /// [`TransportConfig`] but not its rate limiter.
 pub struct TokenEndpoint {
@@ -143,6 +144,7 @@ impl TokenEndpoint {
     }
 
     async fn fetch_with_retries(&self) -> Result<Token, AuthError> {
+        let started = Instant::now();
         let mut retries = 0;
         loop {
             let (error, server_delay) = match self.fetch_once().await {
@@ -150,13 +152,11 @@ impl TokenEndpoint {
                 Err(Attempt::Final(error)) => return Err(error),
                 Err(Attempt::Retryable(error, server_delay)) => (error, server_delay),
             };
-            if retries >= self.retry.max_retries {
+            let delay = retry_delay(&self.retry, retries + 1, server_delay);
+            if started.elapsed() + delay >= self.retry.budget {
                 return Err(error);
             }
             retries += 1;
-            let delay = server_delay
-                .map(|d| d.min(self.retry.max_delay))
-                .unwrap_or_else(|| backoff_delay(&self.retry, retries));
             tracing::warn!(service = self.service, url = %redact_url(&self.url), retry = retries, delay_ms = delay.as_millis() as u64, error = %error, "token request failed, retrying");
             tokio::time::sleep(delay).await;
         }

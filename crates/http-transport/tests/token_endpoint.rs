@@ -150,15 +150,23 @@ async fn a_client_error_is_not_retried_and_never_shows_the_secret() {
 }
 
 #[tokio::test]
-async fn gives_up_after_the_retries_with_the_last_status() {
+async fn gives_up_when_the_retry_budget_runs_out_with_the_last_status() {
     let (url, _, hits) = token_server(vec![(StatusCode::BAD_GATEWAY, "")]).await;
-    let endpoint = TokenEndpoint::new(&config(), url, json_request()).unwrap();
+    let config = config();
+    let endpoint = TokenEndpoint::new(&config, url, json_request()).unwrap();
+    let started = std::time::Instant::now();
     let err = endpoint.fetch().await.unwrap_err();
+    // It stops before a retry would end past the budget: at most one backoff step early.
+    assert!(
+        started.elapsed() >= config.retry.budget - config.retry.max_delay,
+        "{:?}",
+        started.elapsed()
+    );
     assert!(
         matches!(&err, AuthError::TokenStatus { status: 502, body, .. } if body == "No response body"),
         "{err}"
     );
-    assert_eq!(hits.count(), 4);
+    assert!(hits.count() >= 2, "{}", hits.count());
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use common::{Faults, FaultsConfig, RequestLog};
-use confluence::{ConfluenceConfig, ConfluenceSim, ConfluenceUrls};
+use confluence::{CloudQuota, CloudQuotaConfig, ConfluenceConfig, ConfluenceSim, ConfluenceUrls};
 
 /// Fixed listen addresses, for `confluence-sandbox serve`; `None` = `127.0.0.1:0`.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +56,9 @@ pub struct SandboxConfig {
     pub unique: unique::UniqueConfig,
     /// Fault rules and rate limits in force from the start (changeable at run time).
     pub faults: FaultsConfig,
+    /// Confluence Cloud's points quota (on by default, as on the real Cloud; changeable at run
+    /// time through [`SandboxHandle::cloud_quota`] and `/_sandbox/cloud-quota`).
+    pub cloud_quota: CloudQuotaConfig,
     pub addrs: ListenAddrs,
 }
 
@@ -97,6 +100,8 @@ pub struct SandboxHandle {
     pub faults: Faults,
     /// Request counters and log of every service.
     pub requests: RequestLog,
+    /// Confluence Cloud's points quota: points spent per window and per route, the pool.
+    pub cloud_quota: CloudQuota,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -117,9 +122,11 @@ impl SandboxHandle {
         self.unique.expire_tokens();
     }
 
-    /// Forgets the request log and counters of every service.
+    /// Forgets the request log and counters of every service, and the quota's point counters
+    /// (not what the current quota window has spent).
     pub fn reset_requests(&self) {
         self.requests.reset();
+        self.cloud_quota.reset_counters();
     }
 
     /// Resolves when the sandbox is shut down (used by the binary).
@@ -141,6 +148,7 @@ fn url_of(addr: SocketAddr) -> String {
 /// Starts every simulated origin on loopback and returns once all accept connections.
 pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
     let faults = Faults::new(config.faults.clone());
+    let cloud_quota = CloudQuota::new(config.cloud_quota.clone());
     let requests = RequestLog::new();
     let sim =
         ConfluenceSim::new(config.confluence.clone()).context("loading the Confluence dataset")?;
@@ -214,6 +222,10 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
             confluence::control::router(sim.clone()),
         )
         .nest("/_sandbox/unique", unique_routers.control)
+        .nest(
+            "/_sandbox/cloud-quota",
+            confluence::quota_control_router(cloud_quota.clone()),
+        )
         .nest("/_sandbox", common::control_router(&faults, &requests))
         .route(
             "/_sandbox/urls",
@@ -225,7 +237,10 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
     let servers = [
         (
             gateway_l,
-            instrument(confluence::cloud_gateway_router(sim.clone()), "cloud"),
+            instrument(
+                cloud_quota.layer(confluence::cloud_gateway_router(sim.clone())),
+                "cloud",
+            ),
         ),
         (
             site_l,
@@ -258,6 +273,7 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
         unique: unique_sim,
         faults,
         requests,
+        cloud_quota,
         shutdown,
         tasks,
     })

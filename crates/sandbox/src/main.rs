@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 use sandbox::common::{FaultRule, RateLimit};
 use sandbox::confluence::access::DatasetFile;
 use sandbox::confluence::{
-    CloudOAuthClient, CloudSearchNextLink, DcQuirks, GenerateSpec, PastEnd, SearchOverload,
+    CloudOAuthClient, CloudSearchNextLink, DcQuirks, GenerateSpec, PastEnd, QuotaPool,
+    SearchOverload,
 };
 use sandbox::unique::UniqueAuthMode;
 use sandbox::{spawn, SandboxConfig};
@@ -98,6 +99,22 @@ struct ServeArgs {
     /// Seed of the fault RNG.
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
+    /// Turn Confluence Cloud's points quota off (on by default, as on the real Cloud).
+    #[arg(long)]
+    no_cloud_quota: bool,
+    /// Points per quota window (65,000: one app's global pool).
+    #[arg(long, default_value_t = 65_000)]
+    cloud_quota_pool: u64,
+    /// Quota window in seconds, aligned to multiples of itself since the epoch (3600: the top
+    /// of every UTC hour).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    cloud_quota_window_secs: u64,
+    /// Which pool: global (Tier 1) or tenant (Tier 2); names the policy and the 429's reason.
+    #[arg(long, default_value = "global", value_parser = ["global", "tenant"])]
+    cloud_quota_kind: String,
+    /// Quota headers without the `Beta-` prefix (as once enforcement reached the app).
+    #[arg(long)]
+    cloud_quota_enforced_headers: bool,
     /// Data Center `_links.next` advances `start` by the `requested` limit (some versions, after
     /// capping the page) or by the limit it `served`.
     #[arg(long, value_enum, default_value_t = DcNextStart::Requested)]
@@ -194,6 +211,15 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<SandboxConfig> {
     config.faults.seed = args.fault_seed;
     config.confluence.cloud_search_overload = args.cloud_search_overload;
     config.confluence.cloud_clients = args.cloud_clients.clone();
+    config.cloud_quota.enabled = !args.no_cloud_quota;
+    config.cloud_quota.pool = args.cloud_quota_pool;
+    config.cloud_quota.window_secs = args.cloud_quota_window_secs;
+    config.cloud_quota.kind = if args.cloud_quota_kind == "tenant" {
+        QuotaPool::Tenant
+    } else {
+        QuotaPool::Global
+    };
+    config.cloud_quota.beta_headers = !args.cloud_quota_enforced_headers;
     for raw in &args.latency {
         let (service, ms) = split_kv(raw)?;
         let ms: u64 = ms

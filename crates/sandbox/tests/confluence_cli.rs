@@ -41,6 +41,12 @@ async fn serve_prints_urls_applies_flags_and_stops_on_sigterm() {
             "50",
             "--dc-content-listing",
             "open",
+            "--cloud-quota-pool",
+            "500",
+            "--cloud-quota-window-secs",
+            "20",
+            "--cloud-quota-kind",
+            "tenant",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -98,6 +104,26 @@ async fn serve_prints_urls_applies_flags_and_stops_on_sigterm() {
         dc_quirks,
         serde_json::json!({"next_start_by_requested_limit": false, "past_end": "empty_pages",
                            "past_end_after": 50, "content_listing_blocked": false})
+    );
+    let quota: Value = reqwest::get(format!("{control}/_sandbox/cloud-quota"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &quota["enabled"],
+            &quota["pool"],
+            &quota["window_secs"],
+            &quota["kind"]
+        ),
+        (
+            &Value::Bool(true),
+            &Value::from(500),
+            &Value::from(20),
+            &Value::from("tenant")
+        )
     );
 
     let manifest = reqwest::get(format!(

@@ -2,10 +2,11 @@
 //! removed spaces → record.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
-use confluence_client::{ConfluenceApi, ConfluenceClient, InstanceType};
+use confluence_client::{ConfluenceApi, ConfluenceClient, InstanceType, QuotaWait};
+use tokio::sync::watch;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 use unique_client::{SourceKind, UniqueClient};
@@ -121,10 +122,35 @@ impl TenantSync {
             note: None,
             duration: Default::default(),
         };
-        let result = self
-            .cycle(mode, &cancel, run, previous_unclean, &mut report)
-            .await;
+        let quota_waits = QuotaWaitLog::default();
+        let ended = {
+            let waits = self.confluence.quota_waits();
+            tokio::select! {
+                result = self.cycle(mode, &cancel, run, previous_unclean, &mut report) => {
+                    CycleEnd::Finished(result)
+                }
+                never = self.record_quota_waits(run, waits.clone(), &quota_waits) => match never {},
+                () = cancelled_during_quota_wait(&cancel, waits) => CycleEnd::CancelledWhileWaiting,
+            }
+        };
+        let result = match ended {
+            CycleEnd::Finished(result) => result,
+            CycleEnd::CancelledWhileWaiting => {
+                // The wait can last an hour; shutdown cannot. Dropping the cycle here is safe at
+                // any await point (items in flight are retried next cycle) and deletes nothing:
+                // deletions come after the ingest phase, which this cycle never finished.
+                tracing::warn!("stopping during a wait for the Confluence quota; nothing was deleted, the next cycle goes on");
+                report.status = CycleStatus::Cancelled;
+                Ok(())
+            }
+        };
         self.observer.phase(Phase::Idle);
+        self.observer.quota_wait(None);
+        let waited = quota_waits.summary();
+        report.note = match (report.note.take(), waited.as_deref()) {
+            (Some(held_back), Some(waited)) => Some(format!("{held_back}; {waited}")),
+            (note, waited) => note.or(waited.map(str::to_owned)),
+        };
         report.duration = started.elapsed();
         let result = match result {
             Err(e @ EngineError::GuardAborted { .. }) => {
@@ -148,8 +174,11 @@ impl TenantSync {
                 (Ok(()), CycleStatus::PartialSuccess) => (RunOutcome::PartialSuccess, None),
                 (Ok(()), _) => (RunOutcome::Success, None),
             };
-            if let Some(note) = report.note.as_deref().filter(|_| result.is_ok()) {
-                self.ledger.note_run(run, note).await?;
+            match report.note.as_deref().filter(|_| result.is_ok()) {
+                Some(note) => self.ledger.note_run(run, note).await?,
+                // A failed or cancelled run must not keep saying it waits.
+                None if quota_waits.noted() => self.ledger.clear_run_note(run).await?,
+                None => {}
             }
             self.ledger
                 .finish_run(run, outcome, &report.counts, error.as_deref())
@@ -163,6 +192,47 @@ impl TenantSync {
             Err(e) => {
                 tracing::error!(err = %e, "Sync failed");
                 Err(e)
+            }
+        }
+    }
+
+    /// Keeps the run record (and the observer) saying "waiting for the Confluence quota until
+    /// HH:MM UTC" while every Confluence request of this tenant waits for the points quota to
+    /// reset, and clears it when they resume. Runs beside the cycle and never ends by itself.
+    async fn record_quota_waits(
+        &self,
+        run: Option<RunId>,
+        mut waits: watch::Receiver<Option<QuotaWait>>,
+        log: &QuotaWaitLog,
+    ) -> std::convert::Infallible {
+        loop {
+            let wait = *waits.borrow_and_update();
+            let changed = log.update(wait.map(|w| w.until));
+            if changed {
+                self.observer.quota_wait(wait.map(|w| w.until));
+                if let Some(run) = run {
+                    let written = match wait {
+                        Some(w) => {
+                            let note = waiting_note(w.until);
+                            tracing::warn!(cause = w.cause.as_str(), "{note}");
+                            self.ledger.note_run(run, &note).await
+                        }
+                        None => {
+                            tracing::info!("the Confluence quota was reset: the cycle goes on");
+                            self.ledger.clear_run_note(run).await
+                        }
+                    };
+                    match written {
+                        Ok(()) => log.mark_noted(),
+                        Err(e) => {
+                            tracing::warn!(err = %e, "recording the quota wait in the run record failed")
+                        }
+                    }
+                }
+            }
+            if waits.changed().await.is_err() {
+                // The client is gone (it never is while a cycle runs): nothing more to record.
+                std::future::pending::<()>().await;
             }
         }
     }
@@ -572,6 +642,111 @@ impl TenantSync {
     }
 }
 
+/// How a cycle ended: by itself, or stopped by a shutdown while it waited for the quota.
+enum CycleEnd {
+    Finished(Result<(), EngineError>),
+    CancelledWhileWaiting,
+}
+
+/// Resolves once the cycle is cancelled while (or after which) its Confluence requests wait for
+/// the points quota: a wait that may last until the top of the hour must not hold a shutdown.
+async fn cancelled_during_quota_wait(
+    cancel: &CancellationToken,
+    mut waits: watch::Receiver<Option<QuotaWait>>,
+) {
+    cancel.cancelled().await;
+    loop {
+        if waits.borrow_and_update().is_some() {
+            return;
+        }
+        if waits.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// `waiting for the Confluence quota until 15:00 UTC`: what the run record and `status` say
+/// during a quota wait. Hours and minutes suffice: quota windows reset at the top of the hour.
+pub(crate) fn waiting_note(until: SystemTime) -> String {
+    let until = chrono::DateTime::<chrono::Utc>::from(until);
+    format!(
+        "waiting for the Confluence quota until {} UTC",
+        until.format("%H:%M")
+    )
+}
+
+/// The quota waits of one cycle: how many, how long, and whether the run record was noted.
+#[derive(Debug, Default)]
+struct QuotaWaitLog(Mutex<QuotaWaitState>);
+
+#[derive(Debug, Default)]
+struct QuotaWaitState {
+    /// The wait in force: its end as announced, and when it began.
+    current: Option<(SystemTime, Instant)>,
+    count: u32,
+    waited: Duration,
+    noted: bool,
+}
+
+impl QuotaWaitLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QuotaWaitState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the published wait; true when it differs from what was recorded (a new wait, a
+    /// moved end, or the end of the wait).
+    fn update(&self, until: Option<SystemTime>) -> bool {
+        let mut state = self.lock();
+        match (state.current, until) {
+            (None, None) => false,
+            (Some((old, _)), Some(new)) if old == new => false,
+            (Some((_, began)), Some(new)) => {
+                state.current = Some((new, began));
+                true
+            }
+            (None, Some(new)) => {
+                state.count += 1;
+                state.current = Some((new, Instant::now()));
+                true
+            }
+            (Some((_, began)), None) => {
+                state.waited += began.elapsed();
+                state.current = None;
+                true
+            }
+        }
+    }
+
+    fn mark_noted(&self) {
+        self.lock().noted = true;
+    }
+
+    fn noted(&self) -> bool {
+        self.lock().noted
+    }
+
+    /// `waited 12 min 3 s for the Confluence quota (2 waits)`, or `None` without a wait.
+    fn summary(&self) -> Option<String> {
+        let state = self.lock();
+        if state.count == 0 {
+            return None;
+        }
+        let waited = state.waited + state.current.map(|(_, b)| b.elapsed()).unwrap_or_default();
+        let secs = waited.as_secs();
+        let took = if secs >= 60 {
+            format!("{} min {} s", secs / 60, secs % 60)
+        } else {
+            format!("{secs} s")
+        };
+        let waits = if state.count == 1 {
+            "1 wait".to_owned()
+        } else {
+            format!("{} waits", state.count)
+        };
+        Some(format!("waited {took} for the Confluence quota ({waits})"))
+    }
+}
+
 /// The run record's note for a cycle that held back deletions without failing, so that "nothing
 /// was deleted" can be told apart from "nothing needed deleting".
 fn held_back_note(discovery: &Discovery, plan: &Plan, diff_deleted: u64) -> Option<String> {
@@ -628,4 +803,41 @@ fn sample(ids: &HashSet<String>) -> String {
         text.push_str(", …");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_waiting_note_names_the_reset_in_utc() {
+        // 2025-10-08T15:00:01Z: the top of the hour plus the transport's second of margin.
+        let until = SystemTime::UNIX_EPOCH + Duration::from_secs(1_759_935_601);
+        assert_eq!(
+            waiting_note(until),
+            "waiting for the Confluence quota until 15:00 UTC"
+        );
+    }
+
+    #[test]
+    fn the_wait_log_counts_waits_not_moves_of_their_end() {
+        let log = QuotaWaitLog::default();
+        assert_eq!(log.summary(), None);
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        assert!(!log.update(None));
+        assert!(log.update(Some(t)));
+        assert!(!log.update(Some(t)), "same end, nothing to record");
+        assert!(log.update(Some(t + Duration::from_secs(5))), "moved");
+        assert!(log.update(None));
+        assert!(log.update(Some(t + Duration::from_secs(3600))));
+        assert!(log.update(None));
+        assert_eq!(
+            log.summary().unwrap(),
+            "waited 0 s for the Confluence quota (2 waits)"
+        );
+        assert!(!log.noted());
+        log.mark_noted();
+        assert!(log.noted());
+    }
 }

@@ -396,23 +396,28 @@ async fn page_job(
     }
 }
 
-/// Tries of one attachment within a cycle when the download or the upload meets a transient
-/// answer (429 or 5xx). The transport retries everything it can replay, but a streamed upload is
-/// sent once; the engine can replay it from a fresh download, so a 429 or 5xx storm on the
-/// upload costs a retry here instead of a whole cycle.
-const ATTACHMENT_TRIES: u32 = 4;
-
-/// First pause between two tries of an attachment, doubled each time.
+/// First pause between two tries of an attachment, doubled each time up to
+/// [`ATTACHMENT_RETRY_MAX_DELAY`]. The transport retries everything it can replay, but a streamed
+/// upload is sent once; the engine replays it from a fresh download, within the tenant's retry
+/// budget, so a 429 or 5xx storm on the uploads costs a retry here instead of a whole cycle.
 const ATTACHMENT_RETRY_DELAY: Duration = Duration::from_millis(500);
+const ATTACHMENT_RETRY_MAX_DELAY: Duration = Duration::from_secs(30);
 
 async fn attachment_job(sink: &Sink<'_>, work: &AttachmentWork) -> (ItemResult, Option<String>) {
-    let mut tries = 1;
+    let started = std::time::Instant::now();
+    let mut tries: u32 = 1;
     loop {
         let (result, error, transient) = attachment_try(sink, work).await;
-        if !transient || tries >= ATTACHMENT_TRIES || sink.cancel.is_cancelled() {
+        let delay = ATTACHMENT_RETRY_DELAY
+            .saturating_mul(2u32.saturating_pow(tries.saturating_sub(1).min(16)))
+            .min(ATTACHMENT_RETRY_MAX_DELAY);
+        let within_budget = started.elapsed() + delay < sink.spec.attachment_retry_budget;
+        if !transient || !within_budget || sink.cancel.is_cancelled() {
+            if result == ItemResult::Failure {
+                tracing::error!(attachment_id = %work.attachment.id, tries, err = error.as_deref().unwrap_or_default(), "Failed to ingest attachment, skipping");
+            }
             return (result, error);
         }
-        let delay = ATTACHMENT_RETRY_DELAY * 2u32.pow(tries - 1);
         tracing::warn!(attachment_id = %work.attachment.id, tries, delay_ms = delay.as_millis() as u64, err = error.as_deref().unwrap_or_default(), "attachment failed on a transient answer, trying again from a fresh download");
         // A shutdown does not wait for the pause; the item is retried next cycle.
         tokio::select! {
@@ -428,7 +433,9 @@ fn is_transient(status: Option<u16>) -> bool {
     status.is_some_and(|s| s == 429 || (500..=599).contains(&s))
 }
 
-/// One try: download and upload. The third value says whether the failure was transient.
+/// One try: download and upload. The third value says whether the failure was transient. It
+/// logs nothing on failure: whether this was the final try is the caller's to say, and only the
+/// final failure of an item is an error.
 async fn attachment_try(
     sink: &Sink<'_>,
     work: &AttachmentWork,
@@ -449,7 +456,6 @@ async fn attachment_try(
     {
         Ok(download) => download,
         Err(error) => {
-            tracing::error!(attachment_id = %attachment.id, err = %error, "Failed to ingest attachment, skipping");
             let transient = is_transient(error.status());
             return (
                 ItemResult::Failure,
@@ -493,7 +499,6 @@ async fn attachment_try(
     match sink.unique.ingest(&item, body).await {
         Ok(_) => (ItemResult::Success, None, false),
         Err(error) => {
-            tracing::error!(attachment_id = %attachment.id, err = %error, "Failed to ingest attachment, skipping");
             let transient = is_transient(error.status());
             (ItemResult::Failure, Some(error.to_string()), transient)
         }

@@ -10,7 +10,8 @@
 //! TenantSpec { name, root_scope_id, key_format, ingest_single_label, ingest_all_label,
 //!              attachments: AttachmentRules { enabled, allowed_mime_types, max_file_size_mb, image_ocr },
 //!              store_internally, page_ingestion_config: Option<serde_json::Value>,
-//!              inline_images, concurrency, max_items_to_scan }       // TenantSpec::new(name, scope) = defaults
+//!              inline_images, concurrency, max_items_to_scan,
+//!              attachment_retry_budget }                             // TenantSpec::new(name, scope) = defaults
 //!
 //! TenantSync::new(spec, confluence: ConfluenceClient, unique: UniqueClient, ledger: Ledger,
 //!                 observer: Arc<dyn CycleObserver>) -> TenantSync
@@ -25,7 +26,8 @@
 //! trait CycleObserver { phase(Phase), discovered(pages, attachments, took), diffed(new, updated,
 //!     moved, deleted), totals(pages, attachments), item(ItemKind, ItemResult, upload: Option<Duration>),
 //!     deleted(ok, failed), orphans_cleaned(scopes_ok, scopes_failed, files),
-//!     tenant_cleanup(content_ok, content_failed, scopes_ok, scopes_failed) }   // all default no-ops
+//!     tenant_cleanup(content_ok, content_failed, scopes_ok, scopes_failed),
+//!     quota_wait(until: Option<SystemTime>) }                                  // all default no-ops
 //! ```
 //!
 //! A cycle: root scope (access, ownership mark, migration) → discovery → per-space diff with
@@ -45,6 +47,9 @@
 //!   flight, and — after a run the ledger shows unfinished — items Unique still shows queued, are
 //!   ingested again.
 //! - With image inlining on, a new image version re-ingests its page.
+//! - While Confluence's points quota holds every request, the run record says "waiting for the
+//!   Confluence quota until HH:MM UTC"; the cycle then goes on where it was. A cancellation
+//!   during such a wait stops the cycle at once (recorded as cancelled, nothing deleted).
 
 #![deny(unsafe_code)]
 

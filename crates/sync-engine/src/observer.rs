@@ -95,6 +95,10 @@ pub trait CycleObserver: Send + Sync {
     /// `cfc_orphaned_scopes_cleaned_total` and `cfc_orphaned_files_cleaned_total`: removed-space
     /// cleanup.
     fn orphans_cleaned(&self, _scopes_ok: u64, _scopes_failed: u64, _files: u64) {}
+    /// Every Confluence request of the cycle waits for the points quota until `until` (wall
+    /// clock); `None` when the wait is over. (The metrics come from the transport; this is for
+    /// progress displays.)
+    fn quota_wait(&self, _until: Option<std::time::SystemTime>) {}
     /// `cfc_cleanup_content_deleted_total` and `cfc_cleanup_scopes_deleted_total`: tenant
     /// deletion.
     fn tenant_cleanup(

@@ -35,6 +35,10 @@ pub struct TenantSpec {
     /// `processing.maxItemsToScan`: discovery stops after this many items. A truncated discovery
     /// ingests what it found but never deletes anything.
     pub max_items_to_scan: Option<usize>,
+    /// `retry.budget_secs`: how long an attachment whose streamed upload met a transient answer
+    /// is tried again from a fresh download (the transport cannot replay a stream; the
+    /// transport's own retries of everything else use the same budget).
+    pub attachment_retry_budget: std::time::Duration,
 }
 
 impl TenantSpec {
@@ -54,6 +58,7 @@ impl TenantSpec {
             inline_images: false,
             concurrency: 1,
             max_items_to_scan: None,
+            attachment_retry_budget: std::time::Duration::from_secs(300),
         }
     }
 

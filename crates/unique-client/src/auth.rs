@@ -145,6 +145,8 @@ impl ZitadelTokenSource {
             body: Body::Bytes(bytes::Bytes::from(
                 self.body.expose_secret().as_bytes().to_vec(),
             )),
+            // Client credentials: each answer is just a new token.
+            idempotent: true,
         };
         let url = self.url.to_string();
         let response = self

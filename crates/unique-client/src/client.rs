@@ -102,7 +102,9 @@ impl UniqueClient {
         let upload_transport =
             Transport::new(unmetered.clone(), Arc::clone(&observer)).map_err(setup)?;
         let mut ping_config = unmetered.clone();
+        // A ping answers "reachable now?": no retries at all.
         ping_config.retry.max_retries = 0;
+        ping_config.retry.budget = std::time::Duration::ZERO;
         let ping_transport = Transport::new(ping_config, Arc::clone(&observer)).map_err(setup)?;
 
         let auth = ServiceAuth::new(&config.auth, || {
@@ -415,11 +417,13 @@ impl UniqueClient {
             },
             other => other,
         };
+        // A PUT of the whole object to a signed URL: repeating it stores the same bytes.
         let request = Request {
             method: Method::PUT,
             url: url.clone(),
             headers,
             body,
+            idempotent: true,
         };
         self.inner
             .upload_transport
@@ -487,6 +491,8 @@ impl UniqueClient {
                     url: self.inner.file_diff.clone(),
                     headers,
                     body: Body::Bytes(body.into()),
+                    // The diff only compares; it stores nothing.
+                    idempotent: true,
                 },
                 self.inner.auth.authorizer(),
             )
@@ -696,6 +702,8 @@ impl UniqueClient {
             url: url.clone(),
             headers,
             body: Body::Bytes(body.into()),
+            // `{ __typename }` reads nothing (and the ping transport does not retry anyway).
+            idempotent: true,
         };
         let send = self
             .inner
@@ -730,6 +738,7 @@ impl UniqueClient {
             url: url.clone(),
             headers: graphql_headers(self.inner.auth.headers()),
             body: Body::Bytes(body.into()),
+            idempotent: call.operation.safe_to_repeat,
         };
         tracing::debug!(operation, "Unique GraphQL request");
         let transport_error = |source| UniqueError::Transport { operation, source };

@@ -183,55 +183,74 @@ pub const HEALTH_PING: &str = "{ __typename }";
 pub(crate) struct Operation {
     pub(crate) name: &'static str,
     pub(crate) document: &'static str,
+    /// Sending it twice leaves Unique as sending it once, so the transport retries it within the
+    /// retry budget (a 5xx may come after Unique acted; repeating must then change nothing).
+    /// Every operation we send is: queries read; `CreateScopeAccesses` grants what is granted;
+    /// `UpdateScope` and `BulkMove` set a value or a parent; `GenerateScopesBasedOnPaths` reuses
+    /// the scopes a path already has; `ContentUpsert` upserts by key (register and finalize
+    /// alike); `DeleteFolder` and `ContentDeleteByContentIds` leave the content gone either way.
+    pub(crate) safe_to_repeat: bool,
 }
 
 pub(crate) const OP_USER: Operation = Operation {
     name: "User",
     document: USER,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_CREATE_SCOPE_ACCESSES: Operation = Operation {
     name: "CreateScopeAccesses",
     document: CREATE_SCOPE_ACCESSES,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_PAGINATED_SCOPE: Operation = Operation {
     name: "PaginatedScope",
     document: PAGINATED_SCOPE,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_UPDATE_SCOPE: Operation = Operation {
     name: "UpdateScope",
     document: UPDATE_SCOPE,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_GENERATE_SCOPES_BASED_ON_PATHS: Operation = Operation {
     name: "GenerateScopesBasedOnPaths",
     document: GENERATE_SCOPES_BASED_ON_PATHS,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_BULK_MOVE: Operation = Operation {
     name: "BulkMove",
     document: BULK_MOVE,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_DELETE_FOLDER: Operation = Operation {
     name: "DeleteFolder",
     document: DELETE_FOLDER,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_CONTENT_UPSERT: Operation = Operation {
     name: "ContentUpsert",
     document: CONTENT_UPSERT,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_PAGINATED_CONTENT: Operation = Operation {
     name: "PaginatedContent",
     document: PAGINATED_CONTENT,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_PAGINATED_CONTENT_IDS: Operation = Operation {
     name: "PaginatedContent",
     document: PAGINATED_CONTENT_IDS,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_PAGINATED_CONTENT_COUNT: Operation = Operation {
     name: "PaginatedContentCount",
     document: PAGINATED_CONTENT_COUNT,
+    safe_to_repeat: true,
 };
 pub(crate) const OP_CONTENT_DELETE_BY_CONTENT_IDS: Operation = Operation {
     name: "ContentDeleteByContentIds",
     document: CONTENT_DELETE_BY_CONTENT_IDS,
+    safe_to_repeat: true,
 };
 
 const ALL: &[(&str, &str)] = &[

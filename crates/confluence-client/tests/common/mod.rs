@@ -54,10 +54,11 @@ pub async fn spawn_sandbox_with(
 pub fn make_fast(config: &mut ConfluenceConfig) {
     config.rate_limit_per_minute = NonZeroU32::new(600_000).unwrap();
     config.retry = RetryPolicy {
+        budget: Duration::from_millis(300),
         max_retries: 5,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(20),
-        blocked_after: Duration::from_secs(3600),
+        ..RetryPolicy::default()
     };
     config.timeouts = Timeouts {
         connect: Duration::from_secs(5),

@@ -26,6 +26,8 @@ pub const ENV_SEPARATOR: &str = "__";
 pub const DEFAULT_PORT: u16 = 51349;
 pub const DEFAULT_STATE_URL: &str = "sqlite://./state/confluence-connector.db";
 const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+pub const DEFAULT_RETRY_BUDGET_SECS: u64 = 300;
+pub const DEFAULT_QUOTA_MAX_WAIT_SECS: u64 = 3900;
 pub const DEFAULT_LEASE_TTL_SECS: u64 = 60;
 
 /// The reference connector's environment variables and the setting each one feeds.
@@ -71,9 +73,11 @@ pub(crate) const DAEMON_KEYS: &[(&str, &[&str])] = &[
             "proxy",
             "extra_ca_bundle_path",
             "shutdown_grace_period_secs",
+            "retry",
             "tenants",
         ],
     ),
+    ("retry", &["budget_secs", "quota_max_wait_secs"]),
     ("listen", &["host", "port", "metrics_port"]),
     ("log", &["level", "format", "diagnostics_data_policy"]),
     ("state", &["url", "lease_ttl_secs"]),
@@ -125,7 +129,29 @@ pub struct DaemonConfig {
     pub extra_ca_bundle_path: Option<PathBuf>,
     /// How long a stopping daemon waits for running work to finish or checkpoint.
     pub shutdown_grace_period: Duration,
+    pub retry: RetryConfig,
     pub tenants: TenantsConfig,
+}
+
+/// Retries of requests to Confluence and Unique, for every tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryConfig {
+    /// How long a request that is safe to repeat keeps retrying 429, 5xx and connection
+    /// failures (and an attachment its streamed upload), counted from its first attempt or the
+    /// start of the service's outage; time waiting for a Confluence points quota not counted.
+    pub budget: Duration,
+    /// The longest wait for a Confluence Cloud points quota to reset; a quota 429 asking for
+    /// more fails the request.
+    pub quota_max_wait: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            budget: Duration::from_secs(DEFAULT_RETRY_BUDGET_SECS),
+            quota_max_wait: Duration::from_secs(DEFAULT_QUOTA_MAX_WAIT_SECS),
+        }
+    }
 }
 
 impl Default for DaemonConfig {
@@ -149,6 +175,7 @@ impl Default for DaemonConfig {
             proxy: ProxyConfig::None,
             extra_ca_bundle_path: None,
             shutdown_grace_period: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
+            retry: RetryConfig::default(),
             tenants: TenantsConfig { files: None },
         }
     }
@@ -562,6 +589,30 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         .map(Duration::from_secs)
         .unwrap_or(defaults.shutdown_grace_period);
 
+    let retry = section(d, "retry");
+    let retry = RetryConfig {
+        budget: d
+            .whole_number(
+                "retry.budget_secs",
+                retry.get("budget_secs"),
+                Need::Optional,
+                Numbers::FromText,
+                (0, 86_400),
+            )
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.retry.budget),
+        quota_max_wait: d
+            .whole_number(
+                "retry.quota_max_wait_secs",
+                retry.get("quota_max_wait_secs"),
+                Need::Optional,
+                Numbers::FromText,
+                (0, 86_400),
+            )
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.retry.quota_max_wait),
+    };
+
     let tenants = section(d, "tenants");
     let files = d.non_blank(
         "tenants.files",
@@ -579,6 +630,7 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         proxy: proxy.unwrap_or(ProxyConfig::None),
         extra_ca_bundle_path,
         shutdown_grace_period,
+        retry,
         tenants: TenantsConfig { files },
     }
 }
@@ -807,5 +859,22 @@ mod tests {
         );
         let err = load("state: {lease_ttl_secs: 1}", &[]).unwrap_err();
         assert!(err.contains("state.lease_ttl_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_retry_budget_and_quota_bound_are_read_from_file_and_environment() {
+        let defaults = load("{}", &[]).unwrap().retry;
+        assert_eq!(defaults.budget, Duration::from_secs(300));
+        assert_eq!(defaults.quota_max_wait, Duration::from_secs(3900));
+        let file = "retry: {budget_secs: 20, quota_max_wait_secs: 4000}";
+        let d = load(file, &[]).unwrap().retry;
+        assert_eq!(
+            (d.budget, d.quota_max_wait),
+            (Duration::from_secs(20), Duration::from_secs(4000))
+        );
+        let env = [("CONFLUENCE_CONNECTOR__RETRY__BUDGET_SECS", "0")];
+        assert_eq!(load(file, &env).unwrap().retry.budget, Duration::ZERO);
+        let err = load("retry: {budget_secs: -1}", &[]).unwrap_err();
+        assert!(err.contains("retry.budget_secs"), "{err}");
     }
 }

@@ -3,7 +3,10 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use sandbox::unique::SeedScope;
 use sandbox::{SandboxConfig, SandboxHandle};
@@ -325,4 +328,128 @@ pub fn unique_state(sb: &SandboxHandle) -> (Vec<StoredFile>, Vec<(String, Option
         .collect();
     scopes.sort();
     (stored_files(sb), scopes)
+}
+
+/// `confluence-connector run` as a child process, its log in a file; killed if a test fails
+/// before stopping it.
+pub struct Daemon {
+    pub child: Child,
+    pub port: u16,
+    log: std::path::PathBuf,
+}
+
+impl Daemon {
+    pub fn start(config: &std::path::Path, port: u16, dir: &std::path::Path) -> Self {
+        let log = dir.join("daemon.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = command(Some(config), &["run"], &[])
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Self { child, port, log }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        let response = reqwest::get(url).await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    }
+
+    pub async fn readyz(&self) -> Option<Value> {
+        let (_, body) = self.get("/readyz").await?;
+        serde_json::from_str(&body).ok()
+    }
+
+    /// Polls `/readyz` until `done` holds.
+    pub async fn wait_ready(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(body) = self.readyz().await {
+                if done(&body) {
+                    return body;
+                }
+                if Instant::now() > deadline {
+                    panic!(
+                        "timed out waiting for {what}; last /readyz: {body}\nlogs:\n{}",
+                        self.logs()
+                    );
+                }
+            } else if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; no /readyz\nlogs:\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub fn sigterm(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    pub async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "the daemon did not stop within {within:?}\nlogs:\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// `promtool check metrics` over the live exposition, where promtool is installed.
+pub fn promtool_accepts(metrics: &str) {
+    use std::io::Write;
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool not installed; skipped");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A failing test must not leave the daemon running.
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

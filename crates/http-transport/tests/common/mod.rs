@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use axum::Router;
 use http::{Method, StatusCode};
-use http_transport::{RequestOutcome, RetryPolicy, Timeouts, TransportConfig, TransportObserver};
+use http_transport::{
+    QuotaReading, QuotaWait, RequestOutcome, RetryPolicy, Timeouts, TransportConfig,
+    TransportObserver,
+};
 use url::Url;
 
 /// Serves `router` on a random loopback port; returns its base URL (`http://127.0.0.1:<port>/`).
@@ -24,10 +27,12 @@ pub fn config() -> TransportConfig {
     let mut config = TransportConfig::new("test", NonZeroU32::new(60_000).unwrap());
     config.burst = NonZeroU32::new(1_000).unwrap();
     config.retry = RetryPolicy {
+        budget: Duration::from_millis(300),
         max_retries: 3,
         base_delay: Duration::from_millis(2),
         max_delay: Duration::from_millis(20),
         blocked_after: Duration::from_secs(60),
+        quota_max_wait: Duration::from_secs(60),
     };
     config.timeouts = Timeouts {
         connect: Duration::from_secs(2),
@@ -58,6 +63,9 @@ pub struct RecordingObserver {
     pub retries: Mutex<Vec<(u32, Duration)>>,
     pub received: AtomicU64,
     pub sent: AtomicU64,
+    pub quota_readings: Mutex<Vec<QuotaReading>>,
+    pub quota_waits: Mutex<Vec<QuotaWait>>,
+    pub quota_resumed: Mutex<Vec<Duration>>,
 }
 
 impl RecordingObserver {
@@ -99,5 +107,14 @@ impl TransportObserver for RecordingObserver {
     fn bytes(&self, _service: &'static str, received: u64, sent: u64) {
         self.received.fetch_add(received, Ordering::SeqCst);
         self.sent.fetch_add(sent, Ordering::SeqCst);
+    }
+    fn quota(&self, _service: &'static str, reading: &QuotaReading) {
+        self.quota_readings.lock().unwrap().push(reading.clone());
+    }
+    fn quota_wait(&self, _service: &'static str, wait: &QuotaWait) {
+        self.quota_waits.lock().unwrap().push(*wait);
+    }
+    fn quota_resumed(&self, _service: &'static str, waited: Duration) {
+        self.quota_resumed.lock().unwrap().push(waited);
     }
 }

@@ -14,7 +14,9 @@ use super::metrics::{self, round3, ConfluenceWork};
 use super::mutate::{MutationSpec, Mutations};
 use super::scenario::{Scenario, ScenarioParams};
 use crate::common::{FaultRule, FaultsConfig, RateLimit, RequestRecord};
-use crate::confluence::{AttachmentData, ConfluenceConfig, ContentType, Dataset};
+use crate::confluence::{
+    AttachmentData, CloudQuotaConfig, ConfluenceConfig, ContentType, Dataset, RouteSpend,
+};
 use crate::unique::{SeedScope, UniqueConfig};
 use crate::{SandboxConfig, SandboxHandle};
 
@@ -185,6 +187,12 @@ impl BenchTenant {
 
         let records = sandbox.requests.records();
         let counts = RequestCounts::from_records(&records);
+        let points = points_report(
+            sandbox.cloud_quota.points_total(),
+            sandbox.cloud_quota.refused_total(),
+            &sandbox.cloud_quota.by_route(),
+            counts.confluence_limited,
+        );
         // From the state, not the call log: the log keeps only the first 20,000 calls.
         let written: Vec<_> = sandbox
             .unique
@@ -263,6 +271,7 @@ impl BenchTenant {
                 },
                 "log_complete": records.len() as u64 == counts.total,
             },
+            "points": points,
             "confluence_work": work,
             "confluence_bound": bound,
             "bytes": {
@@ -316,8 +325,44 @@ fn sandbox_config(dataset: Dataset, params: &ScenarioParams) -> SandboxConfig {
             )],
             rate_limits,
         },
+        // Points are counted as Cloud charges them, but the pool is lifted: a scenario measures
+        // throughput, and waiting for the top of the hour would measure the clock.
+        cloud_quota: CloudQuotaConfig {
+            pool: BENCH_POOL,
+            ..CloudQuotaConfig::default()
+        },
         ..SandboxConfig::default()
     }
+}
+
+/// The pool of the bench's sandbox: counts like the real one, never runs out.
+const BENCH_POOL: u64 = 1_000_000_000;
+
+/// The Cloud points a scenario cost, as the sandbox charged them: the total, per charged
+/// Confluence request, refused requests, and per route (gateway prefix dropped).
+fn points_report(
+    total: u64,
+    refused: u64,
+    by_route: &BTreeMap<String, RouteSpend>,
+    confluence_requests: u64,
+) -> Value {
+    let routes: BTreeMap<&str, Value> = by_route
+        .iter()
+        .map(|(route, spend)| {
+            (
+                short_route(route),
+                json!({"requests": spend.requests, "points": spend.points}),
+            )
+        })
+        .collect();
+    let per_request =
+        (confluence_requests > 0).then(|| round3(total as f64 / confluence_requests as f64));
+    json!({
+        "total": total,
+        "per_confluence_request": per_request,
+        "refused": refused,
+        "by_route": routes,
+    })
 }
 
 /// The daemon config with one inline Cloud tenant, rates identical to what the sandbox enforces.
@@ -823,6 +868,30 @@ mod tests {
         assert_eq!(parse_status_kib(status, "VmSwap:"), None);
         // This process has one.
         assert!(proc_status_kib(std::process::id(), "VmHWM:").unwrap() > 0);
+    }
+
+    #[test]
+    fn points_are_reported_in_total_per_request_and_per_route() {
+        let mut by_route = BTreeMap::new();
+        by_route.insert(
+            "/ex/confluence/{cloud_id}/wiki/rest/api/content/search".to_owned(),
+            RouteSpend {
+                requests: 4,
+                points: 300,
+                refused: 0,
+            },
+        );
+        let report = points_report(310, 0, &by_route, 8);
+        assert_eq!(report["total"], 310);
+        assert_eq!(report["per_confluence_request"], 38.75);
+        assert_eq!(
+            report["by_route"]["/wiki/rest/api/content/search"]["points"],
+            300
+        );
+        assert_eq!(
+            points_report(0, 0, &BTreeMap::new(), 0)["per_confluence_request"],
+            Value::Null
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod generate;
 mod media;
 mod model;
 mod overload;
+mod quota;
 mod render;
 mod scopes;
 mod sim;
@@ -30,6 +31,10 @@ pub use model::{
     SpaceType,
 };
 pub use overload::SearchOverload;
+pub(crate) use quota::control_router as quota_control_router;
+pub use quota::{
+    CloudQuota, CloudQuotaConfig, CloudQuotaPatch, CloudQuotaSnapshot, QuotaPool, RouteSpend,
+};
 pub use scopes::{CloudOAuthClient, ALL_READ_SCOPES};
 pub use sim::{
     AttachmentUpdate, CloudSearchNextLink, ConfluenceConfig, ConfluenceSim, ConfluenceUrls,

@@ -224,7 +224,9 @@ pub struct RunRecord {
     /// Set when `status` is `Aborted`.
     pub abort_reason: Option<String>,
     pub error: Option<String>,
-    /// Why a run that did not fail held back deletions: a truncated or empty discovery.
+    /// An operator's note on the run. While it runs: `waiting for the Confluence quota until
+    /// HH:MM UTC` during a points-quota wait. Once finished: why a run that did not fail held
+    /// back deletions (a truncated or empty discovery), and how long it waited for the quota.
     pub note: Option<String>,
     pub counts: RunCounts,
     /// How many item failures were recorded against this run.
@@ -441,8 +443,8 @@ impl Ledger {
         })
     }
 
-    /// Records why a run held back deletions (see [`RunRecord::note`]). Call it before
-    /// [`Ledger::finish_run`]; the note is filtered like errors are.
+    /// Sets the run's note (see [`RunRecord::note`]), replacing any; the note is filtered like
+    /// errors are.
     pub async fn note_run(&self, run: RunId, note: &str) -> Result<(), LedgerError> {
         let note = self.filtered(note);
         on_backend!(self, |pool, _dialect| {
@@ -452,6 +454,18 @@ impl Ledger {
                 .execute(pool)
                 .await
                 .map_err(query("note_run"))?;
+            Ok(())
+        })
+    }
+
+    /// Removes a run's note (a "waiting for the Confluence quota" note once the wait is over).
+    pub async fn clear_run_note(&self, run: RunId) -> Result<(), LedgerError> {
+        on_backend!(self, |pool, _dialect| {
+            sqlx::query("UPDATE runs SET note = NULL WHERE id = $1")
+                .bind(run.0)
+                .execute(pool)
+                .await
+                .map_err(query("clear_run_note"))?;
             Ok(())
         })
     }

@@ -166,6 +166,8 @@ impl Harness {
         spec.attachments.max_file_size_mb = 50;
         spec.attachments.image_ocr = false;
         spec.concurrency = 4;
+        // Like the clients' retry budget below: a transient failure that outlasts it fails.
+        spec.attachment_retry_budget = Duration::from_millis(50);
         spec
     }
 
@@ -193,10 +195,11 @@ impl Harness {
         config.attachments_enabled = attachments;
         config.rate_limit_per_minute = NonZeroU32::new(600_000).unwrap();
         config.retry = RetryPolicy {
+            budget: Duration::from_millis(50),
             max_retries: 2,
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
-            blocked_after: Duration::from_secs(3600),
+            ..RetryPolicy::default()
         };
         config.timeouts = Timeouts {
             connect: Duration::from_secs(5),
@@ -223,6 +226,7 @@ impl Harness {
         transport.retry.base_delay = Duration::from_millis(1);
         transport.retry.max_delay = Duration::from_millis(5);
         transport.retry.max_retries = 2;
+        transport.retry.budget = Duration::from_millis(50);
         config.transport = transport;
         UniqueClient::new(config).unwrap()
     }

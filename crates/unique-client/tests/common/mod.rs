@@ -153,6 +153,7 @@ pub fn fast_transport() -> TransportConfig {
     transport.retry.base_delay = Duration::from_millis(5);
     transport.retry.max_delay = Duration::from_millis(50);
     transport.retry.max_retries = 3;
+    transport.retry.budget = Duration::from_secs(3);
     transport
 }
 
