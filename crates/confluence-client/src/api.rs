@@ -182,8 +182,10 @@ pub(crate) fn build_core(
     let retry = transport_config.retry;
     let transport = Transport::<ReadOnly>::new(transport_config, observer)
         .map_err(|e| setup_error("(transport setup)", e))?;
+    // No retries at all: neither the count nor the time budget (what a GET is retried by).
     let search_transport = transport.with_retry_policy(http_transport::RetryPolicy {
         max_retries: 0,
+        budget: std::time::Duration::ZERO,
         ..retry
     });
     Ok(Core {

@@ -120,6 +120,7 @@ async fn a_derived_transport_uses_its_own_retry_policy_and_the_same_limiter() {
     let patient = transport();
     let impatient = patient.with_retry_policy(RetryPolicy {
         max_retries: 0,
+        budget: std::time::Duration::ZERO,
         ..patient.config().retry
     });
     let url = base.join("busy").unwrap();
@@ -133,10 +134,11 @@ async fn a_derived_transport_uses_its_own_retry_policy_and_the_same_limiter() {
         .get(url, HeaderMap::new(), &http_transport::NoAuth)
         .await
         .unwrap_err();
-    assert_eq!(
-        hits.count(),
-        1 + 1 + 3,
-        "the original still retries 3 times"
+    // A GET is retried within the time budget, so the count depends on the jittered backoff.
+    assert!(
+        hits.count() > 1 + 2,
+        "the original still retries within its budget: {} attempts",
+        hits.count() - 1
     );
     // One limiter: a pause set through either holds back both.
     impatient.limiter().pause_for(Duration::from_secs(60));
