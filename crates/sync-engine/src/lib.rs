@@ -53,6 +53,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod access;
 mod cycle;
 mod diff;
 mod discovery;
