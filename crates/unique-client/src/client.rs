@@ -722,7 +722,10 @@ impl UniqueClient {
 
     // ---------------------------------------------------------------- GraphQL envelope
 
-    async fn graphql<T: DeserializeOwned>(&self, call: &GraphQlCall) -> Result<T, UniqueError> {
+    pub(crate) async fn graphql<T: DeserializeOwned>(
+        &self,
+        call: &GraphQlCall,
+    ) -> Result<T, UniqueError> {
         let operation = call.operation.name;
         let url = match call.endpoint {
             Endpoint::Ingestion => &self.inner.ingestion_graphql,

@@ -175,6 +175,106 @@ pub const CONTENT_DELETE_BY_CONTENT_IDS: &str = r#"mutation ContentDeleteByConte
   }
 }"#;
 
+// ------------------------------------------------------------------ permission sync
+//
+// Sent only when a tenant syncs permissions (`permissions.mode` other than `none`); the reference
+// connector has no such feature. These are the documents the Unique platform's own connectors
+// send for it (`packages/unique-api` of `Unique-AG/connectors`: users, groups, scope and file
+// accesses), so Unique sees the operations it already serves for them.
+
+/// Active users, by page (scope-management GraphQL).
+pub const LIST_USERS: &str = r#"query ListUsers($skip: Int!, $take: Int!, $where: UserWhereInput) {
+  listUsers: paginatedUsers(skip: $skip, take: $take, where: $where) {
+    totalCount
+    nodes {
+      id
+      active
+      companyId
+      email
+    }
+  }
+}"#;
+
+/// Groups whose external id starts with the connector's prefix, with members
+/// (scope-management GraphQL).
+pub const LIST_GROUPS: &str = r#"query ListGroups($where: GroupWhereInput!, $skip: Int!, $take: Int!) {
+  listGroups: allGroups(where: $where, skip: $skip, take: $take) {
+    id
+    name
+    externalId
+    members {
+      entityId
+    }
+  }
+}"#;
+
+/// Mirrors a Confluence group (scope-management GraphQL).
+pub const CREATE_GROUP: &str = r#"mutation CreateGroup($name: String!, $externalId: String!, $createdBy: String!) {
+  createGroup(input: { name: $name, externalId: $externalId, createdBy: $createdBy }) {
+    id
+    name
+    externalId
+  }
+}"#;
+
+/// Deletes a mirrored group no longer needed (scope-management GraphQL).
+pub const DELETE_GROUP: &str = r#"mutation DeleteGroup($groupId: String!) {
+  deleteGroup(id: $groupId) {
+    id
+  }
+}"#;
+
+/// Adds members to a group, all in one call (scope-management GraphQL).
+pub const ADD_GROUP_MEMBERS: &str = r#"mutation AddGroupMembers($groupId: String!, $userIds: [String!]!) {
+  addGroupMembers: createMemberships(groupId: $groupId, userIds: $userIds) {
+    entityId
+    groupId
+  }
+}"#;
+
+/// Removes one member from a group (scope-management GraphQL).
+pub const REMOVE_GROUP_MEMBER: &str = r#"mutation RemoveGroupMember($groupId: String!, $userId: String!) {
+  removeGroupMember: deleteMemberships(groupIds: [$groupId], userId: $userId)
+}"#;
+
+/// Removes accesses from one scope (ingestion GraphQL).
+pub const DELETE_SCOPE_ACCESSES: &str = r#"mutation DeleteScopeAccesses(
+  $scopeAccesses: [ScopeAccessChangeDto!]!
+  $scopeId: String!
+  $applyToSubScopes: Boolean
+  $skipFileAccessPropagation: Boolean
+) {
+  deleteScopeAccesses(
+    scopeAccesses: $scopeAccesses
+    scopeId: $scopeId
+    applyToSubScopes: $applyToSubScopes
+    skipFileAccessPropagation: $skipFileAccessPropagation
+  )
+}"#;
+
+/// Grants accesses on contents of one owner scope (ingestion GraphQL).
+pub const CREATE_FILE_ACCESSES: &str = r#"mutation CreateFileAccessesForContents($scopeId: String!, $fileAccesses: [FileAccessContentChangeDto!]!) {
+  createFileAccessesForContents(scopeId: $scopeId, fileAccesses: $fileAccesses)
+}"#;
+
+/// Removes accesses from contents of one owner scope (ingestion GraphQL).
+pub const REMOVE_FILE_ACCESSES: &str = r#"mutation RemoveFileAccessesForContents($scopeId: String!, $fileAccesses: [FileAccessContentChangeDto!]!) {
+  removeFileAccessesForContents(scopeId: $scopeId, fileAccesses: $fileAccesses)
+}"#;
+
+/// Contents by key with their file accesses (ingestion GraphQL).
+pub const PAGINATED_CONTENT_ACCESS: &str = r#"query PaginatedContent($skip: Int!, $take: Int!, $where: ContentWhereInput) {
+  paginatedContent(skip: $skip, take: $take, where: $where) {
+    nodes {
+      id
+      key
+      ownerId
+      fileAccess
+    }
+    totalCount
+  }
+}"#;
+
 /// The anonymous health ping sent to both GraphQL endpoints (no `operationName`, no variables).
 pub const HEALTH_PING: &str = "{ __typename }";
 
@@ -253,6 +353,92 @@ pub(crate) const OP_CONTENT_DELETE_BY_CONTENT_IDS: Operation = Operation {
     safe_to_repeat: true,
 };
 
+pub(crate) const OP_LIST_USERS: Operation = Operation {
+    name: "ListUsers",
+    document: LIST_USERS,
+    safe_to_repeat: true,
+};
+pub(crate) const OP_LIST_GROUPS: Operation = Operation {
+    name: "ListGroups",
+    document: LIST_GROUPS,
+    safe_to_repeat: true,
+};
+/// Not repeated: a second call would mirror the group twice.
+pub(crate) const OP_CREATE_GROUP: Operation = Operation {
+    name: "CreateGroup",
+    document: CREATE_GROUP,
+    safe_to_repeat: false,
+};
+/// Not repeated: a second call for a deleted group is an error, not a no-op.
+pub(crate) const OP_DELETE_GROUP: Operation = Operation {
+    name: "DeleteGroup",
+    document: DELETE_GROUP,
+    safe_to_repeat: false,
+};
+/// Not repeated: whether adding a member twice is an error is unconfirmed.
+pub(crate) const OP_ADD_GROUP_MEMBERS: Operation = Operation {
+    name: "AddGroupMembers",
+    document: ADD_GROUP_MEMBERS,
+    safe_to_repeat: false,
+};
+pub(crate) const OP_REMOVE_GROUP_MEMBER: Operation = Operation {
+    name: "RemoveGroupMember",
+    document: REMOVE_GROUP_MEMBER,
+    safe_to_repeat: true,
+};
+pub(crate) const OP_DELETE_SCOPE_ACCESSES: Operation = Operation {
+    name: "DeleteScopeAccesses",
+    document: DELETE_SCOPE_ACCESSES,
+    safe_to_repeat: true,
+};
+pub(crate) const OP_CREATE_FILE_ACCESSES: Operation = Operation {
+    name: "CreateFileAccessesForContents",
+    document: CREATE_FILE_ACCESSES,
+    safe_to_repeat: true,
+};
+pub(crate) const OP_REMOVE_FILE_ACCESSES: Operation = Operation {
+    name: "RemoveFileAccessesForContents",
+    document: REMOVE_FILE_ACCESSES,
+    safe_to_repeat: true,
+};
+pub(crate) const OP_PAGINATED_CONTENT_ACCESS: Operation = Operation {
+    name: "PaginatedContent",
+    document: PAGINATED_CONTENT_ACCESS,
+    safe_to_repeat: true,
+};
+
+const PERMISSION_SYNC: &[(&str, &str)] = &[
+    (OP_LIST_USERS.name, OP_LIST_USERS.document),
+    (OP_LIST_GROUPS.name, OP_LIST_GROUPS.document),
+    (OP_CREATE_GROUP.name, OP_CREATE_GROUP.document),
+    (OP_DELETE_GROUP.name, OP_DELETE_GROUP.document),
+    (OP_ADD_GROUP_MEMBERS.name, OP_ADD_GROUP_MEMBERS.document),
+    (OP_REMOVE_GROUP_MEMBER.name, OP_REMOVE_GROUP_MEMBER.document),
+    (
+        OP_DELETE_SCOPE_ACCESSES.name,
+        OP_DELETE_SCOPE_ACCESSES.document,
+    ),
+    (
+        OP_CREATE_FILE_ACCESSES.name,
+        OP_CREATE_FILE_ACCESSES.document,
+    ),
+    (
+        OP_REMOVE_FILE_ACCESSES.name,
+        OP_REMOVE_FILE_ACCESSES.document,
+    ),
+    (
+        OP_PAGINATED_CONTENT_ACCESS.name,
+        OP_PAGINATED_CONTENT_ACCESS.document,
+    ),
+];
+
+/// The permission-sync documents as `(operation name, document)`, for the schema test. Users and
+/// groups go to the scope-management service, accesses and contents to ingestion.
+#[doc(hidden)]
+pub fn permission_sync_documents() -> &'static [(&'static str, &'static str)] {
+    PERMISSION_SYNC
+}
+
 const ALL: &[(&str, &str)] = &[
     (OP_USER.name, OP_USER.document),
     (
@@ -297,7 +483,7 @@ mod tests {
 
     #[test]
     fn every_document_names_its_operation() {
-        for (name, document) in all_documents() {
+        for (name, document) in all_documents().iter().chain(permission_sync_documents()) {
             let head = document
                 .split(['(', '{'])
                 .next()

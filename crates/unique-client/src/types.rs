@@ -16,7 +16,7 @@ pub struct Scope {
 }
 
 /// A permission on a scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum AccessType {
     Manage,

@@ -874,3 +874,125 @@ async fn external_mode_replaces_a_token_before_it_expires() {
         "a token about to expire is replaced while it is still valid"
     );
 }
+
+/// Permission sync's Unique side against the simulator: users matched by email, a mirrored group
+/// and its members, file accesses read back and changed — and who can then read the file.
+#[tokio::test]
+async fn permission_sync_operations_change_who_can_read_a_file() {
+    use sandbox::unique::SeedUser;
+    use unique_client::{Entity, FileAccess};
+
+    let unique = spawn_unique(SimConfig::default()).await;
+    let root = unique.seed_root();
+    let file = unique
+        .sim
+        .seed_file(SeedFile {
+            key: "t/ENG/2001".into(),
+            scope_id: root.clone(),
+            mime_type: "text/html".into(),
+            ..SeedFile::default()
+        })
+        .unwrap();
+    let mut ids = Vec::new();
+    for (email, active) in [
+        ("Alice@Example.com", true),
+        ("bob@example.com", true),
+        ("gone@example.com", false),
+    ] {
+        let user = unique
+            .sim
+            .seed_user(SeedUser {
+                email: email.into(),
+                active: Some(active),
+                ..SeedUser::default()
+            })
+            .unwrap();
+        ids.push(user.id);
+    }
+    let (alice, bob) = (ids[0].clone(), ids[1].clone());
+    let client = unique.client();
+
+    let users = client.active_users().await.unwrap();
+    let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
+    assert!(emails.contains(&"Alice@Example.com"), "{emails:?}");
+    assert!(
+        !emails.contains(&"gone@example.com"),
+        "inactive: {emails:?}"
+    );
+
+    let prefix = "confc:cloud:site-1:group:";
+    let group = client
+        .create_group("[Confluence] engineering", &format!("{prefix}g-1"))
+        .await
+        .unwrap();
+    client
+        .create_group("Somebody else's", "other:g-1")
+        .await
+        .unwrap();
+    client
+        .add_group_members(&group.id, &[alice.clone(), bob.clone()])
+        .await
+        .unwrap();
+    let ours = client.groups_with_external_id_prefix(prefix).await.unwrap();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    let mut members = ours[0].members.clone();
+    members.sort();
+    let mut expected = vec![alice.clone(), bob.clone()];
+    expected.sort();
+    assert_eq!(members, expected);
+    assert!(client.groups_with_external_id_prefix("").await.is_err());
+
+    let grant = FileAccess {
+        content_id: file.id.clone(),
+        entity: Entity::Group(group.id.clone()),
+        access: AccessType::Read,
+    };
+    client
+        .add_file_accesses(&root, std::slice::from_ref(&grant))
+        .await
+        .unwrap();
+    let read_back = client
+        .content_accesses(&["t/ENG/2001".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(read_back.len(), 1);
+    assert_eq!(read_back[0].owner_id, root);
+    assert!(read_back[0]
+        .accesses
+        .contains(&(Entity::Group(group.id.clone()), AccessType::Read)));
+    let readers = |unique: &Harness| {
+        unique
+            .sim
+            .readers()
+            .into_iter()
+            .find(|r| r.key == "t/ENG/2001")
+            .unwrap()
+            .readers
+    };
+    assert!(readers(&unique).contains(&alice) && readers(&unique).contains(&bob));
+
+    client.remove_group_member(&group.id, &bob).await.unwrap();
+    assert!(readers(&unique).contains(&alice) && !readers(&unique).contains(&bob));
+
+    client
+        .remove_file_accesses(&root, std::slice::from_ref(&grant))
+        .await
+        .unwrap();
+    assert!(!readers(&unique).contains(&alice));
+    client.delete_group(&group.id).await.unwrap();
+    assert!(client
+        .groups_with_external_id_prefix(prefix)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // An empty id is refused before anything is sent.
+    let before = unique.sim.calls().len();
+    let empty = FileAccess {
+        content_id: String::new(),
+        ..grant
+    };
+    assert!(client.add_file_accesses(&root, &[empty]).await.is_err());
+    assert!(client.add_file_accesses("", &[]).await.is_err());
+    assert_eq!(unique.sim.calls().len(), before);
+}

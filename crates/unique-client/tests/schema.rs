@@ -30,6 +30,20 @@ fn every_document_validates_against_the_sandbox_schema() {
 }
 
 #[test]
+fn every_permission_sync_document_validates_against_the_sandbox_schema() {
+    for (operation, document) in unique_client::documents::permission_sync_documents() {
+        let service = match *operation {
+            "ListUsers" | "ListGroups" | "CreateGroup" | "DeleteGroup" | "AddGroupMembers"
+            | "RemoveGroupMember" => UniqueService::ScopeManagement,
+            _ => UniqueService::Ingestion,
+        };
+        if let Err(errors) = validate_document(service, document) {
+            panic!("{operation}: {}", errors.join("; "));
+        }
+    }
+}
+
+#[test]
 fn health_ping_validates_on_both_services() {
     for service in [UniqueService::Ingestion, UniqueService::ScopeManagement] {
         validate_document(service, HEALTH_PING).unwrap();
