@@ -28,7 +28,8 @@ pub const DEFAULT_STATE_URL: &str = "sqlite://./state/confluence-connector.db";
 const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 pub const DEFAULT_RETRY_BUDGET_SECS: u64 = 300;
 pub const DEFAULT_QUOTA_MAX_WAIT_SECS: u64 = 3900;
-pub const DEFAULT_LEASE_TTL_SECS: u64 = 60;
+/// How long a tenant's lease lasts without renewal unless `state.lease_ttl_secs` says otherwise.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// The reference connector's environment variables and the setting each one feeds.
 pub(crate) const REFERENCE_ENV_VARS: &[(&str, &str)] = &[
@@ -169,7 +170,7 @@ impl Default for DaemonConfig {
             state: StateConfig {
                 url: SecretString::from(DEFAULT_STATE_URL),
                 backend: StateBackend::Sqlite,
-                lease_ttl: Duration::from_secs(DEFAULT_LEASE_TTL_SECS),
+                lease_ttl: DEFAULT_LEASE_TTL,
             },
             health: HealthConfig::default(),
             proxy: ProxyConfig::None,

@@ -19,7 +19,8 @@ mod tenant;
 pub use daemon::{
     DaemonConfig, DiagnosticsDataPolicy, HealthConfig, ListenConfig, LogConfig, LogFormat,
     LogLevel, ProxyAuth, ProxyConfig, ProxyEndpoint, ProxyProtocol, RetryConfig, StateBackend,
-    StateConfig, TenantsConfig, DEFAULT_PORT, DEFAULT_STATE_URL, ENV_PREFIX, ENV_SEPARATOR,
+    StateConfig, TenantsConfig, DEFAULT_LEASE_TTL, DEFAULT_PORT, DEFAULT_STATE_URL, ENV_PREFIX,
+    ENV_SEPARATOR,
 };
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrors, ConfigWarning};

@@ -298,17 +298,19 @@ fn keys(section: &str) -> &'static [&'static str] {
 pub const DEFAULT_ALLOWED_MIME_TYPES: &[&str] = &sync_engine::AttachmentRules::DEFAULT_MIME_TYPES;
 
 pub const DEFAULT_SCAN_INTERVAL_CRON: &str = "*/15 * * * *";
-pub const DEFAULT_CLOUD_API_BASE_URL: &str = "https://api.atlassian.com";
-pub const DEFAULT_CLOUD_TOKEN_URL: &str = "https://api.atlassian.com/oauth/token";
-/// Cloud's v2 `pages?id=` accepts up to 250 ids per request.
-pub const MAX_CLOUD_BODY_BATCH_SIZE: u64 = 250;
-/// Data Center's `content/search` returns at most 50 results when bodies are expanded.
-pub const MAX_DATA_CENTER_BODY_BATCH_SIZE: u64 = 50;
-const DEFAULT_CLOUD_SPACE_TYPES: &[&str] = &["global", "collaboration", "knowledge_base"];
-const DEFAULT_DATA_CENTER_SPACE_TYPES: &[&str] = &["global"];
+// The clients' own defaults and limits, so that the config and the clients cannot disagree.
+use confluence_client::{
+    CLOUD_DEFAULT_SPACE_TYPES, DATA_CENTER_DEFAULT_SPACE_TYPES, DATA_CENTER_TOKEN_PATH,
+};
+pub use confluence_client::{
+    DEFAULT_API_GATEWAY_URL as DEFAULT_CLOUD_API_BASE_URL, DEFAULT_CLOUD_TOKEN_URL,
+};
+pub const MAX_CLOUD_BODY_BATCH_SIZE: u64 = confluence_client::CLOUD_MAX_BODY_BATCH as u64;
+pub const MAX_DATA_CENTER_BODY_BATCH_SIZE: u64 =
+    confluence_client::DATA_CENTER_MAX_BODY_BATCH as u64;
 const CLOUD_SPACE_TYPES: &[&str] = &["global", "collaboration", "knowledge_base", "personal"];
 const DATA_CENTER_SPACE_TYPES: &[&str] = &["global", "personal"];
-const DEFAULT_UNIQUE_RATE_LIMIT: u32 = 100;
+const DEFAULT_UNIQUE_RATE_LIMIT: u32 = unique_client::DEFAULT_API_RATE_LIMIT_PER_MINUTE.get();
 
 /// Reads a tenant document (the whole file, or one inline entry). `base` is the path prefix for
 /// messages (empty for files, `tenants.inline.<name>` for inline tenants). `None` when anything
@@ -447,7 +449,7 @@ fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Co
         }
         let default_token_url = base_url
             .as_ref()
-            .map(|b| b.join_path("/rest/oauth2/latest/token"));
+            .map(|b| b.join_path(DATA_CENTER_TOKEN_PATH));
         let token_url = match default_token_url {
             Some(default) => url_or_default(
                 d,
@@ -464,9 +466,9 @@ fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Co
         }
     };
     let (allowed_types, default_types) = if is_cloud {
-        (CLOUD_SPACE_TYPES, DEFAULT_CLOUD_SPACE_TYPES)
+        (CLOUD_SPACE_TYPES, CLOUD_DEFAULT_SPACE_TYPES)
     } else {
-        (DATA_CENTER_SPACE_TYPES, DEFAULT_DATA_CENTER_SPACE_TYPES)
+        (DATA_CENTER_SPACE_TYPES, DATA_CENTER_DEFAULT_SPACE_TYPES)
     };
     let space_types = read_space_types(d, &p("spaceTypes"), map.get("spaceTypes"), allowed_types)
         .unwrap_or_else(|| default_types.iter().map(|s| (*s).to_owned()).collect());
