@@ -367,19 +367,11 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: Map<String, Value>) -> DaemonC
         })
         .unwrap_or(defaults.listen.http.ip());
     let port = d
-        .whole_number(
-            "listen.port",
-            listen.port.as_ref(),
-            Need::Optional,
-            Numbers::FromText,
-            (0, 65535),
-        )
+        .number("listen.port", listen.port.as_ref(), (0, 65535))
         .unwrap_or(u64::from(DEFAULT_PORT));
-    let metrics_port = d.whole_number(
+    let metrics_port = d.number(
         "listen.metrics_port",
         listen.metrics_port.as_ref(),
-        Need::Optional,
-        Numbers::FromText,
         (0, 65535),
     );
     let to_port = |p: u64| u16::try_from(p).unwrap_or(DEFAULT_PORT);
@@ -430,11 +422,9 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: Map<String, Value>) -> DaemonC
 
     let state_map: raw::State = section(d, "state", &root.state);
     let lease_ttl = d
-        .whole_number(
+        .number(
             "state.lease_ttl_secs",
             state_map.lease_ttl_secs.as_ref(),
-            Need::Optional,
-            Numbers::FromText,
             (3, 3600),
         )
         .map(Duration::from_secs)
@@ -473,11 +463,9 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: Map<String, Value>) -> DaemonC
     let health: raw::Health = section(d, "health", &root.health);
     let health = HealthConfig {
         sync_history_size: d
-            .whole_number(
+            .number(
                 "health.sync_history_size",
                 health.sync_history_size.as_ref(),
-                Need::Optional,
-                Numbers::FromText,
                 (1, 10_000),
             )
             .and_then(|n| NonZeroUsize::new(usize::try_from(n).ok()?))
@@ -490,11 +478,9 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: Map<String, Value>) -> DaemonC
             )
             .unwrap_or(defaults.health.sync_tenant_failure_threshold),
         connectivity_timeout: d
-            .whole_number(
+            .number(
                 "health.connectivity_timeout_ms",
                 health.connectivity_timeout_ms.as_ref(),
-                Need::Optional,
-                Numbers::FromText,
                 (1, 600_000),
             )
             .map(Duration::from_millis)
@@ -511,11 +497,9 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: Map<String, Value>) -> DaemonC
         Need::Optional,
     );
     let shutdown_grace_period = d
-        .whole_number(
+        .number(
             "shutdown_grace_period_secs",
             root.shutdown_grace_period_secs.as_ref(),
-            Need::Optional,
-            Numbers::FromText,
             (0, 3600),
         )
         .map(Duration::from_secs)
@@ -524,21 +508,13 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: Map<String, Value>) -> DaemonC
     let retry: raw::Retry = section(d, "retry", &root.retry);
     let retry = RetryConfig {
         budget: d
-            .whole_number(
-                "retry.budget_secs",
-                retry.budget_secs.as_ref(),
-                Need::Optional,
-                Numbers::FromText,
-                (0, 86_400),
-            )
+            .number("retry.budget_secs", retry.budget_secs.as_ref(), (0, 86_400))
             .map(Duration::from_secs)
             .unwrap_or(defaults.retry.budget),
         quota_max_wait: d
-            .whole_number(
+            .number(
                 "retry.quota_max_wait_secs",
                 retry.quota_max_wait_secs.as_ref(),
-                Need::Optional,
-                Numbers::FromText,
                 (0, 86_400),
             )
             .map(Duration::from_secs)

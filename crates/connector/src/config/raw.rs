@@ -91,164 +91,61 @@ pub(crate) fn documented_fields() -> Vec<String> {
     fields
 }
 
-// Daemon config file: snake_case, as in `config.example.yaml`.
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct Daemon {
-    pub listen: Field,
-    pub log: Field,
-    pub state: Field,
-    pub health: Field,
-    pub proxy: Field,
-    pub extra_ca_bundle_path: Field,
-    pub shutdown_grace_period_secs: Field,
-    pub retry: Field,
-    pub tenants: Field,
+/// Declares raw structs: every field a [`Field`], absent fields `None`.
+macro_rules! raw_structs {
+    ($($(#[$attr:meta])* $name:ident { $($field:ident),* $(,)? })*) => {$(
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        $(#[$attr])*
+        pub(crate) struct $name { $(pub $field: Field,)* }
+    )*};
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct Listen {
-    pub host: Field,
-    pub port: Field,
-    pub metrics_port: Field,
+// The daemon config file: snake_case, as in `config.example.yaml`.
+raw_structs! {
+    Daemon {
+        listen, log, state, health, proxy, extra_ca_bundle_path, shutdown_grace_period_secs, retry,
+        tenants,
+    }
+    Listen { host, port, metrics_port }
+    Log { level, format, diagnostics_data_policy }
+    State { url, lease_ttl_secs }
+    Health { sync_history_size, sync_tenant_failure_threshold, connectivity_timeout_ms }
+    /// `Serialize` lists the settings that are set when `mode` is missing.
+    #[derive(Serialize)]
+    Proxy {
+        mode, host, port, protocol, ca_bundle_path, headers, username, password, cert_path,
+        key_path, allow_plain_http,
+    }
+    Retry { budget_secs, quota_max_wait_secs }
+    Tenants { files, inline }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct Log {
-    pub level: Field,
-    pub format: Field,
-    pub diagnostics_data_policy: Field,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct State {
-    pub url: Field,
-    pub lease_ttl_secs: Field,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct Health {
-    pub sync_history_size: Field,
-    pub sync_tenant_failure_threshold: Field,
-    pub connectivity_timeout_ms: Field,
-}
-
-/// `Serialize` lists the settings that are set when `mode` is missing.
-#[derive(Deserialize, Serialize, Default)]
-#[serde(default)]
-pub(crate) struct Proxy {
-    pub mode: Field,
-    pub host: Field,
-    pub port: Field,
-    pub protocol: Field,
-    pub ca_bundle_path: Field,
-    pub headers: Field,
-    pub username: Field,
-    pub password: Field,
-    pub cert_path: Field,
-    pub key_path: Field,
-    pub allow_plain_http: Field,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct Retry {
-    pub budget_secs: Field,
-    pub quota_max_wait_secs: Field,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct Tenants {
-    pub files: Field,
-    pub inline: Field,
-}
-
-// Tenant file: the reference connector's camelCase schema plus our additions.
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(crate) struct Tenant {
-    pub status: Field,
-    pub confluence: Field,
-    pub ingestion: Field,
-    pub processing: Field,
-    pub unique: Field,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(crate) struct Confluence {
-    pub instance_type: Field,
-    pub base_url: Field,
-    pub cloud_id: Field,
-    pub api_rate_limit_per_minute: Field,
-    pub ingest_single_label: Field,
-    pub ingest_all_label: Field,
-    pub auth: Field,
-    pub api_base_url: Field,
-    pub token_url: Field,
-    pub space_types: Field,
-    pub allow_plain_http: Field,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(crate) struct ConfluenceAuth {
-    pub mode: Field,
-    pub client_id: Field,
-    pub client_secret: Field,
-    pub token: Field,
-    pub username: Field,
-    pub password: Field,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(crate) struct Ingestion {
-    pub ingestion_mode: Field,
-    pub scope_id: Field,
-    pub store_internally: Field,
-    pub use_v1_key_format: Field,
-    pub attachments: Field,
-    pub page_ingestion_config: Field,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(crate) struct Attachments {
-    pub mode: Field,
-    pub allowed_mime_types: Field,
-    pub max_file_size_mb: Field,
-    pub image_ocr: Field,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(crate) struct Processing {
-    pub concurrency: Field,
-    pub scan_interval_cron: Field,
-    pub max_items_to_scan: Field,
-    pub body_batch_size: Field,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(crate) struct Unique {
-    pub service_auth_mode: Field,
-    pub service_extra_headers: Field,
-    pub zitadel_oauth_token_url: Field,
-    pub zitadel_project_id: Field,
-    pub zitadel_client_id: Field,
-    pub zitadel_client_secret: Field,
-    pub ingestion_service_base_url: Field,
-    pub scope_management_service_base_url: Field,
-    pub api_rate_limit_per_minute: Field,
-    pub ingestion_config: Field,
-    pub allow_plain_http: Field,
+// A tenant file: the reference connector's camelCase schema plus our additions.
+raw_structs! {
+    #[serde(rename_all = "camelCase")]
+    Tenant { status, confluence, ingestion, processing, unique }
+    #[serde(rename_all = "camelCase")]
+    Confluence {
+        instance_type, base_url, cloud_id, api_rate_limit_per_minute, ingest_single_label,
+        ingest_all_label, auth, api_base_url, token_url, space_types, allow_plain_http,
+    }
+    #[serde(rename_all = "camelCase")]
+    ConfluenceAuth { mode, client_id, client_secret, token, username, password }
+    #[serde(rename_all = "camelCase")]
+    Ingestion {
+        ingestion_mode, scope_id, store_internally, use_v1_key_format, attachments,
+        page_ingestion_config,
+    }
+    #[serde(rename_all = "camelCase")]
+    Attachments { mode, allowed_mime_types, max_file_size_mb, image_ocr }
+    #[serde(rename_all = "camelCase")]
+    Processing { concurrency, scan_interval_cron, max_items_to_scan, body_batch_size }
+    #[serde(rename_all = "camelCase")]
+    Unique {
+        service_auth_mode, service_extra_headers, zitadel_oauth_token_url, zitadel_project_id,
+        zitadel_client_id, zitadel_client_secret, ingestion_service_base_url,
+        scope_management_service_base_url, api_rate_limit_per_minute, ingestion_config,
+        allow_plain_http,
+    }
 }

@@ -400,6 +400,16 @@ impl<'e> Diag<'e> {
         }
     }
 
+    /// An optional whole number in `min..=max`, text converted.
+    pub(crate) fn number(
+        &mut self,
+        path: &str,
+        v: Option<&Value>,
+        range: (u64, u64),
+    ) -> Option<u64> {
+        self.whole_number(path, v, Need::Optional, Numbers::FromText, range)
+    }
+
     /// A decimal number in `min..=max`, text converted.
     pub(crate) fn decimal(
         &mut self,

@@ -687,13 +687,7 @@ fn read_processing(
     let p = |k: &str| join(base, k);
 
     let concurrency = d
-        .whole_number(
-            &p("concurrency"),
-            raw.concurrency.as_ref(),
-            Need::Optional,
-            Numbers::FromText,
-            (1, 1024),
-        )
+        .number(&p("concurrency"), raw.concurrency.as_ref(), (1, 1024))
         .or_else(|| raw.concurrency.is_none().then_some(1));
 
     let cron_text = d
@@ -727,15 +721,7 @@ fn read_processing(
     let max_items = match raw.max_items_to_scan.as_ref() {
         Some(Value::String(s)) if s.trim().is_empty() => Some(None),
         None | Some(Value::Null) => Some(None),
-        v => d
-            .whole_number(
-                &p("maxItemsToScan"),
-                v,
-                Need::Optional,
-                Numbers::FromText,
-                (1, u64::MAX),
-            )
-            .map(Some),
+        v => d.number(&p("maxItemsToScan"), v, (1, u64::MAX)).map(Some),
     };
 
     let max_batch = if is_cloud == Some(false) {
@@ -744,11 +730,9 @@ fn read_processing(
         MAX_CLOUD_BODY_BATCH_SIZE
     };
     let batch = d
-        .whole_number(
+        .number(
             &p("bodyBatchSize"),
             raw.body_batch_size.as_ref(),
-            Need::Optional,
-            Numbers::FromText,
             (1, max_batch),
         )
         .or_else(|| raw.body_batch_size.is_none().then_some(max_batch));
@@ -860,11 +844,9 @@ fn read_unique(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Unique
         &switch,
     );
     let rate = d
-        .whole_number(
+        .number(
             &p("apiRateLimitPerMinute"),
             raw.api_rate_limit_per_minute.as_ref(),
-            Need::Optional,
-            Numbers::FromText,
             (1, u64::from(u32::MAX)),
         )
         .or_else(|| {
