@@ -316,12 +316,11 @@ pub(crate) fn env_overrides(env: &super::Env) -> Vec<(String, String, String)> {
             env.get(name)?.to_owned(),
         ))
     });
-    let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
+    // Names are case-insensitive, as they were with the `config` crate.
+    let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}").to_lowercase();
     let prefixed = env.iter().filter_map(|(name, value)| {
-        let path = name
-            .strip_prefix(&prefix)?
-            .to_lowercase()
-            .replace(ENV_SEPARATOR, ".");
+        let lower = name.to_lowercase();
+        let path = lower.strip_prefix(&prefix)?.replace(ENV_SEPARATOR, ".");
         Some((path, name.to_owned(), value.to_owned()))
     });
     reference

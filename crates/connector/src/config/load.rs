@@ -432,3 +432,49 @@ fn check_tenant_name(d: &mut Diag<'_>, field: &str, name: &str) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, DaemonPart) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("connector.yaml");
+        std::fs::write(&path, text).unwrap();
+        let part = read_daemon_part(Some(&path), &env.iter().copied().collect());
+        (dir, part)
+    }
+
+    #[test]
+    fn prefixed_variable_names_are_case_insensitive() {
+        let (_dir, part) = load("", &[("confluence_connector__listen__port", "4242")]);
+        assert!(part.errors.is_empty(), "{:?}", part.errors);
+        assert_eq!(part.daemon.listen.http.port(), 4242);
+    }
+
+    #[test]
+    fn a_variable_under_a_file_value_that_is_no_section_is_an_error_naming_both() {
+        let (_dir, part) = load("listen: 8080\n", &[("PORT", "9090")]);
+        let e = &part.errors;
+        assert!(
+            e.iter().any(|e| e.file == "environment variable PORT"
+                && e.field == "listen.port"
+                && e.problem.contains("'listen'")
+                && e.problem.contains("is not a mapping")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn the_unknown_key_warning_lists_the_keys_of_its_section() {
+        let (_dir, part) = load("listen: {prot: 1}\n", &[]);
+        let w = &part.warnings[0];
+        assert_eq!(w.field, "listen.prot");
+        assert!(
+            w.message
+                .contains("unknown key 'prot' ignored (known keys here: host, port, metrics_port)"),
+            "{w}"
+        );
+    }
+}
