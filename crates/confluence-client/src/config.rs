@@ -23,6 +23,11 @@ pub const CLOUD_MAX_BODY_BATCH: usize = 250;
 /// Data Center answers a search with bodies 50 items at a time whatever it is asked; a larger
 /// batch would rely on the server's `next` arithmetic, which some versions get wrong.
 pub const DATA_CENTER_MAX_BODY_BATCH: usize = crate::core::DC_LIMIT_WITH_BODY;
+/// Where a Data Center instance issues client-credentials tokens, below its base URL.
+pub const DATA_CENTER_TOKEN_PATH: &str = "/rest/oauth2/latest/token";
+/// Space types synced unless configured: the non-personal ones of each edition.
+pub const CLOUD_DEFAULT_SPACE_TYPES: &[&str] = &["global", "collaboration", "knowledge_base"];
+pub const DATA_CENTER_DEFAULT_SPACE_TYPES: &[&str] = &["global"];
 
 /// How the client authenticates. Cloud allows only `OAuth2lo`.
 #[derive(Debug, Clone)]
@@ -151,13 +156,12 @@ impl ConfluenceConfig {
         match &self.space_types {
             Some(types) => types.clone(),
             None => match self.instance_type {
-                InstanceType::Cloud => vec![
-                    "global".to_owned(),
-                    "collaboration".to_owned(),
-                    "knowledge_base".to_owned(),
-                ],
-                InstanceType::DataCenter => vec!["global".to_owned()],
-            },
+                InstanceType::Cloud => CLOUD_DEFAULT_SPACE_TYPES,
+                InstanceType::DataCenter => DATA_CENTER_DEFAULT_SPACE_TYPES,
+            }
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect(),
         }
     }
 
@@ -175,7 +179,7 @@ impl ConfluenceConfig {
             (Some(url), _) => url.clone(),
             (None, InstanceType::Cloud) => DEFAULT_CLOUD_TOKEN_URL.to_owned(),
             (None, InstanceType::DataCenter) => {
-                format!("{}/rest/oauth2/latest/token", self.base_url)
+                format!("{}{DATA_CENTER_TOKEN_PATH}", self.base_url)
             }
         }
     }

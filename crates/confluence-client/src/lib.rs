@@ -61,7 +61,8 @@ mod wire;
 pub use api::{ConfluenceApi, ConfluenceClient};
 pub use cloud::CloudClient;
 pub use config::{
-    AuthConfig, ConfluenceConfig, CLOUD_MAX_BODY_BATCH, DATA_CENTER_MAX_BODY_BATCH,
+    AuthConfig, ConfluenceConfig, CLOUD_DEFAULT_SPACE_TYPES, CLOUD_MAX_BODY_BATCH,
+    DATA_CENTER_DEFAULT_SPACE_TYPES, DATA_CENTER_MAX_BODY_BATCH, DATA_CENTER_TOKEN_PATH,
     DEFAULT_API_GATEWAY_URL, DEFAULT_CLOUD_TOKEN_URL,
 };
 pub use data_center::DataCenterClient;

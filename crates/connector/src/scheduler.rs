@@ -21,9 +21,6 @@ use crate::runner::{Mode, NoProgress, Progress, RunState, RunSummary, TenantRunn
 use crate::telemetry::tenant_span;
 use crate::tenants::TenantRuntime;
 
-/// How long a lease lasts without renewal; a replica that dies frees its tenants after this.
-pub(crate) const LEASE_TTL: Duration = Duration::from_secs(60);
-
 /// Up to 2 s, different per process, tenant and moment (no `rand` dependency for this).
 fn spread_jitter(tenant: &str) -> Duration {
     use std::hash::{Hash, Hasher};
@@ -84,14 +81,14 @@ impl Scheduler {
         Self {
             runner,
             ledger,
-            lease_ttl: LEASE_TTL,
+            lease_ttl: crate::config::DEFAULT_LEASE_TTL,
             running: Mutex::new(HashSet::new()),
             health,
             metrics,
         }
     }
 
-    /// The lease TTL (`state.lease_ttl_secs`) instead of [`LEASE_TTL`].
+    /// The lease TTL (`state.lease_ttl_secs`) instead of [`crate::config::DEFAULT_LEASE_TTL`].
     pub(crate) fn with_lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
         self

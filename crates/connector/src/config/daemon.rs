@@ -1,6 +1,6 @@
 //! Daemon settings: everything that is not per tenant.
 //!
-//! Layered with the `config` crate, lowest to highest: built-in defaults < the config file <
+//! Layered setting by setting, lowest to highest: built-in defaults < the config file <
 //! the reference connector's environment variables (`PORT`, `LOG_LEVEL`, `PROXY_*`, ...) <
 //! `CONFLUENCE_CONNECTOR__<SECTION>__<KEY>` variables. Environment beats file so that a
 //! deployment that sets the reference's variables keeps working even after an operator copies
@@ -16,6 +16,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
+use super::raw;
 use super::read::{join, Diag, Need, Numbers};
 
 /// Prefix of environment variables that override any daemon setting.
@@ -28,7 +29,8 @@ pub const DEFAULT_STATE_URL: &str = "sqlite://./state/confluence-connector.db";
 const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 pub const DEFAULT_RETRY_BUDGET_SECS: u64 = 300;
 pub const DEFAULT_QUOTA_MAX_WAIT_SECS: u64 = 3900;
-pub const DEFAULT_LEASE_TTL_SECS: u64 = 60;
+/// How long a tenant's lease lasts without renewal unless `state.lease_ttl_secs` says otherwise.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// The reference connector's environment variables and the setting each one feeds.
 pub(crate) const REFERENCE_ENV_VARS: &[(&str, &str)] = &[
@@ -60,61 +62,6 @@ pub(crate) const REFERENCE_ENV_VARS: &[(&str, &str)] = &[
     ("PROXY_SSL_CERT_PATH", "proxy.cert_path"),
     ("PROXY_SSL_KEY_PATH", "proxy.key_path"),
 ];
-
-/// Keys of every mapping in the daemon config file, by section (see `TENANT_KEYS`).
-pub(crate) const DAEMON_KEYS: &[(&str, &[&str])] = &[
-    (
-        "",
-        &[
-            "listen",
-            "log",
-            "state",
-            "health",
-            "proxy",
-            "extra_ca_bundle_path",
-            "shutdown_grace_period_secs",
-            "retry",
-            "tenants",
-        ],
-    ),
-    ("retry", &["budget_secs", "quota_max_wait_secs"]),
-    ("listen", &["host", "port", "metrics_port"]),
-    ("log", &["level", "format", "diagnostics_data_policy"]),
-    ("state", &["url", "lease_ttl_secs"]),
-    (
-        "health",
-        &[
-            "sync_history_size",
-            "sync_tenant_failure_threshold",
-            "connectivity_timeout_ms",
-        ],
-    ),
-    (
-        "proxy",
-        &[
-            "mode",
-            "host",
-            "port",
-            "protocol",
-            "ca_bundle_path",
-            "headers",
-            "username",
-            "password",
-            "cert_path",
-            "key_path",
-            "allow_plain_http",
-        ],
-    ),
-    ("tenants", &["files", "inline"]),
-];
-
-fn keys(section: &str) -> &'static [&'static str] {
-    DAEMON_KEYS
-        .iter()
-        .find(|(s, _)| *s == section)
-        .map(|(_, k)| *k)
-        .unwrap_or(&[])
-}
 
 /// Settings of the daemon process.
 #[derive(Debug, Clone)]
@@ -169,7 +116,7 @@ impl Default for DaemonConfig {
             state: StateConfig {
                 url: SecretString::from(DEFAULT_STATE_URL),
                 backend: StateBackend::Sqlite,
-                lease_ttl: Duration::from_secs(DEFAULT_LEASE_TTL_SECS),
+                lease_ttl: DEFAULT_LEASE_TTL,
             },
             health: HealthConfig::default(),
             proxy: ProxyConfig::None,
@@ -358,67 +305,51 @@ pub struct TenantsConfig {
     pub files: Option<String>,
 }
 
-/// Environment variables in layer order (reference names, then prefixed ones), translated to
-/// the prefixed form the `config` crate reads, plus which variable set each setting.
-pub(crate) struct EnvLayers {
-    pub(crate) reference: config::Map<String, String>,
-    pub(crate) prefixed: config::Map<String, String>,
-    pub(crate) origins: BTreeMap<String, String>,
-}
-
-pub(crate) fn env_layers(env: &super::Env) -> EnvLayers {
-    let to_var = |path: &str| {
-        format!(
-            "{ENV_PREFIX}{ENV_SEPARATOR}{}",
-            path.to_uppercase().replace('.', ENV_SEPARATOR)
-        )
-    };
-    let mut layers = EnvLayers {
-        reference: config::Map::new(),
-        prefixed: config::Map::new(),
-        origins: BTreeMap::new(),
-    };
-    for (name, path) in REFERENCE_ENV_VARS {
-        if let Some(value) = env.get(name).filter(|v| !v.trim().is_empty()) {
-            layers.reference.insert(to_var(path), value.to_owned());
-            layers
-                .origins
-                .insert((*path).to_owned(), (*name).to_owned());
-        }
-    }
-    let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
-    for (name, value) in env.iter() {
-        if let Some(rest) = name.strip_prefix(&prefix) {
-            if value.trim().is_empty() {
-                continue;
-            }
-            layers.prefixed.insert(name.to_owned(), value.to_owned());
-            let path = rest.to_lowercase().replace(ENV_SEPARATOR, ".");
-            layers.origins.insert(path, name.to_owned());
-        }
-    }
-    layers
+/// The environment variables that set daemon settings, lowest precedence first (the
+/// reference's names, then `CONFLUENCE_CONNECTOR__<SECTION>__<KEY>`), as (setting path,
+/// variable name, value). An empty variable counts as unset.
+pub(crate) fn env_overrides(env: &super::Env) -> Vec<(String, String, String)> {
+    let reference = REFERENCE_ENV_VARS.iter().filter_map(|(name, path)| {
+        Some((
+            (*path).to_owned(),
+            (*name).to_owned(),
+            env.get(name)?.to_owned(),
+        ))
+    });
+    // Names are case-insensitive, as they were with the `config` crate.
+    let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}").to_lowercase();
+    let prefixed = env.iter().filter_map(|(name, value)| {
+        let lower = name.to_lowercase();
+        let path = lower.strip_prefix(&prefix)?.replace(ENV_SEPARATOR, ".");
+        Some((path, name.to_owned(), value.to_owned()))
+    });
+    reference
+        .chain(prefixed)
+        .filter(|(_, _, value)| !value.trim().is_empty())
+        .collect()
 }
 
 /// Reads the merged daemon settings (the `tenants.inline` subtree already removed).
-pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> DaemonConfig {
+pub(crate) fn read_daemon(d: &mut Diag<'_>, root: Map<String, Value>) -> DaemonConfig {
     let defaults = DaemonConfig::default();
-    d.unknown_keys("", root, keys(""));
-    let empty = Map::new();
-    let section = |d: &mut Diag<'_>, name: &str| -> Map<String, Value> {
-        let map = d
-            .object(name, root.get(name), Need::Optional)
-            .unwrap_or(&empty)
-            .clone();
-        d.unknown_keys(name, &map, keys(name));
-        map
-    };
+    let root: raw::Daemon = d
+        .section("", Some(&Value::Object(root)), Need::Optional)
+        .unwrap_or_default();
+    fn section<T: for<'de> serde::Deserialize<'de> + Default>(
+        d: &mut Diag<'_>,
+        name: &str,
+        v: &raw::Field,
+    ) -> T {
+        // A section that is not a mapping is reported; its settings keep their defaults.
+        d.section(name, v.as_ref(), Need::Optional)
+            .unwrap_or_default()
+    }
 
-    let listen = section(d, "listen");
+    let listen: raw::Listen = section(d, "listen", &root.listen);
     let host = d
         .text(
             "listen.host",
-            listen.get("host"),
+            listen.host.as_ref(),
             Need::Optional,
             "an IP address such as 0.0.0.0 or 127.0.0.1",
         )
@@ -435,19 +366,11 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         })
         .unwrap_or(defaults.listen.http.ip());
     let port = d
-        .whole_number(
-            "listen.port",
-            listen.get("port"),
-            Need::Optional,
-            Numbers::FromText,
-            (0, 65535),
-        )
+        .number("listen.port", listen.port.as_ref(), (0, 65535))
         .unwrap_or(u64::from(DEFAULT_PORT));
-    let metrics_port = d.whole_number(
+    let metrics_port = d.number(
         "listen.metrics_port",
-        listen.get("metrics_port"),
-        Need::Optional,
-        Numbers::FromText,
+        listen.metrics_port.as_ref(),
         (0, 65535),
     );
     let to_port = |p: u64| u16::try_from(p).unwrap_or(DEFAULT_PORT);
@@ -456,12 +379,12 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         metrics: metrics_port.map(|p| SocketAddr::new(host, to_port(p))),
     };
 
-    let log = section(d, "log");
+    let log: raw::Log = section(d, "log", &root.log);
     let log = LogConfig {
         level: d
             .choice(
                 "log.level",
-                log.get("level"),
+                log.level.as_ref(),
                 &[
                     ("fatal", LogLevel::Fatal),
                     ("error", LogLevel::Error),
@@ -476,7 +399,7 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         format: d
             .choice(
                 "log.format",
-                log.get("format"),
+                log.format.as_ref(),
                 &[
                     ("json", LogFormat::Json),
                     ("text", LogFormat::Text),
@@ -487,7 +410,7 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         diagnostics_data_policy: d
             .choice(
                 "log.diagnostics_data_policy",
-                log.get("diagnostics_data_policy"),
+                log.diagnostics_data_policy.as_ref(),
                 &[
                     ("conceal", DiagnosticsDataPolicy::Conceal),
                     ("disclose", DiagnosticsDataPolicy::Disclose),
@@ -496,18 +419,16 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
             .unwrap_or(defaults.log.diagnostics_data_policy),
     };
 
-    let state_map = section(d, "state");
+    let state_map: raw::State = section(d, "state", &root.state);
     let lease_ttl = d
-        .whole_number(
+        .number(
             "state.lease_ttl_secs",
-            state_map.get("lease_ttl_secs"),
-            Need::Optional,
-            Numbers::FromText,
+            state_map.lease_ttl_secs.as_ref(),
             (3, 3600),
         )
         .map(Duration::from_secs)
         .unwrap_or(defaults.state.lease_ttl);
-    let state = match d.secret("state.url", state_map.get("url"), Need::Optional) {
+    let state = match d.secret("state.url", state_map.url.as_ref(), Need::Optional) {
         None => defaults.state,
         Some(url) => {
             let backend = {
@@ -538,14 +459,12 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         }
     };
 
-    let health = section(d, "health");
+    let health: raw::Health = section(d, "health", &root.health);
     let health = HealthConfig {
         sync_history_size: d
-            .whole_number(
+            .number(
                 "health.sync_history_size",
-                health.get("sync_history_size"),
-                Need::Optional,
-                Numbers::FromText,
+                health.sync_history_size.as_ref(),
                 (1, 10_000),
             )
             .and_then(|n| NonZeroUsize::new(usize::try_from(n).ok()?))
@@ -553,70 +472,58 @@ pub(crate) fn read_daemon(d: &mut Diag<'_>, root: &Map<String, Value>) -> Daemon
         sync_tenant_failure_threshold: d
             .decimal(
                 "health.sync_tenant_failure_threshold",
-                health.get("sync_tenant_failure_threshold"),
+                health.sync_tenant_failure_threshold.as_ref(),
                 (0.0, 1.0),
             )
             .unwrap_or(defaults.health.sync_tenant_failure_threshold),
         connectivity_timeout: d
-            .whole_number(
+            .number(
                 "health.connectivity_timeout_ms",
-                health.get("connectivity_timeout_ms"),
-                Need::Optional,
-                Numbers::FromText,
+                health.connectivity_timeout_ms.as_ref(),
                 (1, 600_000),
             )
             .map(Duration::from_millis)
             .unwrap_or(defaults.health.connectivity_timeout),
     };
 
-    let proxy = section(d, "proxy");
+    let proxy: raw::Proxy = section(d, "proxy", &root.proxy);
     let proxy = read_proxy(d, &proxy);
 
     let extra_ca_bundle_path = read_file_path(
         d,
         "extra_ca_bundle_path",
-        root.get("extra_ca_bundle_path"),
+        root.extra_ca_bundle_path.as_ref(),
         Need::Optional,
     );
     let shutdown_grace_period = d
-        .whole_number(
+        .number(
             "shutdown_grace_period_secs",
-            root.get("shutdown_grace_period_secs"),
-            Need::Optional,
-            Numbers::FromText,
+            root.shutdown_grace_period_secs.as_ref(),
             (0, 3600),
         )
         .map(Duration::from_secs)
         .unwrap_or(defaults.shutdown_grace_period);
 
-    let retry = section(d, "retry");
+    let retry: raw::Retry = section(d, "retry", &root.retry);
     let retry = RetryConfig {
         budget: d
-            .whole_number(
-                "retry.budget_secs",
-                retry.get("budget_secs"),
-                Need::Optional,
-                Numbers::FromText,
-                (0, 86_400),
-            )
+            .number("retry.budget_secs", retry.budget_secs.as_ref(), (0, 86_400))
             .map(Duration::from_secs)
             .unwrap_or(defaults.retry.budget),
         quota_max_wait: d
-            .whole_number(
+            .number(
                 "retry.quota_max_wait_secs",
-                retry.get("quota_max_wait_secs"),
-                Need::Optional,
-                Numbers::FromText,
+                retry.quota_max_wait_secs.as_ref(),
                 (0, 86_400),
             )
             .map(Duration::from_secs)
             .unwrap_or(defaults.retry.quota_max_wait),
     };
 
-    let tenants = section(d, "tenants");
+    let tenants: raw::Tenants = section(d, "tenants", &root.tenants);
     let files = d.non_blank(
         "tenants.files",
-        tenants.get("files"),
+        tenants.files.as_ref(),
         Need::Optional,
         "a glob of tenant files, e.g. ./tenants/*-tenant-config.yaml",
     );
@@ -648,7 +555,7 @@ fn read_file_path(d: &mut Diag<'_>, path: &str, v: Option<&Value>, need: Need) -
     Some(file)
 }
 
-fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig> {
+fn read_proxy(d: &mut Diag<'_>, map: &raw::Proxy) -> Option<ProxyConfig> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mode {
         None,
@@ -659,7 +566,7 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
     const MODES: &str = "one of: none, no_auth, username_password, ssl_tls";
     let mode = d.choice(
         "proxy.mode",
-        map.get("mode"),
+        map.mode.as_ref(),
         &[
             ("none", Mode::None),
             ("no_auth", Mode::NoAuth),
@@ -667,24 +574,24 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
             ("ssl_tls", Mode::SslTls),
         ],
     );
-    let mode_absent = map.get("mode").is_none_or(Value::is_null);
+    let mode_absent = map.mode.as_ref().is_none_or(Value::is_null);
     let mode = match mode {
         Some(mode) => mode,
         None if mode_absent => {
-            let set: Vec<&String> = map
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, _)| k)
-                .collect();
+            let set: Vec<String> = match serde_json::to_value(map) {
+                Ok(Value::Object(fields)) => fields
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, _)| k)
+                    .collect(),
+                _ => Vec::new(),
+            };
             if !set.is_empty() {
                 d.error(
                     "proxy.mode",
                     format!(
                         "is missing although other proxy settings are set ({})",
-                        set.iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        set.join(", ")
                     ),
                     MODES,
                 );
@@ -699,13 +606,13 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
     }
     let host = d.non_blank(
         "proxy.host",
-        map.get("host"),
+        map.host.as_ref(),
         Need::Required,
         "the proxy's host name",
     );
     let port = d.whole_number(
         "proxy.port",
-        map.get("port"),
+        map.port.as_ref(),
         Need::Required,
         Numbers::FromText,
         (1, 65535),
@@ -713,7 +620,7 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
     let protocol = d
         .choice(
             "proxy.protocol",
-            map.get("protocol"),
+            map.protocol.as_ref(),
             &[
                 ("http", ProxyProtocol::Http),
                 ("https", ProxyProtocol::Https),
@@ -723,22 +630,22 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
     let ca_bundle_path = read_file_path(
         d,
         "proxy.ca_bundle_path",
-        map.get("ca_bundle_path"),
+        map.ca_bundle_path.as_ref(),
         Need::Optional,
     );
-    let headers = read_proxy_headers(d, map.get("headers"));
+    let headers = read_proxy_headers(d, map.headers.as_ref());
     let auth = match mode {
         Mode::None | Mode::NoAuth => Some(ProxyAuth::NoAuth),
         Mode::UsernamePassword => {
-            let username = d.secret("proxy.username", map.get("username"), Need::Required);
-            let password = d.secret("proxy.password", map.get("password"), Need::Required);
+            let username = d.secret("proxy.username", map.username.as_ref(), Need::Required);
+            let password = d.secret("proxy.password", map.password.as_ref(), Need::Required);
             username
                 .zip(password)
                 .map(|(username, password)| ProxyAuth::UsernamePassword { username, password })
         }
         Mode::SslTls => {
-            let cert = read_file_path(d, "proxy.cert_path", map.get("cert_path"), Need::Required);
-            let key = read_file_path(d, "proxy.key_path", map.get("key_path"), Need::Required);
+            let cert = read_file_path(d, "proxy.cert_path", map.cert_path.as_ref(), Need::Required);
+            let key = read_file_path(d, "proxy.key_path", map.key_path.as_ref(), Need::Required);
             cert.zip(key)
                 .map(|(cert_path, key_path)| ProxyAuth::SslTls {
                     cert_path,
@@ -750,7 +657,11 @@ fn read_proxy(d: &mut Diag<'_>, map: &Map<String, Value>) -> Option<ProxyConfig>
     // hop to the proxy in clear is the proxy's own credentials. So plain HTTP to a proxy that is
     // not on this host is refused when it would carry any (a password or CONNECT headers),
     // unless explicitly allowed; a credential-less proxy keeps working as in the reference.
-    let allow_plain_http = d.boolean("proxy.allow_plain_http", map.get("allow_plain_http"), false);
+    let allow_plain_http = d.boolean(
+        "proxy.allow_plain_http",
+        map.allow_plain_http.as_ref(),
+        false,
+    );
     let carries_credentials =
         mode == Mode::UsernamePassword || headers.as_ref().is_some_and(|h| !h.is_empty());
     if let Some(host) = &host {

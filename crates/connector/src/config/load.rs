@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::daemon::{env_layers, read_daemon, DaemonConfig, ENV_PREFIX, ENV_SEPARATOR};
+use super::daemon::{env_overrides, read_daemon, DaemonConfig};
 use super::env::Env;
 use super::error::{ConfigError, ConfigErrors, ConfigWarning};
 use super::read::Diag;
@@ -85,8 +85,8 @@ impl DaemonConfig {
 
 struct DaemonPart {
     daemon: DaemonConfig,
-    /// `tenants.inline`, taken out of the file before layering so tenant values keep their
-    /// exact YAML types (the `config` crate would turn `"10"` into 10 and back at will).
+    /// `tenants.inline`, taken out of the file before layering: it is read with the tenant
+    /// schema, and the environment may not add to it.
     inline: Option<Value>,
     /// Source label and env origins, for problems about where tenants are.
     diag_label: String,
@@ -97,84 +97,69 @@ struct DaemonPart {
 
 fn read_daemon_part(path: Option<&Path>, env: &Env) -> DaemonPart {
     let label = path.map_or_else(|| "environment".to_owned(), |p| p.display().to_string());
-    let layers = env_layers(env);
-    let origins = layers.origins.clone();
-    let mut d = Diag::new(label.clone(), env).with_env_origins(layers.origins);
-
-    let mut doc = Value::Object(Map::new());
+    let mut problems = Vec::new();
+    let mut doc = Map::new();
     if let Some(path) = path {
         match std::fs::read_to_string(path) {
-            Err(e) => d.error(
+            Err(e) => problems.push((
                 "(file)",
                 format!("cannot be read: {e}"),
                 "a readable YAML file",
-            ),
+            )),
             Ok(text) => match serde_yaml_ng::from_str::<Value>(&text) {
                 Ok(Value::Null) => {}
-                Ok(v @ Value::Object(_)) => doc = v,
-                Ok(_) => d.error(
+                Ok(Value::Object(map)) => doc = map,
+                Ok(_) => problems.push((
                     "(document)",
-                    "is not a mapping",
+                    "is not a mapping".to_owned(),
                     "a YAML mapping of settings",
-                ),
-                Err(e) => d.error(
+                )),
+                Err(e) => problems.push((
                     "(document)",
                     format!("is not valid YAML: {e}"),
                     "valid YAML",
-                ),
+                )),
             },
         }
     }
+    // Inline tenants are read by the tenant schema, not the daemon's.
     let inline = doc
         .get_mut("tenants")
         .and_then(Value::as_object_mut)
         .and_then(|t| t.remove("inline"))
         .filter(|v| !v.is_null());
 
-    let merged = serde_yaml_ng::to_string(&doc)
-        .map_err(|e| e.to_string())
-        .and_then(|yaml| {
-            let env_source = |map| {
-                config::Environment::with_prefix(ENV_PREFIX)
-                    .prefix_separator(ENV_SEPARATOR)
-                    .separator(ENV_SEPARATOR)
-                    .source(Some(map))
-            };
-            config::Config::builder()
-                .add_source(config::File::from_str(&yaml, config::FileFormat::Yaml))
-                .add_source(env_source(layers.reference))
-                .add_source(env_source(layers.prefixed))
-                .build()
-                .and_then(|c| c.try_deserialize::<Value>())
-                .map_err(|e| e.to_string())
-        });
-    let root = match merged {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => Map::new(),
-        Err(e) => {
-            d.error(
-                "(settings)",
-                format!("file and environment cannot be combined: {e}"),
-                format!(
-                    "{ENV_PREFIX}{ENV_SEPARATOR}<SECTION>{ENV_SEPARATOR}<KEY> variables that name \
-                     settings, not whole sections"
-                ),
-            );
-            Map::new()
+    // The environment beats the file, setting by setting (see `daemon.rs`).
+    let mut origins = BTreeMap::new();
+    let mut env_errors = Vec::new();
+    for (setting, var, value) in env_overrides(env) {
+        if setting == "tenants.inline" || setting.starts_with("tenants.inline.") {
+            env_errors.push(ConfigError {
+                file: format!("environment variable {var}"),
+                field: "tenants.inline".to_owned(),
+                problem: "cannot be set through environment variables".to_owned(),
+                expected: "inline tenants in the config file, or tenant files (secrets via \
+                           os.environ/VAR)"
+                    .to_owned(),
+            });
+        } else if let Err(section) = set_setting(&mut doc, &setting, Value::String(value)) {
+            env_errors.push(ConfigError {
+                file: format!("environment variable {var}"),
+                field: setting,
+                problem: format!("cannot be applied: '{section}' in {label} is not a mapping"),
+                expected: format!("'{section}' written as a mapping of settings, or not at all"),
+            });
+        } else {
+            origins.insert(setting, var);
         }
-    };
-    if root
-        .get("tenants")
-        .and_then(|t| t.get("inline"))
-        .is_some_and(|v| !v.is_null())
-    {
-        d.error(
-            "tenants.inline",
-            "cannot be set through environment variables",
-            "inline tenants in the config file, or tenant files (secrets via os.environ/VAR)",
-        );
     }
-    let daemon = read_daemon(&mut d, &root);
+
+    let mut d = Diag::new(label.clone(), env).with_env_origins(origins.clone());
+    for (field, problem, expected) in problems {
+        d.error(field, problem, expected);
+    }
+    d.errors.append(&mut env_errors);
+    let daemon = read_daemon(&mut d, doc);
     DaemonPart {
         daemon,
         inline,
@@ -183,6 +168,33 @@ fn read_daemon_part(path: Option<&Path>, env: &Env) -> DaemonPart {
         errors: d.errors,
         warnings: d.warnings,
     }
+}
+
+/// Sets the dotted `setting` in `doc`, creating sections that are absent or empty. `Err` names
+/// the section on the way that holds something other than a mapping.
+fn set_setting(doc: &mut Map<String, Value>, setting: &str, value: Value) -> Result<(), String> {
+    let Some((sections, key)) = setting.rsplit_once('.') else {
+        doc.insert(setting.to_owned(), value);
+        return Ok(());
+    };
+    let mut map = doc;
+    let mut walked = String::new();
+    for section in sections.split('.') {
+        if !walked.is_empty() {
+            walked.push('.');
+        }
+        walked.push_str(section);
+        let slot = map.entry(section.to_owned()).or_insert(Value::Null);
+        if slot.is_null() {
+            *slot = Value::Object(Map::new());
+        }
+        let Value::Object(inner) = slot else {
+            return Err(walked);
+        };
+        map = inner;
+    }
+    map.insert(key.to_owned(), value);
+    Ok(())
 }
 
 /// One tenant found, before the cross-tenant checks.
@@ -417,6 +429,52 @@ fn check_tenant_name(d: &mut Diag<'_>, field: &str, name: &str) {
             field,
             format!("Invalid tenant name '{name}'"),
             "lower-case letters and digits in groups joined by single dashes, e.g. acme-corp",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, DaemonPart) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("connector.yaml");
+        std::fs::write(&path, text).unwrap();
+        let part = read_daemon_part(Some(&path), &env.iter().copied().collect());
+        (dir, part)
+    }
+
+    #[test]
+    fn prefixed_variable_names_are_case_insensitive() {
+        let (_dir, part) = load("", &[("confluence_connector__listen__port", "4242")]);
+        assert!(part.errors.is_empty(), "{:?}", part.errors);
+        assert_eq!(part.daemon.listen.http.port(), 4242);
+    }
+
+    #[test]
+    fn a_variable_under_a_file_value_that_is_no_section_is_an_error_naming_both() {
+        let (_dir, part) = load("listen: 8080\n", &[("PORT", "9090")]);
+        let e = &part.errors;
+        assert!(
+            e.iter().any(|e| e.file == "environment variable PORT"
+                && e.field == "listen.port"
+                && e.problem.contains("'listen'")
+                && e.problem.contains("is not a mapping")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn the_unknown_key_warning_lists_the_keys_of_its_section() {
+        let (_dir, part) = load("listen: {prot: 1}\n", &[]);
+        let w = &part.warnings[0];
+        assert_eq!(w.field, "listen.prot");
+        assert!(
+            w.message
+                .contains("unknown key 'prot' ignored (known keys here: host, port, metrics_port)"),
+            "{w}"
         );
     }
 }

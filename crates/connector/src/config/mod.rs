@@ -13,13 +13,15 @@ mod env;
 mod error;
 mod http_url;
 mod load;
+mod raw;
 mod read;
 mod tenant;
 
 pub use daemon::{
     DaemonConfig, DiagnosticsDataPolicy, HealthConfig, ListenConfig, LogConfig, LogFormat,
     LogLevel, ProxyAuth, ProxyConfig, ProxyEndpoint, ProxyProtocol, RetryConfig, StateBackend,
-    StateConfig, TenantsConfig, DEFAULT_PORT, DEFAULT_STATE_URL, ENV_PREFIX, ENV_SEPARATOR,
+    StateConfig, TenantsConfig, DEFAULT_LEASE_TTL, DEFAULT_PORT, DEFAULT_STATE_URL, ENV_PREFIX,
+    ENV_SEPARATOR,
 };
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrors, ConfigWarning};
@@ -36,28 +38,10 @@ pub use tenant::{
 /// Every setting an operator can write, as a dotted path: daemon settings (`listen.port`,
 /// snake_case) and tenant settings (`confluence.baseUrl`, camelCase, as in the tenant file).
 ///
-/// Built from the same key lists the loader uses to recognise keys, so a field cannot be
-/// parsed without being listed here; a test checks the operator guide mentions each one.
+/// Taken from the raw structs the loader reads, so a field cannot be parsed without being
+/// listed here; a test checks the operator guide mentions each one.
 pub fn documented_fields() -> Vec<String> {
-    fn leaves(sections: &[(&str, &[&str])]) -> Vec<String> {
-        let is_section = |path: &str| sections.iter().any(|(s, _)| *s == path);
-        sections
-            .iter()
-            .flat_map(|(section, keys)| {
-                keys.iter().map(move |k| {
-                    if section.is_empty() {
-                        (*k).to_owned()
-                    } else {
-                        format!("{section}.{k}")
-                    }
-                })
-            })
-            .filter(|path| !is_section(path))
-            .collect()
-    }
-    let mut fields = leaves(daemon::DAEMON_KEYS);
-    fields.extend(leaves(tenant::TENANT_KEYS));
-    fields
+    raw::documented_fields()
 }
 
 /// The reference connector's environment variables that are still honoured, with the daemon

@@ -1,21 +1,22 @@
-//! Reading typed values out of a parsed YAML tree while collecting every problem.
+//! Validation of raw values into typed ones while collecting every problem.
 //!
-//! Configuration is parsed into a `serde_json::Value` first and then walked field by field, rather
-//! than deserialised with `#[derive(Deserialize)]`, because serde stops at the first error and
-//! cannot express the reference connector's per-field rules (some numbers are converted from
-//! text, `maxFileSizeMb` deliberately is not; `''` means "unset" for one field; secrets come from
-//! `os.environ/VAR`). Each reader records an error and returns `None` on a bad value, so one pass
-//! reports everything.
+//! Each section is deserialised into its raw struct (`raw.rs`), whose fields take any value;
+//! the helpers here then check one field each against the reference connector's rules (some
+//! numbers are converted from text, `maxFileSizeMb` deliberately is not; secrets come from
+//! `os.environ/VAR`), record an error naming the source, the field and what would be accepted,
+//! and return `None` on a bad value, so one pass reports everything.
 
 use std::collections::BTreeMap;
 
 use secrecy::SecretString;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
 use super::env::Env;
 use super::error::{ConfigError, ConfigWarning};
 use super::http_url::{is_loopback, HttpUrl};
+use super::raw::{keys_of, Field};
 
 /// Prefix of a secret value that names an environment variable instead of holding the secret.
 pub const ENV_REFERENCE_PREFIX: &str = "os.environ/";
@@ -128,17 +129,44 @@ impl<'e> Diag<'e> {
         !self.errors.is_empty()
     }
 
-    /// Warns about every key of `map` not in `known`: the reference connector dropped them
-    /// silently, which hides typos.
-    pub(crate) fn unknown_keys(&mut self, base: &str, map: &Map<String, Value>, known: &[&str]) {
-        for key in map.keys() {
-            if !known.contains(&key.as_str()) {
+    /// A mapping read into its raw struct `T`, with a warning for every key `T` does not have:
+    /// the reference connector dropped them silently, which hides typos. Absent: every field
+    /// absent, or a "missing" error when required. Not a mapping: an error and `None`.
+    pub(crate) fn section<T: for<'de> Deserialize<'de> + Default>(
+        &mut self,
+        path: &str,
+        v: Option<&Value>,
+        need: Need,
+    ) -> Option<T> {
+        let Some(map) = self.object(path, v, need) else {
+            return (need == Need::Optional && present(v).is_none()).then(T::default);
+        };
+        let mut unknown = Vec::new();
+        // Every field of a raw struct takes any value, so only a non-mapping could fail, and
+        // that was ruled out above.
+        let raw = serde_ignored::deserialize(Value::Object(map.clone()), |key| {
+            unknown.push(key.to_string());
+        })
+        .unwrap_or_default();
+        for key in unknown {
+            self.warn(
+                &join(path, &key),
+                format!(
+                    "unknown key '{key}' ignored (known keys here: {})",
+                    keys_of::<T>().join(", ")
+                ),
+            );
+        }
+        Some(raw)
+    }
+
+    /// Warns about settings that are set but do not apply (`condition` says when they do).
+    pub(crate) fn not_applicable(&mut self, base: &str, set: &[(&str, &Field)], condition: &str) {
+        for (key, value) in set {
+            if present(value.as_ref()).is_some() {
                 self.warn(
                     &join(base, key),
-                    format!(
-                        "unknown key '{key}' ignored (known keys here: {})",
-                        known.join(", ")
-                    ),
+                    format!("'{key}' applies to {condition} only; ignored"),
                 );
             }
         }
@@ -370,6 +398,16 @@ impl<'e> Diag<'e> {
                 None
             }
         }
+    }
+
+    /// An optional whole number in `min..=max`, text converted.
+    pub(crate) fn number(
+        &mut self,
+        path: &str,
+        v: Option<&Value>,
+        range: (u64, u64),
+    ) -> Option<u64> {
+        self.whole_number(path, v, Need::Optional, Numbers::FromText, range)
     }
 
     /// A decimal number in `min..=max`, text converted.

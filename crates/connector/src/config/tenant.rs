@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use secrecy::SecretString;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::http_url::HttpUrl;
+use super::raw;
 use super::read::{join, kind, Diag, Need, Numbers};
 
 /// Whether a tenant is synced, ignored, or being removed from Unique.
@@ -209,106 +210,23 @@ pub enum UniqueAuth {
     },
 }
 
-/// Keys of every mapping in a tenant file, by path. The readers below warn about any other key,
-/// and `documented_fields` lists these, so the parser, the warnings and the operator docs cannot
-/// disagree about which fields exist.
-pub(crate) const TENANT_KEYS: &[(&str, &[&str])] = &[
-    (
-        "",
-        &["status", "confluence", "ingestion", "processing", "unique"],
-    ),
-    (
-        "confluence",
-        &[
-            "instanceType",
-            "baseUrl",
-            "cloudId",
-            "apiRateLimitPerMinute",
-            "ingestSingleLabel",
-            "ingestAllLabel",
-            "auth",
-            "apiBaseUrl",
-            "tokenUrl",
-            "spaceTypes",
-            "allowPlainHttp",
-        ],
-    ),
-    (
-        "confluence.auth",
-        &[
-            "mode",
-            "clientId",
-            "clientSecret",
-            "token",
-            "username",
-            "password",
-        ],
-    ),
-    (
-        "ingestion",
-        &[
-            "ingestionMode",
-            "scopeId",
-            "storeInternally",
-            "useV1KeyFormat",
-            "attachments",
-            "pageIngestionConfig",
-        ],
-    ),
-    (
-        "ingestion.attachments",
-        &["mode", "allowedMimeTypes", "maxFileSizeMb", "imageOcr"],
-    ),
-    (
-        "processing",
-        &[
-            "concurrency",
-            "scanIntervalCron",
-            "maxItemsToScan",
-            "bodyBatchSize",
-        ],
-    ),
-    (
-        "unique",
-        &[
-            "serviceAuthMode",
-            "serviceExtraHeaders",
-            "zitadelOauthTokenUrl",
-            "zitadelProjectId",
-            "zitadelClientId",
-            "zitadelClientSecret",
-            "ingestionServiceBaseUrl",
-            "scopeManagementServiceBaseUrl",
-            "apiRateLimitPerMinute",
-            "ingestionConfig",
-            "allowPlainHttp",
-        ],
-    ),
-];
-
-fn keys(section: &str) -> &'static [&'static str] {
-    TENANT_KEYS
-        .iter()
-        .find(|(s, _)| *s == section)
-        .map(|(_, k)| *k)
-        .unwrap_or(&[])
-}
-
 /// The reference's default attachment allow-list: the engine's, which applies it.
 pub const DEFAULT_ALLOWED_MIME_TYPES: &[&str] = &sync_engine::AttachmentRules::DEFAULT_MIME_TYPES;
 
 pub const DEFAULT_SCAN_INTERVAL_CRON: &str = "*/15 * * * *";
-pub const DEFAULT_CLOUD_API_BASE_URL: &str = "https://api.atlassian.com";
-pub const DEFAULT_CLOUD_TOKEN_URL: &str = "https://api.atlassian.com/oauth/token";
-/// Cloud's v2 `pages?id=` accepts up to 250 ids per request.
-pub const MAX_CLOUD_BODY_BATCH_SIZE: u64 = 250;
-/// Data Center's `content/search` returns at most 50 results when bodies are expanded.
-pub const MAX_DATA_CENTER_BODY_BATCH_SIZE: u64 = 50;
-const DEFAULT_CLOUD_SPACE_TYPES: &[&str] = &["global", "collaboration", "knowledge_base"];
-const DEFAULT_DATA_CENTER_SPACE_TYPES: &[&str] = &["global"];
+// The clients' own defaults and limits, so that the config and the clients cannot disagree.
+use confluence_client::{
+    CLOUD_DEFAULT_SPACE_TYPES, DATA_CENTER_DEFAULT_SPACE_TYPES, DATA_CENTER_TOKEN_PATH,
+};
+pub use confluence_client::{
+    DEFAULT_API_GATEWAY_URL as DEFAULT_CLOUD_API_BASE_URL, DEFAULT_CLOUD_TOKEN_URL,
+};
+pub const MAX_CLOUD_BODY_BATCH_SIZE: u64 = confluence_client::CLOUD_MAX_BODY_BATCH as u64;
+pub const MAX_DATA_CENTER_BODY_BATCH_SIZE: u64 =
+    confluence_client::DATA_CENTER_MAX_BODY_BATCH as u64;
 const CLOUD_SPACE_TYPES: &[&str] = &["global", "collaboration", "knowledge_base", "personal"];
 const DATA_CENTER_SPACE_TYPES: &[&str] = &["global", "personal"];
-const DEFAULT_UNIQUE_RATE_LIMIT: u32 = 100;
+const DEFAULT_UNIQUE_RATE_LIMIT: u32 = unique_client::DEFAULT_API_RATE_LIMIT_PER_MINUTE.get();
 
 /// Reads a tenant document (the whole file, or one inline entry). `base` is the path prefix for
 /// messages (empty for files, `tenants.inline.<name>` for inline tenants). `None` when anything
@@ -320,20 +238,20 @@ pub(crate) fn read_tenant(
     source: TenantSource,
     doc: &Value,
 ) -> Option<TenantConfig> {
-    let Some(root) = doc.as_object() else {
+    if !doc.is_object() {
         d.error(
             if base.is_empty() { "(document)" } else { base },
             "is not a mapping",
             "a YAML mapping with status, confluence, ingestion, processing and unique",
         );
         return None;
-    };
+    }
     let errors_before = d.errors.len();
-    d.unknown_keys(base, root, keys(""));
+    let raw: raw::Tenant = d.section(base, Some(doc), Need::Required)?;
     let status = d
         .choice(
             &join(base, "status"),
-            root.get("status"),
+            raw.status.as_ref(),
             &[
                 ("active", TenantStatus::Active),
                 ("inactive", TenantStatus::Inactive),
@@ -341,15 +259,15 @@ pub(crate) fn read_tenant(
             ],
         )
         .unwrap_or(TenantStatus::Active);
-    let confluence = read_confluence(d, &join(base, "confluence"), root.get("confluence"));
-    let ingestion = read_ingestion(d, &join(base, "ingestion"), root.get("ingestion"));
+    let confluence = read_confluence(d, &join(base, "confluence"), raw.confluence.as_ref());
+    let ingestion = read_ingestion(d, &join(base, "ingestion"), raw.ingestion.as_ref());
     let processing = read_processing(
         d,
         &join(base, "processing"),
-        root.get("processing"),
+        raw.processing.as_ref(),
         confluence.as_ref().map(ConfluenceConfig::is_cloud),
     );
-    let unique = read_unique(d, &join(base, "unique"), root.get("unique"));
+    let unique = read_unique(d, &join(base, "unique"), raw.unique.as_ref());
     if d.errors.len() > errors_before {
         return None;
     }
@@ -365,29 +283,28 @@ pub(crate) fn read_tenant(
 }
 
 fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<ConfluenceConfig> {
-    let map = d.object(base, v, Need::Required)?;
-    d.unknown_keys(base, map, keys("confluence"));
+    let raw: raw::Confluence = d.section(base, v, Need::Required)?;
     let p = |k: &str| join(base, k);
     let is_cloud = d.choice(
         &p("instanceType"),
-        map.get("instanceType"),
+        raw.instance_type.as_ref(),
         &[("cloud", true), ("data-center", false)],
     );
-    if map.get("instanceType").is_none_or(Value::is_null) {
+    if raw.instance_type.as_ref().is_none_or(Value::is_null) {
         d.missing(&p("instanceType"), "one of: cloud, data-center");
     }
-    let allow_plain_http = d.boolean(&p("allowPlainHttp"), map.get("allowPlainHttp"), false);
+    let allow_plain_http = d.boolean(&p("allowPlainHttp"), raw.allow_plain_http.as_ref(), false);
     let switch = p("allowPlainHttp");
     let base_url = d.url(
         &p("baseUrl"),
-        map.get("baseUrl"),
+        raw.base_url.as_ref(),
         Need::Required,
         allow_plain_http,
         &switch,
     );
     let rate = d.whole_number(
         &p("apiRateLimitPerMinute"),
-        map.get("apiRateLimitPerMinute"),
+        raw.api_rate_limit_per_minute.as_ref(),
         Need::Required,
         Numbers::FromText,
         (1, u64::from(u32::MAX)),
@@ -395,30 +312,30 @@ fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Co
     const LABEL: &str = "a non-empty Confluence label, e.g. ai-ingest";
     let single = d.non_blank(
         &p("ingestSingleLabel"),
-        map.get("ingestSingleLabel"),
+        raw.ingest_single_label.as_ref(),
         Need::Required,
         LABEL,
     );
     let all = d.non_blank(
         &p("ingestAllLabel"),
-        map.get("ingestAllLabel"),
+        raw.ingest_all_label.as_ref(),
         Need::Required,
         LABEL,
     );
-    let auth = read_confluence_auth(d, &p("auth"), map.get("auth"), is_cloud);
+    let auth = read_confluence_auth(d, &p("auth"), raw.auth.as_ref(), is_cloud);
     let is_cloud = is_cloud?;
 
     let instance = if is_cloud {
         let cloud_id = d.non_blank(
             &p("cloudId"),
-            map.get("cloudId"),
+            raw.cloud_id.as_ref(),
             Need::Required,
             "the site's cloud id (a non-empty string), required for instanceType cloud",
         );
         let api_base_url = url_or_default(
             d,
             &p("apiBaseUrl"),
-            map.get("apiBaseUrl"),
+            raw.api_base_url.as_ref(),
             allow_plain_http,
             &switch,
             DEFAULT_CLOUD_API_BASE_URL,
@@ -426,7 +343,7 @@ fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Co
         let token_url = url_or_default(
             d,
             &p("tokenUrl"),
-            map.get("tokenUrl"),
+            raw.token_url.as_ref(),
             allow_plain_http,
             &switch,
             DEFAULT_CLOUD_TOKEN_URL,
@@ -437,22 +354,22 @@ fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Co
             token_url: token_url?,
         }
     } else {
-        for cloud_only in ["cloudId", "apiBaseUrl"] {
-            if map.get(cloud_only).is_some_and(|v| !v.is_null()) {
-                d.warn(
-                    &p(cloud_only),
-                    format!("'{cloud_only}' applies to instanceType cloud only; ignored"),
-                );
-            }
-        }
+        d.not_applicable(
+            base,
+            &[
+                ("cloudId", &raw.cloud_id),
+                ("apiBaseUrl", &raw.api_base_url),
+            ],
+            "instanceType cloud",
+        );
         let default_token_url = base_url
             .as_ref()
-            .map(|b| b.join_path("/rest/oauth2/latest/token"));
+            .map(|b| b.join_path(DATA_CENTER_TOKEN_PATH));
         let token_url = match default_token_url {
             Some(default) => url_or_default(
                 d,
                 &p("tokenUrl"),
-                map.get("tokenUrl"),
+                raw.token_url.as_ref(),
                 allow_plain_http,
                 &switch,
                 &default,
@@ -464,12 +381,13 @@ fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Co
         }
     };
     let (allowed_types, default_types) = if is_cloud {
-        (CLOUD_SPACE_TYPES, DEFAULT_CLOUD_SPACE_TYPES)
+        (CLOUD_SPACE_TYPES, CLOUD_DEFAULT_SPACE_TYPES)
     } else {
-        (DATA_CENTER_SPACE_TYPES, DEFAULT_DATA_CENTER_SPACE_TYPES)
+        (DATA_CENTER_SPACE_TYPES, DATA_CENTER_DEFAULT_SPACE_TYPES)
     };
-    let space_types = read_space_types(d, &p("spaceTypes"), map.get("spaceTypes"), allowed_types)
-        .unwrap_or_else(|| default_types.iter().map(|s| (*s).to_owned()).collect());
+    let space_types =
+        read_space_types(d, &p("spaceTypes"), raw.space_types.as_ref(), allowed_types)
+            .unwrap_or_else(|| default_types.iter().map(|s| (*s).to_owned()).collect());
 
     Some(ConfluenceConfig {
         instance,
@@ -534,7 +452,7 @@ fn read_confluence_auth(
     v: Option<&Value>,
     is_cloud: Option<bool>,
 ) -> Option<ConfluenceAuth> {
-    let map = d.object(base, v, Need::Required)?;
+    let raw: raw::ConfluenceAuth = d.section(base, v, Need::Required)?;
     let p = |k: &str| join(base, k);
     #[derive(Clone, Copy, PartialEq)]
     enum Mode {
@@ -544,57 +462,78 @@ fn read_confluence_auth(
     }
     let Some(mode) = d.choice(
         &p("mode"),
-        map.get("mode"),
+        raw.mode.as_ref(),
         &[
             ("oauth_2lo", Mode::OAuth),
             ("pat", Mode::Pat),
             ("basic", Mode::Basic),
         ],
     ) else {
-        if map.get("mode").is_none_or(Value::is_null) {
+        if raw.mode.as_ref().is_none_or(Value::is_null) {
             d.missing(&p("mode"), "one of: oauth_2lo, pat, basic");
         }
         return None;
     };
-    let (known, auth): (&[&str], _) = match mode {
+    let auth = match mode {
         Mode::OAuth => {
+            d.not_applicable(
+                base,
+                &[
+                    ("token", &raw.token),
+                    ("username", &raw.username),
+                    ("password", &raw.password),
+                ],
+                "the other auth modes",
+            );
             let client_id = d.non_blank(
                 &p("clientId"),
-                map.get("clientId"),
+                raw.client_id.as_ref(),
                 Need::Required,
                 "the OAuth client id (a non-empty string)",
             );
-            let client_secret =
-                d.secret(&p("clientSecret"), map.get("clientSecret"), Need::Required);
-            (
-                &["mode", "clientId", "clientSecret"],
-                client_id
-                    .zip(client_secret)
-                    .map(|(client_id, client_secret)| ConfluenceAuth::OAuth2Lo {
-                        client_id,
-                        client_secret,
-                    }),
-            )
+            let client_secret = d.secret(
+                &p("clientSecret"),
+                raw.client_secret.as_ref(),
+                Need::Required,
+            );
+            client_id
+                .zip(client_secret)
+                .map(|(client_id, client_secret)| ConfluenceAuth::OAuth2Lo {
+                    client_id,
+                    client_secret,
+                })
         }
         Mode::Pat => {
-            let token = d.secret(&p("token"), map.get("token"), Need::Required);
-            (
-                &["mode", "token"],
-                token.map(|token| ConfluenceAuth::Pat { token }),
-            )
+            d.not_applicable(
+                base,
+                &[
+                    ("clientId", &raw.client_id),
+                    ("clientSecret", &raw.client_secret),
+                    ("username", &raw.username),
+                    ("password", &raw.password),
+                ],
+                "the other auth modes",
+            );
+            let token = d.secret(&p("token"), raw.token.as_ref(), Need::Required);
+            token.map(|token| ConfluenceAuth::Pat { token })
         }
         Mode::Basic => {
-            let username = d.secret(&p("username"), map.get("username"), Need::Required);
-            let password = d.secret(&p("password"), map.get("password"), Need::Required);
-            (
-                &["mode", "username", "password"],
-                username
-                    .zip(password)
-                    .map(|(username, password)| ConfluenceAuth::Basic { username, password }),
-            )
+            d.not_applicable(
+                base,
+                &[
+                    ("clientId", &raw.client_id),
+                    ("clientSecret", &raw.client_secret),
+                    ("token", &raw.token),
+                ],
+                "the other auth modes",
+            );
+            let username = d.secret(&p("username"), raw.username.as_ref(), Need::Required);
+            let password = d.secret(&p("password"), raw.password.as_ref(), Need::Required);
+            username
+                .zip(password)
+                .map(|(username, password)| ConfluenceAuth::Basic { username, password })
         }
     };
-    d.unknown_keys(base, map, known);
     if is_cloud == Some(true) && mode != Mode::OAuth {
         d.error(
             &p("mode"),
@@ -607,31 +546,34 @@ fn read_confluence_auth(
 }
 
 fn read_ingestion(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<IngestionConfig> {
-    let map = d.object(base, v, Need::Required)?;
-    d.unknown_keys(base, map, keys("ingestion"));
+    let raw: raw::Ingestion = d.section(base, v, Need::Required)?;
     let p = |k: &str| join(base, k);
     let mode = d
         .choice(
             &p("ingestionMode"),
-            map.get("ingestionMode"),
+            raw.ingestion_mode.as_ref(),
             &[("flat", IngestionMode::Flat)],
         )
         .or_else(|| {
-            map.get("ingestionMode")
+            raw.ingestion_mode
+                .as_ref()
                 .is_none_or(Value::is_null)
                 .then_some(IngestionMode::Flat)
         });
     let scope_id = d.non_blank(
         &p("scopeId"),
-        map.get("scopeId"),
+        raw.scope_id.as_ref(),
         Need::Required,
         "the root scope id in Unique (a non-empty string)",
     );
-    let store_internally = d.toggle(&p("storeInternally"), map.get("storeInternally"), true);
-    let use_v1_key_format = d.toggle(&p("useV1KeyFormat"), map.get("useV1KeyFormat"), false);
-    let attachments = read_attachments(d, &p("attachments"), map.get("attachments"));
-    let (page_ingestion_config, inline_images_enabled) =
-        read_page_ingestion_config(d, &p("pageIngestionConfig"), map.get("pageIngestionConfig"));
+    let store_internally = d.toggle(&p("storeInternally"), raw.store_internally.as_ref(), true);
+    let use_v1_key_format = d.toggle(&p("useV1KeyFormat"), raw.use_v1_key_format.as_ref(), false);
+    let attachments = read_attachments(d, &p("attachments"), raw.attachments.as_ref());
+    let (page_ingestion_config, inline_images_enabled) = read_page_ingestion_config(
+        d,
+        &p("pageIngestionConfig"),
+        raw.page_ingestion_config.as_ref(),
+    );
     Some(IngestionConfig {
         ingestion_mode: mode?,
         scope_id: scope_id?,
@@ -644,30 +586,26 @@ fn read_ingestion(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Ing
 }
 
 fn read_attachments(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<AttachmentsConfig> {
-    let empty = Map::new();
-    let map = match v.filter(|v| !v.is_null()) {
-        None => &empty,
-        Some(v) => d.object(base, Some(v), Need::Optional)?,
-    };
-    d.unknown_keys(base, map, keys("ingestion.attachments"));
+    let raw: raw::Attachments = d.section(base, v, Need::Optional)?;
     let p = |k: &str| join(base, k);
-    let enabled = d.toggle(&p("mode"), map.get("mode"), true);
-    let image_ocr_enabled = d.toggle(&p("imageOcr"), map.get("imageOcr"), true);
+    let enabled = d.toggle(&p("mode"), raw.mode.as_ref(), true);
+    let image_ocr_enabled = d.toggle(&p("imageOcr"), raw.image_ocr.as_ref(), true);
     let max = d
         .whole_number(
             &p("maxFileSizeMb"),
-            map.get("maxFileSizeMb"),
+            raw.max_file_size_mb.as_ref(),
             Need::Optional,
             Numbers::Strict,
             (1, u64::from(u32::MAX)),
         )
         .map(Some)
         .unwrap_or_else(|| {
-            map.get("maxFileSizeMb")
+            raw.max_file_size_mb
+                .as_ref()
                 .is_none_or(Value::is_null)
                 .then_some(200)
         });
-    let mime = match map.get("allowedMimeTypes").filter(|v| !v.is_null()) {
+    let mime = match raw.allowed_mime_types.as_ref().filter(|v| !v.is_null()) {
         None => Some(
             DEFAULT_ALLOWED_MIME_TYPES
                 .iter()
@@ -745,33 +683,25 @@ fn read_processing(
     v: Option<&Value>,
     is_cloud: Option<bool>,
 ) -> Option<ProcessingConfig> {
-    let empty = Map::new();
-    let map = match v.filter(|v| !v.is_null()) {
-        None => &empty,
-        Some(v) => d.object(base, Some(v), Need::Optional)?,
-    };
-    d.unknown_keys(base, map, keys("processing"));
+    let raw: raw::Processing = d.section(base, v, Need::Optional)?;
     let p = |k: &str| join(base, k);
-    let absent = |k: &str| map.get(k).is_none_or(Value::is_null);
 
     let concurrency = d
-        .whole_number(
-            &p("concurrency"),
-            map.get("concurrency"),
-            Need::Optional,
-            Numbers::FromText,
-            (1, 1024),
-        )
-        .or_else(|| absent("concurrency").then_some(1));
+        .number(&p("concurrency"), raw.concurrency.as_ref(), (1, 1024))
+        .or_else(|| raw.concurrency.is_none().then_some(1));
 
     let cron_text = d
         .text(
             &p("scanIntervalCron"),
-            map.get("scanIntervalCron"),
+            raw.scan_interval_cron.as_ref(),
             Need::Optional,
             "a cron expression, e.g. \"*/15 * * * *\"",
         )
-        .or_else(|| absent("scanIntervalCron").then(|| DEFAULT_SCAN_INTERVAL_CRON.to_owned()));
+        .or_else(|| {
+            raw.scan_interval_cron
+                .is_none()
+                .then(|| DEFAULT_SCAN_INTERVAL_CRON.to_owned())
+        });
     let schedule = cron_text
         .as_deref()
         .and_then(|text| match croner::Cron::from_str(text) {
@@ -788,18 +718,10 @@ fn read_processing(
         });
 
     // The reference treats '' as "not set" for this field only.
-    let max_items = match map.get("maxItemsToScan") {
+    let max_items = match raw.max_items_to_scan.as_ref() {
         Some(Value::String(s)) if s.trim().is_empty() => Some(None),
         None | Some(Value::Null) => Some(None),
-        v => d
-            .whole_number(
-                &p("maxItemsToScan"),
-                v,
-                Need::Optional,
-                Numbers::FromText,
-                (1, u64::MAX),
-            )
-            .map(Some),
+        v => d.number(&p("maxItemsToScan"), v, (1, u64::MAX)).map(Some),
     };
 
     let max_batch = if is_cloud == Some(false) {
@@ -808,14 +730,12 @@ fn read_processing(
         MAX_CLOUD_BODY_BATCH_SIZE
     };
     let batch = d
-        .whole_number(
+        .number(
             &p("bodyBatchSize"),
-            map.get("bodyBatchSize"),
-            Need::Optional,
-            Numbers::FromText,
+            raw.body_batch_size.as_ref(),
             (1, max_batch),
         )
-        .or_else(|| absent("bodyBatchSize").then_some(max_batch));
+        .or_else(|| raw.body_batch_size.is_none().then_some(max_batch));
 
     Some(ProcessingConfig {
         concurrency: NonZeroUsize::new(usize::try_from(concurrency?).ok()?)?,
@@ -827,73 +747,74 @@ fn read_processing(
 }
 
 fn read_unique(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<UniqueConfig> {
-    let map = d.object(base, v, Need::Required)?;
+    let raw: raw::Unique = d.section(base, v, Need::Required)?;
     let p = |k: &str| join(base, k);
     let Some(cluster_local) = d.choice(
         &p("serviceAuthMode"),
-        map.get("serviceAuthMode"),
+        raw.service_auth_mode.as_ref(),
         &[("cluster_local", true), ("external", false)],
     ) else {
-        if map.get("serviceAuthMode").is_none_or(Value::is_null) {
+        if raw.service_auth_mode.as_ref().is_none_or(Value::is_null) {
             d.missing(&p("serviceAuthMode"), "one of: cluster_local, external");
         }
-        d.unknown_keys(base, map, keys("unique"));
         return None;
     };
-    let common = [
-        "serviceAuthMode",
-        "ingestionServiceBaseUrl",
-        "scopeManagementServiceBaseUrl",
-        "apiRateLimitPerMinute",
-        "ingestionConfig",
-        "allowPlainHttp",
-    ];
-    let mode_keys: &[&str] = if cluster_local {
-        &["serviceExtraHeaders"]
+    if cluster_local {
+        d.not_applicable(
+            base,
+            &[
+                ("zitadelOauthTokenUrl", &raw.zitadel_oauth_token_url),
+                ("zitadelProjectId", &raw.zitadel_project_id),
+                ("zitadelClientId", &raw.zitadel_client_id),
+                ("zitadelClientSecret", &raw.zitadel_client_secret),
+            ],
+            "serviceAuthMode external",
+        );
     } else {
-        &[
-            "zitadelOauthTokenUrl",
-            "zitadelProjectId",
-            "zitadelClientId",
-            "zitadelClientSecret",
-        ]
-    };
-    let known: Vec<&str> = common.iter().chain(mode_keys).copied().collect();
-    d.unknown_keys(base, map, &known);
+        d.not_applicable(
+            base,
+            &[("serviceExtraHeaders", &raw.service_extra_headers)],
+            "serviceAuthMode cluster_local",
+        );
+    }
 
     let allow_plain_http = d.boolean(
         &p("allowPlainHttp"),
-        map.get("allowPlainHttp"),
+        raw.allow_plain_http.as_ref(),
         cluster_local,
     );
     let switch = p("allowPlainHttp");
     let auth = if cluster_local {
-        read_service_extra_headers(d, &p("serviceExtraHeaders"), map.get("serviceExtraHeaders"))
-            .map(|service_extra_headers| UniqueAuth::ClusterLocal {
-                service_extra_headers,
-            })
+        read_service_extra_headers(
+            d,
+            &p("serviceExtraHeaders"),
+            raw.service_extra_headers.as_ref(),
+        )
+        .map(|service_extra_headers| UniqueAuth::ClusterLocal {
+            service_extra_headers,
+        })
     } else {
         let url = d.url(
             &p("zitadelOauthTokenUrl"),
-            map.get("zitadelOauthTokenUrl"),
+            raw.zitadel_oauth_token_url.as_ref(),
             Need::Required,
             allow_plain_http,
             &switch,
         );
         let project = d.secret(
             &p("zitadelProjectId"),
-            map.get("zitadelProjectId"),
+            raw.zitadel_project_id.as_ref(),
             Need::Required,
         );
         let client_id = d.non_blank(
             &p("zitadelClientId"),
-            map.get("zitadelClientId"),
+            raw.zitadel_client_id.as_ref(),
             Need::Required,
             "the Zitadel client id (a non-empty string)",
         );
         let secret = d.secret(
             &p("zitadelClientSecret"),
-            map.get("zitadelClientSecret"),
+            raw.zitadel_client_secret.as_ref(),
             Need::Required,
         );
         match (url, project, client_id, secret) {
@@ -910,35 +831,34 @@ fn read_unique(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<Unique
     };
     let ingestion = d.url(
         &p("ingestionServiceBaseUrl"),
-        map.get("ingestionServiceBaseUrl"),
+        raw.ingestion_service_base_url.as_ref(),
         Need::Required,
         allow_plain_http,
         &switch,
     );
     let scope_management = d.url(
         &p("scopeManagementServiceBaseUrl"),
-        map.get("scopeManagementServiceBaseUrl"),
+        raw.scope_management_service_base_url.as_ref(),
         Need::Required,
         allow_plain_http,
         &switch,
     );
     let rate = d
-        .whole_number(
+        .number(
             &p("apiRateLimitPerMinute"),
-            map.get("apiRateLimitPerMinute"),
-            Need::Optional,
-            Numbers::FromText,
+            raw.api_rate_limit_per_minute.as_ref(),
             (1, u64::from(u32::MAX)),
         )
         .or_else(|| {
-            map.get("apiRateLimitPerMinute")
+            raw.api_rate_limit_per_minute
+                .as_ref()
                 .is_none_or(Value::is_null)
                 .then_some(u64::from(DEFAULT_UNIQUE_RATE_LIMIT))
         });
     let ingestion_config = d
         .object(
             &p("ingestionConfig"),
-            map.get("ingestionConfig"),
+            raw.ingestion_config.as_ref(),
             Need::Optional,
         )
         .map(|m| Value::Object(m.clone()));
