@@ -13,7 +13,7 @@ use sync_engine::LedgerProbe;
 
 use crate::config::{DaemonConfig, Env};
 use crate::metrics::Metrics;
-use crate::tenants::TenantRuntime;
+use crate::tenants::TenantClients;
 
 #[derive(Debug, Default)]
 struct Report {
@@ -68,7 +68,7 @@ pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
     check_ledger(&loaded.daemon, &mut report).await;
 
     let metrics = Arc::new(Metrics::new());
-    let tenants = match crate::tenants::build_all(&loaded, &metrics, None) {
+    let tenants = match crate::tenants::build_clients(&loaded, &metrics) {
         Ok(t) => t,
         Err(e) => {
             report.fail(
@@ -132,7 +132,7 @@ async fn check_ledger(daemon: &DaemonConfig, report: &mut Report) {
 }
 
 async fn check_tenant(
-    tenant: &TenantRuntime,
+    tenant: &TenantClients,
     client: &reqwest::Client,
     timeout: std::time::Duration,
     report: &mut Report,
@@ -200,7 +200,7 @@ async fn check_tenant(
     }
 }
 
-async fn check_root_scope(tenant: &TenantRuntime, report: &mut Report) {
+async fn check_root_scope(tenant: &TenantClients, report: &mut Report) {
     let name = tenant.name();
     let scope_id = &tenant.config.ingestion.scope_id;
     let expected = match &tenant.confluence {

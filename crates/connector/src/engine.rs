@@ -7,16 +7,15 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use sync_engine::{
-    AttachmentRules, CycleMode, CycleObserver, CycleReport, CycleStatus, DeletionStatus,
-    EngineError, ItemKind, ItemResult, KeyFormat, Ledger, Phase, RunTrigger, TenantDeletion,
-    TenantSpec, TenantSync,
+    AttachmentRules, CycleMode, CycleObserver, CycleReport, EngineError, ItemKind, ItemResult,
+    KeyFormat, Ledger, Phase, RunOutcome, RunTrigger, TenantDeletion, TenantSpec, TenantSync,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::TenantConfig;
 use crate::metrics::Metrics;
-use crate::runner::{Mode, NoProgress, Progress, RunState, RunSummary, TenantRunner};
+use crate::runner::{NoProgress, Progress, RunState, RunSummary, TenantRunner};
 use crate::telemetry::tenant_span;
 use crate::tenants::{TenantRuntime, Work};
 
@@ -198,30 +197,26 @@ impl EngineRunner {
         tenant: &TenantRuntime,
         engine: &TenantSync,
         trigger: RunTrigger,
-        mode: Mode,
+        mode: CycleMode,
         cancel: CancellationToken,
     ) -> RunSummary {
         let started = Instant::now();
         let name = tenant.name();
-        let cycle_mode = match mode {
-            Mode::Normal => CycleMode::Normal,
-            Mode::DryRun => CycleMode::DryRun,
-        };
-        let result = engine.run_cycle(trigger, cycle_mode, cancel).await;
+        let result = engine.run_cycle(trigger, mode, cancel).await;
         let took = started.elapsed();
         let mut summary = match result {
             Ok(report) => from_report(report, took),
             Err(e) => {
                 let mut s = RunSummary::failed(name, "sync", e.to_string(), took);
                 if matches!(e, EngineError::GuardAborted { .. }) {
-                    s.status = RunState::Aborted;
+                    s.status = RunState::Ran(RunOutcome::Aborted);
                 }
                 s
             }
         };
-        if mode == Mode::Normal {
+        if mode == CycleMode::Normal {
             summary.run_id = self.last_run_id(name).await;
-            if summary.status != RunState::Cancelled {
+            if summary.status != RunState::Ran(RunOutcome::Cancelled) {
                 self.metrics
                     .sync_finished(name, !summary.status.is_failure(), took);
             }
@@ -245,26 +240,16 @@ impl EngineRunner {
         summary.error = None;
         match result {
             Ok(report) => {
-                summary.status = match report.status {
-                    DeletionStatus::Failure => RunState::Failed,
-                    DeletionStatus::Cancelled => RunState::Cancelled,
-                    _ => RunState::Success,
-                };
+                let outcome = report.status.outcome();
+                // Nothing to delete is a success too.
+                summary.status = RunState::Ran(outcome.unwrap_or(RunOutcome::Success));
                 summary.error = (!report.errors.is_empty()).then(|| report.errors.join("; "));
                 summary.counts = serde_json::to_value(&report).unwrap_or_default();
-                let skipped = matches!(
-                    report.status,
-                    DeletionStatus::SkippedRootScopeNotFound
-                        | DeletionStatus::SkippedAlreadyCleanedUp
-                );
-                if !skipped {
+                if let Some(outcome) = outcome {
                     // A cancelled deletion is neither a success nor a failure, as for cycles.
-                    if report.status != DeletionStatus::Cancelled {
-                        self.metrics.cleanup_finished(
-                            name,
-                            report.status == DeletionStatus::Success,
-                            took,
-                        );
+                    if outcome != RunOutcome::Cancelled {
+                        self.metrics
+                            .cleanup_finished(name, outcome == RunOutcome::Success, took);
                     }
                     summary.run_id = self.last_run_id(name).await;
                 }
@@ -280,15 +265,10 @@ impl EngineRunner {
 
 fn from_report(report: CycleReport, took: Duration) -> RunSummary {
     let dry_run = report.mode == CycleMode::DryRun;
-    let status = match report.status {
-        CycleStatus::Success | CycleStatus::DryRun => RunState::Success,
-        CycleStatus::PartialSuccess => RunState::PartialSuccess,
-        CycleStatus::Aborted => RunState::Aborted,
-        CycleStatus::Cancelled => RunState::Cancelled,
-    };
+    let status = RunState::Ran(report.status);
     let error = match report.status {
-        CycleStatus::Aborted => report.aborted_reason.clone(),
-        CycleStatus::PartialSuccess => Some(format!(
+        RunOutcome::Aborted => report.aborted_reason.clone(),
+        RunOutcome::PartialSuccess => Some(format!(
             "{} item(s) failed, first: {}",
             report.failures.len(),
             report.failures.first().map_or("", |f| f.error.as_str())
@@ -327,7 +307,7 @@ impl TenantRunner for EngineRunner {
         &self,
         tenant: Arc<TenantRuntime>,
         trigger: RunTrigger,
-        mode: Mode,
+        mode: CycleMode,
         cancel: CancellationToken,
         progress: Arc<dyn Progress>,
     ) -> BoxFuture<'_, RunSummary> {
@@ -378,23 +358,17 @@ impl EngineRunner {
         &self,
         tenant: &TenantRuntime,
         trigger: RunTrigger,
-        mode: Mode,
+        mode: CycleMode,
         cancel: CancellationToken,
     ) -> RunSummary {
         match &tenant.work {
-            Some(Work::Sync(engine)) => self.sync(tenant, engine, trigger, mode, cancel).await,
-            Some(Work::Delete(_)) if mode == Mode::DryRun => RunSummary::skipped(
+            Work::Sync(engine) => self.sync(tenant, engine, trigger, mode, cancel).await,
+            Work::Delete(_) if mode == CycleMode::DryRun => RunSummary::skipped(
                 tenant.name(),
                 "cleanup",
                 "a dry run does not delete tenants",
             ),
-            Some(Work::Delete(deletion)) => self.cleanup(tenant, deletion, trigger, cancel).await,
-            None => RunSummary::failed(
-                tenant.name(),
-                kind(tenant),
-                "the tenant was built without the engine".to_owned(),
-                Duration::ZERO,
-            ),
+            Work::Delete(deletion) => self.cleanup(tenant, deletion, trigger, cancel).await,
         }
     }
 }
@@ -404,9 +378,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    #[test]
-    fn tenant_spec_carries_labels_attachments_keys_and_limits() {
-        let tenant = crate::scheduler::tests::tenant("acme", "*/5 * * * *");
+    #[tokio::test]
+    async fn tenant_spec_carries_labels_attachments_keys_and_limits() {
+        let tenant = crate::scheduler::tests::tenant("acme", "*/5 * * * *").await;
         let spec = tenant_spec(&tenant.config);
         assert_eq!(spec.name, "acme");
         assert_eq!(spec.root_scope_id, "root");
@@ -459,11 +433,15 @@ mod tests {
             duration: Duration::ZERO,
         };
         let state = |s| from_report(report(s), Duration::ZERO).status;
-        assert_eq!(state(CycleStatus::Success), RunState::Success);
-        assert_eq!(state(CycleStatus::PartialSuccess), RunState::PartialSuccess);
-        assert_eq!(state(CycleStatus::Aborted), RunState::Aborted);
-        assert_eq!(state(CycleStatus::Cancelled), RunState::Cancelled);
-        let aborted = from_report(report(CycleStatus::Aborted), Duration::ZERO);
+        for outcome in [
+            RunOutcome::Success,
+            RunOutcome::PartialSuccess,
+            RunOutcome::Aborted,
+            RunOutcome::Cancelled,
+        ] {
+            assert_eq!(state(outcome), RunState::Ran(outcome));
+        }
+        let aborted = from_report(report(RunOutcome::Aborted), Duration::ZERO);
         assert!(aborted.status.is_failure());
         assert_eq!(aborted.error.as_deref(), Some("guard"));
     }

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
-use sync_engine::RunTrigger;
+use sync_engine::{CycleMode, RunTrigger};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::LoadedConfig;
 use crate::engine::EngineRunner;
 use crate::health::SyncHistory;
 use crate::metrics::Metrics;
-use crate::runner::{Mode, NoProgress, Progress, RunSummary};
+use crate::runner::{NoProgress, Progress, RunSummary};
 use crate::scheduler::Scheduler;
 use crate::tenants::{self, TenantRuntime};
 
@@ -163,7 +163,7 @@ async fn run_inner(
 ) -> anyhow::Result<ExitCode> {
     let metrics = Arc::new(Metrics::new());
     let ledger = crate::daemon::open_ledger(&loaded.daemon, false).await?;
-    let mut tenant_set = tenants::build_all(&loaded, &metrics, Some(&ledger))?;
+    let mut tenant_set = tenants::build_all(&loaded, &metrics, &ledger)?;
     if let Some(name) = &only {
         tenant_set.retain(|t| t.name() == name);
     }
@@ -190,7 +190,11 @@ async fn run_inner(
         Some(b) => b.clone(),
         None => Arc::new(NoProgress),
     };
-    let mode = if dry_run { Mode::DryRun } else { Mode::Normal };
+    let mode = if dry_run {
+        CycleMode::DryRun
+    } else {
+        CycleMode::Normal
+    };
     let runs = tenant_set.iter().map(|t| {
         let scheduler = &scheduler;
         let cancel = &cancel;

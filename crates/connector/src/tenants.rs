@@ -24,31 +24,21 @@ pub(crate) enum Work {
     Delete(TenantDeletion),
 }
 
-/// One tenant, ready to run.
+/// A tenant's clients, built from its config: what `check` probes. The engine takes them over
+/// in a [`TenantRuntime`].
 #[derive(Debug)]
-pub(crate) struct TenantRuntime {
+pub(crate) struct TenantClients {
     pub(crate) config: TenantConfig,
     pub(crate) unique: unique_client::UniqueClient,
-    /// Only when built without a ledger (`check`): the engine owns the client otherwise.
+    /// `None` for deleted tenants: they make no Confluence calls.
     pub(crate) confluence: Option<confluence_client::ConfluenceClient>,
-    /// Only when built with a ledger.
-    pub(crate) work: Option<Work>,
-    pub(crate) observer: Arc<EngineObserver>,
-    /// Changes whenever anything the runtime was built from changes (secrets included).
-    pub(crate) fingerprint: u64,
 }
 
-impl TenantRuntime {
-    pub(crate) fn name(&self) -> &str {
-        &self.config.name
-    }
-
-    /// With `ledger`, the engine is built; without, only the clients (for `check`).
+impl TenantClients {
     pub(crate) fn build(
         config: TenantConfig,
         shared: &SharedTransport,
         metrics: &Arc<Metrics>,
-        ledger: Option<&Ledger>,
     ) -> anyhow::Result<Self> {
         let transport_observer = TenantObserver::new(&config.name, metrics.clone());
         let unique = unique_client::UniqueClient::with_observer(
@@ -66,37 +56,71 @@ impl TenantRuntime {
         } else {
             None
         };
-        let observer = Arc::new(EngineObserver::new(&config.name, metrics.clone()));
-        let (confluence, work) = match ledger {
-            None => (confluence, None),
-            Some(ledger) => {
-                let work = match confluence {
-                    Some(client) => Work::Sync(Box::new(TenantSync::new(
-                        sync_engine::TenantSpec {
-                            attachment_retry_budget: shared.retry.budget,
-                            ..tenant_spec(&config)
-                        },
-                        client,
-                        unique.clone(),
-                        ledger.clone(),
-                        observer.clone(),
-                    ))),
-                    None => Work::Delete(TenantDeletion::new(
-                        config.name.clone(),
-                        config.ingestion.scope_id.clone(),
-                        unique.clone(),
-                        ledger.clone(),
-                        observer.clone(),
-                    )),
-                };
-                (None, Some(work))
-            }
-        };
         Ok(Self {
-            fingerprint: fingerprint(&config, shared),
             config,
             unique,
             confluence,
+        })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// One tenant, ready to run: its engine (which owns the Confluence client), its Unique client
+/// for the readiness ping, and the observer that turns engine events into metrics.
+#[derive(Debug)]
+pub(crate) struct TenantRuntime {
+    pub(crate) config: TenantConfig,
+    pub(crate) unique: unique_client::UniqueClient,
+    pub(crate) work: Work,
+    pub(crate) observer: Arc<EngineObserver>,
+    /// Changes whenever anything the runtime was built from changes (secrets included).
+    pub(crate) fingerprint: u64,
+}
+
+impl TenantRuntime {
+    pub(crate) fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub(crate) fn build(
+        config: TenantConfig,
+        shared: &SharedTransport,
+        metrics: &Arc<Metrics>,
+        ledger: &Ledger,
+    ) -> anyhow::Result<Self> {
+        let fingerprint = fingerprint(&config, shared);
+        let TenantClients {
+            config,
+            unique,
+            confluence,
+        } = TenantClients::build(config, shared, metrics)?;
+        let observer = Arc::new(EngineObserver::new(&config.name, metrics.clone()));
+        let work = match confluence {
+            Some(client) => Work::Sync(Box::new(TenantSync::new(
+                sync_engine::TenantSpec {
+                    attachment_retry_budget: shared.retry.budget,
+                    ..tenant_spec(&config)
+                },
+                client,
+                unique.clone(),
+                ledger.clone(),
+                observer.clone(),
+            ))),
+            None => Work::Delete(TenantDeletion::new(
+                config.name.clone(),
+                config.ingestion.scope_id.clone(),
+                unique.clone(),
+                ledger.clone(),
+                observer.clone(),
+            )),
+        };
+        Ok(Self {
+            fingerprint,
+            config,
+            unique,
             work,
             observer,
         })
@@ -131,17 +155,30 @@ fn fingerprint(config: &TenantConfig, shared: &SharedTransport) -> u64 {
     hasher.finish()
 }
 
-/// Every tenant of `loaded`, or the first error.
+/// Every tenant of `loaded`, ready to run, or the first error.
 pub(crate) fn build_all(
     loaded: &LoadedConfig,
     metrics: &Arc<Metrics>,
-    ledger: Option<&Ledger>,
+    ledger: &Ledger,
 ) -> anyhow::Result<Vec<Arc<TenantRuntime>>> {
     let shared = SharedTransport::from_daemon(&loaded.daemon)?;
     loaded
         .tenants
         .iter()
         .map(|t| TenantRuntime::build(t.clone(), &shared, metrics, ledger).map(Arc::new))
+        .collect()
+}
+
+/// The clients of every tenant of `loaded`, or the first error.
+pub(crate) fn build_clients(
+    loaded: &LoadedConfig,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Vec<TenantClients>> {
+    let shared = SharedTransport::from_daemon(&loaded.daemon)?;
+    loaded
+        .tenants
+        .iter()
+        .map(|t| TenantClients::build(t.clone(), &shared, metrics))
         .collect()
 }
 
@@ -159,14 +196,16 @@ pub(crate) fn log_registered(tenants: &[Arc<TenantRuntime>]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::config::{DaemonConfig, DiagnosticsDataPolicy, Env};
 
-    #[test]
-    fn each_active_tenant_is_logged_as_registered_with_its_name() {
-        let tenants = vec![build("one", "ai-ingest")];
+    #[tokio::test]
+    async fn each_active_tenant_is_logged_as_registered_with_its_name() {
+        let loaded = load("one", "ai-ingest");
+        let tenants =
+            build_all(&loaded, &Arc::new(Metrics::new()), &memory_ledger().await).unwrap();
         let logs = crate::telemetry::tests::capture(true, DiagnosticsDataPolicy::Conceal, || {
             log_registered(&tenants)
         });
@@ -176,8 +215,15 @@ mod tests {
         assert_eq!(line["level"], "INFO", "{logs}");
     }
 
+    /// A ledger that lives as long as the test.
+    pub(crate) async fn memory_ledger() -> Ledger {
+        Ledger::open("sqlite::memory:", sync_engine::LedgerOptions::default())
+            .await
+            .unwrap()
+    }
+
     /// Always the same file, as on a reload (the file path is part of the config).
-    fn build(secret: &str, label: &str) -> Arc<TenantRuntime> {
+    fn load(secret: &str, label: &str) -> LoadedConfig {
         let dir = std::env::temp_dir().join(format!("fingerprint-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c.yaml");
@@ -205,24 +251,23 @@ tenants:
             ),
         )
         .unwrap();
-        let loaded = DaemonConfig::load(Some(&path), &Env::from([("PAT", secret)])).unwrap();
-        build_all(&loaded, &Arc::new(Metrics::new()), None)
-            .unwrap()
-            .remove(0)
+        DaemonConfig::load(Some(&path), &Env::from([("PAT", secret)])).unwrap()
+    }
+
+    fn fingerprint_of(secret: &str, label: &str) -> u64 {
+        let loaded = load(secret, label);
+        let shared = SharedTransport::from_daemon(&loaded.daemon).unwrap();
+        fingerprint(&loaded.tenants[0], &shared)
     }
 
     #[test]
     fn fingerprint_is_stable_and_changes_with_settings_and_secrets() {
-        let base = build("one", "ai-ingest").fingerprint;
-        assert_eq!(base, build("one", "ai-ingest").fingerprint);
+        let base = fingerprint_of("one", "ai-ingest");
+        assert_eq!(base, fingerprint_of("one", "ai-ingest"));
+        assert_ne!(base, fingerprint_of("two", "ai-ingest"), "rotated secret");
         assert_ne!(
             base,
-            build("two", "ai-ingest").fingerprint,
-            "rotated secret"
-        );
-        assert_ne!(
-            base,
-            build("one", "other-label").fingerprint,
+            fingerprint_of("one", "other-label"),
             "changed setting"
         );
     }

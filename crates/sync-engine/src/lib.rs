@@ -34,7 +34,7 @@
 //! the mass-deletion guards → ingest (bodies fetched in batches, pipelined into Unique with
 //! bounded queues) → deletions → removed-space cleanup → ledger record. `run_cycle` returns `Ok`
 //! for every end the engine chose (success, partial success, guard abort, cancel, dry run; see
-//! [`CycleStatus`]) and `Err` when it could not go on (the run is recorded as failed first).
+//! [`RunOutcome`]) and `Err` when it could not go on (the run is recorded as failed first).
 //!
 //! Guarantees beyond the reference connector:
 //! - A truncated discovery (`maxItemsToScan`), a failed discovery and a cancelled cycle never
@@ -62,6 +62,7 @@ mod inline;
 mod keys;
 mod ledger;
 mod observer;
+mod outcome;
 mod plan;
 mod report;
 mod scopes;
@@ -81,8 +82,9 @@ pub mod fuzzing {
 pub use cycle::TenantSync;
 pub use error::{EngineError, Guard};
 pub use observer::{CycleObserver, ItemKind, ItemResult, NoopCycleObserver, Phase};
+pub use outcome::RunOutcome;
 pub use report::{
-    CycleMode, CycleReport, CycleStatus, DeletionStatus, ItemFailureReport, SpaceDiffReport,
+    CycleMode, CycleReport, DeletionStatus, ItemFailureReport, SpaceDiffReport,
     TenantDeletionReport,
 };
 pub use tenant::{AttachmentRules, TenantSpec};
@@ -96,11 +98,11 @@ pub use inline::{
     MAX_CONCURRENT_DOWNLOADS,
 };
 pub use keys::{
-    attachment_item_id, parse_space_external_id, ContentKey, InstanceKind, KeyFormat, PartialKey,
+    attachment_item_id, parse_space_external_id, ContentKey, KeyFormat, PartialKey,
     ScopeExternalId, SpaceExternalId,
 };
 
 pub use ledger::{
     ItemFailure, ItemPhase, Lease, LeaseRecord, Ledger, LedgerError, LedgerKind, LedgerOptions,
-    LedgerProbe, RunCounts, RunFailure, RunId, RunOutcome, RunRecord, RunStatus, RunTrigger,
+    LedgerProbe, RunCounts, RunFailure, RunId, RunRecord, RunStatus, RunTrigger,
 };

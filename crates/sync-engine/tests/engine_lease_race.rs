@@ -19,7 +19,7 @@ use cycle_common::*;
 use sandbox::confluence::ContentEdit;
 use sqlx::Connection;
 use sync_engine::{
-    CancellationToken, CycleMode, CycleStatus, Ledger, LedgerOptions, NoopCycleObserver, RunStatus,
+    CancellationToken, CycleMode, Ledger, LedgerOptions, NoopCycleObserver, RunOutcome, RunStatus,
     RunTrigger, TenantSync,
 };
 
@@ -122,7 +122,7 @@ async fn two_engines_racing_for_one_tenant_on_postgres_never_overlap() {
                     .await
                     .unwrap();
                 let end = Instant::now();
-                assert_eq!(report.status, CycleStatus::Success, "{report:?}");
+                assert_eq!(report.status, RunOutcome::Success, "{report:?}");
                 assert!(!lease.expired_locally(), "a cycle outlived its lease");
                 log.lock().unwrap().push(Cycle { engine, start, end });
                 ledger.release_lease(lease).await.unwrap();
@@ -159,7 +159,7 @@ async fn two_engines_racing_for_one_tenant_on_postgres_never_overlap() {
     let mut runs = ledgers[0].recent_runs(Some(TENANT), 100).await.unwrap();
     runs.sort_by_key(|r| r.started_at);
     assert_eq!(runs.len(), 2 * ROUNDS_PER_ENGINE);
-    assert!(runs.iter().all(|r| r.status == RunStatus::Success));
+    assert!(runs.iter().all(|r| r.status == RunStatus::SUCCESS));
     for replica in &ledgers {
         assert!(
             runs.iter().any(|r| r.holder == replica.holder_id()),
@@ -268,7 +268,7 @@ async fn a_dropped_cycle_is_recorded_interrupted_on_postgres() {
         .await
         .unwrap();
 
-    assert_eq!(report.status, CycleStatus::Success);
+    assert_eq!(report.status, RunOutcome::Success);
     let statuses: Vec<RunStatus> = ledger
         .recent_runs(Some(TENANT), 10)
         .await
@@ -276,7 +276,7 @@ async fn a_dropped_cycle_is_recorded_interrupted_on_postgres() {
         .iter()
         .map(|r| r.status)
         .collect();
-    assert_eq!(statuses, [RunStatus::Success, RunStatus::Interrupted]);
+    assert_eq!(statuses, [RunStatus::SUCCESS, RunStatus::Interrupted]);
     assert_eq!(h.keys().len(), PAGES as usize);
     ledger.release_lease(lease).await.unwrap();
 }
