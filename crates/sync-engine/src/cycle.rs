@@ -14,7 +14,7 @@ use unique_client::{SourceKind, UniqueClient};
 use crate::diff::{diff_spaces, SpaceDiff};
 use crate::discovery::{discover, Discovery};
 use crate::error::EngineError;
-use crate::ingest::{ingest, AttachmentWork, InFlight, PageWork, Sink};
+use crate::ingest::{ingest, AttachmentWork, InFlight, IngestContext, PageWork};
 use crate::ledger::{Ledger, RunCounts, RunId, RunStatus, RunTrigger};
 use crate::observer::{CycleObserver, Phase};
 use crate::outcome::RunOutcome;
@@ -431,22 +431,9 @@ impl TenantSync {
         let scope_ids =
             scopes::ensure_space_scopes(&self.unique, &self.spec, root, &plan.ingest_spaces())
                 .await?;
-        let scope_of = |key: &str| scope_ids.get(key).cloned().unwrap_or_default();
         // Moved out, not copied: the plan's work lists are the largest thing a cycle holds.
-        let pages: Vec<PageWork> = std::mem::take(&mut plan.pages)
-            .into_iter()
-            .map(|mut w| {
-                w.scope_id = scope_of(&w.page.space.key);
-                w
-            })
-            .collect();
-        let attachments: Vec<AttachmentWork> = std::mem::take(&mut plan.attachments)
-            .into_iter()
-            .map(|mut w| {
-                w.scope_id = scope_of(&w.attachment.space.key);
-                w
-            })
-            .collect();
+        let pages: Vec<PageWork> = std::mem::take(&mut plan.pages);
+        let attachments: Vec<AttachmentWork> = std::mem::take(&mut plan.attachments);
         self.observer
             .totals(pages.len() as u64, attachments.len() as u64);
         self.observer.phase(if pages.is_empty() {
@@ -455,10 +442,11 @@ impl TenantSync {
             Phase::IngestingPages
         });
         let (source_kind, source_name) = self.source();
-        let sink = Sink {
+        let ctx = IngestContext {
             confluence: &self.confluence,
             unique: &self.unique,
             spec: &self.spec,
+            scope_ids: &scope_ids,
             source_kind,
             source_name: &source_name,
             ledger: run.map(|run| (&self.ledger, run)),
@@ -467,7 +455,7 @@ impl TenantSync {
             observer: self.observer.as_ref(),
             cancel,
         };
-        let outcome = ingest(&sink, pages, attachments).await;
+        let outcome = ingest(&ctx, pages, attachments).await;
         let counts = &mut report.counts;
         counts.ingested_pages_ok = outcome.pages_ok;
         counts.ingested_pages_failed = outcome.pages_failed;
