@@ -15,7 +15,8 @@ use crate::config::{DaemonConfig, DiagnosticsDataPolicy, Env, LogFormat, LogLeve
 use crate::engine::EngineRunner;
 use crate::health::SyncHistory;
 use crate::metrics::Metrics;
-use crate::runner::{NoProgress, RunState};
+use crate::progress::NoProgress;
+use crate::runner::RunState;
 use crate::scheduler::Scheduler;
 
 /// Attachments on the demo's big page: more than the 25 a search inlines.

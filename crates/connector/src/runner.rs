@@ -1,5 +1,5 @@
-//! What the scheduler and the `sync` command ask of "something that runs a tenant": the engine
-//! in production ([`crate::engine::EngineRunner`]), a fake in the scheduler's tests.
+//! What the scheduler and the `sync` command ask of "something that runs a tenant" (the engine
+//! in production, a fake in the scheduler's tests), and what a run reports back.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use serde::Serialize;
 use sync_engine::{CycleMode, RunOutcome, RunTrigger};
 use tokio_util::sync::CancellationToken;
 
+use crate::progress::Progress;
 use crate::tenants::TenantRuntime;
 
 /// How a run went, as printed by `sync` and counted in metrics and readiness: the engine's
@@ -100,24 +101,6 @@ impl RunSummary {
         }
     }
 }
-
-/// Receives progress of a run, for the `sync` progress bar.
-pub(crate) trait Progress: Send + Sync {
-    /// The engine entered a phase (`scanning`, `diffing`, …).
-    fn phase(&self, _tenant: &str, _phase: &str) {}
-    /// Work items of the ingest phase became known.
-    fn total(&self, _tenant: &str, _items: u64) {}
-    /// One item was handled.
-    fn item_done(&self, _tenant: &str) {}
-    /// The tenant waits for the Confluence points quota until `until`; `None` once it goes on.
-    fn quota_wait(&self, _tenant: &str, _until: Option<std::time::SystemTime>) {}
-}
-
-/// No progress display (the daemon).
-#[derive(Debug)]
-pub(crate) struct NoProgress;
-
-impl Progress for NoProgress {}
 
 /// Runs one tenant once (sync for active tenants, cleanup for deleted ones).
 pub(crate) trait TenantRunner: Send + Sync + fmt::Debug {

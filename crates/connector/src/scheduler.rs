@@ -17,7 +17,8 @@ use tracing::Instrument;
 
 use crate::health::SyncHistory;
 use crate::metrics::Metrics;
-use crate::runner::{NoProgress, Progress, RunState, RunSummary, TenantRunner};
+use crate::progress::{NoProgress, Progress};
+use crate::runner::{RunState, RunSummary, TenantRunner};
 use crate::telemetry::tenant_span;
 use crate::tenants::TenantRuntime;
 

@@ -15,7 +15,8 @@ use crate::config::LoadedConfig;
 use crate::engine::EngineRunner;
 use crate::health::SyncHistory;
 use crate::metrics::Metrics;
-use crate::runner::{NoProgress, Progress, RunSummary};
+use crate::progress::{NoProgress, Progress};
+use crate::runner::RunSummary;
 use crate::scheduler::Scheduler;
 use crate::tenants::{self, TenantRuntime};
 

@@ -7,14 +7,14 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use sync_engine::{Ledger, TenantDeletion, TenantSync};
+use sync_engine::{AttachmentRules, KeyFormat, Ledger, TenantDeletion, TenantSpec, TenantSync};
 
 use secrecy::ExposeSecret;
 
 use crate::config::{ConfluenceAuth, LoadedConfig, TenantConfig, UniqueAuth};
-use crate::engine::{tenant_spec, EngineObserver};
+use crate::engine_observer::EngineObserver;
 use crate::metrics::Metrics;
-use crate::observer::TenantObserver;
+use crate::transport_metrics::TransportMetrics;
 use crate::wiring::{confluence_config, unique_config, SharedTransport};
 
 /// What a tenant's runs do.
@@ -40,7 +40,7 @@ impl TenantClients {
         shared: &SharedTransport,
         metrics: &Arc<Metrics>,
     ) -> anyhow::Result<Self> {
-        let transport_observer = TenantObserver::new(&config.name, metrics.clone());
+        let transport_observer = TransportMetrics::new(&config.name, metrics.clone());
         let unique = unique_client::UniqueClient::with_observer(
             unique_config(&config, shared),
             transport_observer.clone(),
@@ -100,7 +100,7 @@ impl TenantRuntime {
         let observer = Arc::new(EngineObserver::new(&config.name, metrics.clone()));
         let work = match confluence {
             Some(client) => Work::Sync(Box::new(TenantSync::new(
-                sync_engine::TenantSpec {
+                TenantSpec {
                     attachment_retry_budget: shared.retry.budget,
                     ..tenant_spec(&config)
                 },
@@ -125,6 +125,30 @@ impl TenantRuntime {
             observer,
         })
     }
+}
+
+/// The engine's view of a tenant.
+pub(crate) fn tenant_spec(config: &TenantConfig) -> TenantSpec {
+    let mut spec = TenantSpec::new(config.name.clone(), config.ingestion.scope_id.clone());
+    spec.key_format = KeyFormat::from_use_v1(config.ingestion.use_v1_key_format);
+    spec.ingest_single_label = config.confluence.ingest_single_label.clone();
+    spec.ingest_all_label = config.confluence.ingest_all_label.clone();
+    let attachments = &config.ingestion.attachments;
+    spec.attachments = AttachmentRules {
+        enabled: attachments.enabled,
+        allowed_mime_types: attachments.allowed_mime_types.clone(),
+        max_file_size_mb: u64::from(attachments.max_file_size_mb.get()),
+        image_ocr: attachments.image_ocr_enabled,
+    };
+    spec.store_internally = config.ingestion.store_internally;
+    spec.page_ingestion_config = config.ingestion.page_ingestion_config.clone();
+    spec.inline_images = config.ingestion.inline_images_enabled;
+    spec.concurrency = config.processing.concurrency.get();
+    spec.max_items_to_scan = config
+        .processing
+        .max_items_to_scan
+        .map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX));
+    spec
 }
 
 /// A hash of everything a runtime is built from. `Debug` of the configs hides secrets, so
@@ -200,6 +224,28 @@ pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::config::{DaemonConfig, DiagnosticsDataPolicy, Env};
+
+    #[test]
+    fn tenant_spec_carries_labels_attachments_keys_and_limits() {
+        let loaded = load("one", "ai-ingest");
+        let tenant = &loaded.tenants[0];
+        let spec = tenant_spec(tenant);
+        assert_eq!(spec.name, "t");
+        assert_eq!(spec.root_scope_id, "root");
+        assert_eq!(spec.ingest_single_label, "ai-ingest");
+        assert_eq!(spec.ingest_all_label, "ai-ingest-all");
+        assert_eq!(spec.key_format, KeyFormat::V2);
+        assert_eq!(spec.concurrency, tenant.processing.concurrency.get());
+        assert_eq!(
+            spec.attachments.allowed_mime_types,
+            tenant.ingestion.attachments.allowed_mime_types
+        );
+        assert_eq!(
+            spec.attachments.max_file_size_mb,
+            u64::from(tenant.ingestion.attachments.max_file_size_mb.get())
+        );
+        assert_eq!(spec.max_items_to_scan, None);
+    }
 
     #[tokio::test]
     async fn each_active_tenant_is_logged_as_registered_with_its_name() {
