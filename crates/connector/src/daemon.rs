@@ -323,7 +323,7 @@ fn reload(config_path: Option<&Path>, reason: &str, state: &AppState, loops: &mu
         Ok(built) => Arc::new(keep_unchanged(built, &state.tenants())),
         Err(e) => {
             tracing::error!(
-                error = crate::cli::error_text(&e),
+                error = crate::errors::error_text(&e),
                 "Reload rejected; keeping the current tenants"
             );
             return;

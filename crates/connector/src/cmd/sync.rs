@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -11,6 +10,7 @@ use serde_json::json;
 use sync_engine::{CycleMode, RunTrigger};
 use tokio_util::sync::CancellationToken;
 
+use super::Outcome;
 use crate::config::LoadedConfig;
 use crate::engine::EngineRunner;
 use crate::health::SyncHistory;
@@ -109,7 +109,7 @@ pub(crate) async fn run(
     only: Option<String>,
     dry_run: bool,
     json_output: bool,
-) -> ExitCode {
+) -> Outcome {
     if let Some(name) = &only {
         if !loaded.tenants.iter().any(|t| &t.name == name) {
             let known: Vec<_> = loaded.tenants.iter().map(|t| t.name.as_str()).collect();
@@ -121,27 +121,27 @@ pub(crate) async fn run(
                     known.join(", ")
                 }
             );
-            return not_started(&message, dry_run, json_output, crate::cli::EXIT_CONFIG);
+            return not_started(&message, dry_run, json_output, Outcome::ConfigInvalid);
         }
     }
     match run_inner(loaded, only, dry_run, json_output).await {
         Ok(code) => code,
         Err(e) => {
-            let message = crate::cli::error_text(&e);
+            let message = crate::errors::error_text(&e);
             tracing::error!(error = %message, "sync could not start");
-            not_started(&message, dry_run, json_output, 1)
+            not_started(&message, dry_run, json_output, Outcome::Failed)
         }
     }
 }
 
 /// The run never started (unknown tenant, ledger in use, …): the error on stderr and, with
 /// `--json`, [`print_not_started_json`].
-fn not_started(message: &str, dry_run: bool, json_output: bool, exit: u8) -> ExitCode {
+fn not_started(message: &str, dry_run: bool, json_output: bool, outcome: Outcome) -> Outcome {
     eprintln!("error: {message}");
     if json_output {
         print_not_started_json(message, dry_run);
     }
-    ExitCode::from(exit)
+    outcome
 }
 
 /// A summary without tenants, so that a script reading `sync --json`'s stdout always gets one
@@ -161,7 +161,7 @@ async fn run_inner(
     only: Option<String>,
     dry_run: bool,
     json_output: bool,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Outcome> {
     let metrics = Arc::new(Metrics::new());
     let ledger = crate::daemon::open_ledger(&loaded.daemon, false).await?;
     let mut tenant_set = tenants::build_all(&loaded, &metrics, &ledger)?;
@@ -227,9 +227,9 @@ async fn run_inner(
         print_text(&summaries);
     }
     Ok(if failed {
-        ExitCode::FAILURE
+        Outcome::Failed
     } else {
-        ExitCode::SUCCESS
+        Outcome::Success
     })
 }
 
