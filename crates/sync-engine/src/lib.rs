@@ -79,6 +79,10 @@ pub mod fuzzing {
     }
 }
 
+/// For the tests of this workspace only (PostgreSQL test databases).
+#[doc(hidden)]
+pub mod testing;
+
 pub use cycle::TenantSync;
 pub use error::{EngineError, Guard};
 pub use observer::{CycleObserver, ItemKind, ItemResult, NoopCycleObserver, Phase};

@@ -17,7 +17,6 @@ use chrono::{DateTime, Utc};
 use confluence_client::{ConfluenceClient, NoopObserver};
 use cycle_common::*;
 use sandbox::confluence::ContentEdit;
-use sqlx::Connection;
 use sync_engine::{
     CancellationToken, CycleMode, Ledger, LedgerOptions, NoopCycleObserver, RunOutcome, RunStatus,
     RunTrigger, TenantSync,
@@ -26,24 +25,9 @@ use sync_engine::{
 const PAGES: u64 = 12;
 const ROUNDS_PER_ENGINE: usize = 6;
 
-/// A fresh database on the server `DATABASE_URL_POSTGRES` points at.
+/// A fresh database on the PostgreSQL test server.
 async fn fresh_database() -> Option<String> {
-    let Ok(base) = std::env::var("DATABASE_URL_POSTGRES") else {
-        println!("skipped: DATABASE_URL_POSTGRES not set (two engines racing on PostgreSQL)");
-        return None;
-    };
-    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (without_query, query) = match base.split_once('?') {
-        Some((url, query)) => (url, format!("?{query}")),
-        None => (base.as_str(), String::new()),
-    };
-    let (server, _) = without_query.rsplit_once('/').unwrap();
-    Some(format!("{server}/{name}{query}"))
+    sync_engine::testing::fresh_postgres_database("test", "two engines racing on PostgreSQL").await
 }
 
 /// One cycle as one engine saw it, lease held throughout.

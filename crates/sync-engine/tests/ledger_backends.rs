@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use sqlx::Connection;
 use sync_engine::{
     ItemPhase, Ledger, LedgerError, LedgerKind, LedgerOptions, RunCounts, RunOutcome, RunStatus,
     RunTrigger,
@@ -34,24 +33,11 @@ impl Fixture {
     }
 
     async fn postgres() -> Option<Self> {
-        let Ok(base) = std::env::var("DATABASE_URL_POSTGRES") else {
-            println!("skipped: DATABASE_URL_POSTGRES not set");
-            return None;
-        };
-        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let (without_query, query) = match base.split_once('?') {
-            Some((url, query)) => (url, format!("?{query}")),
-            None => (base.as_str(), String::new()),
-        };
-        let (server, _db) = without_query.rsplit_once('/').unwrap();
+        let url =
+            sync_engine::testing::fresh_postgres_database("test", "the PostgreSQL ledger test")
+                .await?;
         Some(Self {
-            url: format!("{server}/{name}{query}"),
+            url,
             kind: LedgerKind::Postgres,
             _dir: None,
         })
