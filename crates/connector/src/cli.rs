@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::cmd::Outcome;
 use crate::config::{DaemonConfig, Env, LoadedConfig};
+use crate::errors::error_text;
 
 /// Syncs labelled Confluence pages into a Unique knowledge base.
 #[derive(Debug, Parser)]
@@ -59,7 +61,15 @@ pub enum Command {
 }
 
 /// Exit code for "the configuration could not be loaded".
-pub(crate) const EXIT_CONFIG: u8 = 2;
+const EXIT_CONFIG: u8 = 2;
+
+fn exit_code(outcome: Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Success => ExitCode::SUCCESS,
+        Outcome::Failed => ExitCode::FAILURE,
+        Outcome::ConfigInvalid => ExitCode::from(EXIT_CONFIG),
+    }
+}
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
@@ -94,7 +104,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         } => match DaemonConfig::load(cli.config.as_deref(), &Env::from_process()) {
             Ok(loaded) => {
                 start_logging(&loaded);
-                crate::sync_cmd::run(loaded, tenant, dry_run, json).await
+                exit_code(crate::cmd::sync::run(loaded, tenant, dry_run, json).await)
             }
             Err(errors) => {
                 let code = config_failed(&errors);
@@ -106,17 +116,17 @@ async fn dispatch(cli: Cli) -> ExitCode {
                         errors.len(),
                         problems.join("; ")
                     );
-                    crate::sync_cmd::print_not_started_json(&message, dry_run);
+                    crate::cmd::sync::print_not_started_json(&message, dry_run);
                 }
                 code
             }
         },
-        Command::Check => crate::check::run(cli.config.as_deref()).await,
+        Command::Check => exit_code(crate::cmd::check::run(cli.config.as_deref()).await),
         Command::Status { json, limit } => {
             match DaemonConfig::load_without_tenants(cli.config.as_deref(), &Env::from_process()) {
                 Ok(daemon) => {
-                    init_logging(&daemon);
-                    report(crate::status::run(&daemon, json, limit).await)
+                    crate::telemetry::init_from_config(&daemon);
+                    report(crate::cmd::status::run(&daemon, json, limit).await)
                 }
                 Err(errors) => config_failed(&errors),
             }
@@ -136,41 +146,6 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// An error and its causes on one line, each said once. The library errors end their own
-/// message with their source (`cannot create the directory …: Not a directory (os error 20)`),
-/// so anyhow's `{:#}`, which appends every source again, would print the OS error twice.
-pub(crate) fn error_text(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let part = cause.to_string();
-        if text.contains(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
-    }
-    text
-}
-
-pub(crate) fn init_logging(daemon: &DaemonConfig) {
-    crate::telemetry::init(
-        daemon.log.level,
-        daemon.log.format,
-        daemon.log.diagnostics_data_policy,
-    );
-}
-
-/// `check` prints its own findings; logs only for warnings and worse.
-pub(crate) fn init_logging_quiet(daemon: &DaemonConfig) {
-    let level = match daemon.log.level {
-        crate::config::LogLevel::Debug | crate::config::LogLevel::Trace => daemon.log.level,
-        _ => crate::config::LogLevel::Warn,
-    };
-    crate::telemetry::init(level, daemon.log.format, daemon.log.diagnostics_data_policy);
-}
-
 fn config_failed(errors: &crate::config::ConfigErrors) -> ExitCode {
     eprintln!("the configuration has {} problem(s):", errors.len());
     for e in errors.errors() {
@@ -181,7 +156,7 @@ fn config_failed(errors: &crate::config::ConfigErrors) -> ExitCode {
 
 /// Sets logging up from the config and logs its warnings.
 fn start_logging(loaded: &LoadedConfig) {
-    init_logging(&loaded.daemon);
+    crate::telemetry::init_from_config(&loaded.daemon);
     for w in &loaded.warnings {
         tracing::warn!(file = %w.file, field = %w.field, "{}", w.message);
     }
@@ -195,37 +170,5 @@ fn load(path: Option<&std::path::Path>) -> Result<LoadedConfig, ExitCode> {
             Ok(loaded)
         }
         Err(errors) => Err(config_failed(&errors)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("cannot create the directory /x for the SQLite ledger: {source}")]
-    struct CreateDirectory {
-        #[source]
-        source: std::io::Error,
-    }
-
-    #[test]
-    fn error_text_says_each_cause_once() {
-        let os = std::io::Error::from_raw_os_error(20);
-        let os_text = os.to_string();
-        let error =
-            anyhow::Error::new(CreateDirectory { source: os }).context("opening the ledger");
-        let text = error_text(&error);
-        assert_eq!(text.matches(&os_text).count(), 1, "{text}");
-        assert!(
-            text.starts_with("opening the ledger: cannot create the directory /x"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn error_text_keeps_causes_the_message_does_not_repeat() {
-        let error = anyhow::anyhow!("disk full").context("writing the run");
-        assert_eq!(error_text(&error), "writing the run: disk full");
     }
 }

@@ -173,7 +173,7 @@ pub(crate) async fn run(config_path: Option<PathBuf>, loaded: LoadedConfig) -> a
         daemon.health.sync_history_size,
         daemon.health.sync_tenant_failure_threshold,
     ));
-    let tenant_set = Arc::new(tenants::build_all(&loaded, &metrics, Some(&ledger))?);
+    let tenant_set = Arc::new(tenants::build_all(&loaded, &metrics, &ledger)?);
     tenants::log_registered(&tenant_set);
     register_metrics(&metrics, &tenant_set, &BTreeSet::new());
     if tenant_set.is_empty() {
@@ -319,11 +319,11 @@ fn reload(config_path: Option<&Path>, reason: &str, state: &AppState, loops: &mu
             return;
         }
     };
-    let tenant_set = match tenants::build_all(&loaded, &state.metrics, Some(&state.ledger)) {
+    let tenant_set = match tenants::build_all(&loaded, &state.metrics, &state.ledger) {
         Ok(built) => Arc::new(keep_unchanged(built, &state.tenants())),
         Err(e) => {
             tracing::error!(
-                error = crate::cli::error_text(&e),
+                error = crate::errors::error_text(&e),
                 "Reload rejected; keeping the current tenants"
             );
             return;

@@ -15,7 +15,8 @@ use crate::config::{DaemonConfig, DiagnosticsDataPolicy, Env, LogFormat, LogLeve
 use crate::engine::EngineRunner;
 use crate::health::SyncHistory;
 use crate::metrics::Metrics;
-use crate::runner::{Mode, NoProgress, RunState};
+use crate::progress::NoProgress;
+use crate::runner::RunState;
 use crate::scheduler::Scheduler;
 
 /// Attachments on the demo's big page: more than the 25 a search inlines.
@@ -146,7 +147,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
 
     let metrics = Arc::new(Metrics::new());
     let ledger = crate::daemon::open_ledger(&loaded.daemon, false).await?;
-    let tenants = crate::tenants::build_all(&loaded, &metrics, Some(&ledger))?;
+    let tenants = crate::tenants::build_all(&loaded, &metrics, &ledger)?;
     let history = Arc::new(SyncHistory::new(
         loaded.daemon.health.sync_history_size,
         loaded.daemon.health.sync_tenant_failure_threshold,
@@ -160,7 +161,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
             .run_with(
                 tenant,
                 RunTrigger::Cli,
-                Mode::Normal,
+                sync_engine::CycleMode::Normal,
                 Arc::new(NoProgress),
                 &cancel,
             )

@@ -11,15 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
-
-/// How a run ended, for the health window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SyncOutcome {
-    Success,
-    Failure,
-    /// Counted in `total` but never as a failure (reference behaviour 299).
-    Skipped,
-}
+use sync_engine::RunOutcome;
 
 /// One check's verdict and the details shown for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,9 +46,11 @@ impl Check {
     }
 }
 
-type Rings = BTreeMap<String, VecDeque<(SyncOutcome, DateTime<Utc>)>>;
+type Rings = BTreeMap<String, VecDeque<(RunOutcome, DateTime<Utc>)>>;
 
-/// A ring buffer of recent results per tenant.
+/// A ring buffer of recent results per tenant. Every run counts in `total`; only
+/// [`RunOutcome::is_failure`] ones count as failures (a cancelled run never does, reference
+/// behaviour 299).
 #[derive(Debug)]
 pub(crate) struct SyncHistory {
     capacity: NonZeroUsize,
@@ -79,7 +73,7 @@ impl SyncHistory {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub(crate) fn record(&self, tenant: &str, outcome: SyncOutcome, at: DateTime<Utc>) {
+    pub(crate) fn record(&self, tenant: &str, outcome: RunOutcome, at: DateTime<Utc>) {
         let mut records = self.lock();
         let ring = records.entry(tenant.to_owned()).or_default();
         ring.push_back((outcome, at));
@@ -99,10 +93,7 @@ impl SyncHistory {
             .iter()
             .filter(|(_, ring)| !ring.is_empty())
             .map(|(t, ring)| {
-                let failures = ring
-                    .iter()
-                    .filter(|(o, _)| *o == SyncOutcome::Failure)
-                    .count();
+                let failures = ring.iter().filter(|(o, _)| o.is_failure()).count();
                 (t.clone(), (failures, ring.len()))
             })
             .collect()
@@ -311,9 +302,9 @@ mod tests {
     #[test]
     fn oldest_record_is_dropped_beyond_capacity() {
         let h = history(3);
-        h.record("t", SyncOutcome::Failure, at(0));
+        h.record("t", RunOutcome::Failed, at(0));
         for i in 1..4 {
-            h.record("t", SyncOutcome::Success, at(i));
+            h.record("t", RunOutcome::Success, at(i));
         }
         assert_eq!(h.counts()["t"], (0, 3));
     }
@@ -322,17 +313,17 @@ mod tests {
     fn tenant_over_the_threshold_fails_readiness() {
         let h = history(4);
         for (i, o) in [
-            SyncOutcome::Failure,
-            SyncOutcome::Failure,
-            SyncOutcome::Failure,
-            SyncOutcome::Success,
+            RunOutcome::Failed,
+            RunOutcome::Failed,
+            RunOutcome::Failed,
+            RunOutcome::Success,
         ]
         .into_iter()
         .enumerate()
         {
             h.record("bad", o, at(i as i64));
         }
-        h.record("good", SyncOutcome::Success, at(10));
+        h.record("good", RunOutcome::Success, at(10));
         let check = h.check();
         assert!(!check.up);
         assert_eq!(check.details["failingTenants"], json!(["bad"]));
@@ -350,17 +341,17 @@ mod tests {
     #[test]
     fn exactly_at_the_threshold_is_still_ready() {
         let h = history(4);
-        h.record("t", SyncOutcome::Failure, at(0));
-        h.record("t", SyncOutcome::Success, at(1));
+        h.record("t", RunOutcome::Failed, at(0));
+        h.record("t", RunOutcome::Success, at(1));
         assert!(h.check().up);
     }
 
     #[test]
     fn skipped_runs_count_in_total_not_as_failures() {
         let h = history(4);
-        h.record("t", SyncOutcome::Failure, at(0));
-        h.record("t", SyncOutcome::Skipped, at(1));
-        h.record("t", SyncOutcome::Skipped, at(2));
+        h.record("t", RunOutcome::Failed, at(0));
+        h.record("t", RunOutcome::Cancelled, at(1));
+        h.record("t", RunOutcome::Cancelled, at(2));
         let check = h.check();
         assert!(check.up);
         assert_eq!(

@@ -1,5 +1,5 @@
-//! What the scheduler and the `sync` command ask of "something that runs a tenant": the engine
-//! in production ([`crate::engine::EngineRunner`]), a fake in the scheduler's tests.
+//! What the scheduler and the `sync` command ask of "something that runs a tenant" (the engine
+//! in production, a fake in the scheduler's tests), and what a run reports back.
 
 use std::fmt;
 use std::sync::Arc;
@@ -7,58 +7,31 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::Serialize;
-use sync_engine::RunTrigger;
+use sync_engine::{CycleMode, RunOutcome, RunTrigger};
 use tokio_util::sync::CancellationToken;
 
-use crate::health::SyncOutcome;
+use crate::progress::Progress;
 use crate::tenants::TenantRuntime;
 
-/// Normal cycle, or discovery and diff only.
+/// How a run went, as printed by `sync` and counted in metrics and readiness: the engine's
+/// outcome, or not run at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    Normal,
-    DryRun,
-}
-
-/// How a run ended, as printed by `sync` and recorded in health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
 pub(crate) enum RunState {
-    Success,
-    /// The cycle completed; some items failed.
-    PartialSuccess,
-    Failed,
-    /// A guard stopped the cycle on purpose.
-    Aborted,
-    /// Shutdown or lease loss stopped it.
-    Cancelled,
-    /// Not run: the tenant was already running, or another replica holds its lease.
+    Ran(RunOutcome),
+    /// Not run here: another replica holds the tenant's lease (or this process is already
+    /// running it, or a dry run met a deleted tenant). Why is in [`RunSummary::error`].
     Skipped,
 }
 
 impl RunState {
     /// `sync` exits non-zero when any tenant's state is a failure.
     pub(crate) fn is_failure(self) -> bool {
-        matches!(self, Self::Failed | Self::Aborted)
-    }
-
-    /// What the readiness window records; `None` for runs that did not happen.
-    pub(crate) fn health(self) -> Option<SyncOutcome> {
-        match self {
-            Self::Success | Self::PartialSuccess => Some(SyncOutcome::Success),
-            Self::Failed | Self::Aborted => Some(SyncOutcome::Failure),
-            Self::Cancelled => Some(SyncOutcome::Skipped),
-            Self::Skipped => None,
-        }
+        matches!(self, Self::Ran(outcome) if outcome.is_failure())
     }
 
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Self::Success => "success",
-            Self::PartialSuccess => "partial_success",
-            Self::Failed => "failed",
-            Self::Aborted => "aborted",
-            Self::Cancelled => "cancelled",
+            Self::Ran(outcome) => outcome.as_str(),
             Self::Skipped => "skipped",
         }
     }
@@ -67,6 +40,12 @@ impl RunState {
 impl fmt::Display for RunState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RunState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -111,7 +90,7 @@ impl RunSummary {
         Self {
             tenant: tenant.to_owned(),
             kind,
-            status: RunState::Failed,
+            status: RunState::Ran(RunOutcome::Failed),
             dry_run: false,
             run_id: None,
             duration_ms: took.as_millis() as u64,
@@ -123,31 +102,13 @@ impl RunSummary {
     }
 }
 
-/// Receives progress of a run, for the `sync` progress bar.
-pub(crate) trait Progress: Send + Sync {
-    /// The engine entered a phase (`scanning`, `diffing`, …).
-    fn phase(&self, _tenant: &str, _phase: &str) {}
-    /// Work items of the ingest phase became known.
-    fn total(&self, _tenant: &str, _items: u64) {}
-    /// One item was handled.
-    fn item_done(&self, _tenant: &str) {}
-    /// The tenant waits for the Confluence points quota until `until`; `None` once it goes on.
-    fn quota_wait(&self, _tenant: &str, _until: Option<std::time::SystemTime>) {}
-}
-
-/// No progress display (the daemon).
-#[derive(Debug)]
-pub(crate) struct NoProgress;
-
-impl Progress for NoProgress {}
-
 /// Runs one tenant once (sync for active tenants, cleanup for deleted ones).
 pub(crate) trait TenantRunner: Send + Sync + fmt::Debug {
     fn run(
         &self,
         tenant: Arc<TenantRuntime>,
         trigger: RunTrigger,
-        mode: Mode,
+        mode: CycleMode,
         cancel: CancellationToken,
         progress: Arc<dyn Progress>,
     ) -> BoxFuture<'_, RunSummary>;

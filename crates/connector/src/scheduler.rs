@@ -11,13 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sync_engine::{Ledger, LedgerKind, RunTrigger};
+use sync_engine::{CycleMode, Ledger, LedgerKind, RunTrigger};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::health::SyncHistory;
 use crate::metrics::Metrics;
-use crate::runner::{Mode, NoProgress, Progress, RunState, RunSummary, TenantRunner};
+use crate::progress::{NoProgress, Progress};
+use crate::runner::{RunState, RunSummary, TenantRunner};
 use crate::telemetry::tenant_span;
 use crate::tenants::TenantRuntime;
 
@@ -114,8 +115,14 @@ impl Scheduler {
         trigger: RunTrigger,
         cancel: &CancellationToken,
     ) -> RunSummary {
-        self.run_with(tenant, trigger, Mode::Normal, Arc::new(NoProgress), cancel)
-            .await
+        self.run_with(
+            tenant,
+            trigger,
+            CycleMode::Normal,
+            Arc::new(NoProgress),
+            cancel,
+        )
+        .await
     }
 
     /// [`Scheduler::run_once`] with a mode and a progress display (the `sync` command).
@@ -123,7 +130,7 @@ impl Scheduler {
         &self,
         tenant: &Arc<TenantRuntime>,
         trigger: RunTrigger,
-        mode: Mode,
+        mode: CycleMode,
         progress: Arc<dyn Progress>,
         cancel: &CancellationToken,
     ) -> RunSummary {
@@ -198,15 +205,12 @@ impl Scheduler {
     }
 
     fn record(&self, summary: &RunSummary) {
-        if let Some(outcome) = summary.status.health() {
+        if let RunState::Ran(outcome) = summary.status {
             self.health.record(&summary.tenant, outcome, Utc::now());
-        }
-        if summary.status != RunState::Skipped {
-            self.metrics
-                .ledger_run(&summary.tenant, summary.status.as_str());
+            self.metrics.ledger_run(&summary.tenant, outcome.as_str());
         }
         match summary.status {
-            RunState::Failed | RunState::Aborted => tracing::error!(
+            status if status.is_failure() => tracing::error!(
                 kind = summary.kind,
                 status = %summary.status,
                 error = summary.error.as_deref().unwrap_or(""),
@@ -273,9 +277,10 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::config::{DaemonConfig, Env};
+    use sync_engine::RunOutcome;
 
     /// A tenant runtime from an inline tenant pointing at loopback (never contacted).
-    pub(crate) fn tenant(name: &str, cron: &str) -> Arc<TenantRuntime> {
+    pub(crate) async fn tenant(name: &str, cron: &str) -> Arc<TenantRuntime> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.yaml");
         std::fs::write(
@@ -304,7 +309,8 @@ tenants:
         )
         .unwrap();
         let loaded = DaemonConfig::load(Some(&path), &Env::empty()).unwrap();
-        crate::tenants::build_all(&loaded, &Arc::new(Metrics::new()), None)
+        let ledger = crate::tenants::tests::memory_ledger().await;
+        crate::tenants::build_all(&loaded, &Arc::new(Metrics::new()), &ledger)
             .unwrap()
             .remove(0)
     }
@@ -322,7 +328,7 @@ tenants:
             &self,
             tenant: Arc<TenantRuntime>,
             _trigger: RunTrigger,
-            _mode: Mode,
+            _mode: CycleMode,
             cancel: CancellationToken,
             _progress: Arc<dyn Progress>,
         ) -> BoxFuture<'_, RunSummary> {
@@ -336,11 +342,11 @@ tenants:
                 }
                 self.active.fetch_sub(1, Ordering::SeqCst);
                 let mut s = RunSummary::skipped(tenant.name(), "sync", "");
-                s.status = if cancel.is_cancelled() {
-                    RunState::Cancelled
+                s.status = RunState::Ran(if cancel.is_cancelled() {
+                    RunOutcome::Cancelled
                 } else {
-                    RunState::Success
-                };
+                    RunOutcome::Success
+                });
                 s.error = None;
                 s
             })
@@ -359,9 +365,9 @@ tenants:
         )
     }
 
-    #[test]
-    fn next_fire_follows_the_cron_expression() {
-        let t = tenant("t", "*/15 * * * *");
+    #[tokio::test]
+    async fn next_fire_follows_the_cron_expression() {
+        let t = tenant("t", "*/15 * * * *").await;
         let after = Utc.with_ymd_and_hms(2026, 1, 1, 10, 7, 30).unwrap();
         assert_eq!(
             next_fire(&t.config.processing.schedule, after),
@@ -379,7 +385,7 @@ tenants:
     async fn a_tenant_never_overlaps_itself() {
         let runner = Arc::new(SlowRunner::default());
         let s = scheduler(runner.clone(), None);
-        let t = tenant("t", "*/15 * * * *");
+        let t = tenant("t", "*/15 * * * *").await;
         let cancel = CancellationToken::new();
         let (a, b) = tokio::join!(
             s.run_once(&t, RunTrigger::Startup, &cancel),
@@ -387,12 +393,15 @@ tenants:
         );
         let mut states = [a.status, b.status];
         states.sort_by_key(|s| s.as_str());
-        assert_eq!(states, [RunState::Skipped, RunState::Success]);
+        assert_eq!(
+            states,
+            [RunState::Skipped, RunState::Ran(RunOutcome::Success)]
+        );
         assert_eq!(runner.max_active.load(Ordering::SeqCst), 1);
         // After the first finished, the tenant can run again.
         assert_eq!(
             s.run_once(&t, RunTrigger::Schedule, &cancel).await.status,
-            RunState::Success
+            RunState::Ran(RunOutcome::Success)
         );
     }
 
@@ -400,7 +409,10 @@ tenants:
     async fn different_tenants_run_in_parallel() {
         let runner = Arc::new(SlowRunner::default());
         let s = scheduler(runner.clone(), None);
-        let (a, b) = (tenant("a", "* * * * *"), tenant("b", "* * * * *"));
+        let (a, b) = (
+            tenant("a", "* * * * *").await,
+            tenant("b", "* * * * *").await,
+        );
         let cancel = CancellationToken::new();
         tokio::join!(
             s.run_once(&a, RunTrigger::Startup, &cancel),
@@ -425,7 +437,7 @@ tenants:
             scheduler(runner.clone(), Some(ledger.clone())).with_lease_ttl(Duration::from_secs(3));
         let two =
             scheduler(runner.clone(), Some(ledger.clone())).with_lease_ttl(Duration::from_secs(3));
-        let t = tenant("t", "* * * * *");
+        let t = tenant("t", "* * * * *").await;
         let cancel = CancellationToken::new();
         let (a, b) = tokio::join!(
             one.run_once(&t, RunTrigger::Schedule, &cancel),
@@ -433,13 +445,16 @@ tenants:
         );
         let mut states = [a.status, b.status];
         states.sort_by_key(|s| s.as_str());
-        assert_eq!(states, [RunState::Skipped, RunState::Success]);
+        assert_eq!(
+            states,
+            [RunState::Skipped, RunState::Ran(RunOutcome::Success)]
+        );
         assert_eq!(runner.runs.load(Ordering::SeqCst), 1);
         let leases = ledger.leases().await.unwrap();
         assert!(leases.iter().all(|l| !l.live), "{leases:?}");
         assert_eq!(
             two.run_once(&t, RunTrigger::Schedule, &cancel).await.status,
-            RunState::Success
+            RunState::Ran(RunOutcome::Success)
         );
     }
 
@@ -447,7 +462,7 @@ tenants:
     async fn cancel_reaches_the_run_and_stop_ends_the_loop() {
         let runner = Arc::new(SlowRunner::default());
         let s = Arc::new(scheduler(runner.clone(), None));
-        let t = tenant("t", "* * * * *");
+        let t = tenant("t", "* * * * *").await;
         let (stop, cancel) = (CancellationToken::new(), CancellationToken::new());
         let task = tokio::spawn(s.clone().tenant_loop(t, true, stop.clone(), cancel.clone()));
         tokio::time::sleep(Duration::from_millis(50)).await;

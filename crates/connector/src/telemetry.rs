@@ -490,6 +490,24 @@ fn short_hash(value: &str) -> u32 {
     ((hash >> 40) ^ (hash & 0xff_ffff)) as u32 & 0xff_ffff
 }
 
+/// Sets logging up as the config says.
+pub(crate) fn init_from_config(daemon: &crate::config::DaemonConfig) {
+    init(
+        daemon.log.level,
+        daemon.log.format,
+        daemon.log.diagnostics_data_policy,
+    );
+}
+
+/// `check` prints its own findings; logs only for warnings and worse.
+pub(crate) fn init_quiet(daemon: &crate::config::DaemonConfig) {
+    let level = match daemon.log.level {
+        crate::config::LogLevel::Debug | crate::config::LogLevel::Trace => daemon.log.level,
+        _ => crate::config::LogLevel::Warn,
+    };
+    init(level, daemon.log.format, daemon.log.diagnostics_data_policy);
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]

@@ -7,14 +7,14 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use sync_engine::{Ledger, TenantDeletion, TenantSync};
+use sync_engine::{AttachmentRules, KeyFormat, Ledger, TenantDeletion, TenantSpec, TenantSync};
 
 use secrecy::ExposeSecret;
 
 use crate::config::{ConfluenceAuth, LoadedConfig, TenantConfig, UniqueAuth};
-use crate::engine::{tenant_spec, EngineObserver};
+use crate::engine_observer::EngineObserver;
 use crate::metrics::Metrics;
-use crate::observer::TenantObserver;
+use crate::transport_metrics::TransportMetrics;
 use crate::wiring::{confluence_config, unique_config, SharedTransport};
 
 /// What a tenant's runs do.
@@ -24,33 +24,23 @@ pub(crate) enum Work {
     Delete(TenantDeletion),
 }
 
-/// One tenant, ready to run.
+/// A tenant's clients, built from its config: what `check` probes. The engine takes them over
+/// in a [`TenantRuntime`].
 #[derive(Debug)]
-pub(crate) struct TenantRuntime {
+pub(crate) struct TenantClients {
     pub(crate) config: TenantConfig,
     pub(crate) unique: unique_client::UniqueClient,
-    /// Only when built without a ledger (`check`): the engine owns the client otherwise.
+    /// `None` for deleted tenants: they make no Confluence calls.
     pub(crate) confluence: Option<confluence_client::ConfluenceClient>,
-    /// Only when built with a ledger.
-    pub(crate) work: Option<Work>,
-    pub(crate) observer: Arc<EngineObserver>,
-    /// Changes whenever anything the runtime was built from changes (secrets included).
-    pub(crate) fingerprint: u64,
 }
 
-impl TenantRuntime {
-    pub(crate) fn name(&self) -> &str {
-        &self.config.name
-    }
-
-    /// With `ledger`, the engine is built; without, only the clients (for `check`).
+impl TenantClients {
     pub(crate) fn build(
         config: TenantConfig,
         shared: &SharedTransport,
         metrics: &Arc<Metrics>,
-        ledger: Option<&Ledger>,
     ) -> anyhow::Result<Self> {
-        let transport_observer = TenantObserver::new(&config.name, metrics.clone());
+        let transport_observer = TransportMetrics::new(&config.name, metrics.clone());
         let unique = unique_client::UniqueClient::with_observer(
             unique_config(&config, shared),
             transport_observer.clone(),
@@ -66,41 +56,99 @@ impl TenantRuntime {
         } else {
             None
         };
-        let observer = Arc::new(EngineObserver::new(&config.name, metrics.clone()));
-        let (confluence, work) = match ledger {
-            None => (confluence, None),
-            Some(ledger) => {
-                let work = match confluence {
-                    Some(client) => Work::Sync(Box::new(TenantSync::new(
-                        sync_engine::TenantSpec {
-                            attachment_retry_budget: shared.retry.budget,
-                            ..tenant_spec(&config)
-                        },
-                        client,
-                        unique.clone(),
-                        ledger.clone(),
-                        observer.clone(),
-                    ))),
-                    None => Work::Delete(TenantDeletion::new(
-                        config.name.clone(),
-                        config.ingestion.scope_id.clone(),
-                        unique.clone(),
-                        ledger.clone(),
-                        observer.clone(),
-                    )),
-                };
-                (None, Some(work))
-            }
-        };
         Ok(Self {
-            fingerprint: fingerprint(&config, shared),
             config,
             unique,
             confluence,
+        })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// One tenant, ready to run: its engine (which owns the Confluence client), its Unique client
+/// for the readiness ping, and the observer that turns engine events into metrics.
+#[derive(Debug)]
+pub(crate) struct TenantRuntime {
+    pub(crate) config: TenantConfig,
+    pub(crate) unique: unique_client::UniqueClient,
+    pub(crate) work: Work,
+    pub(crate) observer: Arc<EngineObserver>,
+    /// Changes whenever anything the runtime was built from changes (secrets included).
+    pub(crate) fingerprint: u64,
+}
+
+impl TenantRuntime {
+    pub(crate) fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub(crate) fn build(
+        config: TenantConfig,
+        shared: &SharedTransport,
+        metrics: &Arc<Metrics>,
+        ledger: &Ledger,
+    ) -> anyhow::Result<Self> {
+        let fingerprint = fingerprint(&config, shared);
+        let TenantClients {
+            config,
+            unique,
+            confluence,
+        } = TenantClients::build(config, shared, metrics)?;
+        let observer = Arc::new(EngineObserver::new(&config.name, metrics.clone()));
+        let work = match confluence {
+            Some(client) => Work::Sync(Box::new(TenantSync::new(
+                TenantSpec {
+                    attachment_retry_budget: shared.retry.budget,
+                    ..tenant_spec(&config)
+                },
+                client,
+                unique.clone(),
+                ledger.clone(),
+                observer.clone(),
+            ))),
+            None => Work::Delete(TenantDeletion::new(
+                config.name.clone(),
+                config.ingestion.scope_id.clone(),
+                unique.clone(),
+                ledger.clone(),
+                observer.clone(),
+            )),
+        };
+        Ok(Self {
+            fingerprint,
+            config,
+            unique,
             work,
             observer,
         })
     }
+}
+
+/// The engine's view of a tenant.
+pub(crate) fn tenant_spec(config: &TenantConfig) -> TenantSpec {
+    let mut spec = TenantSpec::new(config.name.clone(), config.ingestion.scope_id.clone());
+    spec.key_format = KeyFormat::from_use_v1(config.ingestion.use_v1_key_format);
+    spec.ingest_single_label = config.confluence.ingest_single_label.clone();
+    spec.ingest_all_label = config.confluence.ingest_all_label.clone();
+    let attachments = &config.ingestion.attachments;
+    spec.attachments = AttachmentRules {
+        enabled: attachments.enabled,
+        allowed_mime_types: attachments.allowed_mime_types.clone(),
+        max_file_size_mb: u64::from(attachments.max_file_size_mb.get()),
+        image_ocr: attachments.image_ocr_enabled,
+    };
+    spec.store_internally = config.ingestion.store_internally;
+    spec.page_ingestion_config = config.ingestion.page_ingestion_config.clone();
+    spec.inline_images = config.ingestion.inline_images_enabled;
+    spec.concurrency = config.processing.concurrency.get();
+    spec.max_items_to_scan = config
+        .processing
+        .max_items_to_scan
+        .map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX));
+    spec
 }
 
 /// A hash of everything a runtime is built from. `Debug` of the configs hides secrets, so
@@ -131,17 +179,30 @@ fn fingerprint(config: &TenantConfig, shared: &SharedTransport) -> u64 {
     hasher.finish()
 }
 
-/// Every tenant of `loaded`, or the first error.
+/// Every tenant of `loaded`, ready to run, or the first error.
 pub(crate) fn build_all(
     loaded: &LoadedConfig,
     metrics: &Arc<Metrics>,
-    ledger: Option<&Ledger>,
+    ledger: &Ledger,
 ) -> anyhow::Result<Vec<Arc<TenantRuntime>>> {
     let shared = SharedTransport::from_daemon(&loaded.daemon)?;
     loaded
         .tenants
         .iter()
         .map(|t| TenantRuntime::build(t.clone(), &shared, metrics, ledger).map(Arc::new))
+        .collect()
+}
+
+/// The clients of every tenant of `loaded`, or the first error.
+pub(crate) fn build_clients(
+    loaded: &LoadedConfig,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Vec<TenantClients>> {
+    let shared = SharedTransport::from_daemon(&loaded.daemon)?;
+    loaded
+        .tenants
+        .iter()
+        .map(|t| TenantClients::build(t.clone(), &shared, metrics))
         .collect()
 }
 
@@ -159,14 +220,38 @@ pub(crate) fn log_registered(tenants: &[Arc<TenantRuntime>]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::config::{DaemonConfig, DiagnosticsDataPolicy, Env};
 
     #[test]
-    fn each_active_tenant_is_logged_as_registered_with_its_name() {
-        let tenants = vec![build("one", "ai-ingest")];
+    fn tenant_spec_carries_labels_attachments_keys_and_limits() {
+        let loaded = load("one", "ai-ingest");
+        let tenant = &loaded.tenants[0];
+        let spec = tenant_spec(tenant);
+        assert_eq!(spec.name, "t");
+        assert_eq!(spec.root_scope_id, "root");
+        assert_eq!(spec.ingest_single_label, "ai-ingest");
+        assert_eq!(spec.ingest_all_label, "ai-ingest-all");
+        assert_eq!(spec.key_format, KeyFormat::V2);
+        assert_eq!(spec.concurrency, tenant.processing.concurrency.get());
+        assert_eq!(
+            spec.attachments.allowed_mime_types,
+            tenant.ingestion.attachments.allowed_mime_types
+        );
+        assert_eq!(
+            spec.attachments.max_file_size_mb,
+            u64::from(tenant.ingestion.attachments.max_file_size_mb.get())
+        );
+        assert_eq!(spec.max_items_to_scan, None);
+    }
+
+    #[tokio::test]
+    async fn each_active_tenant_is_logged_as_registered_with_its_name() {
+        let loaded = load("one", "ai-ingest");
+        let tenants =
+            build_all(&loaded, &Arc::new(Metrics::new()), &memory_ledger().await).unwrap();
         let logs = crate::telemetry::tests::capture(true, DiagnosticsDataPolicy::Conceal, || {
             log_registered(&tenants)
         });
@@ -176,8 +261,15 @@ mod tests {
         assert_eq!(line["level"], "INFO", "{logs}");
     }
 
+    /// A ledger that lives as long as the test.
+    pub(crate) async fn memory_ledger() -> Ledger {
+        Ledger::open("sqlite::memory:", sync_engine::LedgerOptions::default())
+            .await
+            .unwrap()
+    }
+
     /// Always the same file, as on a reload (the file path is part of the config).
-    fn build(secret: &str, label: &str) -> Arc<TenantRuntime> {
+    fn load(secret: &str, label: &str) -> LoadedConfig {
         let dir = std::env::temp_dir().join(format!("fingerprint-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c.yaml");
@@ -205,24 +297,23 @@ tenants:
             ),
         )
         .unwrap();
-        let loaded = DaemonConfig::load(Some(&path), &Env::from([("PAT", secret)])).unwrap();
-        build_all(&loaded, &Arc::new(Metrics::new()), None)
-            .unwrap()
-            .remove(0)
+        DaemonConfig::load(Some(&path), &Env::from([("PAT", secret)])).unwrap()
+    }
+
+    fn fingerprint_of(secret: &str, label: &str) -> u64 {
+        let loaded = load(secret, label);
+        let shared = SharedTransport::from_daemon(&loaded.daemon).unwrap();
+        fingerprint(&loaded.tenants[0], &shared)
     }
 
     #[test]
     fn fingerprint_is_stable_and_changes_with_settings_and_secrets() {
-        let base = build("one", "ai-ingest").fingerprint;
-        assert_eq!(base, build("one", "ai-ingest").fingerprint);
+        let base = fingerprint_of("one", "ai-ingest");
+        assert_eq!(base, fingerprint_of("one", "ai-ingest"));
+        assert_ne!(base, fingerprint_of("two", "ai-ingest"), "rotated secret");
         assert_ne!(
             base,
-            build("two", "ai-ingest").fingerprint,
-            "rotated secret"
-        );
-        assert_ne!(
-            base,
-            build("one", "other-label").fingerprint,
+            fingerprint_of("one", "other-label"),
             "changed setting"
         );
     }

@@ -101,7 +101,7 @@ async fn sync_a_page_unique_refuses_by_title(policy: &str) -> Outcome {
     .await
     .unwrap();
     let run = ledger.recent_runs(Some(TENANT), 1).await.unwrap().remove(0);
-    assert_eq!(run.status, RunStatus::PartialSuccess, "{run:?}\n{stderr}");
+    assert_eq!(run.status, RunStatus::PARTIAL_SUCCESS, "{run:?}\n{stderr}");
     let failures = ledger.run_failures(run.id).await.unwrap();
     assert_eq!(failures.len(), 2, "{failures:?}\n{stderr}");
     let mut ledger_errors: Vec<String> = failures.into_iter().map(|f| f.error).collect();

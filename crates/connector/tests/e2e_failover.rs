@@ -222,7 +222,7 @@ async fn a_killed_replicas_tenants_move_to_the_survivor_without_overlap() {
         let runs = ledger.recent_runs(None, 1000).await.unwrap();
         let synced = |t: &String| {
             runs.iter()
-                .filter(|r| &r.tenant == t && r.status == RunStatus::Success)
+                .filter(|r| &r.tenant == t && r.status == RunStatus::SUCCESS)
                 .map(|r| replica_of(&r.holder))
                 .collect::<BTreeSet<_>>()
         };
@@ -322,7 +322,7 @@ async fn a_killed_replicas_tenants_move_to_the_survivor_without_overlap() {
         let runs = ledger.recent_runs(None, 1000).await.unwrap();
         let converged = names.iter().all(|t| {
             runs.iter().any(|r| {
-                &r.tenant == t && r.status == RunStatus::Success && r.started_at > killed_at
+                &r.tenant == t && r.status == RunStatus::SUCCESS && r.started_at > killed_at
             })
         });
         let closed = runs
@@ -474,9 +474,9 @@ async fn a_killed_replicas_tenants_move_to_the_survivor_without_overlap() {
          {holders:?}; {calls_checked} Unique calls checked, {switches} hand-overs between \
          replicas, all at a cycle start; {:.1} s",
         runs.len(),
-        count(RunStatus::Success),
+        count(RunStatus::SUCCESS),
         count(RunStatus::Interrupted),
-        count(RunStatus::Cancelled),
+        count(RunStatus::CANCELLED),
         began.elapsed().as_secs_f64()
     );
 }

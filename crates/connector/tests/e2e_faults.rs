@@ -492,7 +492,7 @@ async fn outage_converges(services: &[&str], label: &str) {
     assert_eq!(stored_files(&env.sb), expected);
     let runs = runs(&env).await;
     assert_eq!(runs.len(), statuses.len(), "one run per cycle: {runs:#?}");
-    assert!(runs.last().unwrap().status == sync_engine::RunStatus::Success);
+    assert!(runs.last().unwrap().status == sync_engine::RunStatus::SUCCESS);
 }
 
 /// Confluence (gateway and media host) answers nothing but 503 for 8 s in the middle of the
@@ -545,7 +545,7 @@ async fn failing_token_endpoints_fail_the_cycle_cleanly_and_it_converges() {
     assert!(!ok, "{summary}");
     assert_eq!(summary["status"], "failed", "{summary}");
     let run = runs(&env).await.pop().unwrap();
-    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.status, RunStatus::FAILED);
     let why = run.error.clone().unwrap_or_default();
     assert!(why.to_lowercase().contains("token"), "{why}");
     assert!(env.sb.unique.files().is_empty());
@@ -560,7 +560,7 @@ async fn failing_token_endpoints_fail_the_cycle_cleanly_and_it_converges() {
     let (ok, summary) = sync(&env).await;
     assert!(!ok, "{summary}");
     let run = runs(&env).await.pop().unwrap();
-    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.status, RunStatus::FAILED);
     let why = run.error.clone().unwrap_or_default();
     assert!(why.to_lowercase().contains("token"), "{why}");
     assert!(env.sb.unique.files().is_empty());
@@ -622,7 +622,7 @@ async fn a_failing_data_center_token_endpoint_fails_the_cycle_cleanly_and_it_con
     let (ok, summary) = sync(&env).await;
     assert!(!ok, "{summary}");
     let run = runs(&env).await.pop().unwrap();
-    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.status, RunStatus::FAILED);
     let why = run.error.clone().unwrap_or_default();
     assert!(why.to_lowercase().contains("token"), "{why}");
     assert!(env.sb.unique.files().is_empty());
@@ -816,7 +816,7 @@ async fn broken_or_empty_discovery(flavour: Flavour) {
         assert!(!ok, "{what}: {summary}");
         assert_eq!(summary["status"], "failed", "{what}: {summary}");
         let run = runs(&env).await.pop().unwrap();
-        assert_eq!(run.status, RunStatus::Failed, "{what}: {run:#?}");
+        assert_eq!(run.status, RunStatus::FAILED, "{what}: {run:#?}");
         let why = run.error.clone().unwrap_or_default();
         assert!(
             why.contains(reason),

@@ -279,7 +279,7 @@ async fn killed_daemon_converges_to_a_clean_run_and_the_ledger_shows_each_kill()
         let runs = all_runs(&reader).await;
         if runs
             .iter()
-            .any(|r| r.started_at >= last_start && r.status == RunStatus::Success)
+            .any(|r| r.started_at >= last_start && r.status == RunStatus::SUCCESS)
         {
             break;
         }
@@ -370,8 +370,8 @@ async fn killed_daemon_converges_to_a_clean_run_and_the_ledger_shows_each_kill()
          {} cancelled, {} runs in all; {} files ({attachments} attachments) equal to a clean run; \
          loop {:.1} s, total {:.1} s",
         interrupted.len(),
-        count(RunStatus::Success),
-        count(RunStatus::Cancelled),
+        count(RunStatus::SUCCESS),
+        count(RunStatus::CANCELLED),
         runs.len(),
         expected_files.len(),
         loop_time.as_secs_f64(),

@@ -275,7 +275,7 @@ async fn the_quota_running_out_mid_cycle_pauses_the_tenant_and_the_cycle_complet
     .await;
     assert_eq!(
         finished.status,
-        RunStatus::Success,
+        RunStatus::SUCCESS,
         "{finished:#?}\n{}",
         daemon.logs()
     );
@@ -436,7 +436,7 @@ async fn a_shutdown_during_a_quota_wait_stops_at_once_and_deletes_nothing() {
     let logs = daemon.logs();
     assert!(!logs.contains("grace period ended"), "{logs}");
     let last = env.runs().await.pop().unwrap();
-    assert_eq!(last.status, RunStatus::Cancelled, "{last:#?}");
+    assert_eq!(last.status, RunStatus::CANCELLED, "{last:#?}");
     assert!(
         !last
             .note

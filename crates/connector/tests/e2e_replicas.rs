@@ -85,7 +85,7 @@ async fn replicas_share_tenants_through_leases_without_overlap() {
         let runs = ledger.recent_runs(None, 100).await.unwrap();
         let done = names.iter().all(|t| {
             runs.iter()
-                .any(|r| &r.tenant == t && r.status == RunStatus::Success)
+                .any(|r| &r.tenant == t && r.status == RunStatus::SUCCESS)
         });
         if done {
             break;

@@ -14,11 +14,12 @@ use unique_client::{SourceKind, UniqueClient};
 use crate::diff::{diff_spaces, SpaceDiff};
 use crate::discovery::{discover, Discovery};
 use crate::error::EngineError;
-use crate::ingest::{ingest, AttachmentWork, InFlight, PageWork, Sink};
-use crate::ledger::{Ledger, RunCounts, RunId, RunOutcome, RunStatus, RunTrigger};
+use crate::ingest::{ingest, AttachmentWork, InFlight, IngestContext, PageWork};
+use crate::ledger::{Ledger, RunCounts, RunId, RunStatus, RunTrigger};
 use crate::observer::{CycleObserver, Phase};
+use crate::outcome::RunOutcome;
 use crate::plan::{discovered_keys, plan, Plan};
-use crate::report::{CycleMode, CycleReport, CycleStatus, SpaceDiffReport};
+use crate::report::{CycleMode, CycleReport, SpaceDiffReport};
 use crate::scopes;
 use crate::tenant::TenantSpec;
 
@@ -110,7 +111,7 @@ impl TenantSync {
         let mut report = CycleReport {
             tenant: self.spec.name.clone(),
             mode,
-            status: CycleStatus::Success,
+            status: RunOutcome::Success,
             counts: RunCounts::default(),
             truncated: false,
             spaces: Vec::new(),
@@ -140,7 +141,7 @@ impl TenantSync {
                 // any await point (items in flight are retried next cycle) and deletes nothing:
                 // deletions come after the ingest phase, which this cycle never finished.
                 tracing::warn!("stopping during a wait for the Confluence quota; nothing was deleted, the next cycle goes on");
-                report.status = CycleStatus::Cancelled;
+                report.status = RunOutcome::Cancelled;
                 Ok(())
             }
         };
@@ -155,24 +156,16 @@ impl TenantSync {
         let result = match result {
             Err(e @ EngineError::GuardAborted { .. }) => {
                 tracing::warn!(reason = %e, "{e}");
-                report.status = CycleStatus::Aborted;
+                report.status = RunOutcome::Aborted;
                 report.aborted_reason = Some(e.to_string());
                 Ok(())
             }
             other => other,
         };
         if let Some(run) = run {
-            let (outcome, error) = match (&result, report.status) {
-                (Err(e), _) => (RunOutcome::Failed, Some(e.to_string())),
-                (Ok(()), CycleStatus::Aborted) => (
-                    RunOutcome::Aborted {
-                        reason: report.aborted_reason.clone().unwrap_or_default(),
-                    },
-                    None,
-                ),
-                (Ok(()), CycleStatus::Cancelled) => (RunOutcome::Cancelled, None),
-                (Ok(()), CycleStatus::PartialSuccess) => (RunOutcome::PartialSuccess, None),
-                (Ok(()), _) => (RunOutcome::Success, None),
+            let (outcome, why) = match &result {
+                Err(e) => (RunOutcome::Failed, Some(e.to_string())),
+                Ok(()) => (report.status, report.aborted_reason.clone()),
             };
             match report.note.as_deref().filter(|_| result.is_ok()) {
                 Some(note) => self.ledger.note_run(run, note).await?,
@@ -181,7 +174,7 @@ impl TenantSync {
                 None => {}
             }
             self.ledger
-                .finish_run(run, outcome, &report.counts, error.as_deref())
+                .finish_run(run, outcome, &report.counts, why.as_deref())
                 .await?;
         }
         match result {
@@ -250,12 +243,12 @@ impl TenantSync {
         let root = scopes::prepare_root(&self.unique, &self.spec, owner, mode).await?;
         let discovery = self.discover(report).await?;
         if cancel.is_cancelled() {
-            report.status = CycleStatus::Cancelled;
+            report.status = RunOutcome::Cancelled;
             return Ok(());
         }
         let diffs = self.diff(&discovery, report).await?;
         if cancel.is_cancelled() {
-            report.status = CycleStatus::Cancelled;
+            report.status = RunOutcome::Cancelled;
             return Ok(());
         }
         let open_failures = self.open_failures(mode).await?;
@@ -266,7 +259,6 @@ impl TenantSync {
         report.note = held_back_note(&discovery, &plan, report.counts.diff_deleted);
 
         if mode == CycleMode::DryRun {
-            report.status = CycleStatus::DryRun;
             report.planned_ingest = plan
                 .pages
                 .iter()
@@ -292,7 +284,7 @@ impl TenantSync {
         self.ingest(&root, &mut plan, run, &open_failures, cancel, report)
             .await?;
         if cancel.is_cancelled() {
-            report.status = CycleStatus::Cancelled;
+            report.status = RunOutcome::Cancelled;
             return Ok(());
         }
         if discovery.truncated {
@@ -310,7 +302,7 @@ impl TenantSync {
                 .await?;
         }
         if !report.failures.is_empty() {
-            report.status = CycleStatus::PartialSuccess;
+            report.status = RunOutcome::PartialSuccess;
         }
         Ok(())
     }
@@ -439,22 +431,9 @@ impl TenantSync {
         let scope_ids =
             scopes::ensure_space_scopes(&self.unique, &self.spec, root, &plan.ingest_spaces())
                 .await?;
-        let scope_of = |key: &str| scope_ids.get(key).cloned().unwrap_or_default();
         // Moved out, not copied: the plan's work lists are the largest thing a cycle holds.
-        let pages: Vec<PageWork> = std::mem::take(&mut plan.pages)
-            .into_iter()
-            .map(|mut w| {
-                w.scope_id = scope_of(&w.page.space.key);
-                w
-            })
-            .collect();
-        let attachments: Vec<AttachmentWork> = std::mem::take(&mut plan.attachments)
-            .into_iter()
-            .map(|mut w| {
-                w.scope_id = scope_of(&w.attachment.space.key);
-                w
-            })
-            .collect();
+        let pages: Vec<PageWork> = std::mem::take(&mut plan.pages);
+        let attachments: Vec<AttachmentWork> = std::mem::take(&mut plan.attachments);
         self.observer
             .totals(pages.len() as u64, attachments.len() as u64);
         self.observer.phase(if pages.is_empty() {
@@ -463,10 +442,11 @@ impl TenantSync {
             Phase::IngestingPages
         });
         let (source_kind, source_name) = self.source();
-        let sink = Sink {
+        let ctx = IngestContext {
             confluence: &self.confluence,
             unique: &self.unique,
             spec: &self.spec,
+            scope_ids: &scope_ids,
             source_kind,
             source_name: &source_name,
             ledger: run.map(|run| (&self.ledger, run)),
@@ -475,7 +455,7 @@ impl TenantSync {
             observer: self.observer.as_ref(),
             cancel,
         };
-        let outcome = ingest(&sink, pages, attachments).await;
+        let outcome = ingest(&ctx, pages, attachments).await;
         let counts = &mut report.counts;
         counts.ingested_pages_ok = outcome.pages_ok;
         counts.ingested_pages_failed = outcome.pages_failed;

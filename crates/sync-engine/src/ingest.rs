@@ -1,4 +1,4 @@
-//! The ingester (the sink): a two-stage pipeline from Confluence into Unique.
+//! The ingester (the ctx): a two-stage pipeline from Confluence into Unique.
 //!
 //! Stage 1 (one task) fetches page bodies in batches and queues pages with the attachments
 //! spread evenly among them ([`Interleave`]).
@@ -10,7 +10,7 @@
 //! One item's failure is logged, counted, recorded in the ledger and skipped; it never stops the
 //! others. A success clears the item's earlier failure.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,29 +38,30 @@ const MAX_CONSECUTIVE_SINGLE_FAILURES: usize = 3;
 /// Items queued between fetching and uploading, per upload slot.
 const QUEUE_PER_SLOT: usize = 2;
 
-/// A page to ingest, with its scope and key.
+/// A page to ingest, with its key.
 #[derive(Debug, Clone)]
 pub(crate) struct PageWork {
     pub page: Arc<DiscoveredPage>,
     pub key: ContentKey,
-    pub scope_id: String,
     /// The page's image attachments, for inlining (empty when inlining is off).
     pub images: Vec<ImageRef>,
 }
 
-/// An attachment to ingest, with its scope and key.
+/// An attachment to ingest, with its key.
 #[derive(Debug, Clone)]
 pub(crate) struct AttachmentWork {
     pub attachment: Arc<DiscoveredAttachment>,
     pub key: ContentKey,
-    pub scope_id: String,
 }
 
-/// What the pipeline needs besides its work lists.
-pub(crate) struct Sink<'a> {
+/// What the pipeline needs besides its work lists: the clients, the ledger, the cancel token
+/// and the space scopes items are ingested into.
+pub(crate) struct IngestContext<'a> {
     pub confluence: &'a ConfluenceClient,
     pub unique: &'a UniqueClient,
     pub spec: &'a TenantSpec,
+    /// Space key → the id of its scope in Unique, for every space with work.
+    pub scope_ids: &'a BTreeMap<String, String>,
     pub source_kind: SourceKind,
     pub source_name: &'a str,
     /// `None` in tests of the pipeline alone; the cycle always records.
@@ -85,6 +86,45 @@ pub(crate) struct IngestOutcome {
     pub failures: Vec<ItemFailureReport>,
 }
 
+/// How one item went.
+#[derive(Debug, PartialEq, Eq)]
+enum ItemOutcome {
+    Done,
+    /// Nothing to ingest (empty body, zero bytes, content gone since discovery).
+    Skipped,
+    /// `transient`: the service may well answer the next try (429, 5xx).
+    Failed {
+        error: String,
+        transient: bool,
+    },
+}
+
+impl ItemOutcome {
+    fn failed(error: impl std::fmt::Display) -> Self {
+        Self::Failed {
+            error: error.to_string(),
+            transient: false,
+        }
+    }
+
+    fn result(&self) -> ItemResult {
+        match self {
+            Self::Done => ItemResult::Success,
+            Self::Skipped => ItemResult::Skipped,
+            Self::Failed { .. } => ItemResult::Failure,
+        }
+    }
+}
+
+/// The scope a space's items go into. Every space with work has one once the cycle ensured
+/// them; an item whose space has none fails rather than reaching Unique without a scope.
+fn scope_id(scope_ids: &BTreeMap<String, String>, space_key: &str) -> Result<String, ItemOutcome> {
+    scope_ids
+        .get(space_key)
+        .cloned()
+        .ok_or_else(|| ItemOutcome::failed(format!("no scope in Unique for space {space_key}")))
+}
+
 enum Job {
     Page {
         work: PageWork,
@@ -95,13 +135,13 @@ enum Job {
 
 /// Runs the pipeline over `pages` then `attachments`.
 pub(crate) async fn ingest(
-    sink: &Sink<'_>,
+    ctx: &IngestContext<'_>,
     pages: Vec<PageWork>,
     attachments: Vec<AttachmentWork>,
 ) -> IngestOutcome {
-    let concurrency = sink.spec.concurrency.max(1);
+    let concurrency = ctx.spec.concurrency.max(1);
     let (tx, mut rx) = mpsc::channel::<Job>(concurrency * QUEUE_PER_SLOT);
-    let batch = sink.confluence.config().effective_body_batch_size().max(1);
+    let batch = ctx.confluence.config().effective_body_batch_size().max(1);
     let outcome = Mutex::new(IngestOutcome::default());
 
     let produce = async move {
@@ -111,25 +151,25 @@ pub(crate) async fn ingest(
         let announce_attachments = !pages.is_empty() && !attachments.is_empty();
         let mut attachments = attachments.into_iter();
         for chunk in pages.chunks(batch) {
-            if sink.cancel.is_cancelled() {
+            if ctx.cancel.is_cancelled() {
                 return;
             }
-            for (work, body) in fetch_bodies(sink.confluence, chunk).await {
+            for (work, body) in fetch_bodies(ctx.confluence, chunk).await {
                 if tx.send(Job::Page { work, body }).await.is_err() {
                     return;
                 }
                 for work in attachments.by_ref().take(interleave.after_page()) {
-                    if sink.cancel.is_cancelled() || tx.send(Job::Attachment(work)).await.is_err() {
+                    if ctx.cancel.is_cancelled() || tx.send(Job::Attachment(work)).await.is_err() {
                         return;
                     }
                 }
             }
         }
         if announce_attachments {
-            sink.observer.phase(Phase::IngestingAttachments);
+            ctx.observer.phase(Phase::IngestingAttachments);
         }
         for work in attachments {
-            if sink.cancel.is_cancelled() || tx.send(Job::Attachment(work)).await.is_err() {
+            if ctx.cancel.is_cancelled() || tx.send(Job::Attachment(work)).await.is_err() {
                 return;
             }
         }
@@ -143,7 +183,7 @@ pub(crate) async fn ingest(
         while open || !running.is_empty() {
             tokio::select! {
                 job = rx.recv(), if open && running.len() < concurrency => match job {
-                    Some(job) => running.push(run_job(sink, &outcome, job)),
+                    Some(job) => running.push(run_job(ctx, &outcome, job)),
                     None => open = false,
                 },
                 Some(()) = running.next(), if !running.is_empty() => {}
@@ -191,47 +231,29 @@ impl Interleave {
 }
 
 /// One queued job, from the cancel check to its settled outcome.
-async fn run_job(sink: &Sink<'_>, outcome: &Mutex<IngestOutcome>, job: Job) {
+async fn run_job(ctx: &IngestContext<'_>, totals: &Mutex<IngestOutcome>, job: Job) {
     // Queued but not started: leave it for the next cycle.
-    if sink.cancel.is_cancelled() {
+    if ctx.cancel.is_cancelled() {
         return;
     }
     let key = match &job {
         Job::Page { work, .. } => work.key.as_str(),
         Job::Attachment(work) => work.key.as_str(),
     };
-    sink.in_flight
+    ctx.in_flight
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(key.to_owned());
     match job {
         Job::Page { work, body } => {
-            let (result, error) = page_job(sink, &work, body).await;
-            settle(
-                sink,
-                outcome,
-                ItemKind::Page,
-                &work.key,
-                result,
-                error,
-                None,
-            )
-            .await;
+            let outcome = page_job(ctx, &work, body).await;
+            settle(ctx, totals, ItemKind::Page, &work.key, outcome, None).await;
         }
         Job::Attachment(work) => {
             let started = Instant::now();
-            let (result, error) = attachment_job(sink, &work).await;
-            let took = (result == ItemResult::Success).then(|| started.elapsed());
-            settle(
-                sink,
-                outcome,
-                ItemKind::Attachment,
-                &work.key,
-                result,
-                error,
-                took,
-            )
-            .await;
+            let outcome = attachment_job(ctx, &work).await;
+            let took = (outcome == ItemOutcome::Done).then(|| started.elapsed());
+            settle(ctx, totals, ItemKind::Attachment, &work.key, outcome, took).await;
         }
     }
 }
@@ -312,31 +334,32 @@ fn gone_or_error(
 }
 
 async fn page_job(
-    sink: &Sink<'_>,
+    ctx: &IngestContext<'_>,
     work: &PageWork,
     body: Result<Option<PageBody>, String>,
-) -> (ItemResult, Option<String>) {
+) -> ItemOutcome {
     let page = &work.page;
     let fetched = match body {
         Ok(Some(fetched)) => fetched,
         Ok(None) => {
             tracing::warn!(page_id = %page.id, title = %page.title, "Page not found, possibly deleted");
-            return (ItemResult::Skipped, None);
+            return ItemOutcome::Skipped;
         }
         Err(error) => {
             tracing::error!(page_id = %page.id, err = %error, "Failed to fetch page, possibly deleted in the meantime");
-            return (
-                ItemResult::Failure,
-                Some(format!("fetching the body: {error}")),
-            );
+            return ItemOutcome::failed(format!("fetching the body: {error}"));
         }
     };
     let storage = fetched.storage.unwrap_or_default();
     if storage.is_empty() {
         tracing::debug!(page_id = %page.id, title = %page.title, "Page has no body, skipping");
-        return (ItemResult::Skipped, None);
+        return ItemOutcome::Skipped;
     }
-    let spec = sink.spec;
+    let scope_id = match scope_id(ctx.scope_ids, &page.space.key) {
+        Ok(id) => id,
+        Err(failed) => return failed,
+    };
+    let spec = ctx.spec;
     let inline_config = if spec.inline_images {
         InlineConfig {
             enabled: true,
@@ -346,7 +369,7 @@ async fn page_job(
     } else {
         InlineConfig::disabled()
     };
-    let source = ConfluenceImages(sink.confluence);
+    let source = ConfluenceImages(ctx.confluence);
     let context = PageContext {
         page_id: &page.id,
         space_key: &page.space.key,
@@ -382,16 +405,16 @@ async fn page_job(
             "spaceName": page.space.name,
         }),
         ingestion_config: spec.page_ingestion_config.clone(),
-        scope_id: work.scope_id.clone(),
-        source_kind: sink.source_kind,
-        source_name: sink.source_name.to_owned(),
+        scope_id,
+        source_kind: ctx.source_kind,
+        source_name: ctx.source_name.to_owned(),
         store_internally: spec.store_internally,
     };
-    match sink.unique.ingest(&item, Body::Bytes(body.into())).await {
-        Ok(_) => (ItemResult::Success, None),
+    match ctx.unique.ingest(&item, Body::Bytes(body.into())).await {
+        Ok(_) => ItemOutcome::Done,
         Err(error) => {
             tracing::error!(page_id = %page.id, title = %page.title, err = %error, "Failed to ingest page, skipping");
-            (ItemResult::Failure, Some(error.to_string()))
+            ItemOutcome::failed(error)
         }
     }
 }
@@ -403,26 +426,27 @@ async fn page_job(
 const ATTACHMENT_RETRY_DELAY: Duration = Duration::from_millis(500);
 const ATTACHMENT_RETRY_MAX_DELAY: Duration = Duration::from_secs(30);
 
-async fn attachment_job(sink: &Sink<'_>, work: &AttachmentWork) -> (ItemResult, Option<String>) {
+async fn attachment_job(ctx: &IngestContext<'_>, work: &AttachmentWork) -> ItemOutcome {
     let started = std::time::Instant::now();
     let mut tries: u32 = 1;
     loop {
-        let (result, error, transient) = attachment_try(sink, work).await;
+        let outcome = attachment_try(ctx, work).await;
+        let ItemOutcome::Failed { error, transient } = &outcome else {
+            return outcome;
+        };
         let delay = ATTACHMENT_RETRY_DELAY
             .saturating_mul(2u32.saturating_pow(tries.saturating_sub(1).min(16)))
             .min(ATTACHMENT_RETRY_MAX_DELAY);
-        let within_budget = started.elapsed() + delay < sink.spec.attachment_retry_budget;
-        if !transient || !within_budget || sink.cancel.is_cancelled() {
-            if result == ItemResult::Failure {
-                tracing::error!(attachment_id = %work.attachment.id, tries, err = error.as_deref().unwrap_or_default(), "Failed to ingest attachment, skipping");
-            }
-            return (result, error);
+        let within_budget = started.elapsed() + delay < ctx.spec.attachment_retry_budget;
+        if !transient || !within_budget || ctx.cancel.is_cancelled() {
+            tracing::error!(attachment_id = %work.attachment.id, tries, err = %error, "Failed to ingest attachment, skipping");
+            return outcome;
         }
-        tracing::warn!(attachment_id = %work.attachment.id, tries, delay_ms = delay.as_millis() as u64, err = error.as_deref().unwrap_or_default(), "attachment failed on a transient answer, trying again from a fresh download");
+        tracing::warn!(attachment_id = %work.attachment.id, tries, delay_ms = delay.as_millis() as u64, err = %error, "attachment failed on a transient answer, trying again from a fresh download");
         // A shutdown does not wait for the pause; the item is retried next cycle.
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = sink.cancel.cancelled() => return (result, error),
+            () = ctx.cancel.cancelled() => return outcome,
         }
         tries += 1;
     }
@@ -433,19 +457,19 @@ fn is_transient(status: Option<u16>) -> bool {
     status.is_some_and(|s| s == 429 || (500..=599).contains(&s))
 }
 
-/// One try: download and upload. The third value says whether the failure was transient. It
-/// logs nothing on failure: whether this was the final try is the caller's to say, and only the
+/// One try: download and upload. It logs nothing on failure: whether this was the final try is the caller's to say, and only the
 /// final failure of an item is an error.
-async fn attachment_try(
-    sink: &Sink<'_>,
-    work: &AttachmentWork,
-) -> (ItemResult, Option<String>, bool) {
+async fn attachment_try(ctx: &IngestContext<'_>, work: &AttachmentWork) -> ItemOutcome {
     let attachment = &work.attachment;
     if attachment.file_size == 0 {
         tracing::info!(attachment_id = %attachment.id, "Skipping zero-byte attachment");
-        return (ItemResult::Skipped, None, false);
+        return ItemOutcome::Skipped;
     }
-    let download = match sink
+    let scope_id = match scope_id(ctx.scope_ids, &attachment.space.key) {
+        Ok(id) => id,
+        Err(failed) => return failed,
+    };
+    let download = match ctx
         .confluence
         .download_attachment(
             &attachment.page_id,
@@ -456,20 +480,18 @@ async fn attachment_try(
     {
         Ok(download) => download,
         Err(error) => {
-            let transient = is_transient(error.status());
-            return (
-                ItemResult::Failure,
-                Some(format!("downloading: {error}")),
-                transient,
-            );
+            return ItemOutcome::Failed {
+                transient: is_transient(error.status()),
+                error: format!("downloading: {error}"),
+            };
         }
     };
     let byte_size = download.content_length.unwrap_or(attachment.file_size);
     if byte_size == 0 {
         tracing::info!(attachment_id = %attachment.id, "Skipping zero-byte attachment");
-        return (ItemResult::Skipped, None, false);
+        return ItemOutcome::Skipped;
     }
-    let spec = sink.spec;
+    let spec = ctx.spec;
     let ocr = spec.attachments.image_ocr
         && matches!(
             normalize_mime_type(&attachment.media_type).as_str(),
@@ -487,37 +509,41 @@ async fn attachment_try(
         }),
         ingestion_config: ocr
             .then(|| serde_json::json!({"jpgReadMode": "DOC_INTELLIGENCE_DEFAULT"})),
-        scope_id: work.scope_id.clone(),
-        source_kind: sink.source_kind,
-        source_name: sink.source_name.to_owned(),
+        scope_id,
+        source_kind: ctx.source_kind,
+        source_name: ctx.source_name.to_owned(),
         store_internally: spec.store_internally,
     };
     let body = Body::Stream {
         stream: download.stream,
         length: Some(byte_size),
     };
-    match sink.unique.ingest(&item, body).await {
-        Ok(_) => (ItemResult::Success, None, false),
-        Err(error) => {
-            let transient = is_transient(error.status());
-            (ItemResult::Failure, Some(error.to_string()), transient)
-        }
+    match ctx.unique.ingest(&item, body).await {
+        Ok(_) => ItemOutcome::Done,
+        Err(error) => ItemOutcome::Failed {
+            transient: is_transient(error.status()),
+            error: error.to_string(),
+        },
     }
 }
 
 /// Counts, reports and records one finished item.
 async fn settle(
-    sink: &Sink<'_>,
-    outcome: &Mutex<IngestOutcome>,
+    ctx: &IngestContext<'_>,
+    totals: &Mutex<IngestOutcome>,
     kind: ItemKind,
     key: &ContentKey,
-    result: ItemResult,
-    error: Option<String>,
+    outcome: ItemOutcome,
     upload: Option<Duration>,
 ) {
-    sink.observer.item(kind, result, upload);
+    let result = outcome.result();
+    let error = match outcome {
+        ItemOutcome::Failed { error, .. } => Some(error),
+        ItemOutcome::Done | ItemOutcome::Skipped => None,
+    };
+    ctx.observer.item(kind, result, upload);
     {
-        let mut o = outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let mut o = totals.lock().unwrap_or_else(|e| e.into_inner());
         let counter = match (kind, result) {
             (ItemKind::Page, ItemResult::Success) => &mut o.pages_ok,
             (ItemKind::Page, ItemResult::Failure) => &mut o.pages_failed,
@@ -535,14 +561,14 @@ async fn settle(
             });
         }
     }
-    if let Some((ledger, run)) = sink.ledger {
+    if let Some((ledger, run)) = ctx.ledger {
         let recorded = match &error {
             Some(error) => ledger
                 .record_item_failure(run, key.as_str(), ItemPhase::Ingest, error)
                 .await
                 .map(|_| ()),
-            None if sink.open_failures.contains(key.as_str()) => ledger
-                .clear_item_failure(&sink.spec.name, key.as_str())
+            None if ctx.open_failures.contains(key.as_str()) => ledger
+                .clear_item_failure(&ctx.spec.name, key.as_str())
                 .await
                 .map(|_| ()),
             None => Ok(()),
@@ -552,7 +578,7 @@ async fn settle(
         }
     }
     // Only now is the item done: a cycle dropped before this point retries it.
-    sink.in_flight
+    ctx.in_flight
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(key.as_str());
@@ -607,7 +633,20 @@ pub(crate) type InFlight = Arc<Mutex<HashSet<String>>>;
 
 #[cfg(test)]
 mod tests {
-    use super::Interleave;
+    use super::{scope_id, Interleave, ItemOutcome};
+
+    #[test]
+    fn an_item_of_a_space_without_a_scope_fails_instead_of_going_out_unscoped() {
+        let scopes = [("SP".to_owned(), "scope_1".to_owned())].into();
+        assert_eq!(scope_id(&scopes, "SP"), Ok("scope_1".to_owned()));
+        assert_eq!(
+            scope_id(&scopes, "OTHER"),
+            Err(ItemOutcome::Failed {
+                error: "no scope in Unique for space OTHER".to_owned(),
+                transient: false,
+            })
+        );
+    }
 
     fn order(pages: usize, attachments: usize) -> String {
         let mut interleave = Interleave::new(pages, attachments);

@@ -174,39 +174,13 @@ impl fmt::Display for ContentKey {
     }
 }
 
-/// Which kind of Confluence instance a root scope belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InstanceKind {
-    /// Confluence Cloud; the instance id is the cloudId.
-    Cloud,
-    /// Confluence Data Center; the instance id comes from `/rest/applinks/1.0/manifest`.
-    DataCenter,
-}
-
-impl InstanceKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Cloud => "cloud",
-            Self::DataCenter => "data-center",
-        }
-    }
-}
-
-/// The `externalId` we put on scopes we own. The root scope's marks which Confluence instance
-/// owns it (so two instances never sync into one root); a space scope's lets orphan cleanup find
-/// the spaces of this tenant.
+/// The `externalId` we put on space scopes: it lets orphan cleanup find the spaces of this
+/// tenant. (The root scope's mark names the Confluence instance and comes from the client's
+/// `InstanceId::root_scope_external_id`.)
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ScopeExternalId(String);
 
 impl ScopeExternalId {
-    /// `confc:cloud:<cloudId>` or `confc:data-center:<id>`.
-    pub fn root(kind: InstanceKind, instance_id: &str) -> Self {
-        Self(format!(
-            "{EXTERNAL_ID_PREFIX}{}:{instance_id}",
-            kind.as_str()
-        ))
-    }
-
     /// `confc:<tenant>:<spaceId>:<spaceKey>`.
     pub fn space(tenant: &str, space_id: &str, space_key: &str) -> Self {
         Self(format!(
@@ -386,18 +360,6 @@ mod tests {
         ] {
             assert_eq!(ContentKey::parse(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn root_external_ids_name_the_instance() {
-        assert_eq!(
-            ScopeExternalId::root(InstanceKind::Cloud, "cloud-1").as_str(),
-            "confc:cloud:cloud-1"
-        );
-        assert_eq!(
-            ScopeExternalId::root(InstanceKind::DataCenter, "8f1b-uuid").as_str(),
-            "confc:data-center:8f1b-uuid"
-        );
     }
 
     #[test]

@@ -34,7 +34,7 @@
 //! the mass-deletion guards → ingest (bodies fetched in batches, pipelined into Unique with
 //! bounded queues) → deletions → removed-space cleanup → ledger record. `run_cycle` returns `Ok`
 //! for every end the engine chose (success, partial success, guard abort, cancel, dry run; see
-//! [`CycleStatus`]) and `Err` when it could not go on (the run is recorded as failed first).
+//! [`RunOutcome`]) and `Err` when it could not go on (the run is recorded as failed first).
 //!
 //! Guarantees beyond the reference connector:
 //! - A truncated discovery (`maxItemsToScan`), a failed discovery and a cancelled cycle never
@@ -63,6 +63,7 @@ mod inline;
 mod keys;
 mod ledger;
 mod observer;
+mod outcome;
 mod plan;
 mod report;
 mod scopes;
@@ -79,11 +80,16 @@ pub mod fuzzing {
     }
 }
 
+/// For the tests of this workspace only (PostgreSQL test databases).
+#[doc(hidden)]
+pub mod testing;
+
 pub use cycle::TenantSync;
 pub use error::{EngineError, Guard};
 pub use observer::{CycleObserver, ItemKind, ItemResult, NoopCycleObserver, Phase};
+pub use outcome::RunOutcome;
 pub use report::{
-    CycleMode, CycleReport, CycleStatus, DeletionStatus, ItemFailureReport, SpaceDiffReport,
+    CycleMode, CycleReport, DeletionStatus, ItemFailureReport, SpaceDiffReport,
     TenantDeletionReport,
 };
 pub use tenant::{AttachmentRules, TenantSpec};
@@ -97,11 +103,11 @@ pub use inline::{
     MAX_CONCURRENT_DOWNLOADS,
 };
 pub use keys::{
-    attachment_item_id, parse_space_external_id, ContentKey, InstanceKind, KeyFormat, PartialKey,
+    attachment_item_id, parse_space_external_id, ContentKey, KeyFormat, PartialKey,
     ScopeExternalId, SpaceExternalId,
 };
 
 pub use ledger::{
     ItemFailure, ItemPhase, Lease, LeaseRecord, Ledger, LedgerError, LedgerKind, LedgerOptions,
-    LedgerProbe, RunCounts, RunFailure, RunId, RunOutcome, RunRecord, RunStatus, RunTrigger,
+    LedgerProbe, RunCounts, RunFailure, RunId, RunRecord, RunStatus, RunTrigger,
 };

@@ -92,7 +92,6 @@ pub(crate) fn plan(
                 images: images.remove(p.id.as_str()).unwrap_or_default(),
                 page: Arc::clone(p),
                 key,
-                scope_id: String::new(),
             })
         })
         .collect();
@@ -106,7 +105,6 @@ pub(crate) fn plan(
             wanted(&a.space.key, &item, key.as_str()).then(|| AttachmentWork {
                 attachment: Arc::clone(a),
                 key,
-                scope_id: String::new(),
             })
         })
         .collect();

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::ledger::RunCounts;
 use crate::observer::ItemKind;
+use crate::outcome::RunOutcome;
 
 /// Normal or dry run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -16,22 +17,6 @@ pub enum CycleMode {
     Normal,
     /// Discover and diff only: nothing is written to Unique (no scope, no claim, no ingest, no
     /// delete) and nothing to the ledger; the report lists what would happen.
-    DryRun,
-}
-
-/// How a cycle ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CycleStatus {
-    /// Everything went through.
-    Success,
-    /// The cycle completed, but some items failed (listed in `failures`).
-    PartialSuccess,
-    /// A deletion guard stopped the cycle (`aborted_reason`); nothing was written after it.
-    Aborted,
-    /// The cancellation token fired: in-flight items finished, nothing was deleted.
-    Cancelled,
-    /// A dry run completed.
     DryRun,
 }
 
@@ -63,7 +48,9 @@ pub struct ItemFailureReport {
 pub struct CycleReport {
     pub tenant: String,
     pub mode: CycleMode,
-    pub status: CycleStatus,
+    /// Never `Failed`: a cycle that could not go on is an `Err`. `Aborted` comes with
+    /// `aborted_reason`, `PartialSuccess` with `failures`.
+    pub status: RunOutcome,
     pub counts: RunCounts,
     /// `maxItemsToScan` cut discovery short: nothing was deleted and no space cleaned up.
     pub truncated: bool,
@@ -113,6 +100,18 @@ pub struct TenantDeletionReport {
     pub errors: Vec<String>,
     #[serde(serialize_with = "as_millis", rename = "duration_ms")]
     pub duration: Duration,
+}
+
+impl DeletionStatus {
+    /// The run's outcome; `None` for the skips, which record no run.
+    pub fn outcome(self) -> Option<RunOutcome> {
+        match self {
+            Self::Success => Some(RunOutcome::Success),
+            Self::Failure => Some(RunOutcome::Failed),
+            Self::Cancelled => Some(RunOutcome::Cancelled),
+            Self::SkippedRootScopeNotFound | Self::SkippedAlreadyCleanedUp => None,
+        }
+    }
 }
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 use unique_client::UniqueClient;
 
 use crate::error::{during, EngineError};
-use crate::ledger::{Ledger, RunCounts, RunOutcome, RunTrigger};
+use crate::ledger::{Ledger, RunCounts, RunTrigger};
 use crate::observer::{CycleObserver, Phase};
+use crate::outcome::RunOutcome;
 use crate::report::{DeletionStatus, TenantDeletionReport};
 
 /// Content ids per deletion request batch; cancellation is checked between batches. A multiple
@@ -143,11 +144,8 @@ impl TenantDeletion {
             deleted_failed: report.failures,
             ..RunCounts::default()
         };
-        let (outcome, error) = match report.status {
-            DeletionStatus::Success => (RunOutcome::Success, None),
-            DeletionStatus::Cancelled => (RunOutcome::Cancelled, None),
-            _ => (RunOutcome::Failed, Some(report.errors.join("; "))),
-        };
+        let outcome = report.status.outcome().unwrap_or(RunOutcome::Failed);
+        let error = (outcome == RunOutcome::Failed).then(|| report.errors.join("; "));
         self.ledger
             .finish_run(run, outcome, &counts, error.as_deref())
             .await?;

@@ -19,7 +19,7 @@ use confluence_client::{ConfluenceClient, ConfluenceConfig, NoopObserver, Secret
 use cycle_common::*;
 use sandbox::unique::UniqueFault;
 use sync_engine::{
-    CancellationToken, CycleMode, CycleStatus, Ledger, LedgerOptions, NoopCycleObserver, RunStatus,
+    CancellationToken, CycleMode, Ledger, LedgerOptions, NoopCycleObserver, RunOutcome, RunStatus,
     RunTrigger, TenantSync,
 };
 use unique_client::{UniqueAuth, UniqueClient, UniqueConfig};
@@ -128,7 +128,7 @@ async fn a_killed_engine_process_converges_on_the_next_start() {
 
         assert_eq!(
             report.status,
-            CycleStatus::Success,
+            RunOutcome::Success,
             "killed after {stop_after}"
         );
         let files = h.sb.unique.files();
@@ -156,7 +156,7 @@ async fn a_killed_engine_process_converges_on_the_next_start() {
             .collect();
         assert_eq!(
             statuses,
-            [RunStatus::Success, RunStatus::Interrupted],
+            [RunStatus::SUCCESS, RunStatus::Interrupted],
             "killed after {stop_after}"
         );
         ledger.close().await;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use cycle_common::*;
 use sandbox::unique::UniqueFault;
-use sync_engine::{CancellationToken, CycleMode, CycleStatus, RunStatus, RunTrigger};
+use sync_engine::{CancellationToken, CycleMode, RunOutcome, RunStatus, RunTrigger};
 
 const SINGLE: &str = "ai-ingest";
 const ALL: &str = "ai-ingest-all";
@@ -44,7 +44,7 @@ async fn initial_sync_fetches_bodies_in_batches(flavour: Flavour) {
 
     let report = h.run(spec).await.unwrap();
 
-    assert_eq!(report.status, CycleStatus::Success);
+    assert_eq!(report.status, RunOutcome::Success);
     assert_eq!(report.counts.ingested_pages_ok, 2000);
     assert_eq!(h.keys().len(), 2000);
     // Cloud: v2 `?id=` takes 250 ids; Data Center caps body expansions at 50 per response.
@@ -141,7 +141,7 @@ async fn a_cycle_dropped_anywhere_converges_on_the_next(flavour: Flavour) {
             .unwrap();
         assert_eq!(
             report.status,
-            CycleStatus::Success,
+            RunOutcome::Success,
             "stopped after {stop_after} requests"
         );
         let files = h.sb.unique.files();
@@ -174,7 +174,7 @@ async fn a_cycle_dropped_anywhere_converges_on_the_next(flavour: Flavour) {
         let statuses: Vec<RunStatus> = runs.iter().map(|r| r.status).collect();
         assert_eq!(
             statuses,
-            [RunStatus::Success, RunStatus::Interrupted],
+            [RunStatus::SUCCESS, RunStatus::Interrupted],
             "stopped after {stop_after}"
         );
     }

@@ -12,8 +12,8 @@ use sandbox::common::FaultRule;
 use sandbox::confluence::{ContentEdit, Dataset};
 use sandbox::unique::{SeedFile, SeedScope, UniqueFault};
 use sync_engine::{
-    CancellationToken, CycleMode, CycleObserver, CycleStatus, EngineError, Guard, ItemKind,
-    ItemResult, RunStatus, RunTrigger,
+    CancellationToken, CycleMode, CycleObserver, EngineError, Guard, ItemKind, ItemResult,
+    RunOutcome, RunStatus, RunTrigger,
 };
 
 const SINGLE: &str = "ai-ingest";
@@ -57,7 +57,7 @@ async fn a_failed_body_fetch_skips_only_that_page_and_is_retried(flavour: Flavou
 
     let report = h.run(h.spec()).await.unwrap();
 
-    assert_eq!(report.status, CycleStatus::PartialSuccess);
+    assert_eq!(report.status, RunOutcome::PartialSuccess);
     assert_eq!(h.keys(), [sp("1001"), sp("1003")]);
     assert_eq!(report.counts.ingested_pages_failed, 1);
     assert_eq!(report.failures.len(), 1);
@@ -68,12 +68,12 @@ async fn a_failed_body_fetch_skips_only_that_page_and_is_retried(flavour: Flavou
         [sp("1002")]
     );
     let runs = h.ledger.recent_runs(Some(TENANT), 1).await.unwrap();
-    assert_eq!(runs[0].status, RunStatus::PartialSuccess);
+    assert_eq!(runs[0].status, RunStatus::PARTIAL_SUCCESS);
 
     h.sb.faults.clear();
     let retry = h.run(h.spec()).await.unwrap();
 
-    assert_eq!(retry.status, CycleStatus::Success);
+    assert_eq!(retry.status, RunOutcome::Success);
     assert_eq!(h.keys(), [sp("1001"), sp("1002"), sp("1003")]);
     assert!(h.ledger.open_failures(TENANT).await.unwrap().is_empty());
 }
@@ -99,7 +99,7 @@ async fn a_rejected_registration_skips_only_that_page(flavour: Flavour) {
 
     let report = h.run(h.spec()).await.unwrap();
 
-    assert_eq!(report.status, CycleStatus::PartialSuccess);
+    assert_eq!(report.status, RunOutcome::PartialSuccess);
     assert_eq!(h.keys(), [sp("1001"), sp("1003")]);
 }
 
@@ -112,7 +112,7 @@ async fn a_failed_attachment_upload_leaves_no_orphan(flavour: Flavour) {
 
     let report = h.run(h.spec()).await.unwrap();
 
-    assert_eq!(report.status, CycleStatus::PartialSuccess);
+    assert_eq!(report.status, RunOutcome::PartialSuccess);
     assert_eq!(report.counts.ingested_attachments_failed, 1);
     assert_eq!(h.keys(), [sp("1001")]);
     let items = h.observer.items.lock().unwrap().clone();
@@ -216,7 +216,7 @@ async fn deleting_every_stored_file_without_replacement_aborts(flavour: Flavour)
 
     let report = h.run(h.spec()).await.unwrap();
 
-    assert_eq!(report.status, CycleStatus::Aborted);
+    assert_eq!(report.status, RunOutcome::Aborted);
     let reason = report.aborted_reason.unwrap();
     assert!(reason.contains("would delete all 2 files"), "{reason}");
     assert!(reason.contains(&format!("{TENANT}/98304_SP")), "{reason}");
@@ -227,7 +227,7 @@ async fn deleting_every_stored_file_without_replacement_aborts(flavour: Flavour)
         "nothing ingested"
     );
     let runs = h.ledger.recent_runs(Some(TENANT), 1).await.unwrap();
-    assert_eq!(runs[0].status, RunStatus::Aborted);
+    assert_eq!(runs[0].status, RunStatus::ABORTED);
     assert!(runs[0]
         .abort_reason
         .as_deref()
@@ -323,7 +323,10 @@ async fn a_dry_run_writes_nothing_and_reports_the_plan(flavour: Flavour) {
         .await
         .unwrap();
 
-    assert_eq!(report.status, CycleStatus::DryRun);
+    assert_eq!(
+        (report.mode, report.status),
+        (CycleMode::DryRun, RunOutcome::Success)
+    );
     assert_eq!(report.spaces[0].new, ["1004"]);
     assert_eq!(report.spaces[0].updated, ["1001"]);
     assert_eq!(report.deleted_keys, [sp("1002")]);
@@ -396,14 +399,14 @@ async fn a_cancelled_cycle_stops_taking_items_and_deletes_nothing(flavour: Flavo
         .await
         .unwrap();
 
-    assert_eq!(report.status, CycleStatus::Cancelled);
+    assert_eq!(report.status, RunOutcome::Cancelled);
     assert!(report.counts.ingested_pages_ok < 20, "{:?}", report.counts);
     assert!(
         h.keys().contains(&sp("1001")),
         "nothing deleted after a cancel"
     );
     let runs = h.ledger.recent_runs(Some(TENANT), 1).await.unwrap();
-    assert_eq!(runs[0].status, RunStatus::Cancelled);
+    assert_eq!(runs[0].status, RunStatus::CANCELLED);
 
     h.run(h.spec()).await.unwrap();
     assert_eq!(h.keys().len(), 20);

@@ -170,7 +170,7 @@ async fn a_full_run_walks_every_phase_and_is_recorded(flavour: Flavour) {
         ]
     );
     let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
-    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(run.status, RunStatus::SUCCESS);
     assert_eq!(run.counts, report.counts);
     assert_eq!(run.counts.discovered_pages, 1);
     assert_eq!(run.counts.discovered_attachments, 1);
@@ -203,7 +203,7 @@ async fn a_failed_discovery_is_recorded_and_ends_idle(flavour: Flavour) {
         "no diff after a failed discovery"
     );
     let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
-    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.status, RunStatus::FAILED);
     assert!(run.error.as_deref().unwrap().contains("discovery failed"));
 }
 
@@ -226,7 +226,7 @@ async fn a_failed_diff_fails_the_cycle_before_any_write(flavour: Flavour) {
     );
     assert_eq!(h.observer.phases.lock().unwrap().last(), Some(&Phase::Idle));
     let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
-    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.status, RunStatus::FAILED);
 }
 
 async fn a_large_attachment_streams_through_whole(flavour: Flavour) {
@@ -257,7 +257,7 @@ async fn empty_pages_and_zero_byte_attachments_are_skipped(flavour: Flavour) {
 
     let report = h.run(h.spec()).await.unwrap();
 
-    assert_eq!(report.status, sync_engine::CycleStatus::Success);
+    assert_eq!(report.status, sync_engine::RunOutcome::Success);
     assert_eq!(h.keys(), [key(SP, "1002"), key(SP, "1002::att2002")]);
     assert_eq!(report.counts.ingested_pages_skipped, 1);
     assert_eq!(report.counts.ingested_attachments_skipped, 1);
@@ -297,7 +297,7 @@ async fn a_page_deleted_before_its_body_is_fetched_is_skipped(flavour: Flavour) 
         .await
         .unwrap();
 
-    assert_eq!(report.status, sync_engine::CycleStatus::Success);
+    assert_eq!(report.status, sync_engine::RunOutcome::Success);
     assert_eq!(report.counts.ingested_pages_ok, 1);
     assert_eq!(report.counts.ingested_pages_skipped, 1);
     assert_eq!(report.counts.ingested_pages_failed, 0);

@@ -97,7 +97,7 @@ async fn a_root_owned_by_another_instance_aborts_before_any_write(flavour: Flavo
     assert!(h.keys().is_empty());
     assert_eq!(h.scope_paths(), ["/Confluence"]);
     let runs = h.ledger.recent_runs(Some(TENANT), 1).await.unwrap();
-    assert_eq!(runs[0].status, sync_engine::RunStatus::Failed);
+    assert_eq!(runs[0].status, sync_engine::RunStatus::FAILED);
 }
 
 async fn an_unmarked_old_root_is_left_alone(flavour: Flavour) {
@@ -387,7 +387,7 @@ async fn a_partly_failed_tenant_deletion_keeps_the_mark_and_is_retried(flavour: 
     assert_eq!(first.status, DeletionStatus::Failure);
     assert!(first.failures >= 1);
     let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
-    assert_eq!(run.status, sync_engine::RunStatus::Failed);
+    assert_eq!(run.status, sync_engine::RunStatus::FAILED);
     assert!(
         run.error.as_deref().unwrap().contains("boom"),
         "{:?}",
@@ -526,7 +526,7 @@ async fn a_cancelled_tenant_deletion_stops_between_scopes_and_the_next_run_finis
         "mark kept for the next run"
     );
     let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
-    assert_eq!(run.status, RunStatus::Cancelled);
+    assert_eq!(run.status, RunStatus::CANCELLED);
     assert!(run.finished_at.is_some());
 
     let second = deletion(&h)
@@ -540,7 +540,7 @@ async fn a_cancelled_tenant_deletion_stops_between_scopes_and_the_next_run_finis
     assert!(h.keys().is_empty());
     assert_eq!(h.root_external_id(), None);
     let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
-    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(run.status, RunStatus::SUCCESS);
 }
 
 /// A shutdown in the middle of one scope's content stops after the batch in flight (100 ids):
@@ -610,7 +610,7 @@ async fn a_tenant_deletion_cancelled_after_its_last_scope_still_finishes(flavour
     assert_eq!(report.status, DeletionStatus::Success);
     assert_eq!(h.root_external_id(), None);
     let run = &h.ledger.recent_runs(Some(TENANT), 1).await.unwrap()[0];
-    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(run.status, RunStatus::SUCCESS);
 }
 
 /// A deletion aborted mid-way (the daemon drops it after the shutdown grace period) leaves its
@@ -631,7 +631,7 @@ async fn a_dropped_tenant_deletion_is_recorded_as_interrupted_by_the_next(flavou
 
     assert_eq!(report.status, DeletionStatus::Success);
     let runs = h.ledger.recent_runs(Some(TENANT), 2).await.unwrap();
-    assert_eq!(runs[0].status, RunStatus::Success);
+    assert_eq!(runs[0].status, RunStatus::SUCCESS);
     assert_eq!(runs[1].id, dropped);
     assert_eq!(runs[1].status, RunStatus::Interrupted);
 }

@@ -7,7 +7,7 @@ mod cycle_common;
 
 use cycle_common::*;
 use sandbox::confluence::{ContentEdit, ContentMove, ContentType, Dataset};
-use sync_engine::CycleStatus;
+use sync_engine::RunOutcome;
 
 const SINGLE: &str = "ai-ingest";
 const ALL: &str = "ai-ingest-all";
@@ -27,7 +27,7 @@ async fn single_labelled_page_lands_in_its_space_scope(flavour: Flavour) {
 
     let report = h.run(h.spec()).await.unwrap();
 
-    assert_eq!(report.status, CycleStatus::Success);
+    assert_eq!(report.status, RunOutcome::Success);
     assert_eq!(h.scope_paths(), ["/Confluence", "/Confluence/SP"]);
     assert_eq!(h.root_external_id().as_deref(), Some(h.owner().as_str()));
     let space_scope =
@@ -426,7 +426,7 @@ async fn a_new_attachment_on_an_unchanged_page_is_ingested_alone(flavour: Flavou
 
     let report = h.run(h.spec()).await.unwrap();
 
-    assert_eq!(report.status, CycleStatus::Success);
+    assert_eq!(report.status, RunOutcome::Success);
     assert_eq!(h.keys(), [sp("1001"), sp("1001::att2001")]);
     assert_eq!(
         h.sb.unique.file_bytes(&sp("1001::att2001")).unwrap(),
@@ -477,7 +477,7 @@ async fn full_replacement_with_new_ids_is_allowed(flavour: Flavour) {
         .unwrap();
     let report = h.run(h.spec()).await.unwrap();
 
-    assert_eq!(report.status, CycleStatus::Success);
+    assert_eq!(report.status, RunOutcome::Success);
     assert_eq!(h.keys(), [sp("1003"), sp("1004")]);
 }
 
@@ -566,7 +566,7 @@ async fn an_unchanged_tenant_changes_nothing(flavour: Flavour) {
 
     let report = h.run(h.spec()).await.unwrap();
 
-    assert_eq!(report.status, CycleStatus::Success);
+    assert_eq!(report.status, RunOutcome::Success);
     assert_eq!(h.scope_paths(), ["/Confluence", "/Confluence/SP"]);
     let space_scope =
         h.sb.unique

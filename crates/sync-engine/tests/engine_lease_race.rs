@@ -17,33 +17,17 @@ use chrono::{DateTime, Utc};
 use confluence_client::{ConfluenceClient, NoopObserver};
 use cycle_common::*;
 use sandbox::confluence::ContentEdit;
-use sqlx::Connection;
 use sync_engine::{
-    CancellationToken, CycleMode, CycleStatus, Ledger, LedgerOptions, NoopCycleObserver, RunStatus,
+    CancellationToken, CycleMode, Ledger, LedgerOptions, NoopCycleObserver, RunOutcome, RunStatus,
     RunTrigger, TenantSync,
 };
 
 const PAGES: u64 = 12;
 const ROUNDS_PER_ENGINE: usize = 6;
 
-/// A fresh database on the server `DATABASE_URL_POSTGRES` points at.
+/// A fresh database on the PostgreSQL test server.
 async fn fresh_database() -> Option<String> {
-    let Ok(base) = std::env::var("DATABASE_URL_POSTGRES") else {
-        println!("skipped: DATABASE_URL_POSTGRES not set (two engines racing on PostgreSQL)");
-        return None;
-    };
-    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (without_query, query) = match base.split_once('?') {
-        Some((url, query)) => (url, format!("?{query}")),
-        None => (base.as_str(), String::new()),
-    };
-    let (server, _) = without_query.rsplit_once('/').unwrap();
-    Some(format!("{server}/{name}{query}"))
+    sync_engine::testing::fresh_postgres_database("test", "two engines racing on PostgreSQL").await
 }
 
 /// One cycle as one engine saw it, lease held throughout.
@@ -122,7 +106,7 @@ async fn two_engines_racing_for_one_tenant_on_postgres_never_overlap() {
                     .await
                     .unwrap();
                 let end = Instant::now();
-                assert_eq!(report.status, CycleStatus::Success, "{report:?}");
+                assert_eq!(report.status, RunOutcome::Success, "{report:?}");
                 assert!(!lease.expired_locally(), "a cycle outlived its lease");
                 log.lock().unwrap().push(Cycle { engine, start, end });
                 ledger.release_lease(lease).await.unwrap();
@@ -159,7 +143,7 @@ async fn two_engines_racing_for_one_tenant_on_postgres_never_overlap() {
     let mut runs = ledgers[0].recent_runs(Some(TENANT), 100).await.unwrap();
     runs.sort_by_key(|r| r.started_at);
     assert_eq!(runs.len(), 2 * ROUNDS_PER_ENGINE);
-    assert!(runs.iter().all(|r| r.status == RunStatus::Success));
+    assert!(runs.iter().all(|r| r.status == RunStatus::SUCCESS));
     for replica in &ledgers {
         assert!(
             runs.iter().any(|r| r.holder == replica.holder_id()),
@@ -268,7 +252,7 @@ async fn a_dropped_cycle_is_recorded_interrupted_on_postgres() {
         .await
         .unwrap();
 
-    assert_eq!(report.status, CycleStatus::Success);
+    assert_eq!(report.status, RunOutcome::Success);
     let statuses: Vec<RunStatus> = ledger
         .recent_runs(Some(TENANT), 10)
         .await
@@ -276,7 +260,7 @@ async fn a_dropped_cycle_is_recorded_interrupted_on_postgres() {
         .iter()
         .map(|r| r.status)
         .collect();
-    assert_eq!(statuses, [RunStatus::Success, RunStatus::Interrupted]);
+    assert_eq!(statuses, [RunStatus::SUCCESS, RunStatus::Interrupted]);
     assert_eq!(h.keys().len(), PAGES as usize);
     ledger.release_lease(lease).await.unwrap();
 }

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use sqlx::Connection;
 use sync_engine::{
     ItemPhase, Ledger, LedgerError, LedgerKind, LedgerOptions, RunCounts, RunOutcome, RunStatus,
     RunTrigger,
@@ -34,24 +33,11 @@ impl Fixture {
     }
 
     async fn postgres() -> Option<Self> {
-        let Ok(base) = std::env::var("DATABASE_URL_POSTGRES") else {
-            println!("skipped: DATABASE_URL_POSTGRES not set");
-            return None;
-        };
-        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let (without_query, query) = match base.split_once('?') {
-            Some((url, query)) => (url, format!("?{query}")),
-            None => (base.as_str(), String::new()),
-        };
-        let (server, _db) = without_query.rsplit_once('/').unwrap();
+        let url =
+            sync_engine::testing::fresh_postgres_database("test", "the PostgreSQL ledger test")
+                .await?;
         Some(Self {
-            url: format!("{server}/{name}{query}"),
+            url,
             kind: LedgerKind::Postgres,
             _dir: None,
         })
@@ -132,7 +118,7 @@ async fn creates_the_ledger_on_first_start_and_reopens_it(fx: Fixture) {
     let runs = reopened.recent_runs(None, 10).await.unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].id, run);
-    assert_eq!(runs[0].status, RunStatus::Success);
+    assert_eq!(runs[0].status, RunStatus::SUCCESS);
     assert!(!reopened.location().is_empty());
 }
 
@@ -157,7 +143,7 @@ async fn records_a_run_with_its_counts_and_failed_items(fx: Fixture) {
         .unwrap();
     assert_eq!(attempts, 1);
     ledger
-        .record_item_failure(first, attachment, ItemPhase::Delete, "content id not found")
+        .record_item_failure(first, attachment, ItemPhase::Ingest, "content id not found")
         .await
         .unwrap();
     ledger
@@ -171,7 +157,7 @@ async fn records_a_run_with_its_counts_and_failed_items(fx: Fixture) {
         .unwrap();
 
     let recorded = ledger.run(first).await.unwrap().unwrap();
-    assert_eq!(recorded.status, RunStatus::PartialSuccess);
+    assert_eq!(recorded.status, RunStatus::PARTIAL_SUCCESS);
     assert_eq!(recorded.counts, counts());
     assert_eq!(recorded.error.as_deref(), Some("2 items failed"));
     assert_eq!(recorded.failed_items, 2);
@@ -194,11 +180,9 @@ async fn records_a_run_with_its_counts_and_failed_items(fx: Fixture) {
     ledger
         .finish_run(
             second,
-            RunOutcome::Aborted {
-                reason: "diff would delete space SP".into(),
-            },
+            RunOutcome::Aborted,
             &RunCounts::default(),
-            None,
+            Some("diff would delete space SP"),
         )
         .await
         .unwrap();
@@ -212,7 +196,7 @@ async fn records_a_run_with_its_counts_and_failed_items(fx: Fixture) {
     assert!(ledger.open_failures("other").await.unwrap().is_empty());
 
     let aborted = ledger.run(second).await.unwrap().unwrap();
-    assert_eq!(aborted.status, RunStatus::Aborted);
+    assert_eq!(aborted.status, RunStatus::ABORTED);
     assert_eq!(
         aborted.abort_reason.as_deref(),
         Some("diff would delete space SP")
@@ -254,7 +238,7 @@ async fn refuses_to_finish_a_run_twice_or_an_unknown_run(fx: Fixture) {
     );
     assert_eq!(
         ledger.run(run).await.unwrap().unwrap().status,
-        RunStatus::Failed
+        RunStatus::FAILED
     );
 
     let unknown = sync_engine::RunId::from_raw(run.get() + 1000);
@@ -591,7 +575,7 @@ mod postgres_replicas {
             .unwrap();
         assert_eq!(
             other.run(run).await.unwrap().unwrap().status,
-            RunStatus::Success
+            RunStatus::SUCCESS
         );
     }
 

@@ -8,7 +8,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::Connection;
 use sync_engine::{Ledger, LedgerOptions};
 
 /// One stretch of work under a lease.
@@ -87,22 +86,12 @@ fn assert_never_overlapping(held: &[Held]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_never_hold_one_tenant_at_once_on_postgres() {
-    let Ok(base) = std::env::var("DATABASE_URL_POSTGRES") else {
-        println!("skipped: DATABASE_URL_POSTGRES not set");
+    let Some(url) =
+        sync_engine::testing::fresh_postgres_database("test", "two replicas racing for a lease")
+            .await
+    else {
         return;
     };
-    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (without_query, query) = match base.split_once('?') {
-        Some((url, query)) => (url, format!("?{query}")),
-        None => (base.as_str(), String::new()),
-    };
-    let (server, _) = without_query.rsplit_once('/').unwrap();
-    let url = format!("{server}/{name}{query}");
 
     let a = Ledger::open(&url, LedgerOptions::default().with_holder_name("replica-a"))
         .await

@@ -246,28 +246,10 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A fresh database on the PostgreSQL server `DATABASE_URL_POSTGRES` names (scripts/test.sh
-/// starts a throwaway cluster), named `<prefix>_<uuid>`; its URL keeps the server's credentials
-/// and query. `None`, after saying loudly that `what` is skipped, when the variable is unset.
+/// A fresh database on the PostgreSQL test server (see `sync_engine::testing`, which decides
+/// whether PostgreSQL tests run).
 pub async fn fresh_postgres_database(prefix: &str, what: &str) -> Option<String> {
-    use sqlx::Connection as _;
-    let Ok(base) = std::env::var("DATABASE_URL_POSTGRES") else {
-        println!(
-            "skipped: {what} needs PostgreSQL and DATABASE_URL_POSTGRES is not set \
-             (scripts/test.sh starts a throwaway cluster)"
-        );
-        return None;
-    };
-    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(&format!("/{name}"));
-    Some(url.to_string())
+    sync_engine::testing::fresh_postgres_database(prefix, what).await
 }
 
 /// What a clean run determines about one file Unique stores (ids and times excluded).

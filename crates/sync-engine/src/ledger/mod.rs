@@ -53,8 +53,7 @@ mod sqlite_path;
 pub use error::LedgerError;
 pub use leases::{Lease, LeaseRecord};
 pub use runs::{
-    ItemFailure, ItemPhase, RunCounts, RunFailure, RunId, RunOutcome, RunRecord, RunStatus,
-    RunTrigger,
+    ItemFailure, ItemPhase, RunCounts, RunFailure, RunId, RunRecord, RunStatus, RunTrigger,
 };
 
 use error::query;

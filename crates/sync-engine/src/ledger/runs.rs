@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::error::{query, LedgerError};
 use super::{Ledger, LedgerKind};
+use crate::outcome::RunOutcome;
 
 /// A run's id in the ledger. Ids grow monotonically and are never reused, even after pruning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -47,47 +48,87 @@ pub enum RunTrigger {
     Cli,
 }
 
-/// How a run ended, as reported by the engine to [`Ledger::finish_run`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RunOutcome {
-    /// Every item went through.
-    Success,
-    /// The cycle completed but some items failed (see the run's failures).
-    PartialSuccess,
-    /// The cycle could not complete (e.g. discovery or Unique unreachable).
-    Failed,
-    /// A guard stopped the cycle on purpose (e.g. the diff would wipe a space).
-    Aborted { reason: String },
-    /// Shutdown or lease loss stopped the cycle in an orderly way.
-    Cancelled,
-}
-
-/// A run's state as recorded. `Interrupted` is never reported by the engine: the ledger sets it
-/// on runs whose process died before finishing them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
+/// A run's state as recorded: the engine's [`RunOutcome`] once it ended, plus the two states
+/// only the ledger knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RunStatus {
+    /// Started and not finished yet.
     Running,
-    Success,
-    PartialSuccess,
-    Failed,
-    Aborted,
-    Cancelled,
+    Finished(RunOutcome),
+    /// Never reported by the engine: the ledger sets it on runs whose process died (or whose
+    /// cycle was dropped) before finishing them.
     Interrupted,
 }
 
-/// The phase of a cycle an item failed in.
+impl RunStatus {
+    /// Shorthands for comparisons, e.g. `record.status == RunStatus::SUCCESS`.
+    pub const SUCCESS: Self = Self::Finished(RunOutcome::Success);
+    pub const PARTIAL_SUCCESS: Self = Self::Finished(RunOutcome::PartialSuccess);
+    pub const FAILED: Self = Self::Finished(RunOutcome::Failed);
+    pub const ABORTED: Self = Self::Finished(RunOutcome::Aborted);
+    pub const CANCELLED: Self = Self::Finished(RunOutcome::Cancelled);
+
+    /// The value stored in the database; `partial` predates the shared outcome names and stays,
+    /// so existing ledgers read back without a migration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished(RunOutcome::Success) => "success",
+            Self::Finished(RunOutcome::PartialSuccess) => "partial",
+            Self::Finished(RunOutcome::Failed) => "failed",
+            Self::Finished(RunOutcome::Aborted) => "aborted",
+            Self::Finished(RunOutcome::Cancelled) => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, LedgerError> {
+        [
+            Self::Running,
+            Self::SUCCESS,
+            Self::PARTIAL_SUCCESS,
+            Self::FAILED,
+            Self::ABORTED,
+            Self::CANCELLED,
+            Self::Interrupted,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+        .ok_or_else(|| LedgerError::Corrupt {
+            column: "runs.status",
+            value: text.to_owned(),
+        })
+    }
+
+    /// The name in `status --json`: the outcome's own name once finished.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished(outcome) => outcome.as_str(),
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RunStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.label())
+    }
+}
+
+/// The phase of a cycle an item failed in. Only ingestion records item failures; the column
+/// stays so that another phase can be added without a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ItemPhase {
-    Discover,
-    Diff,
     Ingest,
-    Delete,
-    SpaceCleanup,
 }
 
 macro_rules! text_enum {
@@ -117,26 +158,9 @@ macro_rules! text_enum {
 text_enum!(RunTrigger, "runs.trigger_kind", {
     Schedule => "schedule", Startup => "startup", Manual => "manual", Cli => "cli",
 });
-text_enum!(RunStatus, "runs.status", {
-    Running => "running", Success => "success", PartialSuccess => "partial", Failed => "failed",
-    Aborted => "aborted", Cancelled => "cancelled", Interrupted => "interrupted",
-});
 text_enum!(ItemPhase, "phase", {
-    Discover => "discover", Diff => "diff", Ingest => "ingest", Delete => "delete",
-    SpaceCleanup => "space_cleanup",
+    Ingest => "ingest",
 });
-
-impl RunOutcome {
-    fn status(&self) -> RunStatus {
-        match self {
-            Self::Success => RunStatus::Success,
-            Self::PartialSuccess => RunStatus::PartialSuccess,
-            Self::Failed => RunStatus::Failed,
-            Self::Aborted { .. } => RunStatus::Aborted,
-            Self::Cancelled => RunStatus::Cancelled,
-        }
-    }
-}
 
 /// Counts per phase and category. Stored one column each (not JSON) so that operators can sum
 /// and filter them in plain SQL on either database.
@@ -474,6 +498,9 @@ impl Ledger {
     /// number of runs (failed-item rows of pruned runs go with them; open failures last seen in a
     /// pruned run are dropped too, as the item has evidently gone away).
     ///
+    /// `why` says why the run did not succeed: the guard's reason for an aborted run (kept as
+    /// [`RunRecord::abort_reason`]), the error otherwise.
+    ///
     /// A run already marked `interrupted` can still be finished: if its process was alive after
     /// all, the true outcome is worth more than the guess.
     pub async fn finish_run(
@@ -481,15 +508,13 @@ impl Ledger {
         run: RunId,
         outcome: RunOutcome,
         counts: &RunCounts,
-        error: Option<&str>,
+        why: Option<&str>,
     ) -> Result<(), LedgerError> {
-        let abort_reason = match &outcome {
-            RunOutcome::Aborted { reason } => Some(self.filtered(reason)),
-            _ => None,
+        let why = why.map(|text| self.filtered(text));
+        let (abort_reason, error) = match outcome {
+            RunOutcome::Aborted => (why.as_deref(), None),
+            _ => (None, why.as_deref()),
         };
-        let abort_reason = abort_reason.as_deref();
-        let error = error.map(|e| self.filtered(e));
-        let error = error.as_deref();
         let history = self.inner.history_per_tenant;
         on_backend!(self, |pool, dialect| {
             let assignments: Vec<String> = COUNT_COLUMNS
@@ -507,7 +532,7 @@ impl Ledger {
             let mut tx = pool.begin().await.map_err(query("finish_run"))?;
             let mut update = sqlx::query_scalar::<_, String>(&sql)
                 .bind(run.0)
-                .bind(outcome.status().as_str())
+                .bind(RunStatus::Finished(outcome).as_str())
                 .bind(abort_reason)
                 .bind(error);
             for value in counts.to_columns() {

@@ -5,15 +5,15 @@
 //! safe to run against production next to a running daemon.
 
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use confluence_client::{ConfluenceApi, ConfluenceError, InstanceType};
 use sync_engine::LedgerProbe;
 
+use super::Outcome;
 use crate::config::{DaemonConfig, Env};
 use crate::metrics::Metrics;
-use crate::tenants::TenantRuntime;
+use crate::tenants::TenantClients;
 
 #[derive(Debug, Default)]
 struct Report {
@@ -32,7 +32,7 @@ impl Report {
     }
 }
 
-pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
+pub(crate) async fn run(config_path: Option<&Path>) -> Outcome {
     let mut report = Report::default();
     let loaded = match DaemonConfig::load(config_path, &Env::from_process()) {
         Ok(loaded) => loaded,
@@ -42,10 +42,10 @@ pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
                 println!("    {e}");
             }
             println!("    fix: correct the fields above (a missing os.environ/VAR means that variable is not set)");
-            return ExitCode::from(crate::cli::EXIT_CONFIG);
+            return Outcome::ConfigInvalid;
         }
     };
-    crate::cli::init_logging_quiet(&loaded.daemon);
+    crate::telemetry::init_quiet(&loaded.daemon);
     report.ok(format!(
         "configuration loaded: {} tenant(s), secrets resolved{}",
         loaded.tenants.len(),
@@ -68,11 +68,11 @@ pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
     check_ledger(&loaded.daemon, &mut report).await;
 
     let metrics = Arc::new(Metrics::new());
-    let tenants = match crate::tenants::build_all(&loaded, &metrics, None) {
+    let tenants = match crate::tenants::build_clients(&loaded, &metrics) {
         Ok(t) => t,
         Err(e) => {
             report.fail(
-                format!("building the clients: {}", crate::cli::error_text(&e)),
+                format!("building the clients: {}", crate::errors::error_text(&e)),
                 "correct the tenant's URLs and credentials",
             );
             return exit(&report);
@@ -86,7 +86,7 @@ pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
             report.fail(
                 format!(
                     "building the connectivity probe: {}",
-                    crate::cli::error_text(&e)
+                    crate::errors::error_text(&e)
                 ),
                 "check extra_ca_bundle_path and the proxy settings",
             );
@@ -100,11 +100,11 @@ pub(crate) async fn run(config_path: Option<&Path>) -> ExitCode {
     exit(&report)
 }
 
-fn exit(report: &Report) -> ExitCode {
+fn exit(report: &Report) -> Outcome {
     if report.failed {
-        ExitCode::FAILURE
+        Outcome::Failed
     } else {
-        ExitCode::SUCCESS
+        Outcome::Success
     }
 }
 
@@ -132,7 +132,7 @@ async fn check_ledger(daemon: &DaemonConfig, report: &mut Report) {
 }
 
 async fn check_tenant(
-    tenant: &TenantRuntime,
+    tenant: &TenantClients,
     client: &reqwest::Client,
     timeout: std::time::Duration,
     report: &mut Report,
@@ -200,7 +200,7 @@ async fn check_tenant(
     }
 }
 
-async fn check_root_scope(tenant: &TenantRuntime, report: &mut Report) {
+async fn check_root_scope(tenant: &TenantClients, report: &mut Report) {
     let name = tenant.name();
     let scope_id = &tenant.config.ingestion.scope_id;
     let expected = match &tenant.confluence {

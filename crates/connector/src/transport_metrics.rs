@@ -10,12 +10,12 @@ use http_transport::{QuotaReading, QuotaWait, RequestOutcome, TransportObserver}
 use crate::metrics::{endpoint_label, Metrics};
 
 #[derive(Debug)]
-pub(crate) struct TenantObserver {
+pub(crate) struct TransportMetrics {
     tenant: String,
     metrics: Arc<Metrics>,
 }
 
-impl TenantObserver {
+impl TransportMetrics {
     pub(crate) fn new(tenant: &str, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Self {
             tenant: tenant.to_owned(),
@@ -24,7 +24,7 @@ impl TenantObserver {
     }
 }
 
-impl TransportObserver for TenantObserver {
+impl TransportObserver for TransportMetrics {
     fn attempt(
         &self,
         service: &'static str,

@@ -3,19 +3,20 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
-use sync_engine::RunTrigger;
+use sync_engine::{CycleMode, RunTrigger};
 use tokio_util::sync::CancellationToken;
 
+use super::Outcome;
 use crate::config::LoadedConfig;
 use crate::engine::EngineRunner;
 use crate::health::SyncHistory;
 use crate::metrics::Metrics;
-use crate::runner::{Mode, NoProgress, Progress, RunSummary};
+use crate::progress::{NoProgress, Progress};
+use crate::runner::RunSummary;
 use crate::scheduler::Scheduler;
 use crate::tenants::{self, TenantRuntime};
 
@@ -108,7 +109,7 @@ pub(crate) async fn run(
     only: Option<String>,
     dry_run: bool,
     json_output: bool,
-) -> ExitCode {
+) -> Outcome {
     if let Some(name) = &only {
         if !loaded.tenants.iter().any(|t| &t.name == name) {
             let known: Vec<_> = loaded.tenants.iter().map(|t| t.name.as_str()).collect();
@@ -120,27 +121,27 @@ pub(crate) async fn run(
                     known.join(", ")
                 }
             );
-            return not_started(&message, dry_run, json_output, crate::cli::EXIT_CONFIG);
+            return not_started(&message, dry_run, json_output, Outcome::ConfigInvalid);
         }
     }
     match run_inner(loaded, only, dry_run, json_output).await {
         Ok(code) => code,
         Err(e) => {
-            let message = crate::cli::error_text(&e);
+            let message = crate::errors::error_text(&e);
             tracing::error!(error = %message, "sync could not start");
-            not_started(&message, dry_run, json_output, 1)
+            not_started(&message, dry_run, json_output, Outcome::Failed)
         }
     }
 }
 
 /// The run never started (unknown tenant, ledger in use, …): the error on stderr and, with
 /// `--json`, [`print_not_started_json`].
-fn not_started(message: &str, dry_run: bool, json_output: bool, exit: u8) -> ExitCode {
+fn not_started(message: &str, dry_run: bool, json_output: bool, outcome: Outcome) -> Outcome {
     eprintln!("error: {message}");
     if json_output {
         print_not_started_json(message, dry_run);
     }
-    ExitCode::from(exit)
+    outcome
 }
 
 /// A summary without tenants, so that a script reading `sync --json`'s stdout always gets one
@@ -160,10 +161,10 @@ async fn run_inner(
     only: Option<String>,
     dry_run: bool,
     json_output: bool,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Outcome> {
     let metrics = Arc::new(Metrics::new());
     let ledger = crate::daemon::open_ledger(&loaded.daemon, false).await?;
-    let mut tenant_set = tenants::build_all(&loaded, &metrics, Some(&ledger))?;
+    let mut tenant_set = tenants::build_all(&loaded, &metrics, &ledger)?;
     if let Some(name) = &only {
         tenant_set.retain(|t| t.name() == name);
     }
@@ -190,7 +191,11 @@ async fn run_inner(
         Some(b) => b.clone(),
         None => Arc::new(NoProgress),
     };
-    let mode = if dry_run { Mode::DryRun } else { Mode::Normal };
+    let mode = if dry_run {
+        CycleMode::DryRun
+    } else {
+        CycleMode::Normal
+    };
     let runs = tenant_set.iter().map(|t| {
         let scheduler = &scheduler;
         let cancel = &cancel;
@@ -222,9 +227,9 @@ async fn run_inner(
         print_text(&summaries);
     }
     Ok(if failed {
-        ExitCode::FAILURE
+        Outcome::Failed
     } else {
-        ExitCode::SUCCESS
+        Outcome::Success
     })
 }
 
