@@ -16,6 +16,10 @@ mod check;
 pub mod cli;
 pub mod config;
 mod daemon;
+#[cfg(feature = "demo")]
+mod demo;
+#[cfg(not(feature = "demo"))]
+#[path = "no_demo.rs"]
 mod demo;
 mod engine;
 mod health;
