@@ -16,6 +16,10 @@ pub mod cli;
 mod cmd;
 pub mod config;
 mod daemon;
+#[cfg(feature = "demo")]
+mod demo;
+#[cfg(not(feature = "demo"))]
+#[path = "no_demo.rs"]
 mod demo;
 mod engine;
 mod engine_observer;

@@ -1,23 +1,28 @@
 //! Prometheus metrics: the reference connector's `cfc_*` families (same names, same labels) plus
-//! our own transport and ledger counters, encoded in the classic text exposition format.
+//! our own transport and ledger counters, served in the classic text exposition format (0.0.4).
 //!
-//! Why a small registry of our own instead of the `prometheus` or `prometheus-client` crate:
-//! the families are fixed and few, we need exact control over names that the crates rewrite
-//! (`prometheus-client` appends `_total` to counters itself and would turn the reference's
-//! `cfc_pages_processed_total` into `…_total_total` unless registered without the suffix, and it
-//! cannot express the reference's `cfc_sync_pages_total` gauge, whose name ends in `_total`), and
-//! the text format is a page of code. Everything here is a `Mutex<BTreeMap>` per family: the
-//! hot path is one lock per event, far below the cost of the HTTP request it counts.
+//! `prometheus-client` holds the registry, the counter, gauge and histogram cells, and writes the
+//! text format. What stays here is the family type ([`Family`]): the crate's own family keys
+//! series by a hash map, which would print them in a different order on every scrape, and cannot
+//! drop every series of one tenant (the first label) when the tenant leaves the configuration.
 //!
 //! `promtool check metrics` rules kept by construction: every family has `# HELP` and
-//! `# TYPE`; counters end in `_total`; the two reference gauges that end in `_total`
-//! (`cfc_sync_pages_total`, `cfc_sync_attachments_total`) are typed `untyped`, the one type the
-//! linter lets carry that suffix, so the reference's names survive unchanged.
+//! `# TYPE`; counters end in `_total` (the crate appends the suffix, so counters are registered
+//! without it); the two reference gauges whose names end in `_total` (`cfc_sync_pages_total`,
+//! `cfc_sync_attachments_total`) are typed `untyped`, the one type the linter lets carry that
+//! suffix, so the reference's names survive unchanged.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
+
+use prometheus_client::encoding::{
+    prometheus_text, CounterValueEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeMetric,
+    GaugeValueEncoder, MetricEncoder, NoLabelSet,
+};
+use prometheus_client::metrics::{counter, gauge, histogram, MetricType};
+use prometheus_client::registry::Registry;
 
 /// The phases of `cfc_sync_phase`, in the reference's order.
 pub(crate) const PHASES: [&str; 7] = [
@@ -46,53 +51,104 @@ enum Kind {
     Histogram(&'static [f64]),
 }
 
-#[derive(Debug, Clone, Default)]
-struct HistogramValue {
-    /// Per bucket, not cumulative; cumulated when encoding.
-    buckets: Vec<u64>,
-    sum: f64,
-    count: u64,
+/// One series' value, in the crate's atomic cells.
+#[derive(Debug)]
+enum Cell {
+    Counter(counter::Counter<f64, AtomicU64>),
+    Gauge(gauge::Gauge<f64, AtomicU64>),
+    Histogram(histogram::Histogram),
 }
 
-#[derive(Debug, Clone)]
-enum Value {
-    Number(f64),
-    Histogram(HistogramValue),
+impl Cell {
+    fn new(kind: Kind) -> Self {
+        match kind {
+            Kind::Counter => Self::Counter(counter::Counter::default()),
+            Kind::Gauge | Kind::UntypedGauge => Self::Gauge(gauge::Gauge::default()),
+            Kind::Histogram(bounds) => {
+                Self::Histogram(histogram::Histogram::new(bounds.iter().copied()))
+            }
+        }
+    }
+
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        match self {
+            Self::Counter(c) => {
+                encoder.encode_counter::<NoLabelSet, _, f64>(&Sample(c.get()), None)
+            }
+            Self::Gauge(g) => encoder.encode_gauge(&Sample(g.get())),
+            Self::Histogram(h) => h.encode(encoder),
+        }
+    }
 }
 
-/// One metric family: a name, its label names and one value per label set.
+/// A sample value printed as an integer when it is one (`0`, `9000`), as the reference
+/// connector's exposition and the dashboards' tests read it, else as a float (`0.02`, `NaN`).
+struct Sample(f64);
+
+impl Sample {
+    fn whole(&self) -> Option<i64> {
+        let n = self.0;
+        (n.is_finite() && n.fract() == 0.0 && n.abs() < 1e15).then_some(n as i64)
+    }
+}
+
+impl EncodeGaugeValue for Sample {
+    fn encode(&self, encoder: &mut GaugeValueEncoder) -> Result<(), std::fmt::Error> {
+        match self.whole() {
+            Some(n) => EncodeGaugeValue::encode(&n, encoder),
+            None => EncodeGaugeValue::encode(&self.0, encoder),
+        }
+    }
+}
+
+impl EncodeCounterValue for Sample {
+    fn encode(&self, encoder: &mut CounterValueEncoder) -> Result<(), std::fmt::Error> {
+        match self.whole().and_then(|n| u64::try_from(n).ok()) {
+            Some(n) => EncodeCounterValue::encode(&n, encoder),
+            None => EncodeCounterValue::encode(&self.0, encoder),
+        }
+    }
+}
+
+/// One metric family: a name, its label names and one series per label set, in label order.
 #[derive(Debug)]
 struct Family {
     name: &'static str,
     help: &'static str,
     kind: Kind,
     labels: &'static [&'static str],
-    values: Mutex<BTreeMap<Vec<String>, Value>>,
+    series: RwLock<BTreeMap<Vec<String>, Cell>>,
 }
 
 impl Family {
-    const fn new(
+    fn new(
         name: &'static str,
         help: &'static str,
         kind: Kind,
         labels: &'static [&'static str],
-    ) -> Self {
-        Self {
+    ) -> Arc<Self> {
+        Arc::new(Self {
             name,
             help,
             kind,
             labels,
-            values: Mutex::new(BTreeMap::new()),
-        }
+            series: RwLock::new(BTreeMap::new()),
+        })
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<Vec<String>, Value>) -> R) -> R {
-        // A poisoned lock only means a panic elsewhere mid-update; the numbers are still usable.
-        let mut guard = self
-            .values
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
+    /// Runs `f` on the series of `labels`, creating it first if needed. The cells are atomic, so
+    /// an existing series needs only the read lock.
+    fn with<R>(&self, labels: &[&str], f: impl FnOnce(&Cell) -> R) -> R {
+        let key = self.key(labels);
+        {
+            // A poisoned lock only means a panic elsewhere mid-update; the numbers are still usable.
+            let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(cell) = series.get(&key) {
+                return f(cell);
+            }
+        }
+        let mut series = self.series.write().unwrap_or_else(PoisonError::into_inner);
+        f(series.entry(key).or_insert_with(|| Cell::new(self.kind)))
     }
 
     fn key(&self, labels: &[&str]) -> Vec<String> {
@@ -101,83 +157,39 @@ impl Family {
     }
 
     fn add(&self, labels: &[&str], by: f64) {
-        let key = self.key(labels);
-        self.with(|values| {
-            if let Value::Number(n) = values.entry(key).or_insert(Value::Number(0.0)) {
-                *n += by;
+        self.with(labels, |cell| match cell {
+            Cell::Counter(c) => {
+                c.inc_by(by);
             }
+            Cell::Gauge(g) => {
+                g.inc_by(by);
+            }
+            Cell::Histogram(_) => {}
         });
     }
 
     fn get(&self, labels: &[&str]) -> Option<f64> {
         let key = self.key(labels);
-        self.with(|values| match values.get(&key) {
-            Some(Value::Number(n)) => Some(*n),
+        let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
+        match series.get(&key) {
+            Some(Cell::Counter(c)) => Some(c.get()),
+            Some(Cell::Gauge(g)) => Some(g.get()),
             _ => None,
-        })
+        }
     }
 
     fn set(&self, labels: &[&str], to: f64) {
-        let key = self.key(labels);
-        self.with(|values| {
-            values.insert(key, Value::Number(to));
-        });
-    }
-
-    fn observe(&self, labels: &[&str], value: f64) {
-        let Kind::Histogram(bounds) = self.kind else {
-            return;
-        };
-        let key = self.key(labels);
-        self.with(|values| {
-            let entry = values.entry(key).or_insert_with(|| {
-                Value::Histogram(HistogramValue {
-                    buckets: vec![0; bounds.len()],
-                    ..HistogramValue::default()
-                })
-            });
-            if let Value::Histogram(h) = entry {
-                if let Some(i) = bounds.iter().position(|b| value <= *b) {
-                    h.buckets[i] += 1;
-                }
-                h.sum += value;
-                h.count += 1;
+        self.with(labels, |cell| {
+            if let Cell::Gauge(g) = cell {
+                g.set(to);
             }
         });
     }
 
-    fn encode(&self, out: &mut String) {
-        let type_name = match self.kind {
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::UntypedGauge => "untyped",
-            Kind::Histogram(_) => "histogram",
-        };
-        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
-        let _ = writeln!(out, "# TYPE {} {}", self.name, type_name);
-        self.with(|values| {
-            for (key, value) in values.iter() {
-                let labels = render_labels(self.labels, key, None);
-                match value {
-                    Value::Number(n) => {
-                        let _ = writeln!(out, "{}{} {}", self.name, labels, number(*n));
-                    }
-                    Value::Histogram(h) => {
-                        let Kind::Histogram(bounds) = self.kind else {
-                            continue;
-                        };
-                        let mut cumulative = 0;
-                        for (bound, count) in bounds.iter().zip(&h.buckets) {
-                            cumulative += count;
-                            let labels = render_labels(self.labels, key, Some(&number(*bound)));
-                            let _ = writeln!(out, "{}_bucket{} {}", self.name, labels, cumulative);
-                        }
-                        let labels_inf = render_labels(self.labels, key, Some("+Inf"));
-                        let _ = writeln!(out, "{}_bucket{} {}", self.name, labels_inf, h.count);
-                        let _ = writeln!(out, "{}_sum{} {}", self.name, labels, number(h.sum));
-                        let _ = writeln!(out, "{}_count{} {}", self.name, labels, h.count);
-                    }
-                }
+    fn observe(&self, labels: &[&str], value: f64) {
+        self.with(labels, |cell| {
+            if let Cell::Histogram(h) = cell {
+                h.observe(value);
             }
         });
     }
@@ -185,79 +197,90 @@ impl Family {
     /// Drops every series of a tenant (its first label), e.g. after it left the config.
     fn forget_tenant(&self, tenant: &str) {
         if self.labels.first() == Some(&"tenant") {
-            self.with(|values| values.retain(|k, _| k.first().map(String::as_str) != Some(tenant)));
+            let mut series = self.series.write().unwrap_or_else(PoisonError::into_inner);
+            series.retain(|key, _| key.first().map(String::as_str) != Some(tenant));
+        }
+    }
+
+    /// The name to register: the crate appends `_total` to counters itself.
+    fn registered_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Counter => self.name.strip_suffix("_total").unwrap_or(self.name),
+            _ => self.name,
         }
     }
 }
 
-fn number(n: f64) -> String {
-    if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
-    }
-}
+/// A family as the registry holds it (the registry takes ownership; [`Metrics`] keeps the other
+/// handle to record into).
+#[derive(Debug)]
+struct Registered(Arc<Family>);
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', r"\\")
-        .replace('"', "\\\"")
-        .replace('\n', r"\n")
-}
-
-fn render_labels(names: &[&str], values: &[String], le: Option<&str>) -> String {
-    let mut parts: Vec<String> = names
-        .iter()
-        .zip(values)
-        .map(|(n, v)| format!("{n}=\"{}\"", escape(v)))
-        .collect();
-    if let Some(le) = le {
-        parts.push(format!("le=\"{le}\""));
+impl EncodeMetric for Registered {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let family = &self.0;
+        let series = family.series.read().unwrap_or_else(PoisonError::into_inner);
+        for (values, cell) in series.iter() {
+            let labels: Vec<(&str, &str)> = family
+                .labels
+                .iter()
+                .copied()
+                .zip(values.iter().map(String::as_str))
+                .collect();
+            cell.encode(encoder.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("{{{}}}", parts.join(","))
+
+    fn metric_type(&self) -> MetricType {
+        match self.0.kind {
+            Kind::Counter => MetricType::Counter,
+            Kind::Gauge => MetricType::Gauge,
+            Kind::UntypedGauge => MetricType::Unknown,
+            Kind::Histogram(_) => MetricType::Histogram,
+        }
     }
 }
 
 /// Every metric the connector exports. One instance per process, shared by `Arc`.
 #[derive(Debug)]
 pub struct Metrics {
-    sync_duration: Family,
-    scan_duration: Family,
-    attachment_upload_duration: Family,
-    pages_processed: Family,
-    attachments_processed: Family,
-    content_deleted: Family,
-    file_diff_events: Family,
-    api_request_duration: Family,
-    api_throttle_events: Family,
-    api_errors: Family,
-    cleanup_duration: Family,
-    cleanup_content_deleted: Family,
-    cleanup_scopes_deleted: Family,
-    orphaned_scopes_cleaned: Family,
-    orphaned_files_cleaned: Family,
-    sync_phase: Family,
-    sync_pages: Family,
-    sync_attachments: Family,
+    /// Holds the other handle of every family below, in exposition order.
+    registry: Registry,
+    sync_duration: Arc<Family>,
+    scan_duration: Arc<Family>,
+    attachment_upload_duration: Arc<Family>,
+    pages_processed: Arc<Family>,
+    attachments_processed: Arc<Family>,
+    content_deleted: Arc<Family>,
+    file_diff_events: Arc<Family>,
+    api_request_duration: Arc<Family>,
+    api_throttle_events: Arc<Family>,
+    api_errors: Arc<Family>,
+    cleanup_duration: Arc<Family>,
+    cleanup_content_deleted: Arc<Family>,
+    cleanup_scopes_deleted: Arc<Family>,
+    orphaned_scopes_cleaned: Arc<Family>,
+    orphaned_files_cleaned: Arc<Family>,
+    sync_phase: Arc<Family>,
+    sync_pages: Arc<Family>,
+    sync_attachments: Arc<Family>,
     // Ours.
-    limiter_wait: Family,
-    rate_limited: Family,
-    retries: Family,
-    bytes: Family,
-    http_attempts: Family,
-    ledger_runs: Family,
-    tenants_configured: Family,
-    discovery_held_back: Family,
-    quota_remaining: Family,
-    quota_limit: Family,
-    quota_reset: Family,
-    quota_near_limit: Family,
-    quota_waiting: Family,
-    quota_waits: Family,
-    quota_wait_seconds: Family,
+    limiter_wait: Arc<Family>,
+    rate_limited: Arc<Family>,
+    retries: Arc<Family>,
+    bytes: Arc<Family>,
+    http_attempts: Arc<Family>,
+    ledger_runs: Arc<Family>,
+    tenants_configured: Arc<Family>,
+    discovery_held_back: Arc<Family>,
+    quota_remaining: Arc<Family>,
+    quota_limit: Arc<Family>,
+    quota_reset: Arc<Family>,
+    quota_near_limit: Arc<Family>,
+    quota_waiting: Arc<Family>,
+    quota_waits: Arc<Family>,
+    quota_wait_seconds: Arc<Family>,
 }
 
 impl Default for Metrics {
@@ -269,7 +292,8 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         use Kind::*;
-        Self {
+        let mut metrics = Self {
+            registry: Registry::default(),
             sync_duration: Family::new(
                 "cfc_sync_duration_seconds",
                 "Duration of a tenant's sync cycle.",
@@ -468,10 +492,19 @@ impl Metrics {
                 Counter,
                 &["tenant"],
             ),
+        };
+        for family in metrics.families().map(Arc::clone) {
+            // The crate adds the final full stop to every help text itself.
+            let help = family.help.strip_suffix('.').unwrap_or(family.help);
+            let registered = Registered(Arc::clone(&family));
+            metrics
+                .registry
+                .register(family.registered_name(), help, registered);
         }
+        metrics
     }
 
-    fn families(&self) -> [&Family; 33] {
+    fn families(&self) -> [&Arc<Family>; 33] {
         [
             &self.sync_duration,
             &self.scan_duration,
@@ -512,9 +545,8 @@ impl Metrics {
     /// The Prometheus text exposition (content type `text/plain; version=0.0.4`).
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        for family in self.families() {
-            family.encode(&mut out);
-        }
+        // Writing to a `String` cannot fail, and no family's encoding returns an error of its own.
+        let _ = prometheus_text::encode(&mut out, &self.registry);
         out
     }
 

@@ -16,7 +16,7 @@ async fn check_passes_on_a_good_config_with_cloud_and_data_center() {
     let dc_root = seed_root(&sandbox, "DC root");
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "info",
         &[
             cloud_tenant(
@@ -72,7 +72,7 @@ async fn check_fails_with_a_fix_when_the_confluence_secret_is_wrong() {
     let root = seed_root(&sandbox, "root");
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "info",
         &[cloud_tenant(
             &sandbox,
@@ -99,7 +99,7 @@ async fn check_exits_2_and_names_the_field_when_a_secret_variable_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "info",
         &[cloud_tenant(
             &sandbox,
@@ -122,7 +122,7 @@ async fn check_fails_when_the_root_scope_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "info",
         &[dc_tenant(
             &sandbox,
@@ -158,7 +158,7 @@ async fn check_fails_when_the_root_scope_belongs_to_another_instance() {
         .id;
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "info",
         &[dc_tenant(
             &sandbox,
@@ -236,7 +236,7 @@ async fn a_403_on_data_center_names_data_center_permissions_not_cloud_scopes() {
     let cloud_root = seed_root(&sandbox, "cloud");
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "warn",
         &[
             dc_tenant(

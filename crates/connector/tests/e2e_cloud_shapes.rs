@@ -31,7 +31,7 @@ async fn sync_cloud(sandbox: &sandbox::SandboxHandle) -> serde_json::Value {
     let root = seed_root(sandbox, "root");
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "warn",
         &[cloud_tenant(
             sandbox,

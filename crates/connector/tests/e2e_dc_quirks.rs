@@ -84,7 +84,7 @@ async fn given_with_ingestion(
         &format!("      ingestion:\n{ingestion_extra}"),
         1,
     );
-    let config = write_config(dir.path(), free_port(), "warn", &[tenant]);
+    let config = write_config(dir.path(), ANY_PORT, "warn", &[tenant]);
     (sb, dir, config)
 }
 

@@ -117,7 +117,7 @@ fn replica_config(
     tenants: &[String],
 ) -> std::path::PathBuf {
     std::fs::create_dir_all(dir).unwrap();
-    let config = write_config(dir, free_port(), "info", tenants);
+    let config = write_config(dir, ANY_PORT, "info", tenants);
     let text = std::fs::read_to_string(&config).unwrap().replace(
         &format!("  url: sqlite://{}\n", dir.join("state.db").display()),
         &format!("  url: {state_url}\n  lease_ttl_secs: {LEASE_TTL_SECS}\n"),
@@ -451,7 +451,7 @@ async fn a_killed_replicas_tenants_move_to_the_survivor_without_overlap() {
     let tenants: Vec<String> = (0..3)
         .map(|i| tenant_yaml(i, &clean[i], &clean_roots[i], "clean"))
         .collect();
-    let config = write_config(clean_dir.path(), free_port(), "info", &tenants);
+    let config = write_config(clean_dir.path(), ANY_PORT, "info", &tenants);
     let out = run(Some(&config), &["sync"], &[]).await;
     assert!(out.status.success(), "clean sync: {}", text(&out.stderr));
     for i in 0..3 {

@@ -117,7 +117,7 @@ async fn env_flavoured(
         ),
     };
     tenant.push_str("      processing:\n        concurrency: 2\n");
-    let config = write_config(dir.path(), free_port(), "warn", &[tenant]);
+    let config = write_config(dir.path(), ANY_PORT, "warn", &[tenant]);
     let state_url = format!("sqlite://{}", dir.path().join("state.db").display());
     Env {
         sb,

@@ -382,7 +382,7 @@ async fn hostile_names_sync_verbatim(flavour: Flavour) {
     // Debug logs name every page and attachment, so the log hygiene check below sees them all.
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "debug",
         &[tenant_yaml(&sb, flavour, &root, SINGLE_LABEL, &all)],
     );
@@ -656,7 +656,7 @@ async fn hostile_image_reference_inlines(flavour: Flavour) {
         &format!("      ingestion:\n        pageIngestionConfig: {extraction}\n"),
         1,
     );
-    let config = write_config(dir.path(), free_port(), "warn", &[tenant]);
+    let config = write_config(dir.path(), ANY_PORT, "warn", &[tenant]);
 
     let run = sync(&config, dir.path()).await;
     assert_eq!(run.code, Some(0), "{}\n{}", run.json, run.stderr);
@@ -736,7 +736,7 @@ async fn header_breaking_media_type_fails_only_its_attachment(flavour: Flavour) 
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "warn",
         &[tenant_yaml(&sb, flavour, &root, SINGLE_LABEL, "unused-all")],
     );
@@ -828,7 +828,7 @@ async fn huge_body_syncs(flavour: Flavour) {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "warn",
         &[tenant_yaml(&sb, flavour, &root, SINGLE_LABEL, "unused-all")],
     );
@@ -907,7 +907,7 @@ async fn several_50_mb_bodies_fetched_one_at_a_time_keep_memory_flat_on_cloud() 
                 "      processing:\n        bodyBatchSize: {batch}\n"
             ));
         }
-        let config = write_config(dir.path(), free_port(), "warn", &[tenant]);
+        let config = write_config(dir.path(), ANY_PORT, "warn", &[tenant]);
         let run = sync(&config, dir.path()).await;
         assert_eq!(run.code, Some(0), "{}\n{}", run.json, run.stderr);
         assert_eq!(run.count("ingested_pages_ok"), pages as u64, "{}", run.json);
@@ -1066,7 +1066,7 @@ async fn tampered_pagination_deletes_nothing(flavour: Flavour, listing: Listing)
     let cwd: PathBuf = dir.path().to_owned();
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "warn",
         &[tenant_yaml(
             &sb,

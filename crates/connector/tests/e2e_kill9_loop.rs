@@ -201,12 +201,7 @@ async fn killed_daemon_converges_to_a_clean_run_and_the_ledger_shows_each_kill()
                 )
                 .unwrap();
         }
-        let config = write_config(
-            dir.path(),
-            free_port(),
-            "info",
-            std::slice::from_ref(&tenant),
-        );
+        let config = write_config(dir.path(), ANY_PORT, "info", std::slice::from_ref(&tenant));
         let newest = newest_run(&reader).await;
         let mut daemon = Daemon::start(&config, dir.path().join(format!("daemon-{round}.log")));
         let spawned = Instant::now();
@@ -267,12 +262,7 @@ async fn killed_daemon_converges_to_a_clean_run_and_the_ledger_shows_each_kill()
 
     // The last start: let it finish a cycle, then stop it gracefully.
     let last_start = chrono::Utc::now();
-    let config = write_config(
-        dir.path(),
-        free_port(),
-        "info",
-        std::slice::from_ref(&tenant),
-    );
+    let config = write_config(dir.path(), ANY_PORT, "info", std::slice::from_ref(&tenant));
     let mut daemon = Daemon::start(&config, dir.path().join("daemon-final.log"));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -334,7 +324,7 @@ async fn killed_daemon_converges_to_a_clean_run_and_the_ledger_shows_each_kill()
     let clean_dir = tempfile::tempdir().unwrap();
     let clean_config = write_config(
         clean_dir.path(),
-        free_port(),
+        ANY_PORT,
         "info",
         &[tenant_yaml(&clean, &clean_root)],
     );

@@ -78,7 +78,7 @@ async fn env(flavour: Flavour, confluence: ConfluenceConfig) -> Env {
             &side,
         ),
     };
-    let config = write_config(dir.path(), free_port(), "warn", &[tenant]);
+    let config = write_config(dir.path(), ANY_PORT, "warn", &[tenant]);
     Env {
         sb,
         _dir: dir,

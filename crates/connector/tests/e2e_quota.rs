@@ -40,7 +40,6 @@ struct Env {
     sb: SandboxHandle,
     dir: tempfile::TempDir,
     config: PathBuf,
-    port: u16,
 }
 
 impl Env {
@@ -64,14 +63,8 @@ impl Env {
             &cluster_local(&sb),
         );
         tenant.push_str("      processing:\n        concurrency: 2\n        bodyBatchSize: 5\n");
-        let port = free_port();
-        let config = write_config(dir.path(), port, "info", &[tenant]);
-        Self {
-            sb,
-            dir,
-            config,
-            port,
-        }
+        let config = write_config(dir.path(), ANY_PORT, "info", &[tenant]);
+        Self { sb, dir, config }
     }
 
     fn state_url(&self) -> String {
@@ -193,7 +186,7 @@ async fn the_quota_running_out_mid_cycle_pauses_the_tenant_and_the_cycle_complet
         .faults
         .add_rule(FaultRule::latency("cloud", Duration::from_millis(60)));
     let reset = start_of_window(WINDOW, 0.5).await;
-    let mut daemon = Daemon::start(&env.config, env.port, env.dir.path());
+    let mut daemon = Daemon::start(&env.config, env.dir.path()).await;
     until(
         "two files in Unique",
         Duration::from_secs(8),
@@ -413,7 +406,7 @@ async fn a_shutdown_during_a_quota_wait_stops_at_once_and_deletes_nothing() {
         tokio::time::sleep(Duration::from_secs_f64(to_hour + 1.0)).await;
     }
     env.sb.cloud_quota.spend(10_000_000);
-    let mut daemon = Daemon::start(&env.config, env.port, env.dir.path());
+    let mut daemon = Daemon::start(&env.config, env.dir.path()).await;
     until(
         "the waiting note",
         Duration::from_secs(10),

@@ -71,7 +71,7 @@ async fn given(
             &unique,
         ),
     };
-    let config = write_config(dir.path(), free_port(), "warn", &[tenant]);
+    let config = write_config(dir.path(), ANY_PORT, "warn", &[tenant]);
     (sandbox, dir, config)
 }
 

@@ -33,7 +33,6 @@ async fn run_syncs_both_flavours_reloads_and_stops_on_sigterm() {
     let unique = cluster_local(&sandbox);
     let cloud_root = seed_root(&sandbox, "Cloud root");
     let dc_root = seed_root(&sandbox, "DC root");
-    let port = free_port();
     let mut tenants = vec![
         cloud_tenant(
             &sandbox,
@@ -50,8 +49,8 @@ async fn run_syncs_both_flavours_reloads_and_stops_on_sigterm() {
             &unique,
         ),
     ];
-    let config = write_config(dir.path(), port, "info", &tenants);
-    let mut daemon = Daemon::start(&config, port, dir.path());
+    let config = write_config(dir.path(), ANY_PORT, "info", &tenants);
+    let mut daemon = Daemon::start(&config, dir.path()).await;
 
     // Given a running daemon, when both tenants have had their startup run…
     let body = daemon
@@ -120,7 +119,7 @@ async fn run_syncs_both_flavours_reloads_and_stops_on_sigterm() {
         )
         .replacen(":\n", ":\n      status: deleted\n", 1),
     );
-    write_config(dir.path(), port, "info", &tenants);
+    write_config(dir.path(), ANY_PORT, "info", &tenants);
     daemon
         .wait_ready("the added tenant synced", |b| {
             synced(b, "late") && configured(b).len() == 3

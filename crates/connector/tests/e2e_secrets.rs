@@ -28,7 +28,7 @@ async fn a_debug_logged_cycle_shows_no_secret() {
     let dc_root = seed_root(&sandbox, "DC root");
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "debug",
         &[
             cloud_tenant(

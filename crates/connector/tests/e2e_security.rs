@@ -10,7 +10,6 @@
 
 mod support;
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
@@ -147,7 +146,7 @@ async fn confluence_sees_only_get_and_the_token_post_and_no_authorization_crosse
         "instanceType: data-center\n",
         &format!("instanceType: data-center\n        tokenUrl: {relay}/rest/oauth2/latest/token\n"),
     );
-    let config = write_config(dir.path(), free_port(), "info", &[cloud, dc]);
+    let config = write_config(dir.path(), ANY_PORT, "info", &[cloud, dc]);
 
     // …when one full cycle runs…
     let out = run(Some(&config), &["sync", "--json"], &[]).await;
@@ -315,7 +314,7 @@ tenants:
     t1:
       status: inactive
 {tenant_yaml}",
-            port = free_port(),
+            port = ANY_PORT,
             state = dir.join("state.db").display(),
         ),
     )
@@ -652,37 +651,50 @@ const FIXTURES: &str = concat!(
 );
 
 /// `openssl s_server` with a certificate from a private test CA (not in any system store),
-/// serving files from `root` over HTTPS on `port`. Killed on drop.
-struct TlsServer(Child);
+/// serving files from `root` over HTTPS on the loopback port it picked and reported
+/// (`ACCEPT 127.0.0.1:<port>` on stdout). Killed on drop.
+struct TlsServer {
+    child: Child,
+    port: u16,
+}
 
 impl TlsServer {
-    fn start(root: &Path, port: u16) -> Self {
-        let child = std::process::Command::new("openssl")
-            .args(["s_server", "-quiet", "-WWW", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
+    fn start(root: &Path) -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new("openssl")
+            .args(["s_server", "-WWW", "-accept", "127.0.0.1:0"])
             .arg("-cert")
             .arg(format!("{FIXTURES}/server.pem"))
             .arg("-key")
             .arg(format!("{FIXTURES}/server.key"))
             .current_dir(root)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("openssl (the Debian package, part of the machine image) runs the TLS server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "openssl s_server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self(child)
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut seen = String::new();
+        let port = loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                panic!("openssl s_server exited without accepting:\n{seen}");
+            }
+            if let Some(addr) = line.trim().strip_prefix("ACCEPT ") {
+                break addr.parse::<std::net::SocketAddr>().unwrap().port();
+            }
+            seen.push_str(&line);
+        };
+        // It keeps writing to stdout per connection; a full pipe would stall it.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Self { child, port }
     }
 }
 
 impl Drop for TlsServer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -714,10 +726,9 @@ async fn tls_verification_cannot_be_turned_off_and_the_extra_ca_is_the_way_in() 
         r#"{"id":"tls-test-instance"}"#,
     )
     .unwrap();
-    let port = free_port();
-    let _server = TlsServer::start(&www, port);
+    let server = TlsServer::start(&www);
     let root = seed_root(&sandbox, "TLS root");
-    let base = format!("https://localhost:{port}");
+    let base = format!("https://localhost:{}", server.port);
     // Every spelling of "skip verification" an operator might try, in the tenant's Confluence
     // section and at the top level of the daemon config.
     let tenant = dc_tenant(
@@ -737,7 +748,7 @@ async fn tls_verification_cannot_be_turned_off_and_the_extra_ca_is_the_way_in() 
         tls: { verify: false, insecure: true }
 ",
     );
-    let config = write_config(dir.path(), free_port(), "info", &[tenant]);
+    let config = write_config(dir.path(), ANY_PORT, "info", &[tenant]);
     let text_of = |config: &Path| std::fs::read_to_string(config).unwrap();
     let insecure_keys = "insecureSkipVerify: true
 rejectUnauthorized: false
@@ -1005,8 +1016,7 @@ async fn postgres_with_password() -> Option<(String, String)> {
 async fn planted_secrets_stay_out_of_trace_logs_failures_metrics_readyz_and_the_ledger() {
     let world = secret_world().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = write_config(dir.path(), port, "trace", &world.tenants);
+    let config = write_config(dir.path(), ANY_PORT, "trace", &world.tenants);
     let log = dir.path().join("daemon.log");
     let out_log = dir.path().join("daemon.out");
     let mut env = world.env.clone();
@@ -1023,6 +1033,7 @@ async fn planted_secrets_stay_out_of_trace_logs_failures_metrics_readyz_and_the_
             let _ = self.0.wait();
         }
     }
+    let port = bound_port(&mut daemon, &log).await;
     let guard = Kill(&mut daemon);
 
     // Wait until every tenant has had its startup run (three succeed, one fails).
@@ -1128,7 +1139,7 @@ async fn planted_secrets_stay_out_of_trace_logs_failures_metrics_readyz_and_the_
         return;
     };
     let pg_dir = tempfile::tempdir().unwrap();
-    let pg_config = write_config(pg_dir.path(), free_port(), "trace", &world.tenants);
+    let pg_config = write_config(pg_dir.path(), ANY_PORT, "trace", &world.tenants);
     let pg_config_text = std::fs::read_to_string(&pg_config).unwrap();
     let state_line = pg_config_text
         .lines()
@@ -1175,7 +1186,7 @@ async fn a_panic_after_a_full_cycle_prints_no_secret() {
     // into a closed pipe panics ("failed printing to stdout"), after every secret has been used.
     let world = secret_world().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), free_port(), "trace", &world.tenants);
+    let config = write_config(dir.path(), ANY_PORT, "trace", &world.tenants);
     let mut env = world.env.clone();
     env.push(("RUST_BACKTRACE", "full"));
     let mut child = command(Some(&config), &["sync", "--json"], &env)
@@ -1281,7 +1292,7 @@ async fn proxy_credentials_stay_out_of_a_failing_run() {
         "{ mode: pat, token: sandbox-pat }",
         &cluster_local(&sandbox),
     );
-    let config = write_config(dir.path(), free_port(), "trace", &[tenant]);
+    let config = write_config(dir.path(), ANY_PORT, "trace", &[tenant]);
     let text_before = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
         &config,

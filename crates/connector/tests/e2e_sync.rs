@@ -36,7 +36,7 @@ async fn sync_json_reports_each_tenant_and_exits_0() {
     let dc_root = seed_root(&sandbox, "DC root");
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "warn",
         &[
             cloud_tenant(
@@ -113,7 +113,7 @@ async fn sync_exits_1_when_a_tenant_fails_and_still_runs_the_others() {
     let bad_root = seed_root(&sandbox, "bad");
     let config = write_config(
         dir.path(),
-        free_port(),
+        ANY_PORT,
         "warn",
         &[
             cloud_tenant(&sandbox, "bad", &bad_root, "wrong-secret", &unique),

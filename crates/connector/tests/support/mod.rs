@@ -205,16 +205,45 @@ pub fn one_dc_tenant_config(sandbox: &SandboxHandle, dir: &Path) -> PathBuf {
         "{ mode: pat, token: sandbox-pat }",
         &cluster_local(sandbox),
     );
-    write_config(dir, free_port(), "info", &[tenant])
+    write_config(dir, ANY_PORT, "info", &[tenant])
 }
 
-/// A loopback port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The `listen.port` to give a child daemon: 0, so that it binds a port the kernel picks (no
+/// window in which another process can take it) and logs it; [`bound_port`] reads it back.
+pub const ANY_PORT: u16 = 0;
+
+/// The port a daemon started with [`ANY_PORT`] bound: read from its `Serving /healthz` log line
+/// (`log.level` info or lower) in the file its stderr goes to. Panics with the log when the
+/// daemon exits or has not listened within a minute.
+pub async fn bound_port(child: &mut Child, log: &Path) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let addr = text
+            .lines()
+            .filter(|line| line.contains("Serving /healthz"))
+            .find_map(|line| logged_addr(&serde_json::from_str(line).ok()?));
+        if let Some(addr) = addr {
+            return addr.port();
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the daemon exited ({status}) before listening\nlogs:\n{text}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not log its address within a minute\nlogs:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `addr` field of a JSON log line, wherever the log format nests it.
+fn logged_addr(line: &Value) -> Option<std::net::SocketAddr> {
+    let object = line.as_object()?;
+    match object.get("addr").and_then(Value::as_str) {
+        Some(addr) => addr.parse().ok(),
+        None => object.values().find_map(logged_addr),
+    }
 }
 
 /// The binary with a clean environment plus `env`.
@@ -321,14 +350,16 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn start(config: &std::path::Path, port: u16, dir: &std::path::Path) -> Self {
+    /// Starts `run` on `config` (written with [`ANY_PORT`]) and waits until it listens.
+    pub async fn start(config: &std::path::Path, dir: &std::path::Path) -> Self {
         let log = dir.join("daemon.log");
         let file = std::fs::File::create(&log).unwrap();
-        let child = command(Some(config), &["run"], &[])
+        let mut child = command(Some(config), &["run"], &[])
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
             .unwrap();
+        let port = bound_port(&mut child, &log).await;
         Self { child, port, log }
     }
 
