@@ -8,8 +8,9 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::HeaderValue;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::client::{build_http_client, is_tls_failure};
 use crate::config::check_url;
+use crate::failure::is_tls_failure;
+use crate::http_client::build_http_client;
 use crate::redact::redact_url;
 use crate::retry::{is_retryable_status, retry_after, retry_delay};
 use crate::{AuthError, RetryPolicy, Timeouts, Token, TokenSource, TransportConfig};
