@@ -47,6 +47,7 @@ mod directory;
 mod http;
 mod identity_schema;
 mod schema;
+mod shared;
 mod signing;
 mod sim;
 mod state;
@@ -58,9 +59,9 @@ pub use http::UniqueRouters;
 pub use schema::{
     ingestion_schema_sdl, scope_management_schema_sdl, validate_document, UniqueService,
 };
+pub use shared::{UniqueCall, UniqueFault};
 pub use sim::{
-    FileSnapshot, ScopeSnapshot, ScopeTreeNode, SeedError, SeedFile, SeedScope, UniqueCall,
-    UniqueFault, UniqueSim,
+    FileSnapshot, ScopeSnapshot, ScopeTreeNode, SeedError, SeedFile, SeedScope, UniqueSim,
 };
 pub use state::{
     AccessType, ContentState, EntityType, FileDiff, IngestionState, OwnerType, ScopeAccess,

@@ -16,8 +16,8 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
+use super::shared::Shared;
 use super::signing::GrantKind;
-use super::sim::Shared;
 use super::state::{
     AccessType, ContentRecord, DeleteFolderOutcome, EntityType, IngestionState, OwnerType,
     ScopeAccess, ScopeRecord, Store, StoreError, UploadTarget, UpsertInput,
