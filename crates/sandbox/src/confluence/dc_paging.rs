@@ -13,7 +13,7 @@
 //!   the end still carries `next`, and so does every page after it. Which content those pages
 //!   carry differs between reports: the ticket's example answers `size: 50` where 28 items were
 //!   left, so the page is padded with items already served ([`PastEnd::RepeatTail`], the
-//!   default); issue 12 describes `next` with zero results ([`PastEnd::EmptyPages`]).
+//!   default); other reports describe `next` with zero results ([`PastEnd::EmptyPages`]).
 //!
 //! A third mode belongs to the deployment, not the version: administrators often block
 //! `GET /rest/api/content` (CONFSERVER-57639: the unfiltered listing hurts large instances),

@@ -38,7 +38,7 @@
 //!   [`UniqueConfig::enforce_scope_access`].
 //! - Every authenticated GraphQL and file-diff call is kept with its variables or body
 //!   ([`UniqueSim::calls`]), so tests can assert exactly what a client sent.
-//! - Users, groups, memberships, scope accesses and file accesses (issue 14) follow the
+//! - Users, groups, memberships, scope accesses and file accesses follow the
 //!   documents of `Unique-AG/connectors`' `packages/unique-api`; a content's `fileAccess` is
 //!   its own list, and [`UniqueSim::readers`] says who can read each file (see `directory`).
 
