@@ -19,7 +19,8 @@ use sha2::Digest;
 
 use super::config::UniqueAuthMode;
 use super::directory::{FileReaders, SeedUser};
-use super::schema::{type_map, Caller, UniqueService};
+use super::schema::Caller;
+use super::service_schemas::{type_map, UniqueService};
 use super::shared::{Limited, UniqueFault};
 use super::signing::GrantKind;
 use super::sim::{SeedFile, SeedScope, UniqueSim};

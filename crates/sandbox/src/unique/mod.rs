@@ -47,6 +47,7 @@ mod directory;
 mod http;
 mod identity_schema;
 mod schema;
+mod service_schemas;
 mod shared;
 mod signing;
 mod sim;
@@ -56,7 +57,7 @@ mod variables;
 pub use config::{UniqueAuthMode, UniqueConfig};
 pub use directory::{FileReaders, GroupSnapshot, SeedUser, UserSnapshot};
 pub use http::UniqueRouters;
-pub use schema::{
+pub use service_schemas::{
     ingestion_schema_sdl, scope_management_schema_sdl, validate_document, UniqueService,
 };
 pub use shared::{UniqueCall, UniqueFault};

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::config::{UniqueAuthMode, UniqueConfig};
 use super::directory::{Directory, FileReaders, GroupSnapshot, SeedUser, UserSnapshot};
-use super::schema::{self, IngestionSchema, ScopeManagementSchema};
+use super::service_schemas::{self as schema, IngestionSchema, ScopeManagementSchema};
 use super::shared::{lock, Shared, UniqueCall, UniqueFault};
 use super::signing::Signer;
 use super::state::{
