@@ -9,7 +9,7 @@ use http::HeaderValue;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::check_url;
-use crate::failure::is_tls_failure;
+use crate::failure::{error_chain, is_tls_failure};
 use crate::http_client::build_http_client;
 use crate::redact::redact_url;
 use crate::retry::{is_retryable_status, retry_after, retry_delay};
@@ -279,18 +279,7 @@ fn excerpt(text: &str) -> String {
 }
 
 fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
+    error_chain(&error.without_url())
 }
 
 #[cfg(test)]
