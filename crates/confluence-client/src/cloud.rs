@@ -1,10 +1,9 @@
 //! Confluence Cloud through the Atlassian API gateway. v1 only where Cloud still serves it
 //! (CQL `content/search` and the attachment download); v2 for bodies and attachment listings.
 
-use crate::api::{
-    attachment_stream, attachments_of_page_titled, complete_truncated_attachments, ConfluenceApi,
-};
+use crate::api::ConfluenceApi;
 use crate::config::ConfluenceConfig;
+use crate::core::{attachment_stream, attachments_of_page_titled, complete_truncated_attachments};
 use crate::core::{endpoint_of, Core};
 use crate::model::{
     Attachment, AttachmentStream, ContentRef, ContentType, InstanceId, InstanceType, Page,
@@ -12,7 +11,7 @@ use crate::model::{
 };
 use crate::urls::{cloud_attachment_url, cloud_page_url, encode_component};
 use crate::wire::{self, V2Attachment, V2Content, V2List};
-use crate::{cql, ConfluenceError};
+use crate::ConfluenceError;
 
 const SEARCH_PATH: &str = "/wiki/rest/api/content/search";
 /// v2 attachment listings: the maximum page size.
@@ -21,35 +20,20 @@ const V2_ATTACHMENT_LIMIT: usize = 250;
 /// The Cloud implementation of [`ConfluenceApi`].
 #[derive(Debug)]
 pub struct CloudClient {
-    config: ConfluenceConfig,
     core: Core,
-    space_types: Vec<String>,
 }
 
 impl CloudClient {
-    pub(crate) fn new(config: ConfluenceConfig, core: Core) -> Self {
-        let space_types = config.effective_space_types();
-        Self {
-            config,
-            core,
-            space_types,
-        }
+    pub(crate) fn new(core: Core) -> Self {
+        Self { core }
     }
 
     pub fn config(&self) -> &ConfluenceConfig {
-        &self.config
+        &self.core.config
     }
 
     pub(crate) fn core(&self) -> &Core {
         &self.core
-    }
-
-    fn label_cql(&self) -> String {
-        cql::labelled_pages(
-            &self.config.ingest_single_label,
-            &self.config.ingest_all_label,
-            &self.space_types,
-        )
     }
 
     /// One v2 body listing per batch of ids of one kind (`pages` or `blogposts`).
@@ -59,7 +43,7 @@ impl CloudClient {
         ids: &[&str],
     ) -> Result<Vec<PageBody>, ConfluenceError> {
         let mut bodies = Vec::new();
-        for batch in ids.chunks(self.config.effective_body_batch_size()) {
+        for batch in ids.chunks(self.core.config.effective_body_batch_size()) {
             let ids = batch
                 .iter()
                 .map(|id| encode_component(id))
@@ -91,6 +75,7 @@ impl ConfluenceApi for CloudClient {
         Ok(InstanceId {
             instance_type: InstanceType::Cloud,
             id: self
+                .core
                 .config
                 .cloud_id
                 .as_deref()
@@ -103,7 +88,7 @@ impl ConfluenceApi for CloudClient {
     async fn discover_labelled_pages(&self) -> Result<Vec<Page>, ConfluenceError> {
         let mut pages = self
             .core
-            .search_labelled(SEARCH_PATH, &self.label_cql())
+            .search_labelled(SEARCH_PATH, &self.core.label_cql())
             .await?;
         complete_truncated_attachments(self, &mut pages).await?;
         Ok(pages)
@@ -193,7 +178,7 @@ impl ConfluenceApi for CloudClient {
 
     async fn probe(&self) -> Result<(), ConfluenceError> {
         self.core
-            .probe_search(SEARCH_PATH, &self.label_cql())
+            .probe_search(SEARCH_PATH, &self.core.label_cql())
             .await?;
         // v2 wants granular scopes that v1 does not: probe it too, so `check` catches an app
         // that can search but cannot read bodies or attachments.
@@ -218,10 +203,10 @@ impl ConfluenceApi for CloudClient {
     }
 
     fn page_web_url(&self, page: &Page) -> String {
-        cloud_page_url(&self.config.base_url, &page.webui)
+        cloud_page_url(&self.core.config.base_url, &page.webui)
     }
 
     fn attachment_web_url(&self, page_id: &str, attachment_id: &str, title: &str) -> String {
-        cloud_attachment_url(&self.config.base_url, page_id, attachment_id, title)
+        cloud_attachment_url(&self.core.config.base_url, page_id, attachment_id, title)
     }
 }

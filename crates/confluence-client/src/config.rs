@@ -22,7 +22,7 @@ pub const DEFAULT_CLOUD_TOKEN_URL: &str = "https://api.atlassian.com/oauth/token
 pub const CLOUD_MAX_BODY_BATCH: usize = 250;
 /// Data Center answers a search with bodies 50 items at a time whatever it is asked; a larger
 /// batch would rely on the server's `next` arithmetic, which some versions get wrong.
-pub const DATA_CENTER_MAX_BODY_BATCH: usize = crate::core::DC_LIMIT_WITH_BODY;
+pub const DATA_CENTER_MAX_BODY_BATCH: usize = crate::limits::DC_LIMIT_WITH_BODY;
 /// Where a Data Center instance issues client-credentials tokens, below its base URL.
 pub const DATA_CENTER_TOKEN_PATH: &str = "/rest/oauth2/latest/token";
 /// Space types synced unless configured: the non-personal ones of each edition.

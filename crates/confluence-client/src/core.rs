@@ -9,7 +9,16 @@ use http_transport::{Authorizer, LinkGuard, ReadOnly, Response, Transport, Trans
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::model::{InstanceType, Page};
+use http_transport::{
+    StaticAuthorizer, TokenCache, TokenEndpoint, TokenRequest, TransportObserver,
+};
+
+use crate::api::ConfluenceApi;
+use crate::config::{AuthConfig, ConfluenceConfig};
+use crate::cql;
+use crate::error::ConfigProblem;
+use crate::limits::dc_search_cap;
+use crate::model::{AttachmentStream, InlineAttachmentInfo, InstanceType, Page, PageAttachments};
 use crate::wire::{self, next_link, V1Attachment, V1List, V1Page, V2Attachment, V2Content, V2List};
 use crate::ConfluenceError;
 
@@ -27,31 +36,6 @@ pub(crate) const SEARCH_LIMIT: usize = 100;
 /// The smallest page size the search falls back to (v1 search's own default). Below it a 5xx
 /// is not the page size's fault.
 pub(crate) const SEARCH_LIMIT_FLOOR: usize = 25;
-
-/// Data Center's page-size caps of `content/search`, by expansion (hard-coded in the server,
-/// Atlassian KB "Searching for content with the REST API and CQL always limits results to 50"):
-/// any body expansion, other expansions, none. The client never asks for more, so no page is
-/// capped and nothing depends on how a version words `next` after capping.
-pub(crate) const DC_LIMIT_WITH_BODY: usize = 50;
-pub(crate) const DC_LIMIT_WITH_EXPAND: usize = 200;
-pub(crate) const DC_LIMIT_PLAIN: usize = 1000;
-
-/// The Data Center cap for a search with these expansions.
-pub(crate) fn dc_search_cap(expand: &str) -> usize {
-    let expansions = expand.split(',').map(str::trim).filter(|e| !e.is_empty());
-    let mut any = false;
-    for expansion in expansions {
-        if expansion.starts_with("body.") || expansion == "body" {
-            return DC_LIMIT_WITH_BODY;
-        }
-        any = true;
-    }
-    if any {
-        DC_LIMIT_WITH_EXPAND
-    } else {
-        DC_LIMIT_PLAIN
-    }
-}
 
 /// An item of a listing, by the id it is deduplicated on.
 pub(crate) trait ListedItem {
@@ -183,7 +167,8 @@ pub(crate) fn with_expansion(url: &Url, expansion: &str) -> Url {
     with_query_param(url, "expand", &encoded.join(","))
 }
 
-/// Cheap to clone: the transports and the remembered page size are shared.
+/// What the Cloud and the Data Center clients share: their configuration, the transports, the
+/// credentials and the remembered search page size. Cheap to clone: all of it is shared.
 #[derive(Debug, Clone)]
 pub(crate) struct Core {
     pub(crate) instance_type: InstanceType,
@@ -200,9 +185,21 @@ pub(crate) struct Core {
     pub(crate) instance: String,
     pub(crate) page_cap: usize,
     pub(crate) attachments_enabled: bool,
+    pub(crate) config: Arc<ConfluenceConfig>,
+    /// The space types discovery searches ([`ConfluenceConfig::effective_space_types`]).
+    pub(crate) space_types: Arc<[String]>,
 }
 
 impl Core {
+    /// The CQL of the label search: either ingest label, in a space of an allowed type.
+    pub(crate) fn label_cql(&self) -> String {
+        cql::labelled_pages(
+            &self.config.ingest_single_label,
+            &self.config.ingest_all_label,
+            &self.space_types,
+        )
+    }
+
     /// `API + path_and_query`, parsed.
     pub(crate) fn api_url(&self, path_and_query: &str) -> Result<Url, ConfluenceError> {
         self.parse_url(&format!("{}{}", self.api_root, path_and_query))
@@ -595,6 +592,182 @@ fn is_transient(error: &ConfluenceError) -> bool {
     }
 }
 
+impl Core {
+    /// Builds the transport and credentials for a validated configuration.
+    pub(crate) fn connect(
+        config: ConfluenceConfig,
+        observer: Arc<dyn TransportObserver>,
+    ) -> Result<Core, ConfluenceError> {
+        let instance = config.instance_label();
+        let transport_config = config.transport_config();
+        let setup_error = |endpoint: &str, source| ConfluenceError::Transport {
+            instance: instance.clone(),
+            endpoint: endpoint.to_owned(),
+            source: Box::new(source),
+        };
+        let auth: Arc<dyn Authorizer> = match &config.auth {
+            AuthConfig::OAuth2lo {
+                client_id,
+                client_secret,
+            } => {
+                let token_url = config.effective_token_url();
+                let url = url::Url::parse(&token_url).map_err(|e| ConfluenceError::Config {
+                    problems: vec![ConfigProblem {
+                        path: "auth.tokenUrl".to_owned(),
+                        message: e.to_string(),
+                    }],
+                })?;
+                let request = match config.instance_type {
+                    InstanceType::Cloud => TokenRequest::JsonClientCredentials {
+                        client_id: client_id.clone(),
+                        client_secret: client_secret.clone(),
+                    },
+                    // Data Center service accounts get no scope unless they ask for READ.
+                    InstanceType::DataCenter => TokenRequest::FormClientCredentials {
+                        client_id: client_id.clone(),
+                        client_secret: client_secret.clone(),
+                        extra: vec![("scope".to_owned(), "READ".to_owned())],
+                    },
+                };
+                let endpoint = TokenEndpoint::new(&transport_config, url, request)
+                    .map_err(|e| setup_error(&token_url, e))?;
+                Arc::new(TokenCache::with_refresh_before(
+                    endpoint,
+                    config.token_refresh_before,
+                ))
+            }
+            AuthConfig::Pat { token } => Arc::new(
+                StaticAuthorizer::bearer(token).map_err(|_| invalid_credential("auth.token"))?,
+            ),
+            AuthConfig::Basic { username, password } => Arc::new(
+                StaticAuthorizer::basic(username, password)
+                    .map_err(|_| invalid_credential("auth.username"))?,
+            ),
+        };
+        let retry = transport_config.retry;
+        let transport = Transport::<ReadOnly>::new(transport_config, observer)
+            .map_err(|e| setup_error("(transport setup)", e))?;
+        // No retries at all: neither the count nor the time budget (what a GET is retried by).
+        let search_transport = transport.with_retry_policy(http_transport::RetryPolicy {
+            max_retries: 0,
+            budget: std::time::Duration::ZERO,
+            ..retry
+        });
+        Ok(Core {
+            space_types: config.effective_space_types().into(),
+            instance_type: config.instance_type,
+            transport,
+            search_transport,
+            search_limit: Arc::new(std::sync::atomic::AtomicUsize::new(SEARCH_LIMIT)),
+            auth,
+            api_root: config.api_root(),
+            instance,
+            page_cap: config.page_cap,
+            attachments_enabled: config.attachments_enabled,
+            config: Arc::new(config),
+        })
+    }
+}
+
+fn invalid_credential(path: &str) -> ConfluenceError {
+    ConfluenceError::Config {
+        problems: vec![ConfigProblem {
+            path: path.to_owned(),
+            message: "cannot be sent in an HTTP header".to_owned(),
+        }],
+    }
+}
+
+/// Wraps a download response; the body is never buffered here.
+pub(crate) fn attachment_stream(response: Response) -> AttachmentStream {
+    let header = |name: http::HeaderName| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_length = header(http::header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
+    let content_type = header(http::header::CONTENT_TYPE);
+    AttachmentStream {
+        content_length,
+        content_type,
+        stream: response.into_stream(),
+    }
+}
+
+/// Completes the attachment list of every page whose inline list may be truncated, a few pages
+/// at a time: each completion is a short chain of requests, and the rate limiter, not this loop,
+/// should set the pace. Shared by both flavours; only `complete_attachments` differs.
+///
+/// A listing that answers 404 or 403 means that page was deleted or restricted since the
+/// search: the page keeps what the search inlined and is marked
+/// [`Page::attachments_incomplete`], and discovery goes on. Any other error fails it.
+pub(crate) async fn complete_truncated_attachments<C: ConfluenceApi>(
+    client: &C,
+    pages: &mut [Page],
+) -> Result<(), ConfluenceError> {
+    // Plain loops rather than stream combinators: closures over borrowed pages would make the
+    // future lose `Send` (higher-ranked lifetime inference).
+    let mut truncated: Vec<&mut Page> = Vec::new();
+    for page in pages.iter_mut() {
+        if page
+            .inline_attachments
+            .as_ref()
+            .is_some_and(InlineAttachmentInfo::possibly_truncated)
+        {
+            truncated.push(page);
+        }
+    }
+    for group in truncated.chunks_mut(COMPLETION_CONCURRENCY) {
+        let mut completions = Vec::with_capacity(group.len());
+        let mut ids = Vec::with_capacity(group.len());
+        for page in group.iter_mut() {
+            ids.push(page.id.clone());
+            completions.push(client.complete_attachments(page));
+        }
+        let results = futures::future::join_all(completions).await;
+        let mut unavailable = Vec::new();
+        for (id, result) in ids.into_iter().zip(results) {
+            match result {
+                Ok(()) => {}
+                Err(e) if matches!(e.status(), Some(403 | 404)) => {
+                    tracing::warn!(page_id = %id, err = %e, "attachment listing unavailable (page deleted or restricted since the search): keeping the page's stored attachments this cycle");
+                    unavailable.push(id);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for page in group.iter_mut().filter(|p| unavailable.contains(&p.id)) {
+            page.attachments_incomplete = true;
+        }
+    }
+    Ok(())
+}
+
+/// The attachments of the page titled `title` in `space_key` (image inlining), found by CQL on
+/// both flavours ([`Core::page_by_title`]) and completed past the inline cap; `None` when
+/// attachments are disabled or there is no such page.
+pub(crate) async fn attachments_of_page_titled<C: ConfluenceApi>(
+    client: &C,
+    core: &Core,
+    search_path: &str,
+    space_key: &str,
+    title: &str,
+) -> Result<Option<PageAttachments>, ConfluenceError> {
+    if !core.attachments_enabled {
+        return Ok(None);
+    }
+    let Some(mut page) = core.page_by_title(search_path, space_key, title).await? else {
+        return Ok(None);
+    };
+    client.complete_attachments(&mut page).await?;
+    Ok(Some(PageAttachments {
+        page_id: page.id,
+        attachments: page.attachments,
+    }))
+}
+
 /// Roots per descendant query (CQL `ancestor IN (…)` length stays modest).
 pub(crate) const DESCENDANT_BATCH: usize = 100;
 
@@ -613,7 +786,7 @@ mod tests {
             SecretString::from("secret".to_owned()),
         );
         config.attachments_enabled = attachments;
-        crate::api::build_core(&config, Arc::new(NoopObserver)).unwrap()
+        Core::connect(config, Arc::new(NoopObserver)).unwrap()
     }
 
     fn dc_core() -> Core {
@@ -624,7 +797,7 @@ mod tests {
                 client_secret: SecretString::from("secret".to_owned()),
             },
         );
-        crate::api::build_core(&config, Arc::new(NoopObserver)).unwrap()
+        Core::connect(config, Arc::new(NoopObserver)).unwrap()
     }
 
     #[test]

@@ -4,10 +4,9 @@ use http::header::{HeaderValue, ACCEPT};
 use http::HeaderMap;
 use http_transport::NoAuth;
 
-use crate::api::{
-    attachment_stream, attachments_of_page_titled, complete_truncated_attachments, ConfluenceApi,
-};
+use crate::api::ConfluenceApi;
 use crate::config::ConfluenceConfig;
+use crate::core::{attachment_stream, attachments_of_page_titled, complete_truncated_attachments};
 use crate::core::{endpoint_of, with_expansion, Core, BODY_EXPAND};
 use crate::model::{
     Attachment, AttachmentStream, ContentRef, InstanceId, InstanceType, Page, PageAttachments,
@@ -23,35 +22,20 @@ const MANIFEST_PATH: &str = "/rest/applinks/1.0/manifest";
 /// The Data Center implementation of [`ConfluenceApi`].
 #[derive(Debug)]
 pub struct DataCenterClient {
-    config: ConfluenceConfig,
     core: Core,
-    space_types: Vec<String>,
 }
 
 impl DataCenterClient {
-    pub(crate) fn new(config: ConfluenceConfig, core: Core) -> Self {
-        let space_types = config.effective_space_types();
-        Self {
-            config,
-            core,
-            space_types,
-        }
+    pub(crate) fn new(core: Core) -> Self {
+        Self { core }
     }
 
     pub fn config(&self) -> &ConfluenceConfig {
-        &self.config
+        &self.core.config
     }
 
     pub(crate) fn core(&self) -> &Core {
         &self.core
-    }
-
-    fn label_cql(&self) -> String {
-        cql::labelled_pages(
-            &self.config.ingest_single_label,
-            &self.config.ingest_all_label,
-            &self.space_types,
-        )
     }
 }
 
@@ -80,7 +64,7 @@ impl ConfluenceApi for DataCenterClient {
     async fn discover_labelled_pages(&self) -> Result<Vec<Page>, ConfluenceError> {
         let mut pages = self
             .core
-            .search_labelled(SEARCH_PATH, &self.label_cql())
+            .search_labelled(SEARCH_PATH, &self.core.label_cql())
             .await?;
         complete_truncated_attachments(self, &mut pages).await?;
         Ok(pages)
@@ -99,7 +83,7 @@ impl ConfluenceApi for DataCenterClient {
             .map(|c| c.id.as_str())
             .collect();
         let mut bodies = Vec::new();
-        for batch in ids.chunks(self.config.effective_body_batch_size()) {
+        for batch in ids.chunks(self.core.config.effective_body_batch_size()) {
             // Batches are at most the server's cap for bodies (50), so one request serves one
             // batch; any `next` is still followed, by what arrived.
             let url = self.core.search_url(
@@ -164,14 +148,16 @@ impl ConfluenceApi for DataCenterClient {
     }
 
     async fn probe(&self) -> Result<(), ConfluenceError> {
-        self.core.probe_search(SEARCH_PATH, &self.label_cql()).await
+        self.core
+            .probe_search(SEARCH_PATH, &self.core.label_cql())
+            .await
     }
 
     fn page_web_url(&self, page: &Page) -> String {
-        data_center_page_url(&self.config.base_url, &page.id)
+        data_center_page_url(&self.core.config.base_url, &page.id)
     }
 
     fn attachment_web_url(&self, page_id: &str, attachment_id: &str, title: &str) -> String {
-        data_center_attachment_url(&self.config.base_url, page_id, attachment_id, title)
+        data_center_attachment_url(&self.core.config.base_url, page_id, attachment_id, title)
     }
 }

@@ -102,7 +102,7 @@ pub struct LinkResolver {
 
 impl LinkResolver {
     fn new(config: &ConfluenceConfig) -> Self {
-        let core = crate::api::build_core(config, Arc::new(NoopObserver))
+        let core = Core::connect(config.clone(), Arc::new(NoopObserver))
             .expect("the fixed fuzzing configuration is valid");
         Self { core }
     }

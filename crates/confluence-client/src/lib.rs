@@ -44,6 +44,7 @@
 #![deny(unsafe_code)]
 
 mod api;
+mod client;
 mod cloud;
 mod config;
 mod core;
@@ -53,12 +54,14 @@ mod error;
 /// For the fuzz targets in `fuzz/` only.
 #[doc(hidden)]
 pub mod fuzzing;
+mod limits;
 mod model;
 mod scopes;
 mod urls;
 mod wire;
 
-pub use api::{ConfluenceApi, ConfluenceClient};
+pub use api::ConfluenceApi;
+pub use client::ConfluenceClient;
 pub use cloud::CloudClient;
 pub use config::{
     AuthConfig, ConfluenceConfig, CLOUD_DEFAULT_SPACE_TYPES, CLOUD_MAX_BODY_BATCH,

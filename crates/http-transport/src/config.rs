@@ -4,8 +4,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use url::{Host, Url};
 
 use crate::TransportError;
@@ -240,7 +239,7 @@ impl std::fmt::Debug for PemLength {
     }
 }
 
-fn redact_url_password(raw: &str) -> String {
+pub(crate) fn redact_url_password(raw: &str) -> String {
     match Url::parse(raw) {
         Ok(mut url) if url.password().is_some() => {
             let _ = url.set_password(Some("[REDACTED]"));
@@ -274,72 +273,6 @@ fn is_loopback(url: &Url) -> bool {
         Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         None => false,
     }
-}
-
-/// Applies the proxy mode to the client builder. `ProxyConfig::None` also ignores the
-/// `HTTP(S)_PROXY` environment variables, like the reference's plain agent does: the proxy is
-/// configured in one place only.
-pub(crate) fn apply_proxy(
-    mut builder: reqwest::ClientBuilder,
-    proxy: &ProxyConfig,
-) -> Result<reqwest::ClientBuilder, TransportError> {
-    let ProxyConfig::Proxy {
-        url,
-        auth,
-        ca_pem,
-        headers,
-    } = proxy
-    else {
-        return Ok(builder.no_proxy());
-    };
-    let mut reqwest_proxy = reqwest::Proxy::all(url.as_str()).map_err(|e| {
-        TransportError::Setup(format!(
-            "invalid proxy URL {}: {}",
-            redact_url_password(url),
-            e.without_url()
-        ))
-    })?;
-    match auth {
-        ProxyAuth::None => {}
-        ProxyAuth::Basic { username, password } => {
-            reqwest_proxy = reqwest_proxy.custom_http_auth(crate::auth::basic_header(
-                username,
-                password.expose_secret(),
-            ));
-        }
-        ProxyAuth::ClientCertificate { cert_pem, key_pem } => {
-            let mut pem = cert_pem.clone();
-            pem.push(b'\n');
-            pem.extend_from_slice(key_pem.expose_secret().as_bytes());
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
-                TransportError::Setup(
-                    "the proxy client certificate or key is not a valid PEM certificate chain and private key"
-                        .to_owned(),
-                )
-            })?;
-            builder = builder.identity(identity);
-        }
-    }
-    if !headers.is_empty() {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                TransportError::Setup(format!("invalid proxy header name {name:?}"))
-            })?;
-            let mut header_value = HeaderValue::from_str(value).map_err(|_| {
-                TransportError::Setup(format!("invalid value for proxy header {name:?}"))
-            })?;
-            header_value.set_sensitive(true);
-            map.append(header_name, header_value);
-        }
-        reqwest_proxy = reqwest_proxy.headers(map);
-    }
-    if let Some(pem) = ca_pem {
-        for certificate in crate::client::parse_certificates(pem, "proxy CA bundle")? {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    Ok(builder.proxy(reqwest_proxy))
 }
 
 #[cfg(test)]

@@ -76,29 +76,33 @@
 #![deny(unsafe_code)]
 
 mod auth;
-mod client;
 mod config;
 mod encode;
 mod error;
+mod failure;
+mod http_client;
 mod limiter;
+mod message;
 mod observer;
+mod outage;
 mod pagination;
 mod quota;
 mod redact;
 mod retry;
 mod token;
+mod transport;
+mod upload;
 
 pub use auth::{Authorizer, NoAuth, StaticAuthorizer, Token, TokenCache, TokenSource};
-pub use client::{
-    build_http_client, Body, ByteStream, ReadOnly, ReadWrite, Request, Response, Transport,
-};
 pub use config::{
     PlainHttpPolicy, ProxyAuth, ProxyConfig, RetryPolicy, Timeouts, TransportConfig,
     DEFAULT_QUOTA_MAX_WAIT, DEFAULT_RETRY_BUDGET,
 };
 pub use encode::encode_uri_component;
 pub use error::{AuthError, TransportError};
+pub use http_client::build_http_client;
 pub use limiter::RateLimiter;
+pub use message::{Body, ByteStream, ReadOnly, ReadWrite, Request, Response};
 pub use observer::{NoopObserver, RequestOutcome, TransportObserver};
 pub use pagination::{LinkGuard, PaginationError};
 pub use quota::{parse_reset, QuotaReading, QuotaWait, QuotaWaitCause, NEAR_LIMIT_SHARE};
@@ -106,3 +110,4 @@ pub use redact::redact_url;
 pub use retry::parse_retry_after;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use token::{TokenEndpoint, TokenRequest};
+pub use transport::Transport;

@@ -176,20 +176,32 @@ mod tests {
         NonZeroU32::new(n).unwrap()
     }
 
-    #[tokio::test]
+    /// Tokio's timers fire on whole milliseconds: on the paused clock a wait for a slot ends at
+    /// the slot rounded up to the next millisecond, never earlier.
+    const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
+    #[tokio::test(start_paused = true)]
     async fn spaces_requests_evenly_over_the_minute() {
-        // 600/min → one slot every 100 ms; burst 1 → the first one is free.
+        // 600/min → one slot every 100 ms (plus the headroom); burst 1 → the first one is free.
         let limiter = RateLimiter::new(nz(600), nz(1));
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         for _ in 0..5 {
             limiter.acquire().await;
         }
         let elapsed = started.elapsed();
-        assert!(elapsed >= Duration::from_millis(380), "{elapsed:?}");
-        assert!(elapsed < Duration::from_millis(900), "{elapsed:?}");
+        assert!(
+            limiter.period >= Duration::from_millis(100),
+            "{:?}",
+            limiter.period
+        );
+        assert!(elapsed >= limiter.period * 4, "{elapsed:?}");
+        assert!(
+            elapsed < limiter.period * 4 + TIMER_RESOLUTION,
+            "{elapsed:?}"
+        );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn concurrent_callers_get_evenly_spaced_slots() {
         let limiter = std::sync::Arc::new(RateLimiter::new(nz(600), nz(1)));
         let tasks: Vec<_> = (0..5)
@@ -197,7 +209,7 @@ mod tests {
                 let limiter = limiter.clone();
                 tokio::spawn(async move {
                     limiter.acquire().await;
-                    std::time::Instant::now()
+                    Instant::now()
                 })
             })
             .collect();
@@ -208,26 +220,30 @@ mod tests {
         granted.sort();
         for pair in granted.windows(2) {
             let gap = pair[1] - pair[0];
-            assert!(gap >= Duration::from_millis(70), "slots too close: {gap:?}");
+            assert!(
+                gap + TIMER_RESOLUTION > limiter.period,
+                "slots too close: {gap:?}"
+            );
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn burst_allows_back_to_back_slots() {
         let limiter = RateLimiter::new(nz(60), nz(3));
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         for _ in 0..3 {
             limiter.acquire().await;
         }
-        assert!(started.elapsed() < Duration::from_millis(200));
+        assert_eq!(started.elapsed(), Duration::ZERO);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn reports_the_time_it_waited() {
         let limiter = RateLimiter::new(nz(600), nz(1));
-        assert!(limiter.acquire().await < Duration::from_millis(20));
+        assert_eq!(limiter.acquire().await, Duration::ZERO);
         let waited = limiter.acquire().await;
-        assert!(waited >= Duration::from_millis(60), "{waited:?}");
+        assert!(waited >= limiter.period, "{waited:?}");
+        assert!(waited < limiter.period + TIMER_RESOLUTION, "{waited:?}");
     }
 
     #[tokio::test]
@@ -268,11 +284,11 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn pause_holds_back_every_acquire() {
         let limiter = std::sync::Arc::new(RateLimiter::new(nz(60_000), nz(10)));
         limiter.pause_for(Duration::from_millis(150));
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let a = tokio::spawn({
             let limiter = limiter.clone();
             async move { limiter.acquire().await }
@@ -282,11 +298,12 @@ mod tests {
             async move { limiter.acquire().await }
         });
         let (a, b) = (a.await.unwrap(), b.await.unwrap());
-        assert!(started.elapsed() >= Duration::from_millis(140));
-        assert!(a >= Duration::from_millis(130) && b >= Duration::from_millis(130));
+        let pause = Duration::from_millis(150);
+        assert!(started.elapsed() >= pause, "{:?}", started.elapsed());
+        assert!(a >= pause && b >= pause, "{a:?} {b:?}");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn callers_queued_through_a_pause_leave_it_one_period_apart() {
         // 600/min: a slot every ~100 ms. Five callers queue; a 429 pauses the tenant for
         // 300 ms before most of their slots come up. They must not all go at the pause's end.
@@ -313,7 +330,7 @@ mod tests {
         for pair in granted.windows(2) {
             let gap = pair[1] - pair[0];
             assert!(
-                gap >= Duration::from_millis(70),
+                gap + TIMER_RESOLUTION > limiter.period,
                 "a burst after the pause: {gap:?}"
             );
         }
@@ -345,7 +362,7 @@ mod tests {
         assert_eq!(limiter.current_pace(later), None);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn pause_extends_but_never_shortens() {
         let limiter = RateLimiter::new(nz(60_000), nz(10));
         limiter.pause_for(Duration::from_millis(200));

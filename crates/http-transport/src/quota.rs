@@ -723,7 +723,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_gate_holds_until_the_end_and_counts_the_time_paused() {
         let gate = QuotaGate::default();
         let mut waits = gate.subscribe();

@@ -8,8 +8,9 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::HeaderValue;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::client::{build_http_client, is_tls_failure};
 use crate::config::check_url;
+use crate::failure::{error_chain, is_tls_failure};
+use crate::http_client::build_http_client;
 use crate::redact::redact_url;
 use crate::retry::{is_retryable_status, retry_after, retry_delay};
 use crate::{AuthError, RetryPolicy, Timeouts, Token, TokenSource, TransportConfig};
@@ -278,18 +279,7 @@ fn excerpt(text: &str) -> String {
 }
 
 fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
+    error_chain(&error.without_url())
 }
 
 #[cfg(test)]

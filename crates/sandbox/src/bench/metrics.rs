@@ -1,5 +1,5 @@
 //! The arithmetic of a benchmark result: the rate-limit floor, `wall / floor`, and the Confluence
-//! request bound of issue 7. Pure functions, so the numbers in `docs/benchmarks.md` can be
+//! request bound the suite targets. Pure functions, so the numbers in `docs/benchmarks.md` can be
 //! checked by unit tests rather than trusted.
 
 use serde::Serialize;
@@ -73,7 +73,7 @@ pub struct ConfluenceWork {
     pub body_batch_size: u64,
 }
 
-/// Issue 7's target: `discovery pages + ⌈changed pages / batch size⌉ + attachment completions +
+/// The request target (docs/benchmarks.md, "Targets"): `discovery pages + ⌈changed pages / batch size⌉ + attachment completions +
 /// downloads`, and how the measured count compares with it and with one body request per page.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ConfluenceBound {

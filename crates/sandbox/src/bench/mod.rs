@@ -1,4 +1,4 @@
-//! The benchmark suite of issue 7: each scenario starts the sandbox in this process with a
+//! The benchmark suite (docs/benchmarks.md): each scenario starts the sandbox in this process with a
 //! generated tenant, realistic latency and rate limits on both sides, runs the release
 //! `confluence-connector sync` as a child process, and reports request counts by route, bytes
 //! moved, wall time, the rate-limit floor, `wall / floor` and the connector's peak RSS.

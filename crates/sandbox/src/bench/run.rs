@@ -729,7 +729,7 @@ fn describe(dataset: &Dataset) -> Value {
     })
 }
 
-/// Issue 7's targets that apply to `scenario`, each with the measured value and whether it is
+/// The targets (docs/benchmarks.md) that apply to `scenario`, each with the measured value and whether it is
 /// met.
 fn targets(
     scenario: Scenario,

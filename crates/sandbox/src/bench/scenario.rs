@@ -1,4 +1,4 @@
-//! The scenarios of issue 7 and the exact parameters each runs with.
+//! The benchmark scenarios and the exact parameters each runs with.
 
 use serde::Serialize;
 

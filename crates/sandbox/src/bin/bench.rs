@@ -1,4 +1,4 @@
-//! `bench`: the benchmark suite of issue 7 (see docs/benchmarks.md).
+//! `bench`: the benchmark suite (see docs/benchmarks.md).
 //!
 //! ```sh
 //! cargo run --release -p sandbox --bin bench -- initial-10k resync-nochange resync-1pct

@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 use super::cql::{self, Field};
 use super::dc_paging::{offset_page, DcQuirks};
 use super::model::{Content, ContentType};
-use super::render::{sorted_attachments, Expand, View};
+use super::render::{sorted_attachments, Expand};
 use super::sim::{CloudSearchNextLink, ConfluenceSim, Flavour};
+use super::view::View;
 use super::web::{decode_cursor, encode_cursor, query_string, v1_error, v2_error, Params};
 use crate::common::OmittedIds;
 

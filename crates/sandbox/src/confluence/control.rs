@@ -10,12 +10,18 @@ use axum::{Json, Router};
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
+use serde::Deserialize;
+
 use super::access::DatasetFile;
+use super::dc_paging::DcQuirks;
 use super::generate::GenerateSpec;
 use super::model::{Attachment, Content, Space};
+use super::overload::SearchOverload;
+use super::scopes::CloudOAuthClient;
 use super::sim::{
     AttachmentUpdate, CloudSearchNextLink, ConfluenceSim, ContentEdit, ContentMove, MutationError,
 };
+use super::tamper::PaginationTamperRule;
 use super::web::{json_or_yaml, v1_error, Params};
 
 pub(crate) fn router(sim: ConfluenceSim) -> Router {
@@ -41,10 +47,10 @@ pub(crate) fn router(sim: ConfluenceSim) -> Router {
             "/cloud-search-next-link",
             get(get_cloud_search_next_link).put(put_cloud_search_next_link),
         )
-        .merge(super::tamper::control_routes())
-        .merge(super::dc_paging::control_routes())
-        .merge(super::overload::control_routes())
-        .merge(super::scopes::control_routes())
+        .merge(tamper_routes())
+        .merge(dc_quirks_routes())
+        .merge(overload_routes())
+        .merge(cloud_client_routes())
         .merge(super::access::control::routes())
         .with_state(sim)
 }
@@ -205,4 +211,89 @@ async fn put_cloud_search_next_link(State(sim): State<ConfluenceSim>, body: Byte
         }
         Err(e) => v1_error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
+}
+
+/// `GET|PUT|DELETE /pagination-tamper` under `/_sandbox/confluence`.
+fn tamper_routes() -> Router<ConfluenceSim> {
+    async fn show(State(sim): State<ConfluenceSim>) -> Response {
+        let (rule, fired) = sim.pagination_tamper();
+        Json(json!({"rule": rule, "fired": fired})).into_response()
+    }
+    async fn arm(
+        State(sim): State<ConfluenceSim>,
+        Json(rule): Json<Option<PaginationTamperRule>>,
+    ) -> Response {
+        sim.set_pagination_tamper(rule);
+        show(State(sim)).await
+    }
+    async fn disarm(State(sim): State<ConfluenceSim>) -> Response {
+        sim.set_pagination_tamper(None);
+        show(State(sim)).await
+    }
+    Router::new().route("/pagination-tamper", get(show).put(arm).delete(disarm))
+}
+
+fn overload_routes() -> Router<ConfluenceSim> {
+    async fn show(State(sim): State<ConfluenceSim>) -> Response {
+        let (mode, fired) = sim.cloud_search_overload();
+        Json(serde_json::json!({"mode": mode, "fired": fired})).into_response()
+    }
+    async fn set(
+        State(sim): State<ConfluenceSim>,
+        Json(mode): Json<Option<SearchOverload>>,
+    ) -> Response {
+        sim.set_cloud_search_overload(mode);
+        show(State(sim)).await
+    }
+    async fn clear(State(sim): State<ConfluenceSim>) -> Response {
+        sim.set_cloud_search_overload(None);
+        show(State(sim)).await
+    }
+    Router::new().route("/search-overload", get(show).put(set).delete(clear))
+}
+
+/// `GET|PUT /dc-quirks` under `/_sandbox/confluence`; `PUT` takes any subset of the fields
+/// (the rest keep their defaults, not their current values) and answers the modes now in force.
+fn dc_quirks_routes() -> Router<ConfluenceSim> {
+    async fn show(State(sim): State<ConfluenceSim>) -> Response {
+        Json(sim.dc_quirks()).into_response()
+    }
+    async fn set(State(sim): State<ConfluenceSim>, Json(quirks): Json<DcQuirks>) -> Response {
+        sim.set_dc_quirks(quirks);
+        show(State(sim)).await
+    }
+    Router::new().route("/dc-quirks", get(show).put(set))
+}
+
+#[derive(Debug, Deserialize)]
+struct ClientBody {
+    secret: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+fn cloud_client_routes() -> Router<ConfluenceSim> {
+    async fn list(State(sim): State<ConfluenceSim>) -> Response {
+        let clients: Vec<serde_json::Value> = sim
+            .cloud_clients()
+            .into_iter()
+            .map(|c| serde_json::json!({"id": c.id, "scopes": c.scopes}))
+            .collect();
+        Json(clients).into_response()
+    }
+    async fn set(
+        State(sim): State<ConfluenceSim>,
+        Path(id): Path<String>,
+        Json(body): Json<ClientBody>,
+    ) -> Response {
+        sim.set_cloud_client(CloudOAuthClient {
+            id: id.clone(),
+            secret: body.secret,
+            scopes: body.scopes.clone(),
+        });
+        Json(serde_json::json!({"id": id, "scopes": body.scopes})).into_response()
+    }
+    Router::new()
+        .route("/cloud-clients", get(list))
+        .route("/cloud-clients/{id}", put(set))
 }

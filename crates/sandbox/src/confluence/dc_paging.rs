@@ -3,7 +3,7 @@
 //! Every DC listing (`content/search`, `content/{id}/child/attachment`, `content`) pages by
 //! `start` and `limit`, and the server caps `limit` per endpoint and expansion. Two behaviours of
 //! real versions are modelled as switchable modes ([`DcQuirks`], set in process with
-//! [`ConfluenceSim::set_dc_quirks`], through `PUT /_sandbox/confluence/dc-quirks` or from
+//! `ConfluenceSim::set_dc_quirks`, through `PUT /_sandbox/confluence/dc-quirks` or from
 //! `confluence-sandbox serve --dc-…` flags):
 //!
 //! - `_links.next` advances `start` by the *requested* `limit` after the page was capped lower
@@ -13,7 +13,7 @@
 //!   the end still carries `next`, and so does every page after it. Which content those pages
 //!   carry differs between reports: the ticket's example answers `size: 50` where 28 items were
 //!   left, so the page is padded with items already served ([`PastEnd::RepeatTail`], the
-//!   default); issue 12 describes `next` with zero results ([`PastEnd::EmptyPages`]).
+//!   default); other reports describe `next` with zero results ([`PastEnd::EmptyPages`]).
 //!
 //! A third mode belongs to the deployment, not the version: administrators often block
 //! `GET /rest/api/content` (CONFSERVER-57639: the unfiltered listing hurts large instances),
@@ -21,13 +21,7 @@
 
 use std::ops::Range;
 
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-
-use super::sim::ConfluenceSim;
 
 /// What a DC listing sends once it has served its last item, for listings longer than
 /// [`DcQuirks::past_end_after`].
@@ -131,39 +125,6 @@ pub(crate) fn offset_page(
             next_start: Some(start + step),
         },
     }
-}
-
-impl ConfluenceSim {
-    /// The Data Center pagination modes in force.
-    pub fn dc_quirks(&self) -> DcQuirks {
-        self.inner
-            .dc_quirks
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Switches the Data Center pagination modes; takes effect with the next request.
-    pub fn set_dc_quirks(&self, quirks: DcQuirks) {
-        *self
-            .inner
-            .dc_quirks
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = quirks;
-    }
-}
-
-/// `GET|PUT /dc-quirks` under `/_sandbox/confluence`; `PUT` takes any subset of the fields
-/// (the rest keep their defaults, not their current values) and answers the modes now in force.
-pub(crate) fn control_routes() -> Router<ConfluenceSim> {
-    async fn show(State(sim): State<ConfluenceSim>) -> Response {
-        Json(sim.dc_quirks()).into_response()
-    }
-    async fn set(State(sim): State<ConfluenceSim>, Json(quirks): Json<DcQuirks>) -> Response {
-        sim.set_dc_quirks(quirks);
-        show(State(sim)).await
-    }
-    Router::new().route("/dc-quirks", get(show).put(set))
 }
 
 #[cfg(test)]

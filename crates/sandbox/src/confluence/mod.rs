@@ -18,9 +18,11 @@ mod model;
 mod overload;
 mod quota;
 mod render;
+mod router;
 mod scopes;
 mod sim;
 mod tamper;
+mod view;
 mod web;
 
 pub use cql::{parse as parse_cql, CqlError, Expr as CqlExpr, Field as CqlField};
@@ -44,4 +46,4 @@ pub use tamper::{PaginationTamper, PaginationTamperRule};
 
 pub(crate) use cloud::site_router as cloud_site_router;
 pub(crate) use media::router as media_router;
-pub(crate) use tamper::{cloud_gateway_router, dc_router};
+pub(crate) use router::{cloud_gateway_router, dc_router};

@@ -6,20 +6,16 @@
 //! not documented anywhere; the mode takes it as a parameter and answers the worse case: every
 //! such search fails, every time, so retrying the same request never helps.
 //!
-//! Off unless set, in process with [`ConfluenceSim::set_cloud_search_overload`], through
+//! Off unless set, in process with `ConfluenceSim::set_cloud_search_overload`, through
 //! `PUT /_sandbox/confluence/search-overload` (`DELETE` turns it off), or with
 //! `serve --cloud-search-overload N[:PASS_FIRST]`.
 
 use std::sync::Mutex;
 
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::response::Response;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::sim::ConfluenceSim;
 use super::web::v1_error;
 
 /// When an expanded Cloud search fails.
@@ -64,13 +60,27 @@ struct OverloadState {
     fired: u64,
 }
 
-/// The simulator's overload state (one per [`ConfluenceSim`]).
+/// The overload state of one simulator.
 #[derive(Debug, Default)]
 pub(crate) struct OverloadSlot(Mutex<OverloadState>);
 
 impl OverloadSlot {
     fn lock(&self) -> std::sync::MutexGuard<'_, OverloadState> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets (or with `None` turns off) the mode; its counters restart.
+    pub(crate) fn set(&self, mode: Option<SearchOverload>) {
+        *self.lock() = OverloadState {
+            mode,
+            ..OverloadState::default()
+        };
+    }
+
+    /// The mode in force and how many searches it answered with 500.
+    pub(crate) fn state(&self) -> (Option<SearchOverload>, u64) {
+        let state = self.lock();
+        (state.mode, state.fired)
     }
 
     /// The 500 to answer instead of a Cloud search with this effective `limit`, if any.
@@ -90,41 +100,6 @@ impl OverloadSlot {
             "java.util.concurrent.TimeoutException: search with expansions took too long",
         ))
     }
-}
-
-impl ConfluenceSim {
-    /// Sets (or with `None` turns off) the overloaded-search mode; its counters restart.
-    pub fn set_cloud_search_overload(&self, mode: Option<SearchOverload>) {
-        *self.inner.overload.lock() = OverloadState {
-            mode,
-            ..OverloadState::default()
-        };
-    }
-
-    /// The mode in force and how many searches it answered with 500.
-    pub fn cloud_search_overload(&self) -> (Option<SearchOverload>, u64) {
-        let state = self.inner.overload.lock();
-        (state.mode, state.fired)
-    }
-}
-
-pub(crate) fn control_routes() -> Router<ConfluenceSim> {
-    async fn show(State(sim): State<ConfluenceSim>) -> Response {
-        let (mode, fired) = sim.cloud_search_overload();
-        Json(serde_json::json!({"mode": mode, "fired": fired})).into_response()
-    }
-    async fn set(
-        State(sim): State<ConfluenceSim>,
-        Json(mode): Json<Option<SearchOverload>>,
-    ) -> Response {
-        sim.set_cloud_search_overload(mode);
-        show(State(sim)).await
-    }
-    async fn clear(State(sim): State<ConfluenceSim>) -> Response {
-        sim.set_cloud_search_overload(None);
-        show(State(sim)).await
-    }
-    Router::new().route("/search-overload", get(show).put(set).delete(clear))
 }
 
 #[cfg(test)]

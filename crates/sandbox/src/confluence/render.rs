@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 use super::cql::Candidate;
 use super::dc_paging::{offset_page, DcQuirks, OffsetPage};
 use super::model::{Attachment, Content, ContentType, Space, SpaceType};
-use super::sim::{ConfluenceUrls, Flavour, Store};
+use super::sim::Flavour;
+use super::view::View;
 use super::web::{iso, path_encode, plus_encode};
 
 /// What `expand=` asked for.
@@ -45,34 +46,7 @@ impl Expand {
     }
 }
 
-/// Everything rendering needs: which flavour is answering, its URLs and the store.
-#[derive(Debug)]
-pub(crate) struct View<'a> {
-    pub flavour: Flavour,
-    pub urls: &'a ConfluenceUrls,
-    pub store: &'a Store,
-    pub inline_attachments: usize,
-}
-
 impl View<'_> {
-    /// `_links.base`: where web links are relative to.
-    pub fn base(&self) -> String {
-        match self.flavour {
-            Flavour::Cloud => format!("{}/wiki", self.urls.cloud_site),
-            Flavour::DataCenter => self.urls.dc_base.clone(),
-        }
-    }
-
-    /// `_links.context`.
-    pub fn context(&self) -> String {
-        match self.flavour {
-            Flavour::Cloud => "/wiki".into(),
-            Flavour::DataCenter => url::Url::parse(&self.urls.dc_base)
-                .map(|u| u.path().trim_end_matches('/').to_owned())
-                .unwrap_or_default(),
-        }
-    }
-
     pub fn space_type(&self, space: &Space) -> SpaceType {
         match self.flavour {
             Flavour::Cloud => space.space_type,
@@ -376,7 +350,7 @@ impl View<'_> {
         if !expand.restrictions.is_empty() {
             v.insert(
                 "restrictions".into(),
-                super::access::api::restrictions_expansion(self, c, &expand.restrictions),
+                super::access::json::restrictions_expansion(self, c, &expand.restrictions),
             );
         }
         expandable.insert("history".into(), json!(""));

@@ -16,17 +16,13 @@
 //!
 //! On by default, as on the real gateway; the default client (`client_id`) holds every scope, so
 //! nothing changes for a client that was given everything. Other clients, or fewer scopes for
-//! the default one: [`ConfluenceSim::set_cloud_client`], `PUT
+//! the default one: `ConfluenceSim::set_cloud_client`, `PUT
 //! /_sandbox/confluence/cloud-clients/{id}`, `serve --cloud-client ID:SECRET:SCOPE,SCOPE`.
 
-use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use http::{HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
-
-use super::sim::ConfluenceSim;
 
 /// Scopes a route accepts: any one of them is enough.
 pub(crate) type AnyOf = &'static [&'static str];
@@ -131,39 +127,6 @@ pub(crate) fn scope_mismatch() -> Response {
         HeaderValue::from_static("FAILURE_CLIENT_SCOPE_CHECK"),
     );
     response
-}
-
-#[derive(Debug, Deserialize)]
-struct ClientBody {
-    secret: String,
-    #[serde(default)]
-    scopes: Vec<String>,
-}
-
-pub(crate) fn control_routes() -> Router<ConfluenceSim> {
-    async fn list(State(sim): State<ConfluenceSim>) -> Response {
-        let clients: Vec<serde_json::Value> = sim
-            .cloud_clients()
-            .into_iter()
-            .map(|c| serde_json::json!({"id": c.id, "scopes": c.scopes}))
-            .collect();
-        Json(clients).into_response()
-    }
-    async fn set(
-        State(sim): State<ConfluenceSim>,
-        Path(id): Path<String>,
-        Json(body): Json<ClientBody>,
-    ) -> Response {
-        sim.set_cloud_client(CloudOAuthClient {
-            id: id.clone(),
-            secret: body.secret,
-            scopes: body.scopes.clone(),
-        });
-        Json(serde_json::json!({"id": id, "scopes": body.scopes})).into_response()
-    }
-    Router::new()
-        .route("/cloud-clients", get(list))
-        .route("/cloud-clients/{id}", put(set))
 }
 
 #[cfg(test)]

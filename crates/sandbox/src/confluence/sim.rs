@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::access::{AccessModel, PermissionsConfig};
+use super::dc_paging::DcQuirks;
 use super::model::{Attachment, Content, ContentType, Dataset, DatasetError, Space};
+use super::overload::SearchOverload;
+use super::tamper::{PaginationTamperRule, TamperSlot};
 
 /// Server-side page-size caps. Confluence treats `limit` as a hint and clips it; clients must
 /// count what arrives.
@@ -332,7 +335,7 @@ pub(crate) struct Inner {
     pub urls: RwLock<ConfluenceUrls>,
     /// Key of the media link signatures.
     pub media_secret: String,
-    pub(crate) tamper: super::tamper::TamperSlot,
+    pub(crate) tamper: Arc<TamperSlot>,
     pub(crate) dc_quirks: RwLock<super::dc_paging::DcQuirks>,
     pub(crate) overload: super::overload::OverloadSlot,
     cloud_clients: RwLock<Vec<super::scopes::CloudOAuthClient>>,
@@ -823,6 +826,57 @@ fn subtree_ids(d: &Dataset, root: &str) -> Vec<String> {
         i += 1;
     }
     out
+}
+
+/// The behaviour modes switched at run time (pagination tamper, search overload, DC paging).
+impl ConfluenceSim {
+    /// Arms (or with `None` disarms) a pagination tamper; the loop forgets its first page.
+    pub fn set_pagination_tamper(&self, rule: Option<PaginationTamperRule>) {
+        self.inner.tamper.arm(rule);
+    }
+
+    /// How many responses the armed tamper has rewritten.
+    pub fn pagination_tamper_fired(&self) -> u64 {
+        self.inner.tamper.state().1
+    }
+
+    /// The armed pagination tamper and how many responses it has rewritten.
+    pub(crate) fn pagination_tamper(&self) -> (Option<PaginationTamperRule>, u64) {
+        self.inner.tamper.state()
+    }
+
+    /// The tamper state the routers' middleware reads.
+    pub(crate) fn pagination_tamper_slot(&self) -> Arc<TamperSlot> {
+        Arc::clone(&self.inner.tamper)
+    }
+
+    /// Sets (or with `None` turns off) the overloaded-search mode; its counters restart.
+    pub fn set_cloud_search_overload(&self, mode: Option<SearchOverload>) {
+        self.inner.overload.set(mode);
+    }
+
+    /// The mode in force and how many searches it answered with 500.
+    pub fn cloud_search_overload(&self) -> (Option<SearchOverload>, u64) {
+        self.inner.overload.state()
+    }
+
+    /// The Data Center pagination modes in force.
+    pub fn dc_quirks(&self) -> DcQuirks {
+        self.inner
+            .dc_quirks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Switches the Data Center pagination modes; takes effect with the next request.
+    pub fn set_dc_quirks(&self, quirks: DcQuirks) {
+        *self
+            .inner
+            .dc_quirks
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = quirks;
+    }
 }
 
 #[cfg(test)]

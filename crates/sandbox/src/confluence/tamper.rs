@@ -3,22 +3,19 @@
 //! cursor that resets; a base URL misconfigured behind a proxy), and a client must refuse to
 //! follow either: a loop never ends, and a foreign origin would receive the credentials.
 //!
-//! Off unless armed, in process with [`ConfluenceSim::set_pagination_tamper`] or through
+//! Off unless armed, in process with `ConfluenceSim::set_pagination_tamper` or through
 //! `PUT /_sandbox/confluence/pagination-tamper` (`null` or `DELETE` disarms). Only successful
 //! JSON responses of requests whose path ends with the rule's `path_suffix` are rewritten.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::response::Response;
+use axum::Router;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-
-use super::sim::ConfluenceSim;
+use serde_json::Value;
 
 /// How `_links.next` is falsified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,13 +63,27 @@ struct Armed {
     fired: u64,
 }
 
-/// The simulator's tamper state (one per [`ConfluenceSim`]).
+/// The tamper state of one simulator, shared by its routers' middleware and its control API.
 #[derive(Debug, Default)]
 pub(crate) struct TamperSlot(Mutex<Armed>);
 
 impl TamperSlot {
     fn lock(&self) -> std::sync::MutexGuard<'_, Armed> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Arms (or with `None` disarms) a rule; the loop forgets its first page.
+    pub(crate) fn arm(&self, rule: Option<PaginationTamperRule>) {
+        *self.lock() = Armed {
+            rule,
+            ..Armed::default()
+        };
+    }
+
+    /// The armed rule and how many responses it has rewritten.
+    pub(crate) fn state(&self) -> (Option<PaginationTamperRule>, u64) {
+        let armed = self.lock();
+        (armed.rule.clone(), armed.fired)
     }
 
     /// The replacement `next` for one response, if the armed rule applies. `own_link` is the
@@ -100,53 +111,24 @@ impl TamperSlot {
     }
 }
 
-impl ConfluenceSim {
-    /// Arms (or with `None` disarms) a pagination tamper; the loop forgets its first page.
-    pub fn set_pagination_tamper(&self, rule: Option<PaginationTamperRule>) {
-        *self.inner.tamper.lock() = Armed {
-            rule,
-            ..Armed::default()
-        };
-    }
-
-    /// How many responses the armed tamper has rewritten.
-    pub fn pagination_tamper_fired(&self) -> u64 {
-        self.inner.tamper.lock().fired
-    }
-}
-
 #[derive(Clone)]
 struct Layer {
-    sim: ConfluenceSim,
+    slot: Arc<TamperSlot>,
     /// What precedes the API root in request paths (`/ex/confluence/<id>`, the DC context path).
     prefix: String,
 }
 
-/// The Cloud gateway router with the tamper applied.
-pub(crate) fn cloud_gateway_router(sim: ConfluenceSim) -> Router {
-    let prefix = format!("/ex/confluence/{}", sim.config().cloud_id);
-    with_tamper(super::cloud::gateway_router(sim.clone()), sim, prefix)
-}
-
-/// The Data Center router with the tamper applied.
-pub(crate) fn dc_router(sim: ConfluenceSim) -> Router {
-    let prefix = sim
-        .config()
-        .dc_context_path
-        .trim_end_matches('/')
-        .to_owned();
-    with_tamper(super::dc::router(sim.clone()), sim, prefix)
-}
-
-fn with_tamper(router: Router, sim: ConfluenceSim, prefix: String) -> Router {
+/// `router` with the armed tamper of `slot` applied to its responses. `prefix` is what precedes
+/// the API root in request paths (`/ex/confluence/<id>`, the DC context path).
+pub(crate) fn layer(router: Router, slot: Arc<TamperSlot>, prefix: String) -> Router {
     router.layer(axum::middleware::from_fn_with_state(
-        Layer { sim, prefix },
+        Layer { slot, prefix },
         rewrite_next,
     ))
 }
 
 async fn rewrite_next(State(layer): State<Layer>, request: Request, next: Next) -> Response {
-    if layer.sim.inner.tamper.lock().rule.is_none() {
+    if layer.slot.lock().rule.is_none() {
         return next.run(request).await;
     }
     let path = request.uri().path().to_owned();
@@ -169,37 +151,12 @@ async fn rewrite_next(State(layer): State<Layer>, request: Request, next: Next) 
         return Response::from_parts(parts, Body::from(bytes));
     };
     let served = json["_links"]["next"].as_str().map(str::to_owned);
-    let Some(link) = layer
-        .sim
-        .inner
-        .tamper
-        .rewrite(&path, &own_link, served.as_deref())
-    else {
+    let Some(link) = layer.slot.rewrite(&path, &own_link, served.as_deref()) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
     json["_links"]["next"] = Value::String(link);
     parts.headers.remove(http::header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(json.to_string()))
-}
-
-/// `GET|PUT|DELETE /pagination-tamper` under `/_sandbox/confluence`.
-pub(crate) fn control_routes() -> Router<ConfluenceSim> {
-    async fn show(State(sim): State<ConfluenceSim>) -> Response {
-        let armed = sim.inner.tamper.lock();
-        Json(json!({"rule": armed.rule, "fired": armed.fired})).into_response()
-    }
-    async fn arm(
-        State(sim): State<ConfluenceSim>,
-        Json(rule): Json<Option<PaginationTamperRule>>,
-    ) -> Response {
-        sim.set_pagination_tamper(rule);
-        show(State(sim)).await
-    }
-    async fn disarm(State(sim): State<ConfluenceSim>) -> Response {
-        sim.set_pagination_tamper(None);
-        show(State(sim)).await
-    }
-    Router::new().route("/pagination-tamper", get(show).put(arm).delete(disarm))
 }
 
 #[cfg(test)]

@@ -498,57 +498,6 @@ impl Store {
     }
 }
 
-// ---- control routes (under `/_sandbox/unique`) -----------------------------------------------
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReadersQuery {
-    key_prefix: Option<String>,
-}
-
-/// `GET/POST /users`, `GET /groups`, `GET /readers[?keyPrefix=]`.
-pub(crate) fn control_routes() -> axum::Router<super::UniqueSim> {
-    use axum::extract::{Query, State};
-    use axum::response::IntoResponse;
-    use axum::routing::get;
-    use axum::Json;
-
-    async fn users(State(sim): State<super::UniqueSim>) -> axum::response::Response {
-        Json(sim.users()).into_response()
-    }
-    async fn add_user(
-        State(sim): State<super::UniqueSim>,
-        Json(seed): Json<SeedUser>,
-    ) -> axum::response::Response {
-        match sim.seed_user(seed) {
-            Ok(user) => (http::StatusCode::CREATED, Json(user)).into_response(),
-            Err(e) => (
-                http::StatusCode::BAD_REQUEST,
-                Json(serde_json::json!({"statusCode": 400, "message": e.to_string()})),
-            )
-                .into_response(),
-        }
-    }
-    async fn groups(State(sim): State<super::UniqueSim>) -> axum::response::Response {
-        Json(sim.groups()).into_response()
-    }
-    async fn readers(
-        State(sim): State<super::UniqueSim>,
-        Query(q): Query<ReadersQuery>,
-    ) -> axum::response::Response {
-        let all: Vec<FileReaders> = sim
-            .readers()
-            .into_iter()
-            .filter(|r| q.key_prefix.as_deref().is_none_or(|p| r.key.starts_with(p)))
-            .collect();
-        Json(all).into_response()
-    }
-    axum::Router::new()
-        .route("/users", get(users).post(add_user))
-        .route("/groups", get(groups))
-        .route("/readers", get(readers))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

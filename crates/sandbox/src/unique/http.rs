@@ -18,9 +18,12 @@ use serde_json::{json, Value};
 use sha2::Digest;
 
 use super::config::UniqueAuthMode;
-use super::schema::{type_map, Caller, UniqueService};
+use super::directory::{FileReaders, SeedUser};
+use super::schema::Caller;
+use super::service_schemas::{type_map, UniqueService};
+use super::shared::{Limited, UniqueFault};
 use super::signing::GrantKind;
-use super::sim::{Limited, SeedFile, SeedScope, UniqueFault, UniqueSim};
+use super::sim::{SeedFile, SeedScope, UniqueSim};
 use super::state::{hex, DiffItem, StoreError};
 use crate::common::ServiceContext;
 
@@ -80,7 +83,7 @@ impl UniqueSim {
                 get(control_auth_mode).put(control_set_auth_mode),
             )
             .route("/calls", get(control_calls).delete(control_clear_calls))
-            .merge(super::directory::control_routes())
+            .merge(directory_control_routes())
             .with_state(self.clone());
         UniqueRouters {
             ingestion,
@@ -802,4 +805,53 @@ async fn control_calls(State(sim): State<UniqueSim>, Query(q): Query<CallsQuery>
 async fn control_clear_calls(State(sim): State<UniqueSim>) -> StatusCode {
     sim.clear_calls();
     StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadersQuery {
+    key_prefix: Option<String>,
+}
+
+/// `GET/POST /users`, `GET /groups`, `GET /readers[?keyPrefix=]`.
+fn directory_control_routes() -> axum::Router<UniqueSim> {
+    use axum::extract::{Query, State};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use axum::Json;
+
+    async fn users(State(sim): State<UniqueSim>) -> axum::response::Response {
+        Json(sim.users()).into_response()
+    }
+    async fn add_user(
+        State(sim): State<UniqueSim>,
+        Json(seed): Json<SeedUser>,
+    ) -> axum::response::Response {
+        match sim.seed_user(seed) {
+            Ok(user) => (http::StatusCode::CREATED, Json(user)).into_response(),
+            Err(e) => (
+                http::StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({"statusCode": 400, "message": e.to_string()})),
+            )
+                .into_response(),
+        }
+    }
+    async fn groups(State(sim): State<UniqueSim>) -> axum::response::Response {
+        Json(sim.groups()).into_response()
+    }
+    async fn readers(
+        State(sim): State<UniqueSim>,
+        Query(q): Query<ReadersQuery>,
+    ) -> axum::response::Response {
+        let all: Vec<FileReaders> = sim
+            .readers()
+            .into_iter()
+            .filter(|r| q.key_prefix.as_deref().is_none_or(|p| r.key.starts_with(p)))
+            .collect();
+        Json(all).into_response()
+    }
+    axum::Router::new()
+        .route("/users", get(users).post(add_user))
+        .route("/groups", get(groups))
+        .route("/readers", get(readers))
 }

@@ -38,7 +38,7 @@
 //!   [`UniqueConfig::enforce_scope_access`].
 //! - Every authenticated GraphQL and file-diff call is kept with its variables or body
 //!   ([`UniqueSim::calls`]), so tests can assert exactly what a client sent.
-//! - Users, groups, memberships, scope accesses and file accesses (issue 14) follow the
+//! - Users, groups, memberships, scope accesses and file accesses follow the
 //!   documents of `Unique-AG/connectors`' `packages/unique-api`; a content's `fileAccess` is
 //!   its own list, and [`UniqueSim::readers`] says who can read each file (see `directory`).
 
@@ -47,6 +47,8 @@ mod directory;
 mod http;
 mod identity_schema;
 mod schema;
+mod service_schemas;
+mod shared;
 mod signing;
 mod sim;
 mod state;
@@ -55,12 +57,12 @@ mod variables;
 pub use config::{UniqueAuthMode, UniqueConfig};
 pub use directory::{FileReaders, GroupSnapshot, SeedUser, UserSnapshot};
 pub use http::UniqueRouters;
-pub use schema::{
+pub use service_schemas::{
     ingestion_schema_sdl, scope_management_schema_sdl, validate_document, UniqueService,
 };
+pub use shared::{UniqueCall, UniqueFault};
 pub use sim::{
-    FileSnapshot, ScopeSnapshot, ScopeTreeNode, SeedError, SeedFile, SeedScope, UniqueCall,
-    UniqueFault, UniqueSim,
+    FileSnapshot, ScopeSnapshot, ScopeTreeNode, SeedError, SeedFile, SeedScope, UniqueSim,
 };
 pub use state::{
     AccessType, ContentState, EntityType, FileDiff, IngestionState, OwnerType, ScopeAccess,

@@ -17,6 +17,7 @@
 pub(crate) mod api;
 pub(crate) mod control;
 mod generate;
+pub(crate) mod json;
 mod readers;
 mod sim;
 

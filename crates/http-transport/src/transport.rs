@@ -3,370 +3,29 @@
 
 use std::collections::HashSet;
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{Bytes, BytesMut};
-use futures::{Stream, StreamExt as _};
 use http::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::config::check_url;
+use crate::failure::{classify_send_error, redirect_error, Failure};
+use crate::http_client::build_http_client;
+use crate::message::{
+    body_excerpt, is_scope_check_failure, Body, ReadOnly, ReadWrite, Request, Response,
+    SCOPE_MISMATCH_MESSAGE,
+};
 use crate::observer::RequestOutcome;
+use crate::outage::Outage;
 use crate::quota::{Pace, QuotaGate, QuotaPacer, QuotaReading, QuotaWait, QuotaWaitCause};
 use crate::redact::redact_url;
 use crate::retry::{has_zero_limit, is_retryable_status, retry_after, retry_delay};
+use crate::upload::{OutgoingBody, PendingBody, Progress};
 use crate::{Authorizer, RateLimiter, TransportConfig, TransportError, TransportObserver};
-
-/// A response body as a stream of chunks; errors are transport errors (idle timeout, cut
-/// connection).
-pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
-
-/// Marker: the transport can only send `GET`.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadOnly;
-
-/// Marker: the transport can send any method (Unique: GraphQL `POST`, blob `PUT`).
-#[derive(Debug, Clone, Copy)]
-pub struct ReadWrite;
-
-/// A request for [`Transport<ReadWrite>::send`].
-pub struct Request {
-    pub method: Method,
-    pub url: Url,
-    pub headers: HeaderMap,
-    pub body: Body,
-    /// Sending it twice leaves the server as sending it once (RFC 9110 §9.2.2): retried within
-    /// the retry budget. Otherwise at most `max_retries` times, since a 5xx may come after the
-    /// server acted. [`Request::new`] and [`Request::json`] set it from the method (`GET`,
-    /// `HEAD`, `OPTIONS`, `PUT`, `DELETE`); a caller that knows better sets it itself.
-    pub idempotent: bool,
-}
-
-/// The methods RFC 9110 defines as idempotent.
-pub fn is_idempotent_method(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
-    )
-}
-
-impl std::fmt::Debug for Request {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Header values may be credentials (`x-api-key`, cluster-local identity headers).
-        let header_names: Vec<&str> = self.headers.keys().map(|name| name.as_str()).collect();
-        f.debug_struct("Request")
-            .field("method", &self.method)
-            .field("url", &redact_url(&self.url))
-            .field("headers", &header_names)
-            .field("body", &self.body)
-            .field("idempotent", &self.idempotent)
-            .finish()
-    }
-}
-
-impl Request {
-    /// A request with no extra headers and no body.
-    pub fn new(method: Method, url: Url) -> Self {
-        Self {
-            idempotent: is_idempotent_method(&method),
-            method,
-            url,
-            headers: HeaderMap::new(),
-            body: Body::Empty,
-        }
-    }
-
-    /// Marks the request as safe (or not) to send twice, whatever its method.
-    pub fn idempotent(mut self, idempotent: bool) -> Self {
-        self.idempotent = idempotent;
-        self
-    }
-
-    /// A request with a JSON body (`Content-Type: application/json`), replayable on retry.
-    pub fn json<T: serde::Serialize + ?Sized>(
-        method: Method,
-        url: Url,
-        body: &T,
-    ) -> Result<Self, TransportError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| {
-            TransportError::Setup(format!(
-                "the request body for {} is not serialisable as JSON: {e}",
-                redact_url(&url)
-            ))
-        })?;
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        Ok(Self {
-            idempotent: is_idempotent_method(&method),
-            method,
-            url,
-            headers,
-            body: Body::Bytes(Bytes::from(bytes)),
-        })
-    }
-}
-
-/// A request body. Buffered bodies are replayed on retry; a streamed body can be sent only once,
-/// so a request with one is never retried after its body started to flow.
-pub enum Body {
-    Empty,
-    Bytes(Bytes),
-    Stream {
-        stream: ByteStream,
-        /// Sent as `Content-Length` when known.
-        length: Option<u64>,
-    },
-}
-
-impl Body {
-    /// A streamed body of known or unknown length. It is sent at most once: a request that
-    /// carries it is never retried and cannot follow a 307/308 redirect.
-    pub fn stream<S>(stream: S, length: Option<u64>) -> Self
-    where
-        S: Stream<Item = Result<Bytes, TransportError>> + Send + 'static,
-    {
-        Body::Stream {
-            stream: Box::pin(stream),
-            length,
-        }
-    }
-}
-
-impl From<Bytes> for Body {
-    fn from(bytes: Bytes) -> Self {
-        Body::Bytes(bytes)
-    }
-}
-
-impl From<Vec<u8>> for Body {
-    fn from(bytes: Vec<u8>) -> Self {
-        Body::Bytes(Bytes::from(bytes))
-    }
-}
-
-impl From<String> for Body {
-    fn from(text: String) -> Self {
-        Body::Bytes(Bytes::from(text))
-    }
-}
-
-impl std::fmt::Debug for Body {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Body::Empty => f.write_str("Empty"),
-            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            Body::Stream { length, .. } => write!(f, "Stream(length: {length:?})"),
-        }
-    }
-}
-
-/// The final (non-redirect) 2xx response of a logical request.
-pub struct Response {
-    inner: reqwest::Response,
-    /// The URL that produced this response, after redirects.
-    url: Url,
-    service: &'static str,
-    observer: Arc<dyn TransportObserver>,
-    idle_body: Duration,
-}
-
-impl std::fmt::Debug for Response {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Response")
-            .field("status", &self.status())
-            .field("url", &redact_url(&self.url))
-            .finish_non_exhaustive()
-    }
-}
-
-impl Response {
-    pub fn status(&self) -> StatusCode {
-        self.inner.status()
-    }
-
-    pub fn headers(&self) -> &HeaderMap {
-        self.inner.headers()
-    }
-
-    pub fn url(&self) -> &Url {
-        &self.url
-    }
-
-    /// `Content-Length` announced by the server, if any.
-    pub fn content_length(&self) -> Option<u64> {
-        self.inner.content_length()
-    }
-
-    /// The whole body parsed as JSON; a parse failure is [`TransportError::Decode`] naming the URL.
-    pub async fn json<T: DeserializeOwned>(self) -> Result<T, TransportError> {
-        let url = redact_url(&self.url);
-        let bytes = self.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| TransportError::Decode {
-            url,
-            reason: e.to_string(),
-        })
-    }
-
-    /// The whole body, read with the idle-body timeout between chunks.
-    pub async fn bytes(self) -> Result<Bytes, TransportError> {
-        let mut stream = self.into_stream();
-        let mut buffer = BytesMut::new();
-        while let Some(chunk) = stream.next().await {
-            buffer.extend_from_slice(&chunk?);
-        }
-        Ok(buffer.freeze())
-    }
-
-    /// The whole body as text (lossy UTF-8).
-    pub async fn text(self) -> Result<String, TransportError> {
-        let bytes = self.bytes().await?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
-    }
-
-    /// The body as a stream, with the idle-body timeout applied between chunks.
-    pub fn into_stream(self) -> ByteStream {
-        let state = BodyState {
-            chunks: Box::pin(self.inner.bytes_stream()),
-            url: self.url,
-            service: self.service,
-            observer: self.observer,
-            idle_body: self.idle_body,
-        };
-        Box::pin(futures::stream::unfold(Some(state), |state| async move {
-            let mut state = state?;
-            match tokio::time::timeout(state.idle_body, state.chunks.next()).await {
-                Err(_) => {
-                    let error = TransportError::Timeout {
-                        url: redact_url(&state.url),
-                        what: "the next response body chunk",
-                    };
-                    Some((Err(error), None))
-                }
-                Ok(None) => None,
-                Ok(Some(Ok(chunk))) => {
-                    let received = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
-                    state.observer.bytes(state.service, received, 0);
-                    Some((Ok(chunk), Some(state)))
-                }
-                Ok(Some(Err(e))) => {
-                    let error = TransportError::Body {
-                        url: redact_url(&state.url),
-                        message: error_chain(&e.without_url()),
-                    };
-                    Some((Err(error), None))
-                }
-            }
-        }))
-    }
-}
-
-/// What [`Response::into_stream`] carries between chunks.
-struct BodyState {
-    chunks: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
-    url: Url,
-    service: &'static str,
-    observer: Arc<dyn TransportObserver>,
-    idle_body: Duration,
-}
-
-/// The longest response-body excerpt an error carries.
-const EXCERPT_CHARS: usize = 512;
-/// How much of an error body we read to make the excerpt.
-const EXCERPT_READ_LIMIT: usize = 16 * 1024;
-
-/// A short excerpt of an error response body, or `No response body` if it cannot be read.
-/// The Atlassian gateway's answer to a token whose scopes do not cover the endpoint: 401 with
-/// `X-Failure-Category: FAILURE_CLIENT_SCOPE_CHECK` and the body `{"code": 401, "message":
-/// "Unauthorized; scope does not match"}` (the header is not always reported, the body is).
-const SCOPE_MISMATCH_MESSAGE: &str = "scope does not match";
-
-fn is_scope_check_failure(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-failure-category")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("FAILURE_CLIENT_SCOPE_CHECK"))
-}
-
-async fn body_excerpt(response: Response) -> String {
-    let mut stream = response.into_stream();
-    let mut buffer = Vec::new();
-    while buffer.len() < EXCERPT_READ_LIMIT {
-        match stream.next().await {
-            Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
-            Some(Err(_)) => return "No response body".to_owned(),
-            None => break,
-        }
-    }
-    let text = String::from_utf8_lossy(&buffer);
-    let text = text.trim();
-    if text.is_empty() {
-        return "No response body".to_owned();
-    }
-    if text.chars().count() <= EXCERPT_CHARS {
-        return text.to_owned();
-    }
-    let mut excerpt: String = text.chars().take(EXCERPT_CHARS - 1).collect();
-    excerpt.push('…');
-    excerpt
-}
-
-/// `error: source: source…` without the URL (the caller names it once).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
-
-/// Builds the `reqwest` client shared by [`Transport`] and [`crate::TokenEndpoint`]: rustls
-/// with the platform's roots (plus the bundled Mozilla roots, so a minimal container still
-/// works) and the extra CA bundle; the proxy; the connect timeout. Redirects are never followed
-/// by `reqwest`: we follow them ourselves so that every hop pays the limiter and credentials are
-/// dropped on a change of origin. Public so that callers' own probes (the connector's
-/// connectivity checks) trust and route exactly as the transport does.
-pub fn build_http_client(config: &TransportConfig) -> Result<reqwest::Client, TransportError> {
-    let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(config.timeouts.connect)
-        .user_agent(config.user_agent.clone());
-    if let Some(pem) = &config.extra_ca_pem {
-        for certificate in parse_certificates(pem, "extra CA bundle")? {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    builder = crate::config::apply_proxy(builder, &config.proxy)?;
-    builder.build().map_err(|e| {
-        TransportError::Setup(format!("building the HTTP client: {}", error_chain(&e)))
-    })
-}
-
-pub(crate) fn parse_certificates(
-    pem: &[u8],
-    what: &str,
-) -> Result<Vec<reqwest::Certificate>, TransportError> {
-    let certificates = reqwest::Certificate::from_pem_bundle(pem)
-        .map_err(|e| TransportError::Setup(format!("reading the {what}: {}", error_chain(&e))))?;
-    if certificates.is_empty() {
-        return Err(TransportError::Setup(format!(
-            "the {what} contains no PEM certificate"
-        )));
-    }
-    Ok(certificates)
-}
 
 struct Inner {
     config: TransportConfig,
@@ -379,10 +38,8 @@ struct Inner {
     /// derives: the quota and the service's health are the tenant's, not one policy's.
     quota: Arc<QuotaGate>,
     pacer: Arc<Mutex<QuotaPacer>>,
-    /// Since when the service has answered nothing but failures (a retryable status or no
-    /// answer), with the quota pause time at that moment; cleared by any other answer. The retry
-    /// budget of every request counts from here at the latest.
-    outage: Arc<Mutex<Option<(tokio::time::Instant, Duration)>>>,
+    /// The retry budget of every request counts from the outage's start at the latest.
+    outage: Arc<Outage>,
 }
 
 /// The per-tenant, per-service HTTP transport. Cheap to clone; clones share the limiter.
@@ -492,25 +149,13 @@ impl<M> Transport<M> {
         self.inner.quota.subscribe()
     }
 
-    /// Retry-budget time a request that started at `started` (with `paused_at_start` of quota
-    /// pauses behind the gate then) has used: since it started, or since the service's outage
-    /// started if that is earlier, without the time spent in quota pauses.
+    /// Retry-budget time used by a request that started at `started` ([`Outage::budget_used`]).
     fn budget_used(&self, started: tokio::time::Instant, paused_at_start: Duration) -> Duration {
         let now = tokio::time::Instant::now();
         let paused_now = self.inner.quota.paused_total(now);
-        let since = |from: tokio::time::Instant, paused_then: Duration| {
-            now.saturating_duration_since(from)
-                .saturating_sub(paused_now.saturating_sub(paused_then))
-        };
-        let own = since(started, paused_at_start);
-        let outage = self
-            .inner
+        self.inner
             .outage
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map(|(from, paused_then)| since(from, paused_then))
-            .unwrap_or_default();
-        own.max(outage)
+            .budget_used(now, paused_now, started, paused_at_start)
     }
 
     /// Whether one more retry after `delay` is allowed.
@@ -531,15 +176,14 @@ impl<M> Transport<M> {
     }
 
     fn record_failure(&self) {
-        let mut outage = self.inner.outage.lock().unwrap_or_else(|p| p.into_inner());
-        if outage.is_none() {
-            let now = tokio::time::Instant::now();
-            *outage = Some((now, self.inner.quota.paused_total(now)));
-        }
+        let now = tokio::time::Instant::now();
+        self.inner
+            .outage
+            .record_failure(now, self.inner.quota.paused_total(now));
     }
 
     fn record_answer(&self) {
-        *self.inner.outage.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.inner.outage.record_answer();
     }
 
     /// Reads the quota headers of one answer: tells the observer, and paces or stops the
@@ -996,13 +640,6 @@ fn is_followed_redirect(status: StatusCode) -> bool {
     matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
 
-fn redirect_error(url: &Url, reason: String) -> Failure {
-    Failure::Fatal(TransportError::Redirect {
-        url: redact_url(url),
-        reason,
-    })
-}
-
 /// Added to a quota wait, so that rounding to whole seconds never wakes the tenant just before
 /// the reset.
 const QUOTA_MARGIN: Duration = Duration::from_secs(1);
@@ -1013,210 +650,4 @@ struct Hop {
     url: Url,
     /// The `Authorization` value sent on this hop (what to invalidate on a 401).
     authorization: Option<HeaderValue>,
-}
-
-/// Whether a failed attempt may be retried.
-enum Failure {
-    /// Nothing reached the server or the connection broke before an answer: safe to repeat.
-    Retryable(TransportError),
-    Fatal(TransportError),
-}
-
-/// Decides which send errors are retried: connection failures (refused, reset, DNS, closed
-/// before the answer) are; timeouts are not (the server may be working on it, and the reference
-/// connector does not retry them either), and neither are TLS failures (a wrong certificate does
-/// not fix itself).
-fn classify_send_error(error: reqwest::Error, url: &Url) -> Failure {
-    let is_timeout = error.is_timeout();
-    let is_connect = error.is_connect();
-    let error = error.without_url();
-    let message = error_chain(&error);
-    let url = redact_url(url);
-    if is_timeout {
-        let what = if is_connect {
-            "the connection"
-        } else {
-            "the response"
-        };
-        return Failure::Fatal(TransportError::Timeout { url, what });
-    }
-    if is_tls_failure(&error) {
-        return Failure::Fatal(TransportError::Connect { url, message });
-    }
-    let kinds = io_error_kinds(&error);
-    let broken = kinds.iter().any(|kind| {
-        matches!(
-            kind,
-            std::io::ErrorKind::ConnectionRefused
-                | std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::ConnectionAborted
-                | std::io::ErrorKind::BrokenPipe
-                | std::io::ErrorKind::UnexpectedEof
-        )
-    }) || message.contains("connection closed before message completed");
-    if is_connect || broken {
-        return Failure::Retryable(TransportError::Connect { url, message });
-    }
-    Failure::Fatal(TransportError::Connect { url, message })
-}
-
-/// A rustls error anywhere in the chain: an unknown issuer, an expired certificate, a failed
-/// handshake.
-pub(crate) fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
-    causes(error)
-        .iter()
-        .any(|cause| cause.is::<tokio_rustls::rustls::Error>())
-}
-
-/// The kinds of every `io::Error` in the chain.
-fn io_error_kinds(error: &(dyn std::error::Error + 'static)) -> Vec<std::io::ErrorKind> {
-    causes(error)
-        .iter()
-        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
-        .map(std::io::Error::kind)
-        .collect()
-}
-
-/// The error and its causes. An `io::Error` wrapping another error skips it in `source()`
-/// (it returns the inner error's source), so we descend into it explicitly: that is where
-/// rustls errors hide.
-fn causes<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> Vec<&'a (dyn std::error::Error + 'static)> {
-    let mut chain = Vec::new();
-    let mut current = Some(error);
-    while let Some(cause) = current {
-        chain.push(cause);
-        current = match cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => cause.source(),
-        };
-    }
-    chain
-}
-
-/// The body of a logical request across attempts: buffered bodies are replayed, a stream is
-/// handed out once.
-enum PendingBody {
-    Empty,
-    Bytes(Bytes),
-    Stream(Option<(ByteStream, Option<u64>)>),
-}
-
-impl PendingBody {
-    fn new(body: Body) -> Self {
-        match body {
-            Body::Empty => Self::Empty,
-            Body::Bytes(bytes) => Self::Bytes(bytes),
-            Body::Stream { stream, length } => Self::Stream(Some((stream, length))),
-        }
-    }
-
-    /// Whether another attempt could send the body again.
-    fn replayable(&self) -> bool {
-        !matches!(self, Self::Stream(None))
-    }
-
-    fn for_attempt(&mut self, url: &Url) -> Result<Option<(OutgoingBody, Option<u64>)>, Failure> {
-        match self {
-            Self::Empty => Ok(None),
-            Self::Bytes(bytes) => {
-                let length = u64::try_from(bytes.len()).ok();
-                Ok(Some((OutgoingBody::Bytes(bytes.clone()), length)))
-            }
-            Self::Stream(stream) => match stream.take() {
-                Some((stream, length)) => Ok(Some((OutgoingBody::Stream(stream), length))),
-                None => Err(Failure::Fatal(TransportError::Redirect {
-                    url: redact_url(url),
-                    reason: "a streamed request body cannot be sent twice".to_owned(),
-                })),
-            },
-        }
-    }
-}
-
-/// The body of one exchange.
-enum OutgoingBody {
-    Bytes(Bytes),
-    Stream(ByteStream),
-}
-
-/// Bodies up to this size are handed to `reqwest` whole; larger ones are fed in chunks of this
-/// size so that their progress is visible to the response-header timeout.
-const UPLOAD_CHUNK: usize = 64 * 1024;
-
-impl OutgoingBody {
-    fn into_reqwest(self, progress: &Progress) -> reqwest::Body {
-        let chunks: ByteStream = match self {
-            OutgoingBody::Bytes(bytes) if bytes.len() <= UPLOAD_CHUNK => {
-                return reqwest::Body::from(bytes)
-            }
-            OutgoingBody::Bytes(bytes) => {
-                let length = bytes.len();
-                Box::pin(futures::stream::iter(
-                    (0..length)
-                        .step_by(UPLOAD_CHUNK)
-                        .map(move |start| Ok(bytes.slice(start..length.min(start + UPLOAD_CHUNK)))),
-                ))
-            }
-            OutgoingBody::Stream(stream) => stream,
-        };
-        let progress = progress.clone();
-        reqwest::Body::wrap_stream(futures::stream::unfold(
-            (chunks, progress),
-            |(mut chunks, progress)| async move {
-                let item = chunks.next().await;
-                progress.touch();
-                if let Some(Ok(chunk)) = &item {
-                    progress.count(chunk.len());
-                }
-                item.map(|item| (item, (chunks, progress)))
-            },
-        ))
-    }
-}
-
-/// When the request body last moved (a chunk was taken by the connection, or it ended).
-#[derive(Clone)]
-struct Progress {
-    origin: tokio::time::Instant,
-    nanos_since_origin: Arc<std::sync::atomic::AtomicU64>,
-    /// Body bytes taken by the connection so far.
-    sent: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Progress {
-    fn new() -> Self {
-        Self {
-            origin: tokio::time::Instant::now(),
-            nanos_since_origin: Arc::default(),
-            sent: Arc::default(),
-        }
-    }
-
-    fn count(&self, bytes: usize) {
-        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
-        self.sent
-            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn sent(&self) -> u64 {
-        self.sent.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn touch(&self) {
-        let nanos = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.nanos_since_origin
-            .fetch_max(nanos, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn last(&self) -> tokio::time::Instant {
-        let nanos = self
-            .nanos_since_origin
-            .load(std::sync::atomic::Ordering::Relaxed);
-        self.origin + Duration::from_nanos(nanos)
-    }
 }
