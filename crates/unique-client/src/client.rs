@@ -771,7 +771,7 @@ pub(crate) fn graphql_headers(auth_headers: &HeaderMap) -> HeaderMap {
     headers
 }
 
-fn unexpected(call: &GraphQlCall, reason: impl Into<String>) -> UniqueError {
+pub(crate) fn unexpected(call: &GraphQlCall, reason: impl Into<String>) -> UniqueError {
     UniqueError::UnexpectedResponse {
         operation: call.operation.name,
         reason: reason.into(),

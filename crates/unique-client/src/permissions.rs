@@ -5,12 +5,13 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::client::unexpected;
 use crate::documents::{
     Operation, OP_ADD_GROUP_MEMBERS, OP_CREATE_FILE_ACCESSES, OP_CREATE_GROUP,
     OP_CREATE_SCOPE_ACCESSES, OP_DELETE_GROUP, OP_DELETE_SCOPE_ACCESSES, OP_LIST_GROUPS,
     OP_LIST_USERS, OP_PAGINATED_CONTENT_ACCESS, OP_REMOVE_FILE_ACCESSES, OP_REMOVE_GROUP_MEMBER,
 };
-use crate::requests::{Endpoint, GraphQlCall, PAGE_SIZE};
+use crate::requests::{GraphQlCall, PAGE_SIZE};
 use crate::types::AccessType;
 use crate::{UniqueClient, UniqueError};
 
@@ -96,7 +97,7 @@ impl UniqueClient {
         }
         let mut users = Vec::new();
         for page in 0.. {
-            let call = scope_management(
+            let call = GraphQlCall::scope_management(
                 OP_LIST_USERS,
                 json!({
                     "skip": page * PAGE_SIZE,
@@ -161,7 +162,7 @@ impl UniqueClient {
         }
         let mut groups = Vec::new();
         for page in 0.. {
-            let call = scope_management(
+            let call = GraphQlCall::scope_management(
                 OP_LIST_GROUPS,
                 json!({
                     "where": { "externalId": { "startsWith": prefix } },
@@ -213,13 +214,13 @@ impl UniqueClient {
             #[serde(default)]
             external_id: Option<String>,
         }
-        let call = scope_management(
+        let call = GraphQlCall::scope_management(
             OP_CREATE_GROUP,
             json!({ "name": name, "externalId": external_id, "createdBy": GROUP_CREATED_BY }),
         );
         let data: Data = self.graphql(&call).await?;
         if data.create_group.id.is_empty() {
-            return Err(unexpected(OP_CREATE_GROUP, "empty group id"));
+            return Err(unexpected(&call, "empty group id"));
         }
         Ok(UniqueGroup {
             id: data.create_group.id,
@@ -232,7 +233,7 @@ impl UniqueClient {
     /// Deletes a group. Remove every access naming it first: Unique leaves the accesses of a
     /// deleted group behind, and they cannot be removed afterwards.
     pub async fn delete_group(&self, group_id: &str) -> Result<(), UniqueError> {
-        let call = scope_management(OP_DELETE_GROUP, json!({ "groupId": group_id }));
+        let call = GraphQlCall::scope_management(OP_DELETE_GROUP, json!({ "groupId": group_id }));
         let _: Value = self.graphql(&call).await?;
         Ok(())
     }
@@ -246,7 +247,7 @@ impl UniqueClient {
         if user_ids.is_empty() {
             return Ok(());
         }
-        let call = scope_management(
+        let call = GraphQlCall::scope_management(
             OP_ADD_GROUP_MEMBERS,
             json!({ "groupId": group_id, "userIds": user_ids }),
         );
@@ -260,7 +261,7 @@ impl UniqueClient {
         group_id: &str,
         user_id: &str,
     ) -> Result<(), UniqueError> {
-        let call = scope_management(
+        let call = GraphQlCall::scope_management(
             OP_REMOVE_GROUP_MEMBER,
             json!({ "groupId": group_id, "userId": user_id }),
         );
@@ -305,16 +306,15 @@ impl UniqueClient {
                 json!({ "accessType": access, "entityId": id, "entityType": kind })
             })
             .collect();
-        let call = GraphQlCall {
-            endpoint: Endpoint::Ingestion,
+        let call = GraphQlCall::ingestion(
             operation,
-            variables: Some(json!({
+            json!({
                 "scopeId": scope_id,
                 "scopeAccesses": scope_accesses,
                 "applyToSubScopes": false,
                 "skipFileAccessPropagation": true,
-            })),
-        };
+            }),
+        );
         let _: Value = self.graphql(&call).await?;
         Ok(())
     }
@@ -360,11 +360,10 @@ impl UniqueClient {
                     }))
                 })
                 .collect::<Result<Vec<Value>, UniqueError>>()?;
-            let call = GraphQlCall {
-                endpoint: Endpoint::Ingestion,
+            let call = GraphQlCall::ingestion(
                 operation,
-                variables: Some(json!({ "scopeId": scope_id, "fileAccesses": file_accesses })),
-            };
+                json!({ "scopeId": scope_id, "fileAccesses": file_accesses }),
+            );
             let _: Value = self.graphql(&call).await?;
         }
         Ok(())
@@ -397,15 +396,14 @@ impl UniqueClient {
         }
         let mut out = Vec::new();
         for chunk in keys.chunks(PAGE_SIZE as usize) {
-            let call = GraphQlCall {
-                endpoint: Endpoint::Ingestion,
-                operation: OP_PAGINATED_CONTENT_ACCESS,
-                variables: Some(json!({
+            let call = GraphQlCall::ingestion(
+                OP_PAGINATED_CONTENT_ACCESS,
+                json!({
                     "skip": 0,
                     "take": PAGE_SIZE,
                     "where": { "key": { "in": chunk } },
-                })),
-            };
+                }),
+            );
             let data: Data = self.graphql(&call).await?;
             for node in data.paginated_content.nodes {
                 let accesses = node
@@ -414,7 +412,7 @@ impl UniqueClient {
                     .map(|raw| {
                         parse_file_access(raw).ok_or_else(|| {
                             unexpected(
-                                OP_PAGINATED_CONTENT_ACCESS,
+                                &call,
                                 format!("unreadable file access {raw:?} on content {}", node.id),
                             )
                         })
@@ -429,21 +427,6 @@ impl UniqueClient {
             }
         }
         Ok(out)
-    }
-}
-
-fn scope_management(operation: Operation, variables: Value) -> GraphQlCall {
-    GraphQlCall {
-        endpoint: Endpoint::ScopeManagement,
-        operation,
-        variables: Some(variables),
-    }
-}
-
-fn unexpected(operation: Operation, reason: impl Into<String>) -> UniqueError {
-    UniqueError::UnexpectedResponse {
-        operation: operation.name,
-        reason: reason.into(),
     }
 }
 

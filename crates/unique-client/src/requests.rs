@@ -34,9 +34,17 @@ pub(crate) struct GraphQlCall {
 }
 
 impl GraphQlCall {
-    fn ingestion(operation: Operation, variables: Value) -> Self {
+    pub(crate) fn ingestion(operation: Operation, variables: Value) -> Self {
         Self {
             endpoint: Endpoint::Ingestion,
+            operation,
+            variables: Some(variables),
+        }
+    }
+
+    pub(crate) fn scope_management(operation: Operation, variables: Value) -> Self {
+        Self {
+            endpoint: Endpoint::ScopeManagement,
             operation,
             variables: Some(variables),
         }
