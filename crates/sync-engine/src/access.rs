@@ -431,11 +431,13 @@ mod tests {
         assert_eq!(left_out.get("role"), Some(&LeftOut::UnknownPrincipal));
     }
 
-    #[test]
-    fn the_result_never_holds_anyone_who_fails_a_layer() {
-        // Every combination of layers over the four accounts and two groups: the readers the
-        // function returns (directly or through a kept group) are exactly those who pass every
-        // layer — nobody more (an over-grant), nobody less.
+    /// Runs `compute` over every combination of three layers (space, own, ancestor) built from
+    /// the four accounts and two groups, and returns, per combination where it differs from a
+    /// brute-force check, the accounts it grants without their passing every layer
+    /// (over-granted) and those it leaves out although they do (under-granted).
+    fn disagreements(
+        compute: impl Fn(&Layer, &[Layer], &Directory, AnonymousPolicy) -> Readers,
+    ) -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
         let d = directory();
         let choices: Vec<Vec<Principal>> = vec![
             vec![],
@@ -452,10 +454,11 @@ mod tests {
                 _ => false,
             })
         };
+        let mut found = Vec::new();
         for space in &choices {
             for own in &choices {
                 for ancestor in &choices {
-                    let r = readers(
+                    let r = compute(
                         &Layer::Grants(space.clone()),
                         &[Layer::Grants(own.clone()), Layer::Grants(ancestor.clone())],
                         &d,
@@ -464,14 +467,13 @@ mod tests {
                     let Readers::Known { groups, emails, .. } = r else {
                         panic!()
                     };
-                    let mut granted: Vec<String> = emails
+                    let mut granted: BTreeSet<String> = emails
                         .iter()
                         .map(|e| e.replace("@example.com", ""))
                         .collect();
                     for g in &groups {
                         granted.extend(d.members[g].as_ref().unwrap().iter().cloned());
                     }
-                    let granted: BTreeSet<String> = granted.into_iter().collect();
                     let entitled: BTreeSet<String> = d
                         .accounts
                         .keys()
@@ -479,12 +481,42 @@ mod tests {
                         .filter(|a| [own, ancestor].iter().all(|l| l.is_empty() || passes(l, a)))
                         .cloned()
                         .collect();
-                    assert_eq!(
-                        granted, entitled,
-                        "space {space:?}, own {own:?}, ancestor {ancestor:?}"
-                    );
+                    if granted != entitled {
+                        found.push((
+                            granted.difference(&entitled).cloned().collect(),
+                            entitled.difference(&granted).cloned().collect(),
+                        ));
+                    }
                 }
             }
         }
+        found
+    }
+
+    #[test]
+    fn the_result_never_holds_anyone_who_fails_a_layer() {
+        // The readers the function returns (directly or through a kept group) are exactly those
+        // who pass every layer — nobody more (an over-grant), nobody less.
+        assert_eq!(disagreements(readers), []);
+    }
+
+    #[test]
+    fn the_check_catches_a_planted_over_grant() {
+        // The leak other connectors shipped: only the nearest restriction counts. The check
+        // above must see it over-grant (carol, ops only, under an eng-only ancestor).
+        let nearest = |space: &Layer, restrictions: &[Layer], d: &Directory, p| {
+            let first: Vec<Layer> = restrictions
+                .iter()
+                .filter(|l| l.restricts())
+                .take(1)
+                .cloned()
+                .collect();
+            readers(space, &first, d, p)
+        };
+        let found = disagreements(nearest);
+        assert!(
+            found.iter().any(|(over, _)| over.contains("carol")),
+            "{found:?}"
+        );
     }
 }
