@@ -5,8 +5,9 @@
 use std::future::Future;
 
 use crate::model::{
-    AttachmentStream, ContentRef, InstanceId, InstanceType, Page, PageAttachments, PageBody,
+    AttachmentStream, ContentRef, InstanceId, InstanceType, Page, PageAttachments, PageBody, Space,
 };
+use crate::permissions::{Account, ContentAccess, Group, Principal};
 use crate::ConfluenceError;
 
 /// Everything the engine asks of Confluence. Every request is a `GET` (the client holds only a
@@ -68,6 +69,41 @@ pub trait ConfluenceApi: Send + Sync {
     /// A small authenticated CQL search (`limit=1`): proves reachability, credentials and that
     /// the search endpoint still exists. For `confluence-connector check`.
     fn probe(&self) -> impl Future<Output = Result<(), ConfluenceError>> + Send;
+
+    /// The principals granted the space's `read/space` ("View space") permission; every other
+    /// operation is left out. Cloud: v2 `spaces/{id}/permissions`, all pages; Data Center:
+    /// `space/{key}/permissions` (9.1+; older versions and OAuth 2.0 get an error that says so).
+    fn space_read_grants(
+        &self,
+        space: &Space,
+    ) -> impl Future<Output = Result<Vec<Principal>, ConfluenceError>> + Send;
+
+    /// The view restriction and ancestors of each content id (ancestors that discovery did not
+    /// return), as few searches as the API allows. Content the client cannot view is absent
+    /// from the map: the caller treats it as unreadable.
+    fn content_access(
+        &self,
+        ids: &[String],
+    ) -> impl Future<
+        Output = Result<std::collections::HashMap<String, ContentAccess>, ConfluenceError>,
+    > + Send;
+
+    /// Every group of the site (for the names of groups that space permissions name by id).
+    fn groups(&self) -> impl Future<Output = Result<Vec<Group>, ConfluenceError>> + Send;
+
+    /// Every member of the group (Cloud group id, Data Center group name), with email, kind
+    /// and status as far as Confluence shows them.
+    fn group_members(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<Vec<Account>, ConfluenceError>> + Send;
+
+    /// The accounts with these ids (users named directly by a grant or restriction); unknown
+    /// ids are absent.
+    fn accounts(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Account>, ConfluenceError>> + Send;
 
     /// The page's web URL (metadata only).
     fn page_web_url(&self, page: &Page) -> String;

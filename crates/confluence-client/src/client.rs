@@ -1,5 +1,9 @@
 //! [`ConfluenceClient`]: the Cloud or the Data Center client, chosen by the configuration.
 
+use std::collections::HashMap;
+
+use crate::model::Space;
+use crate::permissions::{Account, ContentAccess, Group, Principal};
 use std::sync::Arc;
 
 use http_transport::{QuotaWait, TransportObserver};
@@ -66,6 +70,44 @@ impl ConfluenceApi for ConfluenceClient {
         match self {
             ConfluenceClient::Cloud(c) => c.resolve_instance_id().await,
             ConfluenceClient::DataCenter(c) => c.resolve_instance_id().await,
+        }
+    }
+
+    async fn space_read_grants(&self, space: &Space) -> Result<Vec<Principal>, ConfluenceError> {
+        match self {
+            ConfluenceClient::Cloud(c) => c.space_read_grants(space).await,
+            ConfluenceClient::DataCenter(c) => c.space_read_grants(space).await,
+        }
+    }
+
+    async fn content_access(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, ContentAccess>, ConfluenceError> {
+        match self {
+            ConfluenceClient::Cloud(c) => c.content_access(ids).await,
+            ConfluenceClient::DataCenter(c) => c.content_access(ids).await,
+        }
+    }
+
+    async fn groups(&self) -> Result<Vec<Group>, ConfluenceError> {
+        match self {
+            ConfluenceClient::Cloud(c) => c.groups().await,
+            ConfluenceClient::DataCenter(c) => c.groups().await,
+        }
+    }
+
+    async fn group_members(&self, group: &str) -> Result<Vec<Account>, ConfluenceError> {
+        match self {
+            ConfluenceClient::Cloud(c) => c.group_members(group).await,
+            ConfluenceClient::DataCenter(c) => c.group_members(group).await,
+        }
+    }
+
+    async fn accounts(&self, ids: &[String]) -> Result<Vec<Account>, ConfluenceError> {
+        match self {
+            ConfluenceClient::Cloud(c) => c.accounts(ids).await,
+            ConfluenceClient::DataCenter(c) => c.accounts(ids).await,
         }
     }
 

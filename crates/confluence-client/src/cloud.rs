@@ -1,14 +1,18 @@
 //! Confluence Cloud through the Atlassian API gateway. v1 only where Cloud still serves it
 //! (CQL `content/search` and the attachment download); v2 for bodies and attachment listings.
 
+use std::collections::HashMap;
+
 use crate::api::ConfluenceApi;
 use crate::config::ConfluenceConfig;
 use crate::core::{attachment_stream, attachments_of_page_titled, complete_truncated_attachments};
 use crate::core::{endpoint_of, Core};
+use crate::model::Space;
 use crate::model::{
     Attachment, AttachmentStream, ContentRef, ContentType, InstanceId, InstanceType, Page,
     PageAttachments, PageBody,
 };
+use crate::permissions::{Account, ContentAccess, Group, Principal};
 use crate::urls::{cloud_attachment_url, cloud_page_url, encode_component};
 use crate::wire::{self, V2Attachment, V2Content, V2List};
 use crate::ConfluenceError;
@@ -174,6 +178,29 @@ impl ConfluenceApi for CloudClient {
             encode_component(attachment_id)
         ))?;
         Ok(attachment_stream(self.core.get(url).await?))
+    }
+
+    async fn space_read_grants(&self, _space: &Space) -> Result<Vec<Principal>, ConfluenceError> {
+        Err(crate::permissions::not_built())
+    }
+
+    async fn content_access(
+        &self,
+        _ids: &[String],
+    ) -> Result<HashMap<String, ContentAccess>, ConfluenceError> {
+        Err(crate::permissions::not_built())
+    }
+
+    async fn groups(&self) -> Result<Vec<Group>, ConfluenceError> {
+        Err(crate::permissions::not_built())
+    }
+
+    async fn group_members(&self, _group: &str) -> Result<Vec<Account>, ConfluenceError> {
+        Err(crate::permissions::not_built())
+    }
+
+    async fn accounts(&self, _ids: &[String]) -> Result<Vec<Account>, ConfluenceError> {
+        Err(crate::permissions::not_built())
     }
 
     async fn probe(&self) -> Result<(), ConfluenceError> {

@@ -96,6 +96,10 @@ pub struct ConfluenceConfig {
     pub retry: RetryPolicy,
     /// Plain `http://` allowed beyond loopback (only for lab setups).
     pub plain_http: PlainHttpPolicy,
+    /// Discovery and descendant searches also expand each page's view restriction and
+    /// ancestors into [`crate::Page::access`] (`permissions.mode: page`). Off: not one request
+    /// or parameter changes.
+    pub view_restrictions: bool,
 }
 
 impl ConfluenceConfig {
@@ -148,6 +152,7 @@ impl ConfluenceConfig {
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
             plain_http: PlainHttpPolicy::LoopbackOnly,
+            view_restrictions: false,
         }
     }
 

@@ -1016,6 +1016,7 @@ mod tests {
             attachments: vec![],
             inline_attachments: None,
             attachments_incomplete: false,
+            access: None,
         };
         let pages = dedupe_pages(vec![page("1", "a"), page("2", "b"), page("1", "c")]);
         let titles: Vec<&str> = pages.iter().map(|p| p.title.as_str()).collect();

@@ -1,5 +1,9 @@
 //! Confluence Data Center: v1 REST straight to the base URL (which includes any context path).
 
+use std::collections::HashMap;
+
+use crate::model::Space;
+use crate::permissions::{Account, ContentAccess, Group, Principal};
 use http::header::{HeaderValue, ACCEPT};
 use http::HeaderMap;
 use http_transport::NoAuth;
@@ -145,6 +149,29 @@ impl ConfluenceApi for DataCenterClient {
     ) -> Result<AttachmentStream, ConfluenceError> {
         let url = self.core.resolve_next(download_path)?;
         Ok(attachment_stream(self.core.get(url).await?))
+    }
+
+    async fn space_read_grants(&self, _space: &Space) -> Result<Vec<Principal>, ConfluenceError> {
+        Err(crate::permissions::not_built())
+    }
+
+    async fn content_access(
+        &self,
+        _ids: &[String],
+    ) -> Result<HashMap<String, ContentAccess>, ConfluenceError> {
+        Err(crate::permissions::not_built())
+    }
+
+    async fn groups(&self) -> Result<Vec<Group>, ConfluenceError> {
+        Err(crate::permissions::not_built())
+    }
+
+    async fn group_members(&self, _group: &str) -> Result<Vec<Account>, ConfluenceError> {
+        Err(crate::permissions::not_built())
+    }
+
+    async fn accounts(&self, _ids: &[String]) -> Result<Vec<Account>, ConfluenceError> {
+        Err(crate::permissions::not_built())
     }
 
     async fn probe(&self) -> Result<(), ConfluenceError> {

@@ -56,6 +56,7 @@ mod error;
 pub mod fuzzing;
 mod limits;
 mod model;
+mod permissions;
 mod scopes;
 mod urls;
 mod wire;
@@ -79,3 +80,4 @@ pub use model::{
     Attachment, AttachmentStream, ContentRef, ContentType, InlineAttachmentInfo, InstanceId,
     InstanceType, Page, PageAttachments, PageBody, Space,
 };
+pub use permissions::{Account, AccountKind, ContentAccess, Group, Principal};

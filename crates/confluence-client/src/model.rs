@@ -158,6 +158,10 @@ pub struct Page {
     /// the search and the listing): `attachments` holds only what the search inlined, so an
     /// attachment missing from it proves nothing.
     pub attachments_incomplete: bool,
+    /// The page's own view restriction and ancestors: `Some` only when the client was built
+    /// with [`crate::ConfluenceConfig::view_restrictions`] (`permissions.mode: page`), and the
+    /// search answered the expansions.
+    pub access: Option<crate::permissions::ContentAccess>,
 }
 
 impl Page {

@@ -259,6 +259,7 @@ impl V1Page {
                 attachments: Vec::new(),
                 inline_attachments: None,
                 attachments_incomplete: false,
+                access: None,
             });
         };
         let space = self.space();
@@ -294,6 +295,7 @@ impl V1Page {
             attachments,
             inline_attachments: inline,
             attachments_incomplete: false,
+            access: None,
         })
     }
 

@@ -276,6 +276,7 @@ mod tests {
             attachments,
             inline_attachments: None,
             attachments_incomplete: false,
+            access: None,
         }
     }
 

@@ -92,7 +92,7 @@ pub use report::{
     CycleMode, CycleReport, DeletionStatus, ItemFailureReport, SpaceDiffReport,
     TenantDeletionReport,
 };
-pub use tenant::{AttachmentRules, TenantSpec};
+pub use tenant::{AttachmentRules, PermissionSettings, TenantSpec};
 pub use tenant_delete::TenantDeletion;
 /// The cancellation token [`TenantSync::run_cycle`] and [`TenantDeletion::run`] take.
 pub use tokio_util::sync::CancellationToken;

@@ -39,6 +39,17 @@ pub struct TenantSpec {
     /// is tried again from a fresh download (the transport cannot replay a stream; the
     /// transport's own retries of everything else use the same budget).
     pub attachment_retry_budget: std::time::Duration,
+    /// `permissions`: whether and how Confluence read access is carried into Unique.
+    pub permissions: PermissionSettings,
+}
+
+/// `permissions.*` of a tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionSettings {
+    /// `permissions.mode` (default `none`: not one request or byte changes).
+    pub mode: crate::access::PermissionMode,
+    /// `permissions.anonymous`: what an anonymous grant on a space means in Unique.
+    pub anonymous: crate::access::AnonymousPolicy,
 }
 
 impl TenantSpec {
@@ -59,6 +70,7 @@ impl TenantSpec {
             concurrency: 1,
             max_items_to_scan: None,
             attachment_retry_budget: std::time::Duration::from_secs(300),
+            permissions: PermissionSettings::default(),
         }
     }
 

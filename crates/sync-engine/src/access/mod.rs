@@ -14,18 +14,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Who a space grant or a view restriction names.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Principal {
-    /// A Confluence account (Cloud account id, Data Center user key).
-    User(String),
-    /// A Confluence group (Cloud group id, Data Center group name).
-    Group(String),
-    /// Anonymous users (a space open to the public).
-    Anonymous,
-    /// Anything else (`role`, a type added later), with what Confluence called it.
-    Other(String),
-}
+mod gather;
+pub use gather::{gather, AccessSnapshot, PermissionMode, SpaceAccess};
+
+pub use confluence_client::{Account, AccountKind, Principal};
 
 /// One layer of the intersection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,22 +33,6 @@ impl Layer {
     fn restricts(&self) -> bool {
         !matches!(self, Layer::Grants(p) if p.is_empty())
     }
-}
-
-/// What the engine knows about an account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// The email Unique users are matched by; `None` when Confluence hides it.
-    pub email: Option<String>,
-    pub kind: AccountKind,
-    pub active: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountKind {
-    Person,
-    /// Apps and bots: no person to grant to.
-    App,
 }
 
 /// Accounts and group memberships, as read this cycle.
@@ -82,6 +58,8 @@ pub enum AnonymousPolicy {
 pub enum LeftOut {
     NoEmail,
     App,
+    /// An account type that is neither a person nor an app (Cloud `customer`, `unknown`).
+    NotAPerson,
     Deactivated,
     /// Named by a grant but unknown to the directory.
     UnknownAccount,
@@ -97,6 +75,7 @@ impl LeftOut {
         match self {
             LeftOut::NoEmail => "no_email",
             LeftOut::App => "app",
+            LeftOut::NotAPerson => "not_a_person",
             LeftOut::Deactivated => "deactivated",
             LeftOut::UnknownAccount => "unknown_account",
             LeftOut::UnknownPrincipal => "unknown_principal",
@@ -237,8 +216,10 @@ fn mapped_email(account: &str, directory: &Directory) -> Result<String, LeftOut>
     if !found.active {
         return Err(LeftOut::Deactivated);
     }
-    if found.kind == AccountKind::App {
-        return Err(LeftOut::App);
+    match found.kind {
+        AccountKind::Person => {}
+        AccountKind::App => return Err(LeftOut::App),
+        AccountKind::Other => return Err(LeftOut::NotAPerson),
     }
     match found.email.as_deref().map(str::trim) {
         Some(email) if !email.is_empty() => Ok(email.to_lowercase()),
@@ -253,6 +234,7 @@ mod tests {
 
     fn person(email: &str) -> Account {
         Account {
+            id: email.split('@').next().unwrap_or_default().to_owned(),
             email: Some(email.to_owned()),
             kind: AccountKind::Person,
             active: true,
