@@ -14,10 +14,11 @@ use super::metrics::{self, round3, ConfluenceWork};
 use super::mutate::{MutationSpec, Mutations};
 use super::scenario::{Scenario, ScenarioParams};
 use crate::common::{FaultRule, FaultsConfig, RateLimit, RequestRecord};
+use crate::confluence::access::AccessModel;
 use crate::confluence::{
     AttachmentData, CloudQuotaConfig, ConfluenceConfig, ContentType, Dataset, RouteSpend,
 };
-use crate::unique::{SeedScope, UniqueConfig};
+use crate::unique::{SeedScope, SeedUser, UniqueConfig};
 use crate::{SandboxConfig, SandboxHandle};
 
 /// Name of the benchmark tenant in the connector config.
@@ -54,50 +55,85 @@ pub async fn run_scenarios(
     options: &BenchOptions,
     mut emit: impl FnMut(&Value) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut chain: Option<BenchTenant> = None;
+    let mut chains: BTreeMap<Scenario, BenchTenant> = BTreeMap::new();
+    let mut resync_nochange_requests: Option<u64> = None;
     for &scenario in scenarios {
-        if scenario.in_resync_chain() {
-            if chain.is_none() {
-                let tenant = BenchTenant::start(Scenario::Initial10k, options).await?;
-                let setup = scenario != Scenario::Initial10k;
-                let mut result = tenant.sync(Scenario::Initial10k, options).await?;
-                if setup {
-                    result["setup"] = json!(true);
-                }
-                emit(&result)?;
-                chain = Some(tenant);
-                if !setup {
-                    continue;
-                }
-            }
-            let tenant = chain.as_ref().context("the resync chain's tenant")?;
-            let mut extra = json!({});
-            if scenario == Scenario::Resync1pct {
-                let spec = MutationSpec::one_percent(tenant.params.spec.seed);
-                let mutations = Mutations::plan(&tenant.sandbox.confluence.dataset(), &spec);
-                mutations
-                    .apply(&tenant.sandbox.confluence, &spec)
-                    .context("mutating the tenant")?;
-                extra = json!({
-                    "edited_pages": mutations.edited.len(),
-                    "deleted_pages": mutations.deleted.len(),
-                    "relabelled_pages": mutations.relabelled.len(),
-                });
-            }
-            let mut result = tenant.sync(scenario, options).await?;
-            result["mutations"] = extra;
-            emit(&result)?;
-        } else {
+        let Some(setup) = scenario.chain() else {
             let tenant = BenchTenant::start(scenario, options).await?;
             let result = tenant.sync(scenario, options).await?;
             emit(&result)?;
             tenant.sandbox.shutdown().await;
+            continue;
+        };
+        if let std::collections::btree_map::Entry::Vacant(slot) = chains.entry(setup) {
+            let tenant = BenchTenant::start(setup, options).await?;
+            let mut result = tenant.sync(setup, options).await?;
+            if scenario != setup {
+                result["setup"] = json!(true);
+            }
+            emit(&result)?;
+            slot.insert(tenant);
+            if scenario == setup {
+                continue;
+            }
         }
+        let tenant = chains.get(&setup).context("the resync chain's tenant")?;
+        let mut extra = json!({});
+        if scenario == Scenario::Resync1pct {
+            let spec = MutationSpec::one_percent(tenant.params.spec.seed);
+            let mutations = Mutations::plan(&tenant.sandbox.confluence.dataset(), &spec);
+            mutations
+                .apply(&tenant.sandbox.confluence, &spec)
+                .context("mutating the tenant")?;
+            extra = json!({
+                "edited_pages": mutations.edited.len(),
+                "deleted_pages": mutations.deleted.len(),
+                "relabelled_pages": mutations.relabelled.len(),
+            });
+        }
+        let mut result = tenant.sync(scenario, options).await?;
+        result["mutations"] = extra;
+        let requests = total_requests(&result);
+        match scenario {
+            Scenario::ResyncNochange => resync_nochange_requests = Some(requests),
+            Scenario::PermissionsResync => {
+                result["targets"]["at_most_twice_resync_nochange"] =
+                    permission_cost_target(requests, resync_nochange_requests);
+            }
+            _ => {}
+        }
+        emit(&result)?;
     }
-    if let Some(tenant) = chain {
+    for tenant in chains.into_values() {
         tenant.sandbox.shutdown().await;
     }
     Ok(())
+}
+
+/// Confluence and Unique requests of one result.
+fn total_requests(result: &Value) -> u64 {
+    ["confluence", "unique"]
+        .iter()
+        .filter_map(|s| result["requests"][s].as_u64())
+        .sum()
+}
+
+/// A no-change resync with permissions on costs at most twice the requests of one without
+/// (measured in the same invocation: name `resync-nochange` too).
+fn permission_cost_target(requests: u64, without: Option<u64>) -> Value {
+    match without {
+        Some(without) => json!({
+            "target": format!("<= 2 x {without} (resync-nochange)"),
+            "measured": requests,
+            "ratio": round3(requests as f64 / without.max(1) as f64),
+            "met": requests <= 2 * without,
+        }),
+        None => json!({
+            "target": "<= 2 x resync-nochange (run it in the same invocation to compare)",
+            "measured": requests,
+            "met": Value::Null,
+        }),
+    }
 }
 
 /// A running sandbox with one generated tenant and the connector config that points at it.
@@ -117,10 +153,10 @@ impl BenchTenant {
         if let Some(rpm) = options.unique_rpm {
             params.rates.unique_per_minute = rpm;
         }
-        let name = if scenario.in_resync_chain() {
-            "tenant-10k"
-        } else {
-            scenario.name()
+        let name = match scenario.chain() {
+            Some(Scenario::Initial10k) => "tenant-10k",
+            Some(_) => "tenant-permissions",
+            None => scenario.name(),
         };
         let dir = options.work_dir.join(name);
         if dir.exists() {
@@ -129,7 +165,7 @@ impl BenchTenant {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
         let started = Instant::now();
-        let dataset = params.spec.generate();
+        let (dataset, access) = params.spec.generate_with_access();
         eprintln!(
             "bench: {name}: generated {} pages, {} attachments in {:.1?}",
             dataset.content.len(),
@@ -141,6 +177,9 @@ impl BenchTenant {
             started.elapsed()
         );
         let sandbox = crate::spawn(sandbox_config(dataset, &params)).await?;
+        if params.permissions {
+            mirror_people(&sandbox, access)?;
+        }
         let root = sandbox
             .unique
             .seed_scope(SeedScope {
@@ -335,6 +374,26 @@ fn sandbox_config(dataset: Dataset, params: &ScenarioParams) -> SandboxConfig {
     }
 }
 
+/// Installs the permission model and gives every Confluence person with an email a Unique
+/// user, as a customer's company directory would.
+fn mirror_people(sandbox: &SandboxHandle, access: AccessModel) -> anyhow::Result<()> {
+    for user in &access.users {
+        if let Some(email) = &user.email {
+            sandbox
+                .unique
+                .seed_user(SeedUser {
+                    email: email.clone(),
+                    ..SeedUser::default()
+                })
+                .with_context(|| format!("seeding the Unique user {email}"))?;
+        }
+    }
+    sandbox
+        .confluence
+        .replace_access(access)
+        .context("installing the permission model")
+}
+
 /// The pool of the bench's sandbox: counts like the real one, never runs out.
 const BENCH_POOL: u64 = 1_000_000_000;
 
@@ -414,6 +473,8 @@ tenants:
       processing:
         concurrency: {concurrency}
         bodyBatchSize: {batch}
+      permissions:
+        mode: {permissions}
 ",
         state = dir.join("state.db").display(),
         site = u.cloud_site,
@@ -426,6 +487,7 @@ tenants:
         max_file_size_mb = params.max_file_size_mb,
         concurrency = options.concurrency,
         batch = options.body_batch_size,
+        permissions = if params.permissions { "page" } else { "none" },
     )
 }
 
@@ -798,7 +860,7 @@ fn targets(
                 }),
             );
         }
-        Scenario::Resync1pct => {}
+        Scenario::Resync1pct | Scenario::PermissionsInitial | Scenario::PermissionsResync => {}
     }
     Value::Object(t)
 }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::metrics::Rates;
+use crate::confluence::access::AccessSpec;
 use crate::confluence::GenerateSpec;
 
 /// One benchmark scenario.
@@ -20,17 +21,26 @@ pub enum Scenario {
     Discovery100k,
     /// 1,000 new pages under a 100 rpm Confluence limit: the batched body fetch.
     Rate100rpm,
+    /// The initial-10k tenant with a permission model (2,000 users, 200 groups, 5 % of pages
+    /// view-restricted, a third of those below another restricted page), synced with
+    /// `permissions.mode: page`.
+    PermissionsInitial,
+    /// The permissions tenant synced again with nothing changed: compared with
+    /// resync-nochange, the cost of carrying permissions.
+    PermissionsResync,
 }
 
 impl Scenario {
     /// Every scenario, in the order `all` runs them (the resync chain right after its setup).
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Initial10k,
         Scenario::ResyncNochange,
         Scenario::Resync1pct,
         Scenario::BigAttachment,
         Scenario::Discovery100k,
         Scenario::Rate100rpm,
+        Scenario::PermissionsInitial,
+        Scenario::PermissionsResync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +51,8 @@ impl Scenario {
             Scenario::BigAttachment => "big-attachment",
             Scenario::Discovery100k => "discovery-100k",
             Scenario::Rate100rpm => "rate-100rpm",
+            Scenario::PermissionsInitial => "permissions-10k",
+            Scenario::PermissionsResync => "permissions-resync",
         }
     }
 
@@ -69,12 +81,18 @@ impl Scenario {
         Ok(out)
     }
 
-    /// Whether the scenario runs on the initial-10k tenant's sandbox and state.
-    pub fn in_resync_chain(self) -> bool {
-        matches!(
-            self,
-            Scenario::Initial10k | Scenario::ResyncNochange | Scenario::Resync1pct
-        )
+    /// The scenario whose tenant (sandbox and state) this one runs on, when it is a resync:
+    /// that scenario runs first as setup when not asked for.
+    pub fn chain(self) -> Option<Scenario> {
+        match self {
+            Scenario::Initial10k | Scenario::ResyncNochange | Scenario::Resync1pct => {
+                Some(Scenario::Initial10k)
+            }
+            Scenario::PermissionsInitial | Scenario::PermissionsResync => {
+                Some(Scenario::PermissionsInitial)
+            }
+            Scenario::BigAttachment | Scenario::Discovery100k | Scenario::Rate100rpm => None,
+        }
     }
 
     /// The tenant, the limits and the run mode, with page and attachment counts multiplied by
@@ -111,7 +129,20 @@ impl Scenario {
                     latency_ms: 20,
                     dry_run: false,
                     max_file_size_mb: 200,
+                    permissions: false,
                 }
+            }
+            Scenario::PermissionsInitial | Scenario::PermissionsResync => {
+                let mut params = Scenario::Initial10k.params(scale);
+                params.spec.access = AccessSpec {
+                    users: scaled(2_000),
+                    groups: scaled(200),
+                    restricted_ratio: 0.05,
+                    nested_ratio: 0.35,
+                    ..AccessSpec::default()
+                };
+                params.permissions = true;
+                params
             }
             Scenario::BigAttachment => ScenarioParams {
                 spec: GenerateSpec {
@@ -131,6 +162,7 @@ impl Scenario {
                 latency_ms: 20,
                 dry_run: false,
                 max_file_size_mb: 2048,
+                permissions: false,
             },
             Scenario::Discovery100k => ScenarioParams {
                 spec: GenerateSpec {
@@ -153,6 +185,7 @@ impl Scenario {
                 latency_ms: 20,
                 dry_run: true,
                 max_file_size_mb: 200,
+                permissions: false,
             },
             Scenario::Rate100rpm => ScenarioParams {
                 spec: GenerateSpec {
@@ -175,6 +208,7 @@ impl Scenario {
                 latency_ms: 20,
                 dry_run: false,
                 max_file_size_mb: 200,
+                permissions: false,
             },
         }
     }
@@ -197,6 +231,9 @@ pub struct ScenarioParams {
     pub dry_run: bool,
     /// The tenant's `ingestion.attachments.maxFileSizeMb`.
     pub max_file_size_mb: u32,
+    /// `permissions.mode: page`, with every Confluence person who has an email mirrored as a
+    /// Unique user.
+    pub permissions: bool,
 }
 
 #[cfg(test)]
@@ -226,6 +263,14 @@ mod tests {
         assert_eq!(p.latency_ms, 20);
         let d = Scenario::Discovery100k.params(1.0);
         assert_eq!(d.spec.spaces * d.spec.pages_per_space, 100_000);
+        let perm = Scenario::PermissionsInitial.params(1.0);
+        assert_eq!(perm.spec.spaces * perm.spec.pages_per_space, 10_000);
+        assert_eq!(
+            (perm.spec.access.users, perm.spec.access.groups),
+            (2_000, 200)
+        );
+        assert_eq!(perm.spec.access.restricted_ratio, 0.05);
+        assert!(perm.permissions);
         let r = Scenario::Rate100rpm.params(1.0);
         assert_eq!(r.spec.spaces * r.spec.pages_per_space, 1_000);
         assert_eq!(r.rates.confluence_per_minute, 100);

@@ -21,7 +21,8 @@ use sandbox::bench::{run_scenarios, BenchOptions, Scenario};
 )]
 struct Cli {
     /// initial-10k, resync-nochange, resync-1pct, big-attachment, discovery-100k, rate-100rpm,
-    /// or all. The resync scenarios run on the initial-10k tenant (run first when not named).
+    /// permissions-10k, permissions-resync, or all. The resync scenarios run on the tenant of
+    /// initial-10k (permissions-resync: permissions-10k), which runs first when not named.
     #[arg(required = true)]
     scenarios: Vec<String>,
     /// Also append each result as one JSON line to this file.
