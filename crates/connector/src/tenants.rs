@@ -148,6 +148,7 @@ pub(crate) fn tenant_spec(config: &TenantConfig) -> TenantSpec {
         .processing
         .max_items_to_scan
         .map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX));
+    spec.permissions = config.permissions.clone();
     spec
 }
 
