@@ -302,8 +302,10 @@ fn an_unknown_permissions_key_is_warned_about_with_the_known_ones() {
     );
     let loaded = dir.load(&[]).unwrap();
     assert!(
-        loaded.warnings.iter().any(|w| w.field == "permissions.allUsers"
-            && w.message.contains("mode, anonymous")),
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.field == "permissions.allUsers" && w.message.contains("mode, anonymous")),
         "{:?}",
         loaded.warnings
     );

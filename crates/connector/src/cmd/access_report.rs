@@ -118,7 +118,9 @@ pub(crate) enum ReadersReport {
         /// Accounts left out of these readers, by reason.
         left_out: BTreeMap<&'static str, u64>,
     },
-    Unknown { reason: String },
+    Unknown {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -212,13 +214,14 @@ async fn tenant_report(
     // Always `page`: the report shows restrictions whatever the tenant syncs.
     let mut config = confluence_config(tenant, shared);
     config.view_restrictions = true;
-    let client = match ConfluenceClient::new(config, TransportMetrics::new(&tenant.name, metrics.clone())) {
-        Ok(client) => client,
-        Err(e) => {
-            report.error = Some(format!("building the Confluence client: {e}"));
-            return report;
-        }
-    };
+    let client =
+        match ConfluenceClient::new(config, TransportMetrics::new(&tenant.name, metrics.clone())) {
+            Ok(client) => client,
+            Err(e) => {
+                report.error = Some(format!("building the Confluence client: {e}"));
+                return report;
+            }
+        };
     let spec = crate::tenants::tenant_spec(tenant);
     let (pages, truncated) = match sync_engine::discover_pages(&client, &spec).await {
         Ok(found) => found,
@@ -277,8 +280,7 @@ fn space_report(
     titles: &BTreeMap<&str, &str>,
     policy: AnonymousPolicy,
 ) -> SpaceReport {
-    let anonymous =
-        matches!(&space.grants, Layer::Grants(p) if p.contains(&Principal::Anonymous));
+    let anonymous = matches!(&space.grants, Layer::Grants(p) if p.contains(&Principal::Anonymous));
     let mut report = SpaceReport {
         key: space.space.key.clone(),
         name: space.space.name.clone(),
@@ -295,7 +297,11 @@ fn space_report(
     collect_left_out(&space.readers, &mut left_out);
     for (id, readers) in &space.pages {
         report.pages.total += 1;
-        let title = titles.get(id.as_str()).copied().unwrap_or_default().to_owned();
+        let title = titles
+            .get(id.as_str())
+            .copied()
+            .unwrap_or_default()
+            .to_owned();
         collect_left_out(readers, &mut left_out);
         match readers {
             Readers::Unknown(reason) => {
@@ -333,7 +339,9 @@ fn collect_left_out<'a>(readers: &'a Readers, into: &mut BTreeMap<&'a str, LeftO
 }
 
 /// Counts by reason, keyed by the metric label (`no_email`, `app`, …).
-pub(crate) fn count_by_reason(reasons: impl IntoIterator<Item = LeftOut>) -> BTreeMap<&'static str, u64> {
+pub(crate) fn count_by_reason(
+    reasons: impl IntoIterator<Item = LeftOut>,
+) -> BTreeMap<&'static str, u64> {
     let mut counts = BTreeMap::new();
     for reason in reasons {
         *counts.entry(reason.as_str()).or_insert(0) += 1;
@@ -361,9 +369,7 @@ fn readers_report(readers: &Readers, snapshot: &AccessSnapshot) -> ReadersReport
                         .cloned()
                         .unwrap_or_else(|| id.clone()),
                     members: match snapshot.directory.members.get(id) {
-                        Some(Ok(members)) => {
-                            members.iter().collect::<BTreeSet<_>>().len() as u64
-                        }
+                        Some(Ok(members)) => members.iter().collect::<BTreeSet<_>>().len() as u64,
                         _ => 0,
                     },
                 })
@@ -483,15 +489,23 @@ pub(crate) fn to_csv(report: &AccessReport) -> String {
     out.push_str("\r\n");
     for t in &report.tenants {
         for s in &t.spaces {
-            let mut row = |page_id: &str, title: &str, status: &str, kind: &str, who: &str, detail: &str| {
-                let fields = [&t.tenant, &s.key, page_id, title, status, kind, who, detail];
-                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                out.push_str(&line.join(","));
-                out.push_str("\r\n");
-            };
+            let mut row =
+                |page_id: &str, title: &str, status: &str, kind: &str, who: &str, detail: &str| {
+                    let fields = [&t.tenant, &s.key, page_id, title, status, kind, who, detail];
+                    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                    out.push_str(&line.join(","));
+                    out.push_str("\r\n");
+                };
             readers_rows(&s.readers, "", "", &mut row);
             if s.anonymous {
-                row("", "", "known", "anonymous", "anonymous", if s.all_users { "allUsers" } else { "ignored" });
+                row(
+                    "",
+                    "",
+                    "known",
+                    "anonymous",
+                    "anonymous",
+                    if s.all_users { "allUsers" } else { "ignored" },
+                );
             }
             for page in &s.restricted_pages {
                 readers_rows(&page.readers, &page.id, &page.title, &mut row);
@@ -521,7 +535,14 @@ fn readers_rows(
             left_out,
         } => {
             for g in groups {
-                row(page_id, title, "known", "group", &g.name, &g.members.to_string());
+                row(
+                    page_id,
+                    title,
+                    "known",
+                    "group",
+                    &g.name,
+                    &g.members.to_string(),
+                );
             }
             for u in users {
                 row(page_id, title, "known", "user", u, "");
@@ -626,10 +647,7 @@ mod tests {
             "ENG".to_owned(),
             SpaceAccess {
                 space: space(),
-                grants: Layer::Grants(vec![
-                    Principal::Group("g-eng".into()),
-                    Principal::Anonymous,
-                ]),
+                grants: Layer::Grants(vec![Principal::Group("g-eng".into()), Principal::Anonymous]),
                 readers: space_readers,
                 pages,
             },
@@ -642,7 +660,11 @@ mod tests {
     }
 
     fn report() -> AccessReport {
-        let pages = [page("1", "One"), page("2", "Two, restricted"), page("3", "=Three")];
+        let pages = [
+            page("1", "One"),
+            page("2", "Two, restricted"),
+            page("3", "=Three"),
+        ];
         AccessReport {
             ok: true,
             tenants: vec![TenantReport {
@@ -684,7 +706,10 @@ mod tests {
         assert_eq!(s["readers"]["status"], "known");
         assert_eq!(s["readers"]["groups"][0]["members"], 2);
         assert_eq!(s["pages"]["readableBySpaceReaders"], 1);
-        assert_eq!(s["restrictedPages"][0]["readers"]["users"][0], "bob@example.com");
+        assert_eq!(
+            s["restrictedPages"][0]["readers"]["users"][0],
+            "bob@example.com"
+        );
         assert_eq!(s["unknownPages"][0]["id"], "3");
         assert_eq!(s["leftOut"]["no_email"], 1);
         assert_eq!(json["tenants"][0]["configuredMode"], "none");
@@ -696,13 +721,22 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines[0], CSV_HEADER);
         assert!(lines.contains(&"t,ENG,,,known,group,eng,2"), "{csv}");
-        assert!(lines.contains(&"t,ENG,,,known,user,dave@example.com,"), "{csv}");
-        assert!(lines.contains(&"t,ENG,,,known,anonymous,anonymous,ignored"), "{csv}");
+        assert!(
+            lines.contains(&"t,ENG,,,known,user,dave@example.com,"),
+            "{csv}"
+        );
+        assert!(
+            lines.contains(&"t,ENG,,,known,anonymous,anonymous,ignored"),
+            "{csv}"
+        );
         assert!(
             lines.contains(&"t,ENG,2,\"Two, restricted\",known,user,bob@example.com,"),
             "{csv}"
         );
-        assert!(lines.contains(&"t,ENG,1,,known,space_readers,ENG,"), "{csv}");
+        assert!(
+            lines.contains(&"t,ENG,1,,known,space_readers,ENG,"),
+            "{csv}"
+        );
         assert!(
             lines.contains(&"t,ENG,3,'=Three,unknown,,,ancestor 9 answered 403"),
             "{csv}"
