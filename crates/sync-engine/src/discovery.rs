@@ -111,14 +111,7 @@ pub(crate) async fn discover(
     confluence: &ConfluenceClient,
     spec: &TenantSpec,
 ) -> Result<Discovery, ConfluenceError> {
-    let labelled = confluence.discover_labelled_pages().await?;
-    let roots: Vec<String> = labelled
-        .iter()
-        .filter(|p| p.has_label(&spec.ingest_all_label))
-        .map(|p| p.id.clone())
-        .collect();
-    let descendants = confluence.descendant_pages(&roots).await?;
-
+    let (labelled, descendants) = labelled_and_descendants(confluence, spec).await?;
     let discovery = select(
         labelled,
         descendants,
@@ -140,6 +133,21 @@ pub(crate) async fn discover(
         );
     }
     Ok(discovery)
+}
+
+/// The two searches: labelled pages, then the descendants of those carrying the subtree label.
+async fn labelled_and_descendants(
+    confluence: &ConfluenceClient,
+    spec: &TenantSpec,
+) -> Result<(Vec<Page>, Vec<Page>), ConfluenceError> {
+    let labelled = confluence.discover_labelled_pages().await?;
+    let roots: Vec<String> = labelled
+        .iter()
+        .filter(|p| p.has_label(&spec.ingest_all_label))
+        .map(|p| p.id.clone())
+        .collect();
+    let descendants = confluence.descendant_pages(&roots).await?;
+    Ok((labelled, descendants))
 }
 
 /// The pure part of discovery: dedupe, type filter, cap, attachment filters. Web URLs come from
@@ -257,13 +265,7 @@ pub async fn discover_pages(
     confluence: &ConfluenceClient,
     spec: &TenantSpec,
 ) -> Result<(Vec<Page>, bool), ConfluenceError> {
-    let labelled = confluence.discover_labelled_pages().await?;
-    let roots: Vec<String> = labelled
-        .iter()
-        .filter(|p| p.has_label(&spec.ingest_all_label))
-        .map(|p| p.id.clone())
-        .collect();
-    let descendants = confluence.descendant_pages(&roots).await?;
+    let (labelled, descendants) = labelled_and_descendants(confluence, spec).await?;
     let chosen = select(
         labelled.clone(),
         descendants.clone(),
