@@ -267,58 +267,38 @@ async fn check_root_scope(tenant: &TenantClients, report: &mut Report) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::config::LoadedConfig;
+    use crate::config::{ConfluenceAuth, ConfluenceInstance, HttpUrl, PermissionMode};
 
-    fn tenant(instance: &str, auth: &str, mode: &str) -> crate::config::TenantConfig {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.yaml");
-        let cloud = if instance == "cloud" {
-            "cloudId: c-1"
-        } else {
-            ""
-        };
-        std::fs::write(
-            &path,
-            format!(
-                r#"
-tenants:
-  inline:
-    t:
-      confluence:
-        instanceType: {instance}
-        baseUrl: http://127.0.0.1:9
-        {cloud}
-        auth: {auth}
-        apiRateLimitPerMinute: 100
-        ingestSingleLabel: ai-ingest
-        ingestAllLabel: ai-ingest-all
-      unique:
-        serviceAuthMode: cluster_local
-        serviceExtraHeaders: {{ x-company-id: c, x-user-id: u }}
-        ingestionServiceBaseUrl: http://127.0.0.1:9
-        scopeManagementServiceBaseUrl: http://127.0.0.1:9
-      ingestion: {{ scopeId: root }}
-      permissions: {{ mode: {mode} }}
-"#
-            ),
-        )
-        .unwrap();
-        let env = Env::from([("S", "secret")]);
-        let loaded: LoadedConfig = DaemonConfig::load(Some(&path), &env).unwrap();
-        loaded.tenants.into_iter().next().unwrap()
+    /// The Data Center tenant of the tenants tests, with `auth` and `mode` swapped in.
+    fn tenant(oauth: bool, mode: PermissionMode) -> crate::config::TenantConfig {
+        let mut t = crate::tenants::tests::load("pat", "ai-ingest")
+            .tenants
+            .remove(0);
+        if oauth {
+            t.confluence.auth = ConfluenceAuth::OAuth2Lo {
+                client_id: "c".into(),
+                client_secret: "s".to_owned().into(),
+            };
+        }
+        t.permissions.mode = mode;
+        t
     }
-
-    const OAUTH: &str = "{ mode: oauth_2lo, clientId: c, clientSecret: os.environ/S }";
 
     #[test]
     fn data_center_oauth_with_permission_sync_is_warned_about_and_nothing_else() {
-        let warning = permission_auth_warning(&tenant("data-center", OAUTH, "page")).unwrap();
+        let warning = permission_auth_warning(&tenant(true, PermissionMode::Page)).unwrap();
         assert!(warning.contains("permissions.mode: page"), "{warning}");
         assert!(warning.contains("OAuth 2.0"), "{warning}");
-        assert!(permission_auth_warning(&tenant("data-center", OAUTH, "space")).is_some());
-        assert!(permission_auth_warning(&tenant("data-center", OAUTH, "none")).is_none());
-        let pat = "{ mode: pat, token: os.environ/S }";
-        assert!(permission_auth_warning(&tenant("data-center", pat, "page")).is_none());
-        assert!(permission_auth_warning(&tenant("cloud", OAUTH, "page")).is_none());
+        assert!(permission_auth_warning(&tenant(true, PermissionMode::Space)).is_some());
+        assert!(permission_auth_warning(&tenant(true, PermissionMode::None)).is_none());
+        assert!(permission_auth_warning(&tenant(false, PermissionMode::Page)).is_none());
+        let mut cloud = tenant(true, PermissionMode::Page);
+        let url = url::Url::parse("https://api.atlassian.com").unwrap();
+        cloud.confluence.instance = ConfluenceInstance::Cloud {
+            cloud_id: "c-1".into(),
+            api_base_url: HttpUrl::new(url.to_string(), url.clone()),
+            token_url: HttpUrl::new(url.to_string(), url),
+        };
+        assert!(permission_auth_warning(&cloud).is_none());
     }
 }
