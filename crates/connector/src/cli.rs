@@ -1,6 +1,7 @@
-//! The command line: `run`, `sync`, `check`, `status`, `demo` (see `docs/operator/cli.md`).
+//! The command line: `run`, `sync`, `check`, `status`, `access-report`, `demo` (see
+//! `docs/operator/cli.md`).
 //!
-//! Exit codes: 0 success; 1 a tenant failed (`sync`), a check failed (`check`) or the daemon
+//! Exit codes: 0 success; 1 a tenant failed (`sync`, `access-report`), a check failed (`check`) or the daemon
 //! stopped on an error; 2 the configuration could not be loaded or the command line is wrong.
 
 use std::path::PathBuf;
@@ -55,6 +56,19 @@ pub enum Command {
         /// Runs shown per tenant.
         #[arg(long, default_value_t = 5)]
         limit: u32,
+    },
+    /// Who can read each synced space and page in Confluence, as permission sync computes it.
+    /// Read-only: writes nothing to Unique or the ledger; works with `permissions.mode: none`.
+    AccessReport {
+        /// Only this tenant.
+        #[arg(long, value_name = "NAME")]
+        tenant: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV, one row per (space, page, principal).
+        #[arg(long)]
+        csv: bool,
     },
     /// Start the sandbox in-process, sync a generated dataset into it, print what landed.
     Demo,
@@ -122,6 +136,18 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
         },
         Command::Check => exit_code(crate::cmd::check::run(cli.config.as_deref()).await),
+        Command::AccessReport { tenant, json, csv } => {
+            use crate::cmd::access_report::{self, Format};
+            let format = match (json, csv) {
+                (true, _) => Format::Json,
+                (_, true) => Format::Csv,
+                _ => Format::Text,
+            };
+            match load(cli.config.as_deref()) {
+                Ok(loaded) => exit_code(access_report::run(loaded, tenant, format).await),
+                Err(code) => code,
+            }
+        }
         Command::Status { json, limit } => {
             match DaemonConfig::load_without_tenants(cli.config.as_deref(), &Env::from_process()) {
                 Ok(daemon) => {

@@ -281,6 +281,7 @@ pub struct Metrics {
     quota_waiting: Arc<Family>,
     quota_waits: Arc<Family>,
     quota_wait_seconds: Arc<Family>,
+    permission_unmapped: Arc<Family>,
 }
 
 impl Default for Metrics {
@@ -492,6 +493,12 @@ impl Metrics {
                 Counter,
                 &["tenant"],
             ),
+            permission_unmapped: Family::new(
+                "cfc_permission_unmapped_total",
+                "Confluence accounts and principals permission sync left out of a page's or space's readers, by reason (no_email, app, not_a_person, deactivated, unknown_account, unknown_principal, anonymous).",
+                Counter,
+                &["tenant", "reason"],
+            ),
         };
         for family in metrics.families().map(Arc::clone) {
             // The crate adds the final full stop to every help text itself.
@@ -504,7 +511,7 @@ impl Metrics {
         metrics
     }
 
-    fn families(&self) -> [&Arc<Family>; 33] {
+    fn families(&self) -> [&Arc<Family>; 34] {
         [
             &self.sync_duration,
             &self.scan_duration,
@@ -539,6 +546,7 @@ impl Metrics {
             &self.quota_waiting,
             &self.quota_waits,
             &self.quota_wait_seconds,
+            &self.permission_unmapped,
         ]
     }
 
@@ -635,6 +643,15 @@ impl Metrics {
     pub fn held_back(&self, tenant: &str, reason: &str, count: u64) {
         self.discovery_held_back
             .add(&[tenant, reason], count as f64);
+    }
+
+    /// `reason`: a [`sync_engine::access::LeftOut`] label. Only non-zero counts are recorded, so
+    /// a tenant with `permissions.mode: none` shows no series.
+    pub fn permission_unmapped(&self, tenant: &str, reason: &str, count: u64) {
+        if count > 0 {
+            self.permission_unmapped
+                .add(&[tenant, reason], count as f64);
+        }
     }
 
     /// Only non-zero categories are recorded, as in the reference.

@@ -148,6 +148,7 @@ pub(crate) fn tenant_spec(config: &TenantConfig) -> TenantSpec {
         .processing
         .max_items_to_scan
         .map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX));
+    spec.permissions = config.permissions.clone();
     spec
 }
 
@@ -269,7 +270,7 @@ pub(crate) mod tests {
     }
 
     /// Always the same file, as on a reload (the file path is part of the config).
-    fn load(secret: &str, label: &str) -> LoadedConfig {
+    pub(crate) fn load(secret: &str, label: &str) -> LoadedConfig {
         let dir = std::env::temp_dir().join(format!("fingerprint-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c.yaml");

@@ -192,6 +192,9 @@ pub(crate) fn confluence_config(
     config.extra_ca_pem = shared.extra_ca_pem.clone();
     config.retry = shared.retry;
     config.plain_http = plain_http(c.allow_plain_http);
+    // The engine's `page` mode reads each page's view restriction and ancestors with discovery;
+    // in every other mode not one search parameter changes.
+    config.view_restrictions = tenant.permissions.mode == crate::config::PermissionMode::Page;
     config
 }
 
@@ -297,6 +300,28 @@ tenants:
         scopeManagementServiceBaseUrl: http://127.0.0.1:9002
       ingestion: { scopeId: root-2 }
 "#;
+
+    #[test]
+    fn view_restrictions_are_read_exactly_in_page_mode() {
+        let loaded = load(TENANTS);
+        for t in &loaded.tenants {
+            assert!(!confluence_config(t, &SharedTransport::default()).view_restrictions);
+        }
+        let mut t = loaded.tenants[0].clone();
+        for (mode, expected) in [
+            (crate::config::PermissionMode::None, false),
+            (crate::config::PermissionMode::Space, false),
+            (crate::config::PermissionMode::Page, true),
+        ] {
+            t.permissions.mode = mode;
+            assert_eq!(
+                confluence_config(&t, &SharedTransport::default()).view_restrictions,
+                expected,
+                "{mode:?}"
+            );
+            assert_eq!(crate::tenants::tenant_spec(&t).permissions.mode, mode);
+        }
+    }
 
     #[test]
     fn cloud_tenant_maps_gateway_token_url_labels_and_limits() {

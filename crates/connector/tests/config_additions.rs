@@ -4,7 +4,9 @@
 #[path = "fixtures/config/support.rs"]
 mod support;
 
-use connector::config::{ConfluenceInstance, UniqueAuth};
+use connector::config::{
+    AnonymousPolicy, ConfluenceInstance, PermissionMode, PermissionSettings, UniqueAuth,
+};
 use serde_json::json;
 use support::*;
 
@@ -223,6 +225,87 @@ fn keys_of_the_other_auth_mode_are_warned_about() {
             .warnings
             .iter()
             .any(|w| w.field == "unique.zitadelClientId"),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
+fn permissions_default_to_none_and_the_fail_closed_anonymous_policy() {
+    let t = load_one(&cloud_doc(), &[]).unwrap();
+    assert_eq!(t.permissions.mode, PermissionMode::None);
+    assert_eq!(t.permissions.anonymous, AnonymousPolicy::Ignore);
+    let t = load_one(&with(dc_doc(), "permissions", json!({})), &[]).unwrap();
+    assert_eq!(t.permissions, PermissionSettings::default());
+}
+
+#[test]
+fn permissions_mode_and_anonymous_accept_their_documented_values() {
+    for (written, mode) in [
+        ("none", PermissionMode::None),
+        ("space", PermissionMode::Space),
+        ("page", PermissionMode::Page),
+    ] {
+        let doc = with(dc_doc(), "permissions.mode", json!(written));
+        assert_eq!(load_one(&doc, &[]).unwrap().permissions.mode, mode);
+    }
+    let doc = with(
+        with(cloud_doc(), "permissions.mode", json!("page")),
+        "permissions.anonymous",
+        json!("allUsers"),
+    );
+    let t = load_one(&doc, &[]).unwrap();
+    assert_eq!(
+        t.permissions,
+        PermissionSettings {
+            mode: PermissionMode::Page,
+            anonymous: AnonymousPolicy::AllUsers,
+        }
+    );
+}
+
+#[test]
+fn a_bad_permissions_value_names_the_file_the_field_and_every_valid_value() {
+    let doc = with(
+        with(dc_doc(), "permissions.mode", json!("pages")),
+        "permissions.anonymous",
+        json!(true),
+    );
+    let errors = load_one_err(&doc);
+    assert_error(
+        &errors,
+        "permissions.mode",
+        "'pages' is not allowed; expected one of: none, space, page",
+    );
+    assert_error(
+        &errors,
+        "permissions.anonymous",
+        "expected one of: ignore, allUsers",
+    );
+    assert!(
+        errors
+            .errors()
+            .iter()
+            .all(|e| e.file.ends_with("t-tenant-config.yaml")),
+        "{errors}"
+    );
+    let doc = with(dc_doc(), "permissions", json!("page"));
+    assert_error(&load_one_err(&doc), "permissions", "mapping");
+}
+
+#[test]
+fn an_unknown_permissions_key_is_warned_about_with_the_known_ones() {
+    let dir = TenantDir::new();
+    dir.write(
+        "t-tenant-config.yaml",
+        &with(dc_doc(), "permissions.allUsers", json!("expand")),
+    );
+    let loaded = dir.load(&[]).unwrap();
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.field == "permissions.allUsers" && w.message.contains("mode, anonymous")),
         "{:?}",
         loaded.warnings
     );

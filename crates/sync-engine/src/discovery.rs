@@ -111,14 +111,7 @@ pub(crate) async fn discover(
     confluence: &ConfluenceClient,
     spec: &TenantSpec,
 ) -> Result<Discovery, ConfluenceError> {
-    let labelled = confluence.discover_labelled_pages().await?;
-    let roots: Vec<String> = labelled
-        .iter()
-        .filter(|p| p.has_label(&spec.ingest_all_label))
-        .map(|p| p.id.clone())
-        .collect();
-    let descendants = confluence.descendant_pages(&roots).await?;
-
+    let (labelled, descendants) = labelled_and_descendants(confluence, spec).await?;
     let discovery = select(
         labelled,
         descendants,
@@ -140,6 +133,21 @@ pub(crate) async fn discover(
         );
     }
     Ok(discovery)
+}
+
+/// The two searches: labelled pages, then the descendants of those carrying the subtree label.
+async fn labelled_and_descendants(
+    confluence: &ConfluenceClient,
+    spec: &TenantSpec,
+) -> Result<(Vec<Page>, Vec<Page>), ConfluenceError> {
+    let labelled = confluence.discover_labelled_pages().await?;
+    let roots: Vec<String> = labelled
+        .iter()
+        .filter(|p| p.has_label(&spec.ingest_all_label))
+        .map(|p| p.id.clone())
+        .collect();
+    let descendants = confluence.descendant_pages(&roots).await?;
+    Ok((labelled, descendants))
 }
 
 /// The pure part of discovery: dedupe, type filter, cap, attachment filters. Web URLs come from
@@ -246,6 +254,32 @@ pub(crate) fn attachment_allowed(spec: &TenantSpec, media_type: &str, file_size:
             .allowed_mime_types
             .iter()
             .any(|allowed| normalize_mime_type(allowed) == mime)
+}
+
+/// The pages a cycle of `spec` would submit, as the client returned them (so with
+/// [`Page::access`] when the client reads view restrictions), and whether `maxItemsToScan`
+/// truncated them: labelled pages, then descendants of the subtree roots, with [`select`]'s
+/// dedupe, type filter and cap. For read-only callers (the connector's `access-report`) that
+/// need what a sync sees and none of what a cycle does with it.
+pub async fn discover_pages(
+    confluence: &ConfluenceClient,
+    spec: &TenantSpec,
+) -> Result<(Vec<Page>, bool), ConfluenceError> {
+    let (labelled, descendants) = labelled_and_descendants(confluence, spec).await?;
+    let chosen = select(
+        labelled.clone(),
+        descendants.clone(),
+        spec,
+        |_| String::new(),
+        |_, _, _| String::new(),
+    );
+    let mut wanted: HashSet<&str> = chosen.pages.iter().map(|p| p.id.as_str()).collect();
+    let pages = labelled
+        .into_iter()
+        .chain(descendants)
+        .filter(|p| wanted.remove(p.id.as_str()))
+        .collect();
+    Ok((pages, chosen.truncated))
 }
 
 #[cfg(test)]

@@ -85,6 +85,7 @@ pub mod fuzzing {
 pub mod testing;
 
 pub use cycle::TenantSync;
+pub use discovery::discover_pages;
 pub use error::{EngineError, Guard};
 pub use observer::{CycleObserver, ItemKind, ItemResult, NoopCycleObserver, Phase};
 pub use outcome::RunOutcome;

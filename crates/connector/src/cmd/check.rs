@@ -25,6 +25,12 @@ impl Report {
         println!("✓ {}", what.as_ref());
     }
 
+    /// Works today but will not do what the operator asked for: printed, not a failure.
+    fn warn(&mut self, what: impl AsRef<str>, fix: impl AsRef<str>) {
+        println!("! {}", what.as_ref());
+        println!("    fix: {}", fix.as_ref());
+    }
+
     fn fail(&mut self, what: impl AsRef<str>, fix: impl AsRef<str>) {
         self.failed = true;
         println!("✗ {}", what.as_ref());
@@ -138,6 +144,9 @@ async fn check_tenant(
     report: &mut Report,
 ) {
     let name = tenant.name();
+    if let Some(warning) = permission_auth_warning(&tenant.config) {
+        report.warn(format!("{name}: {warning}"), "give the tenant a personal access token (auth.mode: pat) or basic auth on Data Center 9.1 or later, or set permissions.mode: none");
+    }
     if let Some(confluence) = &tenant.confluence {
         let target = crate::wiring::connectivity_target(&tenant.config);
         let check =
@@ -200,6 +209,21 @@ async fn check_tenant(
     }
 }
 
+/// Data Center refuses the permission resources to OAuth 2.0 apps ("Forge and OAuth2 apps
+/// cannot access this REST resource", Atlassian's REST reference for space permissions and
+/// restrictions), so `space` and `page` modes cannot work with `oauth_2lo` there.
+fn permission_auth_warning(config: &crate::config::TenantConfig) -> Option<String> {
+    use crate::config::{ConfluenceAuth, PermissionMode};
+    let mode = config.permissions.mode;
+    let oauth = matches!(config.confluence.auth, ConfluenceAuth::OAuth2Lo { .. });
+    (config.is_active() && !config.confluence.is_cloud() && oauth && mode != PermissionMode::None).then(|| {
+        format!(
+            "permissions.mode: {} needs Data Center's space-permission, restriction, group and user resources, which Atlassian documents as refused to OAuth 2.0 apps: with auth.mode oauth_2lo every page's readers stay unknown (fail closed: old access kept, new pages readable by the service user only)",
+            if mode == PermissionMode::Page { "page" } else { "space" }
+        )
+    })
+}
+
 async fn check_root_scope(tenant: &TenantClients, report: &mut Report) {
     let name = tenant.name();
     let scope_id = &tenant.config.ingestion.scope_id;
@@ -236,5 +260,45 @@ async fn check_root_scope(tenant: &TenantClients, report: &mut Report) {
             format!("{name}: reading root scope {scope_id}: {e}"),
             "check that the service user may read the scope",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::{ConfluenceAuth, ConfluenceInstance, HttpUrl, PermissionMode};
+
+    /// The Data Center tenant of the tenants tests, with `auth` and `mode` swapped in.
+    fn tenant(oauth: bool, mode: PermissionMode) -> crate::config::TenantConfig {
+        let mut t = crate::tenants::tests::load("pat", "ai-ingest")
+            .tenants
+            .remove(0);
+        if oauth {
+            t.confluence.auth = ConfluenceAuth::OAuth2Lo {
+                client_id: "c".into(),
+                client_secret: "s".to_owned().into(),
+            };
+        }
+        t.permissions.mode = mode;
+        t
+    }
+
+    #[test]
+    fn data_center_oauth_with_permission_sync_is_warned_about_and_nothing_else() {
+        let warning = permission_auth_warning(&tenant(true, PermissionMode::Page)).unwrap();
+        assert!(warning.contains("permissions.mode: page"), "{warning}");
+        assert!(warning.contains("OAuth 2.0"), "{warning}");
+        assert!(permission_auth_warning(&tenant(true, PermissionMode::Space)).is_some());
+        assert!(permission_auth_warning(&tenant(true, PermissionMode::None)).is_none());
+        assert!(permission_auth_warning(&tenant(false, PermissionMode::Page)).is_none());
+        let mut cloud = tenant(true, PermissionMode::Page);
+        let url = url::Url::parse("https://api.atlassian.com").unwrap();
+        cloud.confluence.instance = ConfluenceInstance::Cloud {
+            cloud_id: "c-1".into(),
+            api_base_url: HttpUrl::new(url.to_string(), url.clone()),
+            token_url: HttpUrl::new(url.to_string(), url),
+        };
+        assert!(permission_auth_warning(&cloud).is_none());
     }
 }

@@ -87,6 +87,7 @@ pub(crate) fn documented_fields() -> Vec<String> {
         ("ingestion.attachments", keys_of::<Attachments>()),
         ("processing", keys_of::<Processing>()),
         ("unique", keys_of::<Unique>()),
+        ("permissions", keys_of::<Permissions>()),
     ]));
     fields
 }
@@ -124,7 +125,7 @@ raw_structs! {
 // A tenant file: the reference connector's camelCase schema plus our additions.
 raw_structs! {
     #[serde(rename_all = "camelCase")]
-    Tenant { status, confluence, ingestion, processing, unique }
+    Tenant { status, confluence, ingestion, processing, unique, permissions }
     #[serde(rename_all = "camelCase")]
     Confluence {
         instance_type, base_url, cloud_id, api_rate_limit_per_minute, ingest_single_label,
@@ -141,6 +142,8 @@ raw_structs! {
     Attachments { mode, allowed_mime_types, max_file_size_mb, image_ocr }
     #[serde(rename_all = "camelCase")]
     Processing { concurrency, scan_interval_cron, max_items_to_scan, body_batch_size }
+    #[serde(rename_all = "camelCase")]
+    Permissions { mode, anonymous }
     #[serde(rename_all = "camelCase")]
     Unique {
         service_auth_mode, service_extra_headers, zitadel_oauth_token_url, zitadel_project_id,

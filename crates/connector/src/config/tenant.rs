@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use secrecy::SecretString;
 use serde_json::Value;
+pub use sync_engine::access::{AnonymousPolicy, PermissionMode};
+pub use sync_engine::PermissionSettings;
 
 use super::http_url::HttpUrl;
 use super::raw;
@@ -46,6 +48,9 @@ pub struct TenantConfig {
     pub ingestion: IngestionConfig,
     pub processing: ProcessingConfig,
     pub unique: UniqueConfig,
+    /// `permissions`: whether and how Confluence read access is carried into Unique (default
+    /// `mode: none`, `anonymous: ignore`: today's behaviour, not one permission request).
+    pub permissions: PermissionSettings,
 }
 
 impl TenantConfig {
@@ -268,6 +273,7 @@ pub(crate) fn read_tenant(
         confluence.as_ref().map(ConfluenceConfig::is_cloud),
     );
     let unique = read_unique(d, &join(base, "unique"), raw.unique.as_ref());
+    let permissions = read_permissions(d, &join(base, "permissions"), raw.permissions.as_ref());
     if d.errors.len() > errors_before {
         return None;
     }
@@ -279,6 +285,40 @@ pub(crate) fn read_tenant(
         ingestion: ingestion?,
         processing: processing?,
         unique: unique?,
+        permissions: permissions?,
+    })
+}
+
+/// `permissions.mode` and `permissions.anonymous`; both optional, defaults are today's
+/// behaviour (no permission request at all) and the fail-closed anonymous policy.
+fn read_permissions(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<PermissionSettings> {
+    let raw: raw::Permissions = d.section(base, v, Need::Optional)?;
+    let p = |k: &str| join(base, k);
+    let absent = |v: &Option<Value>| v.as_ref().is_none_or(Value::is_null);
+    let mode = d
+        .choice(
+            &p("mode"),
+            raw.mode.as_ref(),
+            &[
+                ("none", PermissionMode::None),
+                ("space", PermissionMode::Space),
+                ("page", PermissionMode::Page),
+            ],
+        )
+        .or_else(|| absent(&raw.mode).then_some(PermissionMode::None));
+    let anonymous = d
+        .choice(
+            &p("anonymous"),
+            raw.anonymous.as_ref(),
+            &[
+                ("ignore", AnonymousPolicy::Ignore),
+                ("allUsers", AnonymousPolicy::AllUsers),
+            ],
+        )
+        .or_else(|| absent(&raw.anonymous).then_some(AnonymousPolicy::Ignore));
+    Some(PermissionSettings {
+        mode: mode?,
+        anonymous: anonymous?,
     })
 }
 
