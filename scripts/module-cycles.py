@@ -8,7 +8,8 @@ resolved through re-exports and imports to the module that defines the item, so 
 to the parent. A parent declaring its children (`mod child;`) is not an edge. Inline modules
 (`mod tests { … }`) count as part of their file's module.
 
-Usage: scripts/module-cycles.py [crate-dir …]   (default: every crates/*)
+Usage: scripts/module-cycles.py [--edges] [crate-dir …]   (default: every crates/*)
+  --edges  also print every edge of each library crate (to write or check a module map)
 Exit status 1 when any cycle is found.
 """
 
@@ -333,7 +334,9 @@ def name(path):
 
 
 def main():
-    crate_dirs = sys.argv[1:] or sorted(glob.glob("crates/*"))
+    args = sys.argv[1:]
+    show_edges = "--edges" in args
+    crate_dirs = [a for a in args if a != "--edges"] or sorted(glob.glob("crates/*"))
     found = False
     for crate in crate_dirs:
         roots = [f for f in [os.path.join(crate, "src/lib.rs"), os.path.join(crate, "src/main.rs")] if os.path.exists(f)]
@@ -343,6 +346,9 @@ def main():
         for root in roots:
             modules = load_crate(root)
             edges = edges_of(modules)
+            if show_edges and root.endswith("src/lib.rs"):
+                for a, b in sorted(edges):
+                    print(f"{root}: {name(a)} -> {name(b)}")
             for comp in cycles(edges):
                 found = True
                 print(f"{root}: cycle among {', '.join(name(p) for p in comp)}")
