@@ -1,4 +1,5 @@
-//! kill -9 of the daemon at random moments, many times in a row, with restarts (issue 8).
+//! kill -9 of the daemon at random moments, many times in a row, with restarts: a crash at any
+//! await point must leave a ledger and a Unique that the next run completes.
 //!
 //! `confluence-connector run` syncs one Cloud tenant every second (SQLite ledger) against the
 //! sandbox, whose every request is slowed down so that a cycle lasts a couple of seconds. Each
