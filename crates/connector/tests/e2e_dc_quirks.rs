@@ -1,5 +1,4 @@
-//! Data Center's pagination quirks against the built binary (issue 12, "Confluence Data Center:
-//! pagination quirks"). The sandbox's DC answers the way real versions do (docs/sandbox.md,
+//! Data Center's pagination quirks against the built binary. The sandbox's DC answers the way real versions do (docs/sandbox.md,
 //! "Data Center pagination"): `_links.next` advanced by the requested limit after capping,
 //! listings past a threshold that never end (CONFSERVER-95396), `child/attachment` links
 //! without `expand`, `GET /rest/api/content` blocked. Each test counts what one sync of the

@@ -1,4 +1,4 @@
-//! Failover (issue 8): two `run` replicas share one PostgreSQL ledger and three tenants; one
+//! Failover: two `run` replicas share one PostgreSQL ledger and three tenants; one
 //! replica is SIGKILLed while it holds a tenant's lease in the middle of a cycle. The survivor
 //! picks the dead replica's tenants up once their leases expire (a short `state.lease_ttl_secs`),
 //! all three tenants converge to what a clean single sync produces, and no tenant is ever synced

@@ -1,6 +1,6 @@
-//! Faults end to end (issue 8): `confluence-connector sync` against the sandbox while the sandbox
-//! misbehaves. Every scenario states its figure (items, faults injected, cycles needed, wall time
-//! on a loaded 2-core machine); docs/reliability/faults.md collects them.
+//! Faults end to end: `confluence-connector sync` against the sandbox while the sandbox
+//! misbehaves. Every scenario prints its figure (items, faults injected, cycles needed, wall time)
+//! under `--nocapture`; docs/reliability/faults.md records them with the command.
 //!
 //! "Right" means equal to a clean run: the same dataset synced once into a fresh, fault-free
 //! sandbox gives the expected keys, titles, MIME types, sizes, SHA-256 and bytes, and the faulted
@@ -345,8 +345,6 @@ async fn storm_converges_in_one_cycle(env: &Env, expected: &[StoredFile], label:
 /// The requests retry within the retry budget (5 min), not six times, and an attachment whose
 /// streamed upload was refused is tried again from a fresh download within it too: the cycle
 /// converges in one go, every time.
-///
-/// Figure: see docs/reliability/faults.md (storms).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_storm_on_every_service_converges_in_one_cycle() {
     let expected = reference_of(storm_dataset()).await;
@@ -359,8 +357,6 @@ async fn a_429_storm_on_every_service_converges_in_one_cycle() {
 }
 
 /// Half of all requests answered 500, 502 or 503 (a sixth of all requests each).
-///
-/// Figure: see docs/reliability/faults.md (storms).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_5xx_storm_on_every_service_converges_in_one_cycle() {
     let expected = reference_of(storm_dataset()).await;
@@ -381,8 +377,6 @@ async fn a_5xx_storm_on_every_service_converges_in_one_cycle() {
 
 /// Every second attachment upload answered 500. The transport cannot replay a streamed upload;
 /// the engine tries the attachment again from a fresh download, so all land in one cycle.
-///
-/// Figure: 10 files, 9 × 500 on 19 uploads, 5 attachment tries repeated, 1 cycle, 2.7 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_streamed_uploads_are_retried_from_a_fresh_download_in_the_same_cycle() {
     let expected = reference().await;
@@ -428,8 +422,8 @@ async fn refused_streamed_uploads_are_retried_from_a_fresh_download_in_the_same_
 const SLOW: Duration = Duration::from_millis(25);
 
 /// An outage of a few seconds: shorter than the retry budget (5 minutes), so the requests in
-/// flight when it starts wait it out (before the budget, six attempts with `Retry-After: 1`
-/// ran out after about 5 s and the items failed until the next cycle).
+/// flight when it starts wait it out, and longer than a retry count of six attempts with
+/// `Retry-After: 1` would last, so the test fails if retries were counted again.
 const OUTAGE: Duration = Duration::from_secs(8);
 
 /// Starts `sync` in the background, waits (polling Unique) until `landed` files are in, then
@@ -497,16 +491,12 @@ async fn outage_converges(services: &[&str], label: &str) {
 
 /// Confluence (gateway and media host) answers nothing but 503 for 8 s in the middle of the
 /// ingest phase.
-///
-/// Figure: 10 files, 18 × 503 in the window, 1 cycle (the retries waited it out), 9.9 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn confluence_unreachable_mid_cycle_converges() {
     outage_converges(&["cloud", "media"], "Confluence").await;
 }
 
 /// Unique (GraphQL, uploads) answers nothing but 503 for 8 s in the middle of the ingest phase.
-///
-/// Figure: 10 files, 18 × 503, 2 cycles (partial with 1 failed item, then success), 10.2 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn unique_unreachable_mid_cycle_converges() {
     outage_converges(&["unique-ingestion", "unique-blob"], "Unique").await;
@@ -515,8 +505,6 @@ async fn unique_unreachable_mid_cycle_converges() {
 /// Both token endpoints (Cloud OAuth and Zitadel) down: the cycle fails with the reason in the
 /// ledger and writes nothing; briefly down (3 × 503 each): retried inside one cycle; back up:
 /// the next cycle lands everything.
-///
-/// Figure: 10 files, 18 token failures, cycles failed, failed, success; 2.0 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_token_endpoints_fail_the_cycle_cleanly_and_it_converges() {
     let expected = reference().await;
@@ -590,8 +578,6 @@ async fn failing_token_endpoints_fail_the_cycle_cleanly_and_it_converges() {
 
 /// The Data Center OAuth token endpoint down: the cycle fails with the reason in the ledger and
 /// writes nothing; failing 3 times and then answering: retried within one cycle.
-///
-/// Figure: 10 files, cycles failed, success; 3 + 6 token failures.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_data_center_token_endpoint_fails_the_cycle_cleanly_and_it_converges() {
     let dc_env = || {
@@ -644,8 +630,6 @@ async fn a_failing_data_center_token_endpoint_fails_the_cycle_cleanly_and_it_con
 
 /// Confluence and Zitadel tokens live one second while every request takes 100 ms more: the
 /// tokens expire several times in the middle of the cycle, which still succeeds in one go.
-///
-/// Figure: 10 files, 5 Confluence and 6 Zitadel tokens in 1 cycle of 4.5 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_expiring_mid_cycle_are_refreshed_without_losing_items() {
     let expected = reference().await;
@@ -690,8 +674,6 @@ async fn tokens_expiring_mid_cycle_are_refreshed_without_losing_items() {
 
 /// Half of the attachment downloads (media host) break after 100 bytes, every cycle: the broken
 /// ones fail, nothing half-written stays, and they land on later cycles.
-///
-/// Figure: 10 files, 7 downloads cut (3 in the first cycle), 4 cycles, 0.5 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn downloads_cut_mid_body_are_retried_next_cycle_and_converge() {
     let expected = reference().await;
@@ -741,18 +723,12 @@ async fn downloads_cut_mid_body_are_retried_next_cycle_and_converge() {
 /// cut mid-body, the second search page failing, `maxItemsToScan` cutting discovery short, and
 /// every label removed. Unique keeps every file and receives no deletion at all; the ledger's
 /// run record says what happened (an error for the failures; only counts for the last two).
-///
-/// Figure: 10 files kept through 6 broken, cut or empty discoveries, 0 deletion requests; the
-/// control (labels back, one page deleted) sends 1; 1.8 s (Data Center 2.8 s).
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_or_empty_discovery_deletes_nothing_and_the_run_says_why() {
     broken_or_empty_discovery(Flavour::Cloud).await;
 }
 
 /// The same on Data Center (offset pagination, OAuth 2.0 client credentials).
-///
-/// Figure: 10 files kept through 6 broken, cut or empty discoveries, 0 deletion requests; the
-/// control (labels back, one page deleted) sends 1; 1.8 s (Data Center 2.8 s).
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_or_empty_discovery_on_data_center_deletes_nothing_and_the_run_says_why() {
     broken_or_empty_discovery(Flavour::DataCenter).await;

@@ -1,5 +1,6 @@
-//! Hostile content end to end (issue 8, "Bad input"), with the built binary against the
-//! in-process sandbox, on Cloud and on Data Center:
+//! Hostile content end to end, with the built binary against the in-process sandbox, on Cloud
+//! and on Data Center: content is written by anyone with edit rights, so none of it may break
+//! the connector:
 //!
 //! - titles, labels, a space name and attachment names made to break escaping, encodings and
 //!   paths: they sync verbatim under id-based keys, the label CQL finds exactly the labelled

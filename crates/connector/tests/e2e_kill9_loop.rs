@@ -1,4 +1,5 @@
-//! kill -9 of the daemon at random moments, many times in a row, with restarts (issue 8).
+//! kill -9 of the daemon at random moments, many times in a row, with restarts: a crash at any
+//! await point must leave a ledger and a Unique that the next run completes.
 //!
 //! `confluence-connector run` syncs one Cloud tenant every second (SQLite ledger) against the
 //! sandbox, whose every request is slowed down so that a cycle lasts a couple of seconds. Each
@@ -11,8 +12,9 @@
 //!   duplicates, every file finalized;
 //! - the ledger's `interrupted` runs are exactly the runs found `running` after the kills.
 //!
-//! Rounds: `CFC_KILL9_ROUNDS` (default 8 for CI; the issue's full count is 20). Seed:
-//! `CFC_KILL9_SEED` (default fixed, printed), so a failure replays.
+//! Rounds: `CFC_KILL9_ROUNDS` (default 8 for CI; 20 for the full run that
+//! docs/reliability/crash-and-replicas.md records). Seed: `CFC_KILL9_SEED` (default fixed,
+//! printed), so a failure replays.
 #![allow(clippy::unwrap_used)]
 
 mod support;

@@ -1,4 +1,4 @@
-//! Unexpected content and partial failures end to end (issue 12): `confluence-connector sync`
+//! Unexpected content and partial failures end to end: `confluence-connector sync`
 //! and `check` against a sandbox that serves a content type nobody knows, loses a page or an
 //! attachment listing between the search and the next request, overloads its search, or was
 //! given an OAuth app without a scope. Each scenario runs on Cloud and, where Data Center has

@@ -1,5 +1,5 @@
-//! Confluence Cloud's points quota end to end (issue 12): the binary against the sandbox's
-//! quota, with short windows instead of the hour.
+//! Confluence Cloud's points quota end to end: the binary against the sandbox's quota, with short
+//! windows instead of the hour.
 //!
 //! - The quota runs out mid-cycle: every Confluence request of the tenant waits for the reset,
 //!   the run record, `status`, `/readyz` and `/metrics` say so meanwhile, and the same cycle

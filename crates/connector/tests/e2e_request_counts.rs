@@ -1,5 +1,5 @@
-//! Request economy of `confluence-connector sync`, counted by the sandbox (issue 7, cheap
-//! versions of benchmark scenarios 2 and 6). Exact counts per route: a regression to one body
+//! Request economy of `confluence-connector sync`, counted by the sandbox (cheap versions of
+//! benchmark scenarios 2 and 6, so that CI catches what the benchmarks would). Exact counts per route: a regression to one body
 //! request per page, or any per-item request on a sync where nothing changed, fails here.
 #![allow(clippy::unwrap_used)]
 

@@ -1,4 +1,4 @@
-//! Security properties of the built binary, end to end against the sandbox (issue 8, Security):
+//! Security properties of the built binary, end to end against the sandbox:
 //! what Confluence is sent (GET only, plus the token POST with the reference's body and
 //! `scope=READ` on Data Center), where `Authorization` goes on redirects, plain HTTP refused per
 //! endpoint, TLS verification that no key turns off, and planted secrets absent from every

@@ -310,7 +310,6 @@ async fn a_stalled_tls_handshake_hits_the_connect_timeout_and_is_not_retried() {
     config.timeouts.connect = std::time::Duration::from_millis(150);
     let observer = Arc::new(common::RecordingObserver::default());
     let transport = Transport::<http_transport::ReadOnly>::new(config, observer.clone()).unwrap();
-    let started = std::time::Instant::now();
     let err = transport
         .get(
             Url::parse(&format!("https://127.0.0.1:{port}/")).unwrap(),
@@ -329,6 +328,7 @@ async fn a_stalled_tls_handshake_hits_the_connect_timeout_and_is_not_retried() {
         ),
         "{err}"
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // `what` names the connect timeout (150 ms), not the 2 s header timeout, and the observer
+    // saw no retry: no wall-clock bound is needed to tell which one ended it.
     assert_eq!(observer.retry_count(), 0);
 }

@@ -156,17 +156,24 @@ async fn gives_up_when_the_retry_budget_runs_out_with_the_last_status() {
     let endpoint = TokenEndpoint::new(&config, url, json_request()).unwrap();
     let started = std::time::Instant::now();
     let err = endpoint.fetch().await.unwrap_err();
-    // It stops before a retry would end past the budget: at most one backoff step early.
+    assert!(
+        matches!(&err, AuthError::TokenStatus { status: 502, body, .. } if body == "No response body"),
+        "{err}"
+    );
+    // Not a count: it retried past `max_retries`, ...
+    assert!(
+        hits.count() > config.retry.max_retries + 1,
+        "{}",
+        hits.count()
+    );
+    // ... and stopped before a retry would end past the budget: at most one backoff step early.
+    // The budget is real time spent on a real socket; a lower bound, which a slow machine cannot
+    // break.
     assert!(
         started.elapsed() >= config.retry.budget - config.retry.max_delay,
         "{:?}",
         started.elapsed()
     );
-    assert!(
-        matches!(&err, AuthError::TokenStatus { status: 502, body, .. } if body == "No response body"),
-        "{err}"
-    );
-    assert!(hits.count() >= 2, "{}", hits.count());
 }
 
 #[tokio::test]

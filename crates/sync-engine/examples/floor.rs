@@ -1,5 +1,5 @@
-//! How close one initial sync runs to the rate-limit floor (issue 7), engine and sandbox in one
-//! process.
+//! How close one initial sync runs to the rate-limit floor, engine and sandbox in one process:
+//! the floor is the fewest requests the rates allow, so the gap above it is what the engine wastes.
 //!
 //! ```sh
 //! cargo run --release -p sync-engine --example floor -- [cloud|dc] [PAGES] [ATTACHMENTS]

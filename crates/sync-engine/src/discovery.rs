@@ -39,8 +39,9 @@ pub(crate) struct DiscoveredAttachment {
     pub web_url: String,
 }
 
-/// What discovery found. Items are shared with the plan's work lists, not copied: at 100,000
-/// pages each copy cost about 70 MB.
+/// What discovery found. Items are shared with the plan's work lists, not copied: for a large
+/// tenant a copy of every discovered item was a large share of the peak memory (docs/engine.md,
+/// Performance).
 #[derive(Debug, Default)]
 pub(crate) struct Discovery {
     pub pages: Vec<Arc<DiscoveredPage>>,

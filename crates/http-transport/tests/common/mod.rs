@@ -59,6 +59,8 @@ impl Hits {
 pub struct RecordingObserver {
     pub attempts: Mutex<Vec<(Method, String, Option<StatusCode>)>>,
     pub throttled: AtomicU32,
+    /// How long the rate limiter held each request back, as the transport reported it.
+    pub throttle_waits: Mutex<Vec<Duration>>,
     pub rate_limited: Mutex<Vec<Option<Duration>>>,
     pub retries: Mutex<Vec<(u32, Duration)>>,
     pub received: AtomicU64,
@@ -95,8 +97,9 @@ impl TransportObserver for RecordingObserver {
             .unwrap()
             .push((method.clone(), url.to_string(), status));
     }
-    fn throttled(&self, _service: &'static str, _waited: Duration) {
+    fn throttled(&self, _service: &'static str, waited: Duration) {
         self.throttled.fetch_add(1, Ordering::SeqCst);
+        self.throttle_waits.lock().unwrap().push(waited);
     }
     fn rate_limited(&self, _service: &'static str, retry_after: Option<Duration>) {
         self.rate_limited.lock().unwrap().push(retry_after);

@@ -291,6 +291,10 @@ fn evenly_spread(total: usize, slots: usize, index: usize) -> usize {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::confluence::access::{
+        page_readers, AccountStatus, AccountType, Restriction, RestrictionOperation,
+    };
+    use std::collections::BTreeSet;
 
     #[test]
     fn same_seed_same_dataset_and_it_validates() {
@@ -381,5 +385,91 @@ mod tests {
     fn rejects_malformed_spec() {
         assert!("1:2".parse::<GenerateSpec>().is_err());
         assert!("a:b:c".parse::<GenerateSpec>().is_err());
+    }
+
+    // The permission half is tested here, through `GenerateSpec`, because both halves come from
+    // one seed and the access module must not import the content generator.
+    fn spec() -> GenerateSpec {
+        GenerateSpec {
+            seed: 5,
+            spaces: 4,
+            pages_per_space: 100,
+            max_attachments_per_page: 0,
+            access: AccessSpec {
+                users: 60,
+                groups: 12,
+                anonymous_spaces: 1,
+                ..AccessSpec::default()
+            },
+            ..GenerateSpec::default()
+        }
+    }
+
+    #[test]
+    fn no_users_no_permission_model_and_the_content_half_is_unchanged() {
+        let plain = GenerateSpec::default();
+        let (dataset, access) = plain.generate_with_access();
+        assert!(access.is_empty());
+        assert_eq!(dataset, plain.generate());
+        let with = spec();
+        assert_eq!(
+            with.generate_with_access().0,
+            GenerateSpec {
+                access: AccessSpec::default(),
+                ..with
+            }
+            .generate(),
+        );
+    }
+
+    #[test]
+    fn generated_model_is_valid_deterministic_and_has_every_kind_of_case() {
+        let (dataset, access) = spec().generate_with_access();
+        access.validate(&dataset).unwrap();
+        assert_eq!(spec().generate_with_access().1, access);
+        assert!(access.users.iter().any(|u| !u.email_visible));
+        assert!(access
+            .users
+            .iter()
+            .any(|u| u.account_type == AccountType::App));
+        assert!(access
+            .users
+            .iter()
+            .any(|u| u.status == AccountStatus::Inactive));
+        assert!(access.space_permissions.iter().any(|p| p.anonymous));
+        assert!(access
+            .restrictions
+            .iter()
+            .any(|r| r.operation == RestrictionOperation::Update));
+        let read: Vec<&Restriction> = access
+            .restrictions
+            .iter()
+            .filter(|r| r.operation == RestrictionOperation::Read)
+            .collect();
+        assert_eq!(read.len(), 20, "5 % of 400 pages");
+        let restricted: BTreeSet<&str> = read.iter().map(|r| r.content.as_str()).collect();
+        let nested = read
+            .iter()
+            .filter(|r| {
+                let mut node = dataset.content_by_id(&r.content).unwrap().parent.clone();
+                while let Some(p) = node {
+                    if restricted.contains(p.as_str()) {
+                        return true;
+                    }
+                    node = dataset.content_by_id(&p).unwrap().parent.clone();
+                }
+                false
+            })
+            .count();
+        assert!(nested >= 1, "some restrictions are nested");
+        let readers = page_readers(&dataset, &access);
+        let readable = read
+            .iter()
+            .filter(|r| !readers[&r.content].users.is_empty())
+            .count();
+        assert!(
+            readable * 2 > read.len(),
+            "most restricted pages have readers"
+        );
     }
 }

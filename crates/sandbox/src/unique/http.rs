@@ -18,13 +18,15 @@ use serde_json::{json, Value};
 use sha2::Digest;
 
 use super::config::UniqueAuthMode;
-use super::directory::{FileReaders, SeedUser};
+use super::directory::SeedUser;
+use super::error::StoreError;
+use super::file_access::FileReaders;
 use super::schema::Caller;
 use super::service_schemas::{type_map, UniqueService};
 use super::shared::{Limited, UniqueFault};
 use super::signing::GrantKind;
 use super::sim::{SeedFile, SeedScope, UniqueSim};
-use super::state::{hex, DiffItem, StoreError};
+use super::state::{hex, DiffItem};
 use crate::common::ServiceContext;
 
 /// The routers of the Unique simulator, one per origin. Each is self-contained (state applied).

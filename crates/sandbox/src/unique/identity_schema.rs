@@ -13,12 +13,14 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
-use super::directory::{FileAccessChange, GroupRecord};
+use super::access::{AccessType, EntityType, ScopeAccess};
+use super::directory::GroupRecord;
+use super::error::StoreError;
+use super::file_access::FileAccessChange;
 use super::schema::{
     count, page, shared, store_error, GqlDateTime, ScopeAccessChangeDto, StringFilter,
     StringNullableFilter, UserNode,
 };
-use super::state::{AccessType, EntityType, ScopeAccess};
 
 // ---- inputs ---------------------------------------------------------------------------------
 
@@ -221,14 +223,15 @@ impl IdentityMutation {
         input: GroupUpdateInput,
     ) -> async_graphql::Result<GroupNode> {
         let mut store = shared(ctx)?.store();
-        let group =
-            match input.name {
-                Some(name) => store.directory.rename_group(&id, &name),
-                None => store.directory.groups.get(&id).ok_or_else(|| {
-                    super::state::StoreError::NotFound(format!("Group {id} not found"))
-                }),
-            }
-            .map_err(store_error)?;
+        let group = match input.name {
+            Some(name) => store.directory.rename_group(&id, &name),
+            None => store
+                .directory
+                .groups
+                .get(&id)
+                .ok_or_else(|| StoreError::NotFound(format!("Group {id} not found"))),
+        }
+        .map_err(store_error)?;
         Ok(GroupNode::from(group))
     }
 

@@ -40,10 +40,13 @@
 //!   ([`UniqueSim::calls`]), so tests can assert exactly what a client sent.
 //! - Users, groups, memberships, scope accesses and file accesses follow the
 //!   documents of `Unique-AG/connectors`' `packages/unique-api`; a content's `fileAccess` is
-//!   its own list, and [`UniqueSim::readers`] says who can read each file (see `directory`).
+//!   its own list, and [`UniqueSim::readers`] says who can read each file (see `file_access`).
 
+mod access;
 mod config;
 mod directory;
+mod error;
+mod file_access;
 mod http;
 mod identity_schema;
 mod schema;
@@ -54,8 +57,10 @@ mod sim;
 mod state;
 mod variables;
 
+pub use access::{AccessType, EntityType, ScopeAccess};
 pub use config::{UniqueAuthMode, UniqueConfig};
-pub use directory::{FileReaders, GroupSnapshot, SeedUser, UserSnapshot};
+pub use directory::{GroupSnapshot, SeedUser, UserSnapshot};
+pub use file_access::FileReaders;
 pub use http::UniqueRouters;
 pub use service_schemas::{
     ingestion_schema_sdl, scope_management_schema_sdl, validate_document, UniqueService,
@@ -64,6 +69,4 @@ pub use shared::{UniqueCall, UniqueFault};
 pub use sim::{
     FileSnapshot, ScopeSnapshot, ScopeTreeNode, SeedError, SeedFile, SeedScope, UniqueSim,
 };
-pub use state::{
-    AccessType, ContentState, EntityType, FileDiff, IngestionState, OwnerType, ScopeAccess,
-};
+pub use state::{ContentState, FileDiff, IngestionState, OwnerType};

@@ -14,11 +14,13 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
+use super::access::{AccessType, EntityType, ScopeAccess};
+use super::error::StoreError;
 use super::shared::Shared;
 use super::signing::GrantKind;
 use super::state::{
-    AccessType, ContentRecord, DeleteFolderOutcome, EntityType, IngestionState, OwnerType,
-    ScopeAccess, ScopeRecord, Store, StoreError, UploadTarget, UpsertInput,
+    ContentRecord, DeleteFolderOutcome, IngestionState, OwnerType, ScopeRecord, Store,
+    UploadTarget, UpsertInput,
 };
 
 /// Per-request facts the HTTP layer learned before executing: who calls, and which origin

@@ -9,14 +9,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::access::ScopeAccess;
 use super::config::{UniqueAuthMode, UniqueConfig};
-use super::directory::{Directory, FileReaders, GroupSnapshot, SeedUser, UserSnapshot};
+use super::directory::{Directory, GroupSnapshot, SeedUser, UserSnapshot};
+use super::error::StoreError;
+use super::file_access::FileReaders;
 use super::service_schemas::{self as schema, IngestionSchema, ScopeManagementSchema};
 use super::shared::{lock, Shared, UniqueCall, UniqueFault};
 use super::signing::Signer;
-use super::state::{
-    ContentRecord, ContentState, IngestionState, ScopeAccess, SeedFileRecord, Store, StoreError,
-};
+use super::state::{ContentRecord, ContentState, IngestionState, SeedFileRecord, Store};
 
 /// Snapshot of one scope, as the control API and the in-process accessors return it.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -10,48 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Access level in a scope grant (`ScopeAccessType`).
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-)]
-#[graphql(name = "ScopeAccessType")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AccessType {
-    Manage,
-    Read,
-    Write,
-}
-
-/// Grantee kind in a scope grant (`ScopeAccessEntityType`).
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-)]
-#[graphql(name = "ScopeAccessEntityType")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum EntityType {
-    User,
-    Group,
-}
+use super::access::{
+    covers, file_access_key, parse_file_access, AccessType, EntityType, ScopeAccess,
+};
+use super::directory::Directory;
+use super::error::StoreError;
 
 /// Who owns a content (`OwnerType`). The connector only uses `SCOPE`.
 #[derive(
@@ -136,15 +99,6 @@ pub enum ContentState {
     Finalized,
 }
 
-/// One access grant on a scope.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ScopeAccess {
-    pub entity_id: String,
-    pub entity_type: EntityType,
-    pub access_type: AccessType,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct ScopeRecord {
     pub id: String,
@@ -204,36 +158,6 @@ impl ContentRecord {
             .and_then(|s| i64::try_from(s).ok())
             .or(self.declared_byte_size)
     }
-}
-
-/// Failures of state operations; the GraphQL layer turns them into `errors` entries.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum StoreError {
-    #[error("Scope {0} not found")]
-    ScopeNotFound(String),
-    #[error("Content with key {0} not found")]
-    ContentNotFound(String),
-    #[error("External id {0} is already taken by another scope")]
-    ExternalIdTaken(String),
-    #[error("Scope with id {0} already exists")]
-    ScopeExists(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Forbidden(String),
-    /// A user or group that does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// A unique value (a group's external id) already taken.
-    #[error("{0}")]
-    Conflict(String),
-}
-
-/// `granted` covers `needed`: MANAGE covers everything, WRITE covers READ.
-fn covers(granted: AccessType, needed: AccessType) -> bool {
-    granted == needed
-        || granted == AccessType::Manage
-        || (granted == AccessType::Write && needed == AccessType::Read)
 }
 
 /// A write or read grant minted for one registration of one content.
@@ -298,7 +222,7 @@ pub(crate) struct Store {
     pub scopes: BTreeMap<String, ScopeRecord>,
     pub contents: BTreeMap<String, ContentRecord>,
     /// Users, groups and memberships.
-    pub directory: super::directory::Directory,
+    pub directory: Directory,
     by_key: HashMap<String, String>,
     seq: u64,
 }
@@ -464,6 +388,46 @@ impl Store {
         }
         names.reverse();
         format!("/{}", names.join("/"))
+    }
+
+    /// `deleteScopeAccesses`: removes the accesses from the scope (and its subtree when asked);
+    /// returns the scopes it touched.
+    pub fn revoke(
+        &mut self,
+        scope_id: &str,
+        accesses: &[ScopeAccess],
+        apply_to_sub_scopes: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        if !self.scopes.contains_key(scope_id) {
+            return Err(StoreError::ScopeNotFound(scope_id.to_owned()));
+        }
+        let targets = if apply_to_sub_scopes {
+            self.subtree(scope_id)
+        } else {
+            vec![scope_id.to_owned()]
+        };
+        let now = Utc::now();
+        for id in &targets {
+            if let Some(scope) = self.scopes.get_mut(id) {
+                let before = scope.accesses.len();
+                for a in accesses {
+                    scope.accesses.remove(a);
+                }
+                if scope.accesses.len() != before {
+                    scope.updated_at = now;
+                }
+            }
+        }
+        Ok(targets)
+    }
+
+    /// The scopes `createScopeAccesses` touched (for propagation).
+    pub fn grant_targets(&self, scope_id: &str, apply_to_sub_scopes: bool) -> Vec<String> {
+        if apply_to_sub_scopes {
+            self.subtree(scope_id)
+        } else {
+            vec![scope_id.to_owned()]
+        }
     }
 
     /// `createScopeAccesses`: idempotent grants, optionally on the whole subtree.
@@ -689,7 +653,7 @@ impl Store {
         let explicit_access = input
             .file_access
             .as_deref()
-            .map(super::directory::parse_file_access)
+            .map(parse_file_access)
             .transpose()?;
         let inherited = self
             .scopes
@@ -961,11 +925,7 @@ impl Store {
 
     /// `fileAccess` of a content: its own file accesses (`u:<id>R`, `g:<id>W`, …).
     pub fn file_access(&self, content: &ContentRecord) -> Vec<String> {
-        content
-            .accesses
-            .iter()
-            .map(super::directory::file_access_key)
-            .collect()
+        content.accesses.iter().map(file_access_key).collect()
     }
 }
 

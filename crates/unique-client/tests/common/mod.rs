@@ -181,3 +181,20 @@ pub fn config(auth: UniqueAuth, ingestion: String, scope_management: String) -> 
     config.transport = fast_transport();
     config
 }
+
+/// Records how long the rate limiter held each request back, per transport service, as the
+/// transport reports it: a limiter test asserts the waits instead of timing the requests.
+#[derive(Debug, Default)]
+pub struct ThrottleLog(Mutex<Vec<(&'static str, Duration)>>);
+
+impl ThrottleLog {
+    pub fn waits(&self) -> Vec<(&'static str, Duration)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl http_transport::TransportObserver for ThrottleLog {
+    fn throttled(&self, service: &'static str, waited: Duration) {
+        self.0.lock().unwrap().push((service, waited));
+    }
+}
