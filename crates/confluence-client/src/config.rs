@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use http_transport::{
-    ExposeSecret, PlainHttpPolicy, ProxyConfig, RetryPolicy, SecretString, Timeouts,
+    Disclosure, ExposeSecret, PlainHttpPolicy, ProxyConfig, RetryPolicy, SecretString, Timeouts,
     TransportConfig,
 };
 
@@ -96,6 +96,9 @@ pub struct ConfluenceConfig {
     pub retry: RetryPolicy,
     /// Plain `http://` allowed beyond loopback (only for lab setups).
     pub plain_http: PlainHttpPolicy,
+    /// How errors show what Confluence wrote back (see [`http_transport::RemoteText`]); the
+    /// connector hands down its `conceal`/`disclose` policy.
+    pub remote_text: Disclosure,
     /// Discovery and descendant searches also expand each page's view restriction and
     /// ancestors into [`crate::Page::access`] (`permissions.mode: page`). Off: not one request
     /// or parameter changes.
@@ -152,6 +155,7 @@ impl ConfluenceConfig {
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
             plain_http: PlainHttpPolicy::LoopbackOnly,
+            remote_text: Disclosure::default(),
             view_restrictions: false,
         }
     }
@@ -222,6 +226,7 @@ impl ConfluenceConfig {
         config.timeouts = self.timeouts;
         config.retry = self.retry;
         config.plain_http = self.plain_http;
+        config.remote_text = self.remote_text;
         config
     }
 

@@ -294,7 +294,7 @@ impl Core {
     ) -> Result<T, ConfluenceError> {
         let endpoint = endpoint_of(&url);
         let bytes = self.get_bytes(url).await?;
-        wire::parse(&bytes, &endpoint)
+        wire::parse(&bytes, &endpoint, self.transport.config().remote_text)
     }
 
     /// Every item of a listing, each id once (first occurrence wins: a server that repeats an

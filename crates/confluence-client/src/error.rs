@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use http_transport::{AuthError, PaginationError, TransportError};
+use http_transport::{AuthError, PaginationError, RemoteText, TransportError};
 
 use crate::model::InstanceType;
 
@@ -126,9 +126,12 @@ pub enum ConfluenceError {
         source: Box<PaginationError>,
     },
 
-    /// A body that is not the JSON we expect.
+    /// A body that is not the JSON we expect. The decoder's reason may quote the body.
     #[error("unexpected response from {endpoint}: {reason}")]
-    Decode { endpoint: String, reason: String },
+    Decode {
+        endpoint: String,
+        reason: RemoteText,
+    },
 
     /// A body batch answered with content of a type outside page/blogpost/folder/database/
     /// whiteboard/embed (searches skip such content instead; see `ContentType::Unknown`).
@@ -284,7 +287,7 @@ mod tests {
         let status = |code| TransportError::Status {
             url: "u".into(),
             status: StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT),
-            body: String::new(),
+            body: http_transport::RemoteText::new("", http_transport::Disclosure::Disclose),
         };
         assert!(matches!(
             ConfluenceError::from_transport(InstanceType::Cloud, "i", "e", status(401)),
@@ -330,7 +333,7 @@ mod tests {
                 TransportError::Status {
                     url: "u".into(),
                     status: StatusCode::FORBIDDEN,
-                    body: String::new(),
+                    body: http_transport::RemoteText::new("", http_transport::Disclosure::Disclose),
                 },
             )
             .to_string()

@@ -19,7 +19,7 @@ pub const PLANTED_CREDENTIAL: &str = "PLANTED-fuzz-credential-5e1f";
 pub type ListingPage<T> = Result<(Vec<T>, Option<String>), ConfluenceError>;
 
 fn listing<L: Listing>(bytes: &[u8], endpoint: &str) -> ListingPage<L::Item> {
-    Ok(wire::parse::<L>(bytes, endpoint)?.into_parts())
+    Ok(wire::parse::<L>(bytes, endpoint, http_transport::Disclosure::Disclose)?.into_parts())
 }
 
 /// A v1 content search page (label, descendant and title searches), pages converted strictly.

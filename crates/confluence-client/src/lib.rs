@@ -71,10 +71,12 @@ pub use config::{
 };
 pub use data_center::DataCenterClient;
 pub use error::{ConfigProblem, ConfluenceError};
-/// Transport pieces that appear in [`ConfluenceConfig`] or [`ConfluenceClient::new`].
+/// Transport pieces that appear in [`ConfluenceConfig`], [`ConfluenceError`] or
+/// [`ConfluenceClient::new`].
 pub use http_transport::{
-    ByteStream, NoopObserver, PlainHttpPolicy, ProxyAuth, ProxyConfig, QuotaWait, QuotaWaitCause,
-    RetryPolicy, SecretString, Timeouts, TransportError, TransportObserver,
+    ByteStream, Disclosure, NoopObserver, PlainHttpPolicy, ProxyAuth, ProxyConfig, QuotaWait,
+    QuotaWaitCause, RemoteText, RetryPolicy, SecretString, Timeouts, TransportError,
+    TransportObserver,
 };
 pub use model::{
     Attachment, AttachmentStream, ContentRef, ContentType, InlineAttachmentInfo, InstanceId,

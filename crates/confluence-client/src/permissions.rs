@@ -62,6 +62,9 @@ pub struct Group {
 pub(crate) fn not_built() -> crate::ConfluenceError {
     crate::ConfluenceError::Decode {
         endpoint: "permission reads".into(),
-        reason: "not built yet".into(),
+        reason: http_transport::RemoteText::new(
+            "not built yet",
+            http_transport::Disclosure::Disclose,
+        ),
     }
 }

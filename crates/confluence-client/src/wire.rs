@@ -8,15 +8,18 @@ use serde::Deserialize;
 
 use crate::model::{Attachment, ContentType, InlineAttachmentInfo, Page, PageBody, Space};
 use crate::ConfluenceError;
+use http_transport::{Disclosure, RemoteText};
 
-/// Parses `bytes` as `T`, naming `endpoint` in the error.
+/// Parses `bytes` as `T`, naming `endpoint` in the error. The decoder's reason may quote the
+/// body, so it is shown as `disclosure` says.
 pub(crate) fn parse<T: DeserializeOwned>(
     bytes: &[u8],
     endpoint: &str,
+    disclosure: Disclosure,
 ) -> Result<T, ConfluenceError> {
     serde_json::from_slice(bytes).map_err(|e| ConfluenceError::Decode {
         endpoint: endpoint.to_owned(),
-        reason: e.to_string(),
+        reason: RemoteText::new(e.to_string(), disclosure),
     })
 }
 
@@ -225,7 +228,11 @@ fn required<T>(
 ) -> Result<T, ConfluenceError> {
     value.ok_or_else(|| ConfluenceError::Decode {
         endpoint: endpoint.to_owned(),
-        reason: format!("missing field `{field}` in content {id}"),
+        // Our own words about the answer, quoting nothing Confluence wrote.
+        reason: RemoteText::new(
+            format!("missing field `{field}` in content {id}"),
+            Disclosure::Disclose,
+        ),
     })
 }
 
@@ -424,6 +431,10 @@ mod tests {
     fn list(items: serde_json::Value) -> Vec<u8> {
         serde_json::to_vec(&json!({"results": items, "_links": {}, "limit": 100, "size": 1}))
             .unwrap()
+    }
+
+    fn parse<T: DeserializeOwned>(bytes: &[u8], endpoint: &str) -> Result<T, ConfluenceError> {
+        super::parse(bytes, endpoint, Disclosure::Disclose)
     }
 
     fn parse_pages(bytes: &[u8]) -> Result<Vec<Page>, ConfluenceError> {

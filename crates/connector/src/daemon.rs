@@ -46,7 +46,9 @@ pub(crate) fn ledger_exists(daemon: &DaemonConfig) -> anyhow::Result<bool> {
 
 fn ledger_options(daemon: &DaemonConfig) -> LedgerOptions {
     let options = LedgerOptions::default();
-    // Under `conceal`, what a service quoted in an error is masked in the ledger as in the logs.
+    // Under `conceal`, ids, queries and file names in the URLs of an error are masked in the
+    // ledger as in the logs. (What a service wrote back is already concealed by the errors
+    // themselves: the clients got the policy through `wiring::SharedTransport`.)
     if daemon.log.diagnostics_data_policy == DiagnosticsDataPolicy::Conceal {
         options.with_error_filter(crate::telemetry::conceal_error_text)
     } else {

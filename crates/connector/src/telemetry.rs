@@ -4,7 +4,11 @@
 //!
 //! Every line logged inside a tenant's work carries `tenant`, because that work runs inside
 //! [`tenant_span`]. Titles, e-mail addresses and ids go through [`Diag`], which masks them under
-//! the `conceal` diagnostics policy.
+//! the `conceal` diagnostics policy; under `conceal` the formatter also masks user-data fields,
+//! their values wherever they recur in the line, and the ids, queries and file names inside URLs.
+//! What a remote service wrote back is not this module's business: the errors keep it in an
+//! [`http_transport::RemoteText`], concealed by the policy the clients were handed
+//! (`wiring::SharedTransport`). The policy is a value passed in, never a global.
 //!
 //! Secrets: our crates never log them (they are `SecretString`s). The HTTP stack underneath
 //! (`hyper`, `h2`, `reqwest`, `rustls`) can print headers at `trace`, so those targets are
@@ -12,8 +16,8 @@
 
 use std::fmt;
 use std::io::IsTerminal;
-use std::sync::OnceLock;
 
+use http_transport::{Concealed, Disclosure};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{DiagnosticsDataPolicy, LogFormat, LogLevel};
@@ -21,11 +25,8 @@ use crate::config::{DiagnosticsDataPolicy, LogFormat, LogLevel};
 /// Targets that may print request or response headers below `info`.
 const NOISY_TARGETS: &[&str] = &["hyper", "hyper_util", "h2", "reqwest", "rustls", "sqlx"];
 
-static POLICY: OnceLock<DiagnosticsDataPolicy> = OnceLock::new();
-
 /// Installs the global subscriber. Later calls are ignored (tests, `demo` after a failed load).
 pub fn init(level: LogLevel, format: LogFormat, policy: DiagnosticsDataPolicy) {
-    let _ = POLICY.set(policy);
     let json = format.is_json(std::io::stderr().is_terminal());
     let _ =
         tracing::subscriber::set_global_default(subscriber(level, json, policy, std::io::stderr));
@@ -86,7 +87,7 @@ fn mask(fields: &mut serde_json::Map<String, serde_json::Value>) -> Vec<(String,
 
 /// Masks the free-text fields (`message`, `err`, …; the user-data fields are masked whole):
 /// every `masked` value inside them, since `warn!(title = %t, "Failed to ingest {t}")` must not
-/// print `t` in the message, then what a remote service said ([`conceal_error_text`]).
+/// print `t` in the message, then the user data inside URLs ([`conceal_error_text`]).
 fn conceal_free_text(
     fields: &mut serde_json::Map<String, serde_json::Value>,
     masked: &[(String, String)],
@@ -108,101 +109,20 @@ fn conceal_free_text(
 
 /// `text` as `conceal` shows user data: `[redacted:<hash>]`.
 fn concealed(text: &str) -> String {
-    Diag::with_policy(text, DiagnosticsDataPolicy::Conceal).to_string()
+    Concealed(text).to_string()
 }
 
-/// How far into an error text what a remote service said begins, after a marker.
-#[derive(Clone, Copy)]
-enum Quote {
-    /// Right after the marker.
-    Rest,
-    /// After `<url>: `.
-    AfterUrl,
-    /// After `<url>: <status> [<reason>] `.
-    AfterUrlAndStatus,
-}
-
-/// The `Display` formats of our error types that quote a remote service: a response body, a
-/// GraphQL error message, a reason a decoder gave about a body it could not read. A service may
-/// quote a title or a file name back at us ("a file named 'Q3 salaries.xlsx' already exists"),
-/// and no field name says so, so under `conceal` everything from there on is masked.
-const UPSTREAM_QUOTES: &[(&str, Quote)] = &[
-    // http_transport::TransportError::Status, AuthError::TokenStatus
-    ("Error response from ", Quote::AfterUrlAndStatus),
-    // TransportError::Decode, AuthError::TokenResponse, confluence_client::ConfluenceError::Decode
-    ("invalid response body from ", Quote::AfterUrl),
-    ("invalid token response from ", Quote::AfterUrl),
-    ("unexpected response from ", Quote::AfterUrl),
-    // unique_client::UniqueError::GraphQl, UnexpectedResponse
-    (" returned errors: ", Quote::Rest),
-    (" answered unexpectedly: ", Quote::Rest),
-];
-
-/// `text` (an error, a message) with what a remote service said masked, and the query strings
-/// and download file names of the URLs in it: Confluence searches carry titles in their CQL,
+/// `text` (an error, a message) with the query strings and download file names of the URLs in
+/// it masked, and the ids in their paths: Confluence searches carry titles in their CQL,
 /// attachment downloads end in the file name. Everything else — our wording, endpoint paths,
 /// statuses, keys — is kept, so the line still says what failed. Used for log lines under
 /// `conceal` and, through [`sync_engine::LedgerOptions::error_filter`], for the ledger.
-pub fn conceal_error_text(text: &str) -> String {
-    let quote_at = UPSTREAM_QUOTES
-        .iter()
-        .filter_map(|(marker, quote)| {
-            let after = text.find(marker)? + marker.len();
-            Some(after + quote_start(&text[after..], *quote))
-        })
-        .min();
-    let (ours, theirs) = text.split_at(quote_at.unwrap_or(text.len()));
-    let mut shown = conceal_urls(ours);
-    if !theirs.trim().is_empty() {
-        shown.push_str(&concealed(theirs));
-    }
-    shown
-}
-
-/// Where the quoted part of `rest` (the text after a marker) starts; when the expected shape is
-/// not there, right away (masking too much is the safe side).
-fn quote_start(rest: &str, quote: Quote) -> usize {
-    let after_url = |rest: &str| rest.find(": ").map(|i| i + 2);
-    match quote {
-        Quote::Rest => 0,
-        Quote::AfterUrl => after_url(rest).unwrap_or(0),
-        Quote::AfterUrlAndStatus => {
-            let Some(start) = after_url(rest) else {
-                return 0;
-            };
-            let status = &rest[start..];
-            let Some(code) = status
-                .get(..3)
-                .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|c| c.parse::<u16>().ok())
-            else {
-                return start;
-            };
-            let mut end = start + 3;
-            if let Some(reason) = http::StatusCode::from_u16(code)
-                .ok()
-                .and_then(|c| c.canonical_reason())
-            {
-                if rest[end..]
-                    .strip_prefix(' ')
-                    .is_some_and(|r| r.starts_with(reason))
-                {
-                    end += 1 + reason.len();
-                }
-            }
-            if rest[end..].starts_with(' ') {
-                end += 1;
-            }
-            end
-        }
-    }
-}
-
-/// Every `http(s)://` URL in `text` with its query string masked, its ids masked as the `*_id`
-/// fields are ([`is_id_segment`]), and its last path segment when it is a download
+///
+/// Every `http(s)://` URL has its query string masked, its ids masked as the `*_id` fields are
+/// ([`is_id_segment`]), and its last path segment when it is a download
 /// (`…/download/attachments/<page id>/<file name>`); bare paths (`request to
 /// /rest/api/content/<page id>/child/attachment on …`) get their ids masked too.
-fn conceal_urls(text: &str) -> String {
+pub fn conceal_error_text(text: &str) -> String {
     let mut shown = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = ["https://", "http://"]
@@ -434,17 +354,18 @@ pub(crate) fn tenant_span(tenant: &str) -> tracing::Span {
     tracing::info_span!("tenant", tenant = %tenant)
 }
 
-/// The diagnostics policy in force (`conceal` until [`init`] says otherwise).
-pub fn policy() -> DiagnosticsDataPolicy {
-    POLICY
-        .get()
-        .copied()
-        .unwrap_or(DiagnosticsDataPolicy::Conceal)
+impl From<DiagnosticsDataPolicy> for Disclosure {
+    fn from(policy: DiagnosticsDataPolicy) -> Self {
+        match policy {
+            DiagnosticsDataPolicy::Conceal => Disclosure::Conceal,
+            DiagnosticsDataPolicy::Disclose => Disclosure::Disclose,
+        }
+    }
 }
 
 /// A title, e-mail address or id for a log line: shown as is under `disclose`, and under
-/// `conceal` as `[redacted:<hash>]`, where the short stable hash still lets an operator see
-/// that two lines are about the same item without learning what it is.
+/// `conceal` as [`Concealed`] shows it (`[redacted:<hash>]`), where the short stable hash still
+/// lets an operator see that two lines are about the same item without learning what it is.
 #[derive(Clone, Copy)]
 pub struct Diag<'a> {
     value: &'a str,
@@ -452,11 +373,6 @@ pub struct Diag<'a> {
 }
 
 impl<'a> Diag<'a> {
-    /// Under the process-wide policy.
-    pub fn new(value: &'a str) -> Self {
-        Self::with_policy(value, policy())
-    }
-
     pub fn with_policy(value: &'a str, policy: DiagnosticsDataPolicy) -> Self {
         Self { value, policy }
     }
@@ -466,9 +382,7 @@ impl fmt::Display for Diag<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.policy {
             DiagnosticsDataPolicy::Disclose => f.write_str(self.value),
-            DiagnosticsDataPolicy::Conceal => {
-                write!(f, "[redacted:{:06x}]", short_hash(self.value))
-            }
+            DiagnosticsDataPolicy::Conceal => Concealed(self.value).fmt(f),
         }
     }
 }
@@ -477,17 +391,6 @@ impl fmt::Debug for Diag<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "\"{self}\"")
     }
-}
-
-/// FNV-1a folded to 24 bits: stable across runs and processes, not reversible for anything
-/// but very short values (and titles, e-mails and ids are not that short).
-fn short_hash(value: &str) -> u32 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in value.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    ((hash >> 40) ^ (hash & 0xff_ffff)) as u32 & 0xff_ffff
 }
 
 /// Sets logging up as the config says.
@@ -613,18 +516,29 @@ pub(crate) mod tests {
 
     /// The errors a failed upload of a page titled [`PLANTED`] can carry, when Unique quotes the
     /// title back in a GraphQL error, a response body, or a blob store's answer, and when a
-    /// Confluence URL carries it (a CQL title lookup, an attachment download).
-    fn errors_quoting_the_title() -> Vec<String> {
-        use http_transport::TransportError;
+    /// Confluence URL carries it (a CQL title lookup, an attachment download), as the clients
+    /// build them when handed `disclosure`.
+    fn errors_quoting_the_title(disclosure: Disclosure) -> Vec<String> {
+        use http_transport::{RemoteText, TransportError};
         use unique_client::{IngestStage, UniqueError};
+        let remote = |text: String| RemoteText::new(text, disclosure);
         let status = TransportError::Status {
             url: "https://unique.example/ingestion/graphql".into(),
             status: http::StatusCode::UNPROCESSABLE_ENTITY,
-            body: format!(r#"{{"message":"title '{PLANTED}' is not allowed"}}"#),
+            body: remote(format!(
+                r#"{{"message":"title '{PLANTED}' is not allowed"}}"#
+            )),
         };
         let graphql = UniqueError::GraphQl {
             operation: "ContentUpsert",
-            messages: vec![format!("Content with title \"{PLANTED}\" already exists")],
+            messages: vec![remote(format!(
+                "Content with title \"{PLANTED}\" already exists"
+            ))],
+        };
+        let blob_store = TransportError::Status {
+            url: "https://blob.example/c/2006".into(),
+            status: http::StatusCode::BAD_REQUEST,
+            body: remote(format!("<Error>{PLANTED}</Error>")),
         };
         let upload = UniqueError::Ingest {
             key: "acme/98304_SP/2006".into(),
@@ -634,9 +548,7 @@ pub(crate) mod tests {
                 key: "acme/98304_SP/2006".into(),
                 url: "https://blob.example/c/2006".into(),
                 status: Some(400),
-                message: format!(
-                    "Error response from https://blob.example/c/2006: 400 <Error>{PLANTED}</Error>"
-                ),
+                message: blob_store.to_string(),
             }),
             cleanup_error: None,
         };
@@ -660,16 +572,19 @@ pub(crate) mod tests {
 
     #[test]
     fn conceal_masks_what_an_upstream_service_quoted_but_keeps_our_wording() {
-        for error in errors_quoting_the_title() {
+        for (error, disclosed) in errors_quoting_the_title(Disclosure::Conceal)
+            .into_iter()
+            .zip(errors_quoting_the_title(Disclosure::Disclose))
+        {
             assert!(
-                error.contains(PLANTED) || error.contains("Zebra%20Quartz"),
-                "{error}"
+                disclosed.contains(PLANTED) || disclosed.contains("Zebra%20Quartz"),
+                "{disclosed}"
             );
             let shown = conceal_error_text(&error);
             assert!(!shown.contains("Zebra"), "{error}\n=> {shown}");
             assert!(shown.contains("[redacted:"), "{shown}");
         }
-        let shown = conceal_error_text(&errors_quoting_the_title()[0]);
+        let shown = conceal_error_text(&errors_quoting_the_title(Disclosure::Conceal)[0]);
         assert!(
             shown.starts_with(
                 "Unique ContentUpsert failed: Error response from \
@@ -677,7 +592,7 @@ pub(crate) mod tests {
             ),
             "{shown}"
         );
-        let shown = conceal_error_text(&errors_quoting_the_title()[2]);
+        let shown = conceal_error_text(&errors_quoting_the_title(Disclosure::Conceal)[2]);
         assert!(
             shown.starts_with("ingesting acme/98304_SP/2006 failed at upload: upload of"),
             "{shown}"
@@ -689,24 +604,29 @@ pub(crate) mod tests {
     #[test]
     fn conceal_masks_a_title_quoted_only_inside_an_error_in_the_logs() {
         // An attachment's failure line names no title field, only its id and the error.
-        let errors = errors_quoting_the_title();
-        let log = || {
-            let span = tenant_span("acme");
-            let _entered = span.enter();
-            for error in &errors {
-                tracing::error!(err = %error, "Failed to ingest attachment, skipping");
-                tracing::warn!(error = %error, "Run finished");
+        // The clients were handed the same policy as the logs.
+        let log = |policy: DiagnosticsDataPolicy| {
+            let errors = errors_quoting_the_title(policy.into());
+            move || {
+                let span = tenant_span("acme");
+                let _entered = span.enter();
+                for error in &errors {
+                    tracing::error!(err = %error, "Failed to ingest attachment, skipping");
+                    tracing::warn!(error = %error, "Run finished");
+                }
             }
         };
         for json in [true, false] {
-            let out = capture(json, DiagnosticsDataPolicy::Conceal, log);
+            let conceal = DiagnosticsDataPolicy::Conceal;
+            let out = capture(json, conceal, log(conceal));
             assert!(!out.contains("Zebra"), "{out}");
             assert!(
                 out.contains("Failed to ingest attachment, skipping"),
                 "{out}"
             );
         }
-        let out = capture(true, DiagnosticsDataPolicy::Disclose, log);
+        let disclose = DiagnosticsDataPolicy::Disclose;
+        let out = capture(true, disclose, log(disclose));
         assert!(out.contains(PLANTED), "{out}");
     }
 

@@ -21,6 +21,9 @@ pub(crate) struct SharedTransport {
     pub(crate) extra_ca_pem: Option<Vec<u8>>,
     /// The retry budget and the quota-wait bound (`retry.*`), the rest the transport's defaults.
     pub(crate) retry: http_transport::RetryPolicy,
+    /// `log.diagnostics_data_policy`, handed to the clients so that their errors show what a
+    /// service wrote back only under `disclose`.
+    pub(crate) remote_text: http_transport::Disclosure,
 }
 
 fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
@@ -34,6 +37,7 @@ impl SharedTransport {
         self.extra_ca_pem.hash(hasher);
         self.retry.budget.hash(hasher);
         self.retry.quota_max_wait.hash(hasher);
+        self.remote_text.hash(hasher);
         if let http_transport::ProxyConfig::Proxy {
             url,
             auth,
@@ -113,6 +117,7 @@ impl SharedTransport {
             proxy,
             extra_ca_pem,
             retry,
+            remote_text: daemon.log.diagnostics_data_policy.into(),
         })
     }
 
@@ -195,6 +200,7 @@ pub(crate) fn confluence_config(
     // The engine's `page` mode reads each page's view restriction and ancestors with discovery;
     // in every other mode not one search parameter changes.
     config.view_restrictions = tenant.permissions.mode == crate::config::PermissionMode::Page;
+    config.remote_text = shared.remote_text;
     config
 }
 
@@ -233,6 +239,7 @@ pub(crate) fn unique_config(
     config.transport.extra_ca_pem = shared.extra_ca_pem.clone();
     config.transport.retry = shared.retry;
     config.transport.plain_http = plain_http(u.allow_plain_http);
+    config.transport.remote_text = shared.remote_text;
     config
 }
 

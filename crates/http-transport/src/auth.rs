@@ -347,7 +347,7 @@ mod tests {
                     return Err(AuthError::TokenStatus {
                         url: "http://127.0.0.1/token".into(),
                         status: 500,
-                        body: "down".into(),
+                        body: crate::RemoteText::new("down", crate::Disclosure::Disclose),
                     });
                 }
                 Ok(Token {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::{Host, Url};
 
+use crate::redact::Disclosure;
 use crate::TransportError;
 
 /// Everything a [`crate::Transport`] needs to know, built by the caller from tenant and process
@@ -29,6 +30,9 @@ pub struct TransportConfig {
     pub max_redirects: usize,
     /// `User-Agent` sent with every request.
     pub user_agent: String,
+    /// How errors show what the service wrote back (body excerpts, decoder reasons): see
+    /// [`crate::RemoteText`]. The connector sets it from its `conceal`/`disclose` policy.
+    pub remote_text: Disclosure,
 }
 
 impl TransportConfig {
@@ -45,6 +49,7 @@ impl TransportConfig {
             plain_http: PlainHttpPolicy::LoopbackOnly,
             max_redirects: 10,
             user_agent: concat!("confluence-connector/", env!("CARGO_PKG_VERSION")).to_owned(),
+            remote_text: Disclosure::default(),
         }
     }
 }
@@ -184,6 +189,7 @@ impl std::fmt::Debug for TransportConfig {
             .field("plain_http", &self.plain_http)
             .field("max_redirects", &self.max_redirects)
             .field("user_agent", &self.user_agent)
+            .field("remote_text", &self.remote_text)
             .finish()
     }
 }
@@ -202,7 +208,7 @@ impl std::fmt::Debug for ProxyConfig {
                 let header_names: Vec<&str> =
                     headers.iter().map(|(name, _)| name.as_str()).collect();
                 f.debug_struct("Proxy")
-                    .field("url", &redact_url_password(url))
+                    .field("url", &crate::redact::redact_url(url))
                     .field("auth", auth)
                     .field("ca_pem", &ca_pem.as_ref().map(|pem| PemLength(pem.len())))
                     .field("headers", &header_names)
@@ -236,17 +242,6 @@ struct PemLength(usize);
 impl std::fmt::Debug for PemLength {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "<{} bytes of PEM>", self.0)
-    }
-}
-
-pub(crate) fn redact_url_password(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("[REDACTED]"));
-            url.to_string()
-        }
-        Ok(_) => raw.to_owned(),
-        Err(_) => "<unparseable proxy URL>".to_owned(),
     }
 }
 

@@ -1,8 +1,11 @@
-//! Errors an operator can act on. None of them carries a secret.
+//! Errors an operator can act on. None of them carries a secret; what the service wrote back is
+//! a [`RemoteText`], shown as the operator's [`crate::Disclosure`] policy says.
 
 use std::time::Duration;
 
 use http::StatusCode;
+
+use crate::RemoteText;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -12,7 +15,7 @@ pub enum TransportError {
     Status {
         url: String,
         status: StatusCode,
-        body: String,
+        body: RemoteText,
     },
     /// 401 because the token's scopes do not cover the endpoint (the Atlassian gateway's
     /// "scope does not match"); not refreshed, since a new token has the same scopes.
@@ -56,8 +59,9 @@ pub enum TransportError {
     PlainHttpRefused { url: String },
     #[error("invalid URL {url}: {reason}")]
     InvalidUrl { url: String, reason: String },
+    /// The body is not what the caller expected; the decoder's `reason` may quote it.
     #[error("invalid response body from {url}: {reason}")]
-    Decode { url: String, reason: String },
+    Decode { url: String, reason: RemoteText },
     #[error("reading the response body from {url} failed: {message}")]
     Body { url: String, message: String },
     #[error(transparent)]
@@ -92,10 +96,10 @@ pub enum AuthError {
     TokenStatus {
         url: String,
         status: u16,
-        body: String,
+        body: RemoteText,
     },
     #[error("invalid token response from {url}: {reason}")]
-    TokenResponse { url: String, reason: String },
+    TokenResponse { url: String, reason: RemoteText },
     /// A credential that cannot be sent in an HTTP header (a control character, a newline).
     #[error("the {what} contains characters that cannot be sent in an HTTP header")]
     InvalidCredential { what: &'static str },

@@ -4,8 +4,9 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret as _;
 
-use crate::config::{redact_url_password, ProxyAuth, ProxyConfig};
+use crate::config::{ProxyAuth, ProxyConfig};
 use crate::failure::error_chain;
+use crate::redact::redact_url;
 use crate::{TransportConfig, TransportError};
 
 /// Builds the `reqwest` client shared by [`Transport`] and [`crate::TokenEndpoint`]: rustls
@@ -64,7 +65,7 @@ pub(crate) fn apply_proxy(
     let mut reqwest_proxy = reqwest::Proxy::all(url.as_str()).map_err(|e| {
         TransportError::Setup(format!(
             "invalid proxy URL {}: {}",
-            redact_url_password(url),
+            redact_url(url),
             e.without_url()
         ))
     })?;

@@ -13,8 +13,12 @@
 //!   OAuth token `POST`, goes through the separate [`TokenEndpoint`].
 //! - Secrets are [`SecretString`]s; no `Debug`, `Display` or error of this crate shows one
 //!   (authorization headers are marked sensitive; proxy passwords, keys and proxy header values
-//!   are redacted from `Debug`; URLs in errors and logs go through [`redact_url`], which hides
-//!   signatures and tokens in query strings, such as those of pre-signed upload URLs).
+//!   are redacted from `Debug`; URLs in errors and logs go through [`redact_url`], which masks
+//!   userinfo passwords, signatures and tokens in query strings, and the query of capability
+//!   URLs such as Unique's signed upload URLs). It is the workspace's one URL redactor.
+//! - What a service wrote back (a body excerpt, a decoder's reason) is a [`RemoteText`] in the
+//!   error, shown or concealed as [`TransportConfig::remote_text`] says; the policy is handed
+//!   down by the caller, never read from a global.
 //! - Plain `http://` is refused for anything but loopback unless the config allows it — for the
 //!   first URL and for every redirect target.
 //! - This crate knows nothing about Confluence or Unique wire formats.
@@ -106,7 +110,10 @@ pub use message::{Body, ByteStream, ReadOnly, ReadWrite, Request, Response};
 pub use observer::{NoopObserver, RequestOutcome, TransportObserver};
 pub use pagination::{LinkGuard, PaginationError};
 pub use quota::{parse_reset, QuotaReading, QuotaWait, QuotaWaitCause, NEAR_LIMIT_SHARE};
-pub use redact::redact_url;
+pub use redact::{
+    redact_capability, redact_url, Concealed, Disclosure, RemoteText, CAPABILITY_PATHS, MASK,
+    SECRET_PARAMETERS,
+};
 pub use retry::parse_retry_after;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use token::{TokenEndpoint, TokenRequest};

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::failure::error_chain;
-use crate::redact::redact_url;
+use crate::redact::{redact_url, Disclosure, RemoteText};
 use crate::{TransportError, TransportObserver};
 
 /// A response body as a stream of chunks; errors are transport errors (idle timeout, cut
@@ -167,6 +167,8 @@ pub struct Response {
     pub(crate) service: &'static str,
     pub(crate) observer: Arc<dyn TransportObserver>,
     pub(crate) idle_body: Duration,
+    /// How errors about this response show what the service wrote.
+    pub(crate) remote_text: Disclosure,
 }
 
 impl std::fmt::Debug for Response {
@@ -199,10 +201,11 @@ impl Response {
     /// The whole body parsed as JSON; a parse failure is [`TransportError::Decode`] naming the URL.
     pub async fn json<T: DeserializeOwned>(self) -> Result<T, TransportError> {
         let url = redact_url(&self.url);
+        let disclosure = self.remote_text;
         let bytes = self.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|e| TransportError::Decode {
             url,
-            reason: e.to_string(),
+            reason: RemoteText::new(e.to_string(), disclosure),
         })
     }
 
@@ -286,7 +289,12 @@ pub(crate) fn is_scope_check_failure(headers: &HeaderMap) -> bool {
 }
 
 /// A short excerpt of an error response body, or `No response body` if it cannot be read.
-pub(crate) async fn body_excerpt(response: Response) -> String {
+pub(crate) async fn body_excerpt(response: Response) -> RemoteText {
+    let disclosure = response.remote_text;
+    RemoteText::new(excerpt_text(response).await, disclosure)
+}
+
+async fn excerpt_text(response: Response) -> String {
     let mut stream = response.into_stream();
     let mut buffer = Vec::new();
     while buffer.len() < EXCERPT_READ_LIMIT {

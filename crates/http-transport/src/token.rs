@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::config::check_url;
 use crate::failure::{error_chain, is_tls_failure};
 use crate::http_client::build_http_client;
-use crate::redact::redact_url;
+use crate::redact::{redact_url, Disclosure, RemoteText};
 use crate::retry::{is_retryable_status, retry_after, retry_delay};
 use crate::{AuthError, RetryPolicy, Timeouts, Token, TokenSource, TransportConfig};
 
@@ -51,12 +51,13 @@ pub struct TokenEndpoint {
     http: reqwest::Client,
     retry: RetryPolicy,
     timeouts: Timeouts,
+    remote_text: Disclosure,
 }
 
 impl std::fmt::Debug for TokenEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenEndpoint")
-            .field("url", &self.url.as_str())
+            .field("url", &redact_url(&self.url))
             .field("request", &self.request)
             .field("service", &self.service)
             .finish_non_exhaustive()
@@ -77,6 +78,7 @@ impl TokenEndpoint {
             service: config.service,
             retry: config.retry,
             timeouts: config.timeouts,
+            remote_text: config.remote_text,
         })
     }
 
@@ -207,7 +209,7 @@ impl TokenEndpoint {
             let error = AuthError::TokenStatus {
                 url,
                 status: status.as_u16(),
-                body,
+                body: RemoteText::new(body, self.remote_text),
             };
             return Err(if is_retryable_status(status) {
                 Attempt::Retryable(error, server_delay)
@@ -219,7 +221,7 @@ impl TokenEndpoint {
         parse_token_response(&text).map_err(|reason| {
             Attempt::Final(AuthError::TokenResponse {
                 url: url.clone(),
-                reason,
+                reason: RemoteText::new(reason, self.remote_text),
             })
         })
     }

@@ -293,6 +293,7 @@ impl<M> Transport<M> {
                     service,
                     observer: Arc::clone(observer),
                     idle_body: config.timeouts.idle_body,
+                    remote_text: config.remote_text,
                 });
             }
             if status == StatusCode::UNAUTHORIZED {
@@ -303,7 +304,7 @@ impl<M> Transport<M> {
                 } = hop;
                 let scope_check = is_scope_check_failure(response.headers());
                 let excerpt = body_excerpt(self.response(response, hop_url)).await;
-                if scope_check || excerpt.contains(SCOPE_MISMATCH_MESSAGE) {
+                if scope_check || excerpt.as_str().contains(SCOPE_MISMATCH_MESSAGE) {
                     // A fresh token carries the same scopes: refreshing cannot help.
                     tracing::warn!(service, url = %final_url, "401: the token's scopes do not cover this endpoint");
                     return Err(TransportError::ScopeMismatch {
@@ -417,6 +418,7 @@ impl<M> Transport<M> {
             service: self.inner.config.service,
             observer: Arc::clone(&self.inner.observer),
             idle_body: self.inner.config.timeouts.idle_body,
+            remote_text: self.inner.config.remote_text,
         }
     }
 

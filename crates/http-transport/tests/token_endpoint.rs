@@ -138,7 +138,7 @@ async fn a_client_error_is_not_retried_and_never_shows_the_secret() {
     match &err {
         AuthError::TokenStatus { status, body, url } => {
             assert_eq!(*status, 401);
-            assert!(body.contains("invalid_client"));
+            assert!(body.as_str().contains("invalid_client"));
             assert!(url.ends_with("/oauth/token"));
         }
         other => panic!("unexpected {other}"),
@@ -186,7 +186,7 @@ async fn names_the_missing_field() {
         let endpoint = TokenEndpoint::new(&config(), url, json_request()).unwrap();
         let err = endpoint.fetch().await.unwrap_err();
         assert!(
-            matches!(&err, AuthError::TokenResponse { reason, .. } if reason.contains(field)),
+            matches!(&err, AuthError::TokenResponse { reason, .. } if reason.as_str().contains(field)),
             "{err}"
         );
     }

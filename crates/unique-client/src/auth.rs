@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_transport::{
-    AuthError, Authorizer, Body, ExposeSecret, NoAuth, ReadWrite, Request, SecretString,
-    StaticAuthorizer, Token, TokenCache, TokenSource, Transport, TransportError,
+    AuthError, Authorizer, Body, Disclosure, ExposeSecret, NoAuth, ReadWrite, RemoteText, Request,
+    SecretString, StaticAuthorizer, Token, TokenCache, TokenSource, Transport, TransportError,
 };
 use serde::Deserialize;
 use url::Url;
@@ -104,7 +104,7 @@ pub(crate) struct ZitadelTokenSource {
 impl std::fmt::Debug for ZitadelTokenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZitadelTokenSource")
-            .field("url", &self.url.as_str())
+            .field("url", &http_transport::redact_url(&self.url))
             .finish_non_exhaustive()
     }
 }
@@ -172,7 +172,8 @@ impl ZitadelTokenSource {
                 url: url.clone(),
                 message: e.to_string(),
             })?;
-        parse_token_response(&url, &body, Instant::now())
+        let disclosure = self.transport.config().remote_text;
+        parse_token_response(&url, &body, Instant::now(), disclosure)
     }
 }
 
@@ -209,10 +210,11 @@ pub(crate) fn parse_token_response(
     url: &str,
     body: &[u8],
     now: Instant,
+    disclosure: Disclosure,
 ) -> Result<Token, AuthError> {
     let invalid = |reason: String| AuthError::TokenResponse {
         url: url.to_owned(),
-        reason,
+        reason: RemoteText::new(reason, disclosure),
     };
     let parsed: ZitadelTokenResponse = serde_json::from_slice(body)
         .map_err(|e| invalid(format!("not a JSON token response: {e}")))?;
@@ -297,6 +299,7 @@ mod tests {
             "u",
             br#"{"access_token":"abc","expires_in":3600,"token_type":"Bearer"}"#,
             now,
+            Disclosure::Disclose,
         )
         .unwrap();
         assert_eq!(token.access_token.expose_secret(), "abc");
@@ -310,7 +313,13 @@ mod tests {
             r#"{"access_token":"abc"}"#,
             "not json",
         ] {
-            let err = parse_token_response("https://auth/token", body.as_bytes(), now).unwrap_err();
+            let err = parse_token_response(
+                "https://auth/token",
+                body.as_bytes(),
+                now,
+                Disclosure::Disclose,
+            )
+            .unwrap_err();
             assert!(
                 matches!(err, AuthError::TokenResponse { .. }),
                 "{body}: {err}"

@@ -7,8 +7,8 @@ use std::time::Duration;
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_transport::{
-    Body, NoAuth, NoopObserver, PlainHttpPolicy, ProxyConfig, ReadWrite, Request, Transport,
-    TransportConfig, TransportError, TransportObserver,
+    redact_url, Body, Disclosure, NoAuth, NoopObserver, PlainHttpPolicy, ProxyConfig, ReadWrite,
+    RemoteText, Request, Transport, TransportConfig, TransportError, TransportObserver,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -153,7 +153,7 @@ impl UniqueClient {
         let call = requests::current_user();
         let data: Data = self.graphql(&call).await?;
         if data.me.user.id.is_empty() {
-            return Err(unexpected(&call, "empty user id"));
+            return Err(self.unexpected(&call, "empty user id"));
         }
         Ok(data.me.user.id)
     }
@@ -251,7 +251,7 @@ impl UniqueClient {
             let call = requests::generate_scopes_based_on_paths(batch);
             let data: Data = self.graphql(&call).await?;
             if data.generate_scopes_based_on_paths.len() != batch.len() {
-                return Err(unexpected(
+                return Err(self.unexpected(
                     &call,
                     format!(
                         "asked for {} paths, got {} scopes",
@@ -401,7 +401,7 @@ impl UniqueClient {
         let content_type =
             HeaderValue::from_str(&item.mime_type).map_err(|e| UniqueError::Upload {
                 key: item.key.clone(),
-                url: requests::redact_url(&url),
+                url: redact_url(&url),
                 status: None,
                 message: format!("MIME type is not a valid header value: {e}"),
             })?;
@@ -432,11 +432,10 @@ impl UniqueClient {
             .map(drop)
             .map_err(|e| UniqueError::Upload {
                 key: item.key.clone(),
-                url: requests::redact_url(&url),
+                url: redact_url(&url),
                 status: e.status().map(|s| s.as_u16()),
-                message: e
-                    .to_string()
-                    .replace(url.as_str(), &requests::redact_url(&url)),
+                // The transport already shows `url` through the same redactor.
+                message: e.to_string(),
             })
     }
 
@@ -460,7 +459,7 @@ impl UniqueClient {
         let data: Data = self.graphql(call).await?;
         match data.content_upsert {
             Some(content) if !content.id.is_empty() => Ok(content),
-            _ => Err(unexpected(call, "no content id")),
+            _ => Err(self.unexpected(call, "no content id")),
         }
     }
 
@@ -476,12 +475,8 @@ impl UniqueClient {
         for (name, value) in self.inner.auth.headers() {
             headers.insert(name.clone(), value.clone());
         }
-        let body = serde_json::to_vec(&requests::file_diff_body(request)).map_err(|e| {
-            UniqueError::UnexpectedResponse {
-                operation: OPERATION,
-                reason: e.to_string(),
-            }
-        })?;
+        let body = serde_json::to_vec(&requests::file_diff_body(request))
+            .map_err(|e| self.answered_unexpectedly(OPERATION, e.to_string()))?;
         let response = self
             .inner
             .transport
@@ -508,9 +503,8 @@ impl UniqueClient {
                 operation: OPERATION,
                 source,
             })?;
-        serde_json::from_slice(&bytes).map_err(|e| UniqueError::UnexpectedResponse {
-            operation: OPERATION,
-            reason: format!("not a file-diff result: {e}"),
+        serde_json::from_slice(&bytes).map_err(|e| {
+            self.answered_unexpectedly(OPERATION, format!("not a file-diff result: {e}"))
         })
     }
 
@@ -651,7 +645,7 @@ impl UniqueClient {
             report.add(round);
             if round.deleted == 0 {
                 // The same page would come back forever.
-                return Err(unexpected(
+                return Err(self.unexpected(
                     &call,
                     format!(
                         "{} contents under {partial_key}/ could not be deleted",
@@ -731,11 +725,8 @@ impl UniqueClient {
             Endpoint::Ingestion => &self.inner.ingestion_graphql,
             Endpoint::ScopeManagement => &self.inner.scope_management_graphql,
         };
-        let body =
-            serde_json::to_vec(&call.body()).map_err(|e| UniqueError::UnexpectedResponse {
-                operation,
-                reason: e.to_string(),
-            })?;
+        let body = serde_json::to_vec(&call.body())
+            .map_err(|e| self.answered_unexpectedly(operation, e.to_string()))?;
         let request = Request {
             method: Method::POST,
             url: url.clone(),
@@ -752,7 +743,29 @@ impl UniqueClient {
             .await
             .map_err(transport_error)?;
         let bytes = response.bytes().await.map_err(transport_error)?;
-        requests::parse_graphql_response(operation, &bytes)
+        requests::parse_graphql_response(operation, &bytes, self.disclosure())
+    }
+
+    /// How errors show what Unique wrote back: the `conceal`/`disclose` choice handed down in
+    /// the transport config.
+    pub(crate) fn disclosure(&self) -> Disclosure {
+        self.inner.transport.config().remote_text
+    }
+
+    /// `call`'s answer did not have the promised shape.
+    pub(crate) fn unexpected(&self, call: &GraphQlCall, reason: impl Into<String>) -> UniqueError {
+        self.answered_unexpectedly(call.operation.name, reason)
+    }
+
+    pub(crate) fn answered_unexpectedly(
+        &self,
+        operation: &'static str,
+        reason: impl Into<String>,
+    ) -> UniqueError {
+        UniqueError::UnexpectedResponse {
+            operation,
+            reason: RemoteText::new(reason, self.disclosure()),
+        }
     }
 }
 
@@ -769,13 +782,6 @@ pub(crate) fn graphql_headers(auth_headers: &HeaderMap) -> HeaderMap {
     }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers
-}
-
-pub(crate) fn unexpected(call: &GraphQlCall, reason: impl Into<String>) -> UniqueError {
-    UniqueError::UnexpectedResponse {
-        operation: call.operation.name,
-        reason: reason.into(),
-    }
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,7 @@
 //! The one error type of the crate. Every variant names what was being done, so an operator
 //! reading a log line knows which call failed; none carries a secret or a capability URL.
 
-use http_transport::TransportError;
+use http_transport::{RemoteText, TransportError};
 
 /// A failed Unique call.
 #[derive(Debug, thiserror::Error)]
@@ -19,19 +19,20 @@ pub enum UniqueError {
         source: TransportError,
     },
 
-    /// HTTP 200 with a GraphQL `errors` array: Unique refused the operation.
-    #[error("Unique GraphQL {operation} returned errors: {}", messages.join("; "))]
+    /// HTTP 200 with a GraphQL `errors` array: Unique refused the operation. The messages are
+    /// Unique's own words, which may quote a title or a file name back.
+    #[error("Unique GraphQL {operation} returned errors: {}", messages.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     GraphQl {
         operation: &'static str,
-        messages: Vec<String>,
+        messages: Vec<RemoteText>,
     },
 
     /// The answer did not have the shape the operation promises (missing root field, wrong
-    /// types, an id missing).
+    /// types, an id missing). The reason describes Unique's answer and may quote it.
     #[error("Unique {operation} answered unexpectedly: {reason}")]
     UnexpectedResponse {
         operation: &'static str,
-        reason: String,
+        reason: RemoteText,
     },
 
     /// The blob upload failed. `url` is the write URL without its query (which holds the

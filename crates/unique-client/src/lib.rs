@@ -40,5 +40,10 @@ pub use types::{
     HealthReport, PingFailure, Scope, SourceKind, UpsertedContent,
 };
 
+/// The workspace's one URL redactor, re-exported so that the engine (which depends on the
+/// clients, not on the transport) shows its database URL the same way.
+pub use http_transport::redact_url;
 /// The transport types callers need to hand in bodies and transport settings.
-pub use http_transport::{Body, ByteStream, SecretString, TransportConfig, TransportError};
+pub use http_transport::{
+    Body, ByteStream, Disclosure, RemoteText, SecretString, TransportConfig, TransportError,
+};

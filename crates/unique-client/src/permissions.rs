@@ -5,7 +5,6 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::client::unexpected;
 use crate::documents::{
     Operation, OP_ADD_GROUP_MEMBERS, OP_CREATE_FILE_ACCESSES, OP_CREATE_GROUP,
     OP_CREATE_SCOPE_ACCESSES, OP_DELETE_GROUP, OP_DELETE_SCOPE_ACCESSES, OP_LIST_GROUPS,
@@ -155,10 +154,10 @@ impl UniqueClient {
         }
         if prefix.is_empty() {
             // An empty prefix would claim every group of the company as the connector's.
-            return Err(UniqueError::UnexpectedResponse {
-                operation: OP_LIST_GROUPS.name,
-                reason: "refusing to list groups by an empty external-id prefix".into(),
-            });
+            return Err(self.answered_unexpectedly(
+                OP_LIST_GROUPS.name,
+                "refusing to list groups by an empty external-id prefix",
+            ));
         }
         let mut groups = Vec::new();
         for page in 0.. {
@@ -220,7 +219,7 @@ impl UniqueClient {
         );
         let data: Data = self.graphql(&call).await?;
         if data.create_group.id.is_empty() {
-            return Err(unexpected(&call, "empty group id"));
+            return Err(self.unexpected(&call, "empty group id"));
         }
         Ok(UniqueGroup {
             id: data.create_group.id,
@@ -298,7 +297,7 @@ impl UniqueClient {
         if accesses.is_empty() {
             return Ok(());
         }
-        require_id(operation, "scopeId", scope_id)?;
+        require_id(operation, "scopeId", scope_id, self.disclosure())?;
         let scope_accesses: Vec<Value> = accesses
             .iter()
             .map(|(entity, access)| {
@@ -345,12 +344,12 @@ impl UniqueClient {
         scope_id: &str,
         accesses: &[FileAccess],
     ) -> Result<(), UniqueError> {
-        require_id(operation, "scopeId", scope_id)?;
+        require_id(operation, "scopeId", scope_id, self.disclosure())?;
         for batch in accesses.chunks(FILE_ACCESS_BATCH) {
             let file_accesses = batch
                 .iter()
                 .map(|a| {
-                    require_id(operation, "contentId", &a.content_id)?;
+                    require_id(operation, "contentId", &a.content_id, self.disclosure())?;
                     let (id, kind) = a.entity.wire();
                     Ok(json!({
                         "contentId": a.content_id,
@@ -411,7 +410,7 @@ impl UniqueClient {
                     .iter()
                     .map(|raw| {
                         parse_file_access(raw).ok_or_else(|| {
-                            unexpected(
+                            self.unexpected(
                                 &call,
                                 format!("unreadable file access {raw:?} on content {}", node.id),
                             )
@@ -431,11 +430,19 @@ impl UniqueClient {
 }
 
 /// An empty id is a bug upstream, never something to send to Unique.
-fn require_id(operation: Operation, field: &str, id: &str) -> Result<(), UniqueError> {
+fn require_id(
+    operation: Operation,
+    field: &str,
+    id: &str,
+    disclosure: http_transport::Disclosure,
+) -> Result<(), UniqueError> {
     if id.trim().is_empty() {
         return Err(UniqueError::UnexpectedResponse {
             operation: operation.name,
-            reason: format!("refusing to send an empty {field}"),
+            reason: http_transport::RemoteText::new(
+                format!("refusing to send an empty {field}"),
+                disclosure,
+            ),
         });
     }
     Ok(())

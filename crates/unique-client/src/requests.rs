@@ -8,6 +8,7 @@ use url::Url;
 use crate::documents::{self, Operation};
 use crate::types::{AccessType, ContentItem, FileDiffRequest};
 use crate::UniqueError;
+use http_transport::{Disclosure, RemoteText};
 
 /// Page size of every skip/take listing, as in the reference.
 pub(crate) const PAGE_SIZE: u64 = 100;
@@ -293,33 +294,19 @@ pub(crate) fn upload_url(
         .map_err(|e| format!("cannot build the cluster-local upload URL: {e}"))
 }
 
-/// A URL fit for errors and logs: write and read URLs carry their capability in the query
-/// (SAS signature, upload key), so the query is replaced by `?…`.
-pub(crate) fn redact_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    let had_query = shown.query().is_some();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let _ = shown.set_password(None);
-    let _ = shown.set_username("");
-    let mut text = shown.to_string();
-    if had_query {
-        text.push_str("?…");
-    }
-    text
-}
-
 /// Unwraps a GraphQL answer: a non-empty `errors` array is a failure naming the operation;
 /// otherwise `data` must have the expected shape.
 pub(crate) fn parse_graphql_response<T: DeserializeOwned>(
     operation: &'static str,
     body: &[u8],
+    disclosure: Disclosure,
 ) -> Result<T, UniqueError> {
+    let unexpected = |reason: String| UniqueError::UnexpectedResponse {
+        operation,
+        reason: RemoteText::new(reason, disclosure),
+    };
     let value: Value =
-        serde_json::from_slice(body).map_err(|e| UniqueError::UnexpectedResponse {
-            operation,
-            reason: format!("not JSON: {e}"),
-        })?;
+        serde_json::from_slice(body).map_err(|e| unexpected(format!("not JSON: {e}")))?;
     if let Some(errors) = value.get("errors").and_then(Value::as_array) {
         if !errors.is_empty() {
             let messages = errors
@@ -331,6 +318,7 @@ pub(crate) fn parse_graphql_response<T: DeserializeOwned>(
                     Some(message) => message.to_owned(),
                     None => error.to_string(),
                 })
+                .map(|message| RemoteText::new(message, disclosure))
                 .collect();
             return Err(UniqueError::GraphQl {
                 operation,
@@ -340,17 +328,9 @@ pub(crate) fn parse_graphql_response<T: DeserializeOwned>(
     }
     let data = match value.get("data") {
         Some(data) if !data.is_null() => data.clone(),
-        _ => {
-            return Err(UniqueError::UnexpectedResponse {
-                operation,
-                reason: "no `data` and no `errors`".to_owned(),
-            })
-        }
+        _ => return Err(unexpected("no `data` and no `errors`".to_owned())),
     };
-    serde_json::from_value(data).map_err(|e| UniqueError::UnexpectedResponse {
-        operation,
-        reason: e.to_string(),
-    })
+    serde_json::from_value(data).map_err(|e| unexpected(e.to_string()))
 }
 
 /// `BulkMove` errors list every blocking file name in parentheses; the reference drops those
@@ -592,12 +572,6 @@ mod tests {
     }
 
     #[test]
-    fn redacted_url_hides_the_capability() {
-        let url = Url::parse("https://acct.blob.core.windows.net/c/b?sv=1&sig=secret").unwrap();
-        assert_eq!(redact_url(&url), "https://acct.blob.core.windows.net/c/b?…");
-    }
-
-    #[test]
     fn upserted_content_debug_hides_upload_capabilities() {
         let content: crate::types::UpsertedContent = serde_json::from_value(json!({
             "id": "c1",
@@ -616,6 +590,7 @@ mod tests {
         let err = parse_graphql_response::<Value>(
             "UpdateScope",
             br#"{"data":null,"errors":[{"message":"externalId already taken","extensions":{"code":"BAD_USER_INPUT"}}]}"#,
+            Disclosure::Disclose,
         )
         .unwrap_err();
         assert_eq!(
@@ -629,6 +604,7 @@ mod tests {
         let err = parse_graphql_response::<Value>(
             "BulkMove",
             br#"{"errors":[{"message":"Cannot move: 3 file(s) still processing (a.pdf, b.pdf). Wait"}]}"#,
+            Disclosure::Disclose,
         )
         .unwrap_err();
         assert!(
@@ -639,8 +615,36 @@ mod tests {
     }
 
     #[test]
+    fn graphql_errors_are_concealed_under_conceal_but_keep_the_operation() {
+        let err = parse_graphql_response::<Value>(
+            "ContentUpsert",
+            br#"{"errors":[{"message":"Content with title \"Q3 salaries\" already exists"}]}"#,
+            Disclosure::Conceal,
+        )
+        .unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("salaries"), "{shown}");
+        assert!(
+            err.to_string()
+                .starts_with("Unique GraphQL ContentUpsert returned errors: [redacted:"),
+            "{err}"
+        );
+        match err {
+            UniqueError::GraphQl { messages, .. } => {
+                assert_eq!(
+                    messages,
+                    ["Content with title \"Q3 salaries\" already exists"]
+                );
+            }
+            other => panic!("expected a GraphQL error, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn missing_data_is_unexpected() {
-        let err = parse_graphql_response::<Value>("User", br#"{"data":null}"#).unwrap_err();
+        let err =
+            parse_graphql_response::<Value>("User", br#"{"data":null}"#, Disclosure::Disclose)
+                .unwrap_err();
         assert!(matches!(
             err,
             UniqueError::UnexpectedResponse {

@@ -153,7 +153,7 @@ pub struct UpsertedContent {
 
 impl std::fmt::Debug for UpsertedContent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let redact = |url: &Option<String>| url.as_deref().map(redact_capability);
+        let redact = |url: &Option<String>| url.as_deref().map(http_transport::redact_capability);
         f.debug_struct("UpsertedContent")
             .field("id", &self.id)
             .field("key", &self.key)
@@ -168,14 +168,6 @@ impl std::fmt::Debug for UpsertedContent {
             .field("internally_stored_at", &self.internally_stored_at)
             .field("source", &self.source)
             .finish()
-    }
-}
-
-/// Keeps what locates a URL and drops what grants access: the query, or all of an opaque token.
-fn redact_capability(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(parsed) => crate::requests::redact_url(&parsed),
-        Err(_) => "[REDACTED]".to_owned(),
     }
 }
 

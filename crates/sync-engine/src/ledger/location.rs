@@ -2,6 +2,10 @@
 
 use std::path::PathBuf;
 
+// The workspace's one URL redactor (password and `password=` masked as `***`), which works on
+// malformed URLs too: those are the ones that end up in error messages.
+use unique_client::redact_url;
+
 use super::error::LedgerError;
 
 /// The database a ledger URL names.
@@ -21,7 +25,9 @@ impl Location {
     /// `sqlite:PATH` and a bare file path (the common case in a config file). Query parameters on
     /// a SQLite URL are rejected rather than ignored: the ledger sets its own pragmas.
     pub(crate) fn parse(url: &str) -> Result<Self, LedgerError> {
-        let unsupported = || LedgerError::UnsupportedUrl { url: redact(url) };
+        let unsupported = || LedgerError::UnsupportedUrl {
+            url: redact_url(url),
+        };
         let trimmed = url.trim();
         if trimmed.is_empty() {
             return Err(unsupported());
@@ -52,42 +58,9 @@ impl Location {
         match self {
             Self::SqliteFile(path) => format!("sqlite://{}", path.display()),
             Self::SqliteMemory => "sqlite::memory:".to_owned(),
-            Self::Postgres(url) => redact(url),
+            Self::Postgres(url) => redact_url(url),
         }
     }
-}
-
-/// Replaces the password of a URL (`scheme://user:password@host`) and any `password=` query
-/// parameter with `***`. Works on malformed URLs too, because those are the ones that end up in
-/// error messages.
-pub(crate) fn redact(url: &str) -> String {
-    let mut out = match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            match authority.rsplit_once('@') {
-                Some((userinfo, host)) => {
-                    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-                    let masked = if userinfo.contains(':') { ":***" } else { "" };
-                    format!("{scheme}://{user}{masked}@{host}{tail}")
-                }
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
-    };
-    if let Some(query_start) = out.find('?') {
-        let (base, query) = out.split_at(query_start + 1);
-        let masked: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out = format!("{base}{}", masked.join("&"));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -131,23 +104,6 @@ mod tests {
         assert!(text.contains("mysql://root:***@db/cfc"), "{text}");
         assert!(Location::parse("").is_err());
         assert!(Location::parse("sqlite://ledger.db?mode=ro").is_err());
-    }
-
-    #[test]
-    fn redacts_passwords_in_userinfo_and_query() {
-        assert_eq!(
-            redact("postgres://cfc:s3cr%40t@db.internal:5432/cfc?sslmode=require"),
-            "postgres://cfc:***@db.internal:5432/cfc?sslmode=require"
-        );
-        assert_eq!(redact("postgres://cfc@db/cfc"), "postgres://cfc@db/cfc");
-        assert_eq!(
-            redact("postgres://db/cfc?user=cfc&password=s3cret"),
-            "postgres://db/cfc?user=cfc&password=***"
-        );
-        assert_eq!(
-            redact("postgres://a:b:c@@host/x"),
-            "postgres://a:***@host/x"
-        );
     }
 
     #[test]
