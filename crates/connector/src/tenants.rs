@@ -246,6 +246,21 @@ pub(crate) mod tests {
             u64::from(tenant.ingestion.attachments.max_file_size_mb.get())
         );
         assert_eq!(spec.max_items_to_scan, None);
+        assert_eq!(spec.permissions, sync_engine::PermissionSettings::default());
+    }
+
+    #[test]
+    fn tenant_spec_carries_the_permission_settings() {
+        let loaded = load("one", "ai-ingest");
+        let mut tenant = loaded.tenants[0].clone();
+        for mode in [
+            crate::config::PermissionMode::None,
+            crate::config::PermissionMode::Space,
+            crate::config::PermissionMode::Page,
+        ] {
+            tenant.permissions.mode = mode;
+            assert_eq!(tenant_spec(&tenant).permissions.mode, mode);
+        }
     }
 
     #[tokio::test]

@@ -326,7 +326,6 @@ tenants:
                 expected,
                 "{mode:?}"
             );
-            assert_eq!(crate::tenants::tenant_spec(&t).permissions.mode, mode);
         }
     }
 
