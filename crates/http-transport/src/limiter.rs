@@ -64,19 +64,29 @@ impl RateLimiter {
         }
     }
 
-    /// Waits for a slot; returns how long it waited (for metrics).
+    /// Waits for a slot; returns how long it was held back (for metrics): zero when its slot was
+    /// already due, so the timer's rounding is never reported as throttling.
     pub async fn acquire(&self) -> Duration {
         let started = Instant::now();
+        let mut held = false;
         loop {
-            self.wait_for_pause().await;
-            let slot = self.reserve(Instant::now());
-            tokio::time::sleep_until(slot).await;
+            held |= self.wait_for_pause().await;
+            let now = Instant::now();
+            let slot = self.reserve(now);
+            if slot > now {
+                held = true;
+                tokio::time::sleep_until(slot).await;
+            }
             // A 429 that arrived while we queued holds us back too: the server just told the
             // tenant to slow down, and this request has not been sent yet. Everyone queued would
             // wake at the pause's end together, a burst straight into the next 429; instead each
             // takes a new slot on the grid, which the pause moved past its end.
             if self.current_pause().is_none() {
-                return started.elapsed();
+                return if held {
+                    started.elapsed()
+                } else {
+                    Duration::ZERO
+                };
             }
         }
     }
@@ -158,11 +168,15 @@ impl RateLimiter {
         paused.filter(|until| *until > Instant::now())
     }
 
-    async fn wait_for_pause(&self) {
+    /// Whether there was a pause to wait for.
+    async fn wait_for_pause(&self) -> bool {
+        let mut paused = false;
         // Loop: the pause may be extended while we sleep.
         while let Some(until) = self.current_pause() {
+            paused = true;
             tokio::time::sleep_until(until).await;
         }
+        paused
     }
 }
 
@@ -244,6 +258,17 @@ mod tests {
         let waited = limiter.acquire().await;
         assert!(waited >= limiter.period, "{waited:?}");
         assert!(waited < limiter.period + TIMER_RESOLUTION, "{waited:?}");
+    }
+
+    /// Real clock: a due slot returns without a timer, so nothing is reported as throttled even
+    /// when the runtime's timer would round a zero wait up to a millisecond.
+    #[tokio::test]
+    async fn a_slot_already_due_is_not_reported_as_a_wait() {
+        let limiter = RateLimiter::new(nz(60), nz(5));
+        for _ in 0..5 {
+            assert_eq!(limiter.acquire().await, Duration::ZERO);
+        }
+        assert!(limiter.acquire().await > Duration::ZERO);
     }
 
     #[tokio::test]
