@@ -22,6 +22,8 @@ pub(crate) struct RootScope {
     pub id: String,
     /// `/<top>/…/<root name>`: space scopes are created at `<path>/<spaceKey>`.
     pub path: String,
+    /// The service user's Unique id (`me`).
+    pub service_user: String,
 }
 
 /// Grants us access to the root and its ancestors, checks or claims ownership, and builds the
@@ -78,7 +80,11 @@ pub(crate) async fn prepare_root(
         None => {}
     }
     let path = root_path(unique, &root, &user, writes).await?;
-    Ok(RootScope { id: root.id, path })
+    Ok(RootScope {
+        id: root.id,
+        path,
+        service_user: user,
+    })
 }
 
 /// Moves the children of the scope that still carries our mark under `root`, then deletes it.
@@ -218,6 +224,25 @@ pub(crate) async fn ensure_space_scopes(
         ids.insert(space.key.clone(), scope.id);
     }
     Ok(ids)
+}
+
+/// Space key → scope id of this tenant's space scopes under the root.
+pub(crate) async fn space_scope_ids(
+    unique: &UniqueClient,
+    spec: &TenantSpec,
+    root: &RootScope,
+) -> Result<BTreeMap<String, String>, EngineError> {
+    let children = unique
+        .child_scopes(&root.id)
+        .await
+        .map_err(during("listing the space scopes"))?;
+    Ok(children
+        .into_iter()
+        .filter_map(|child| {
+            let parsed = parse_space_external_id(child.external_id.as_deref())?;
+            (parsed.tenant == spec.name).then_some((parsed.space_key, child.id))
+        })
+        .collect())
 }
 
 /// A space scope under the root whose space is no longer discovered.

@@ -168,6 +168,9 @@ pub(crate) fn content_upsert(item: &ContentItem, file_url: Option<&str>) -> Grap
     if let Some(config) = &item.ingestion_config {
         input.insert("ingestionConfig".into(), config.clone());
     }
+    if let (Some(access), None) = (&item.file_access, file_url) {
+        input.insert("fileAccess".into(), json!(access));
+    }
     let mut variables = Map::new();
     variables.insert("input".into(), Value::Object(input));
     variables.insert("scopeId".into(), json!(item.scope_id));
@@ -395,6 +398,7 @@ mod tests {
             source_kind: SourceKind::ConfluenceCloud,
             source_name: "https://acme.atlassian.net".into(),
             store_internally: true,
+            file_access: None,
         }
     }
 
@@ -411,6 +415,7 @@ mod tests {
             source_kind: SourceKind::ConfluenceOnPrem,
             source_name: "https://dc.example.com".into(),
             store_internally: false,
+            file_access: None,
         }
     }
 
