@@ -509,7 +509,7 @@ async fn records_permission_grants_groups_and_fingerprints_per_tenant(fx: Fixtur
     ledger.record_mirrored_group("acme", &group).await.unwrap();
     assert_eq!(
         ledger.mirrored_groups("acme").await.unwrap(),
-        [group.clone()]
+        std::slice::from_ref(&group)
     );
     assert!(ledger.mirrored_groups("other").await.unwrap().is_empty());
     ledger
