@@ -420,6 +420,22 @@ mod tests {
     }
 
     #[test]
+    fn file_access_goes_into_the_registration_only() {
+        let mut item = page();
+        let keys = ["u:svcR", "u:svcW", "u:svcM"].map(String::from).to_vec();
+        item.file_access = Some(keys);
+        let register = content_upsert(&item, None).body();
+        assert_eq!(
+            register["variables"]["input"]["fileAccess"],
+            json!(["u:svcR", "u:svcW", "u:svcM"])
+        );
+        let finalize = content_upsert(&item, Some("https://blob/read/token")).body();
+        assert!(finalize["variables"]["input"].get("fileAccess").is_none());
+        let plain = content_upsert(&page(), None).body();
+        assert!(plain["variables"]["input"].get("fileAccess").is_none());
+    }
+
+    #[test]
     fn current_user_body() {
         let call = current_user();
         assert_eq!(call.endpoint, Endpoint::ScopeManagement);
