@@ -357,12 +357,9 @@ fn entity_of(grant: &GrantedAccess) -> Option<(Entity, AccessType)> {
         "group" => Entity::Group(grant.entity_id.clone()),
         _ => return None,
     };
-    let access = match grant.access.as_str() {
-        "READ" => AccessType::Read,
-        "WRITE" => AccessType::Write,
-        "MANAGE" => AccessType::Manage,
-        _ => return None,
-    };
+    let access = [AccessType::Read, AccessType::Write, AccessType::Manage]
+        .into_iter()
+        .find(|a| access_word(*a) == grant.access)?;
     Some((entity, access))
 }
 
@@ -377,11 +374,6 @@ fn grant_of(
         Entity::User(id) => ("user", id),
         Entity::Group(id) => ("group", id),
     };
-    let access = match access {
-        AccessType::Read => "READ",
-        AccessType::Write => "WRITE",
-        AccessType::Manage => "MANAGE",
-    };
     GrantedAccess {
         target,
         target_key: target_key.to_owned(),
@@ -389,7 +381,16 @@ fn grant_of(
         owner_scope_id: owner_scope_id.to_owned(),
         entity_kind: entity_kind.to_owned(),
         entity_id: entity_id.clone(),
-        access: access.to_owned(),
+        access: access_word(*access).to_owned(),
+    }
+}
+
+/// `READ`, `WRITE`, `MANAGE`: the ledger's and the wire's word for an access type.
+fn access_word(access: AccessType) -> &'static str {
+    match access {
+        AccessType::Read => "READ",
+        AccessType::Write => "WRITE",
+        AccessType::Manage => "MANAGE",
     }
 }
 
@@ -467,12 +468,7 @@ fn fingerprint(desired: &Desired) -> String {
             Entity::User(id) => ("u", id),
             Entity::Group(id) => ("g", id),
         };
-        let access = match access {
-            AccessType::Read => "R",
-            AccessType::Write => "W",
-            AccessType::Manage => "M",
-        };
-        hasher.update(format!("{kind}:{id}{access}\n").as_bytes());
+        hasher.update(format!("{kind}:{id}:{}\n", access_word(*access)).as_bytes());
     }
     hasher
         .finalize()

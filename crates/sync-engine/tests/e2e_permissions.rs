@@ -195,6 +195,23 @@ impl Perms {
             .collect()
     }
 
+    /// Someone other than the connector grants `user` READ on the file under `item`.
+    async fn grant_by_hand(&self, item: &str, user: &str) {
+        let file = self.h.sb.unique.file_by_key(&key(SP, item)).unwrap();
+        self.h
+            .unique_client()
+            .add_file_accesses(
+                &file.scope_id,
+                &[FileAccess {
+                    content_id: file.id,
+                    entity: Entity::User(self.ids[user].clone()),
+                    access: AccessType::Read,
+                }],
+            )
+            .await
+            .unwrap();
+    }
+
     fn calls(&self, operation: &str) -> usize {
         self.h.sb.unique.calls_of(operation).len()
     }
@@ -455,19 +472,8 @@ async fn the_service_user_and_accesses_granted_by_others_are_never_removed() {
     p.set(snapshot(space.clone(), &[("1001", space.clone())], &[]));
     p.cycle(PermissionMode::Page).await;
     // Someone grants carol access by hand.
-    let file = p.h.sb.unique.file_by_key(&key(SP, "1001")).unwrap();
+    p.grant_by_hand("1001", "carol").await;
     let scope = p.space_scope().id;
-    p.h.unique_client()
-        .add_file_accesses(
-            &scope,
-            &[FileAccess {
-                content_id: file.id.clone(),
-                entity: Entity::User(p.ids["carol"].clone()),
-                access: AccessType::Read,
-            }],
-        )
-        .await
-        .unwrap();
     p.h.unique_client()
         .add_scope_accesses(
             &scope,
@@ -496,19 +502,7 @@ async fn switching_from_page_to_none_removes_exactly_what_was_granted() {
         &["alice", "bob"],
     ));
     p.cycle(PermissionMode::Page).await;
-    let file = p.h.sb.unique.file_by_key(&key(SP, "1002")).unwrap();
-    let scope = p.space_scope().id;
-    p.h.unique_client()
-        .add_file_accesses(
-            &scope,
-            &[FileAccess {
-                content_id: file.id,
-                entity: Entity::User(p.ids["carol"].clone()),
-                access: AccessType::Read,
-            }],
-        )
-        .await
-        .unwrap();
+    p.grant_by_hand("1002", "carol").await;
     p.h.sb.unique.clear_calls();
 
     let (status, report) = p.cycle(PermissionMode::None).await;
