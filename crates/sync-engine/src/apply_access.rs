@@ -77,7 +77,7 @@ pub(crate) struct ApplyInput<'a> {
     pub written: &'a HashSet<String>,
     /// Keys whose ledger rows may be forgotten because the file is gone (`None`: discovery was
     /// incomplete, forget nothing).
-    pub gone: Option<&'a dyn Fn(&str) -> bool>,
+    pub gone: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
 }
 
 /// The desired accesses of one target.
@@ -105,7 +105,17 @@ pub(crate) async fn apply(
 
     apply_scopes(input, &resolver, report).await?;
     apply_files(input, &resolver, report).await?;
-    retire_groups(input, &groups.unneeded, report).await?;
+    // A file or space whose readers are unknown may still rely on a group nobody known names:
+    // retiring it would change that file's access, which unknown readers must never do.
+    let all_known = report.files_unknown == 0
+        && input.space_scopes.keys().all(|space| {
+            resolver
+                .space_readers(space)
+                .is_some_and(|r| matches!(r, Readers::Known { .. }))
+        });
+    if all_known {
+        retire_groups(input, &groups.unneeded, report).await?;
+    }
     forget_gone_files(input).await?;
     Ok(())
 }

@@ -435,7 +435,7 @@ impl TenantSync {
             files: &files,
             space_scopes: &space_scopes,
             written,
-            gone: complete.then_some(&gone as &dyn Fn(&str) -> bool),
+            gone: complete.then_some(&gone as &(dyn Fn(&str) -> bool + Sync)),
         };
         apply(&input, permissions).await
     }
@@ -942,6 +942,15 @@ fn sample(ids: &HashSet<String>) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The daemon spawns cycles on the multi-threaded runtime: the future must stay `Send`
+    /// (a borrowed closure without `Sync` in the permission step once broke that, and only the
+    /// connector crate noticed).
+    #[allow(dead_code)]
+    fn the_cycle_future_is_send(sync: &TenantSync) {
+        fn send<T: Send>(_: &T) {}
+        send(&sync.run_cycle(RunTrigger::Cli, CycleMode::Normal, CancellationToken::new()));
+    }
 
     #[test]
     fn the_waiting_note_names_the_reset_in_utc() {

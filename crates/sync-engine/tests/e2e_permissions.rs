@@ -430,6 +430,33 @@ async fn unknown_readers_keep_the_access_a_file_had() {
 }
 
 #[tokio::test]
+async fn unknown_readers_keep_the_groups_a_file_relies_on() {
+    let p = Perms::new().await;
+    let readers = known(&["eng"], &[]);
+    p.set(snapshot(
+        readers.clone(),
+        &[("1001", readers.clone()), ("1002", readers)],
+        &["alice", "bob"],
+    ));
+    p.cycle(PermissionMode::Page).await;
+    assert_eq!(p.readers("1002"), set(&["svc", "alice", "bob"]));
+    p.h.sb.unique.clear_calls();
+
+    // The permission reads fail: nobody known names the group any more.
+    p.set(snapshot(
+        unknown(),
+        &[("1001", unknown()), ("1002", unknown())],
+        &["alice", "bob"],
+    ));
+    let (status, _) = p.cycle(PermissionMode::Page).await;
+
+    assert_eq!(status, RunOutcome::Success);
+    assert_eq!(p.h.sb.unique.groups().len(), 1);
+    assert_eq!(p.readers("1002"), set(&["svc", "alice", "bob"]));
+    assert_eq!(p.permission_writes(), 0);
+}
+
+#[tokio::test]
 async fn a_new_file_under_unknown_readers_is_readable_by_the_service_user_only() {
     let p = Perms::new().await;
     // The space scope exists already, and carol has access to it: a file registered without
