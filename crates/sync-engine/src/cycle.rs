@@ -5,20 +5,22 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use confluence_client::{ConfluenceApi, ConfluenceClient, InstanceType, QuotaWait};
+use confluence_client::{ConfluenceApi, ConfluenceClient, InstanceType, Page, QuotaWait};
 use tokio::sync::watch;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 use unique_client::{SourceKind, UniqueClient};
 
+use crate::access::{gather, AccessSnapshot, PermissionMode};
+use crate::apply_access::{apply, withdraw_all, ApplyInput, PermissionReport};
 use crate::diff::{diff_spaces, SpaceDiff};
-use crate::discovery::{discover, Discovery};
+use crate::discovery::{discover, DiscoveredPage, Discovery};
 use crate::error::EngineError;
 use crate::ingest::{ingest, AttachmentWork, InFlight, IngestContext, PageWork};
 use crate::ledger::{Ledger, RunCounts, RunId, RunStatus, RunTrigger};
 use crate::observer::{CycleObserver, Phase};
 use crate::outcome::RunOutcome;
-use crate::plan::{discovered_keys, plan, Plan};
+use crate::plan::{discovered_files, discovered_keys, plan, Plan};
 use crate::report::{CycleMode, CycleReport, SpaceDiffReport};
 use crate::scopes;
 use crate::tenant::TenantSpec;
@@ -41,7 +43,14 @@ pub struct TenantSync {
     /// `confc:<type>:<id>`, resolved once (Data Center asks the manifest).
     owner: OnceCell<String>,
     in_flight: InFlight,
+    /// Tests only: the permission snapshot to apply instead of the one [`gather`] reads.
+    access_override: Option<AccessOverride>,
+    /// What the last cycle's permission step did (`None`: it did not run).
+    last_permissions: Mutex<Option<PermissionReport>>,
 }
+
+/// A source of [`AccessSnapshot`]s that replaces the Confluence permission reads (tests).
+pub type AccessOverride = Arc<dyn Fn() -> AccessSnapshot + Send + Sync>;
 
 impl std::fmt::Debug for TenantSync {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,7 +76,26 @@ impl TenantSync {
             observer,
             owner: OnceCell::new(),
             in_flight: InFlight::default(),
+            access_override: None,
+            last_permissions: Mutex::new(None),
         }
+    }
+
+    /// Tests only: apply the snapshots `source` returns instead of reading Confluence's
+    /// permissions, so the apply step can be tested against hand-built readers.
+    #[doc(hidden)]
+    pub fn with_access_snapshot(mut self, source: AccessOverride) -> Self {
+        self.access_override = Some(source);
+        self
+    }
+
+    /// What the permission step of the last cycle did: `None` when it did not run (mode
+    /// `none` with nothing to withdraw, a dry run, a cancelled or failed cycle).
+    pub fn last_permission_report(&self) -> Option<PermissionReport> {
+        self.last_permissions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn spec(&self) -> &TenantSpec {
@@ -281,6 +309,12 @@ impl TenantSync {
             return Ok(());
         }
 
+        let written: HashSet<String> = plan
+            .pages
+            .iter()
+            .map(|w| w.key.as_str().to_owned())
+            .chain(plan.attachments.iter().map(|w| w.key.as_str().to_owned()))
+            .collect();
         self.ingest(&root, &mut plan, run, &open_failures, cancel, report)
             .await?;
         if cancel.is_cancelled() {
@@ -301,10 +335,109 @@ impl TenantSync {
             self.clean_up_removed_spaces(&root, &plan.discovered_spaces, report)
                 .await?;
         }
+        self.permissions(&root, &discovery, &written, report).await;
         if !report.failures.is_empty() {
             report.status = RunOutcome::PartialSuccess;
         }
         Ok(())
+    }
+
+    /// The permission step, after content is in place: applies the readers in `space`/`page`
+    /// mode, withdraws what an earlier mode granted in `none` mode. A failure stops the step
+    /// (the run is a partial success and says why); the next cycle converges.
+    async fn permissions(
+        &self,
+        root: &scopes::RootScope,
+        discovery: &Discovery,
+        written: &HashSet<String>,
+        report: &mut CycleReport,
+    ) {
+        let mut permissions = PermissionReport::default();
+        let result = match self.spec.permissions.mode {
+            PermissionMode::None => {
+                withdraw_all(
+                    &self.unique,
+                    &self.ledger,
+                    &self.spec.name,
+                    &mut permissions,
+                )
+                .await
+            }
+            mode => self
+                .apply_permissions(mode, root, discovery, written, &mut permissions)
+                .await
+                .map(|()| true),
+        };
+        let ran = match result {
+            Ok(ran) => ran,
+            Err(e) => {
+                tracing::error!(err = %e, "applying permissions failed; the next cycle goes on from here");
+                permissions.error = Some(e.to_string());
+                report.status = RunOutcome::PartialSuccess;
+                let said = format!("permission apply stopped: {e}");
+                report.note = Some(match report.note.take() {
+                    Some(note) => format!("{note}; {said}"),
+                    None => said,
+                });
+                true
+            }
+        };
+        if ran {
+            tracing::info!(?permissions, "Permission apply summary");
+            self.observer.permissions_applied(&permissions);
+        }
+        *self
+            .last_permissions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = ran.then_some(permissions);
+    }
+
+    async fn apply_permissions(
+        &self,
+        mode: PermissionMode,
+        root: &scopes::RootScope,
+        discovery: &Discovery,
+        written: &HashSet<String>,
+        permissions: &mut PermissionReport,
+    ) -> Result<(), EngineError> {
+        let snapshot = match &self.access_override {
+            Some(source) => source(),
+            None => {
+                let pages: Vec<Page> = discovery.pages.iter().map(|p| as_page(p)).collect();
+                gather(
+                    &self.confluence,
+                    &pages,
+                    mode,
+                    self.spec.permissions.anonymous,
+                )
+                .await
+            }
+        };
+        let files = discovered_files(&self.spec, discovery);
+        let space_scopes = scopes::space_scope_ids(&self.unique, &self.spec, root).await?;
+        let owner = self.owner().await?;
+        let discovered: HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
+        let held = &discovery.held_back;
+        let gone = |key: &str| {
+            !discovered.contains(key)
+                && !held.unknown_type.contains(key)
+                && !held.attachments_of.contains(key)
+        };
+        let complete = !discovery.truncated && !discovered.is_empty();
+        let input = ApplyInput {
+            unique: &self.unique,
+            ledger: &self.ledger,
+            tenant: &self.spec.name,
+            mode,
+            owner,
+            service_user: &root.service_user,
+            snapshot: &snapshot,
+            files: &files,
+            space_scopes: &space_scopes,
+            written,
+            gone: complete.then_some(&gone as &(dyn Fn(&str) -> bool + Sync)),
+        };
+        apply(&input, permissions).await
     }
 
     async fn discover(&self, report: &mut CycleReport) -> Result<Discovery, EngineError> {
@@ -442,6 +575,7 @@ impl TenantSync {
             Phase::IngestingPages
         });
         let (source_kind, source_name) = self.source();
+        let service_only = ["R", "W", "M"].map(|a| format!("u:{}{a}", root.service_user));
         let ctx = IngestContext {
             confluence: &self.confluence,
             unique: &self.unique,
@@ -454,6 +588,8 @@ impl TenantSync {
             in_flight: &self.in_flight,
             observer: self.observer.as_ref(),
             cancel,
+            new_file_access: (self.spec.permissions.mode != PermissionMode::None)
+                .then_some(service_only.as_slice()),
         };
         let outcome = ingest(&ctx, pages, attachments).await;
         let counts = &mut report.counts;
@@ -619,6 +755,23 @@ impl TenantSync {
             .trim_end_matches('/')
             .to_owned();
         (kind, base)
+    }
+}
+
+/// The page as the permission reads take it (they need its id, space and access only).
+fn as_page(page: &DiscoveredPage) -> Page {
+    Page {
+        id: page.id.clone(),
+        title: page.title.clone(),
+        content_type: page.content_type,
+        space: page.space.clone(),
+        version_when: page.version_when.clone(),
+        webui: page.web_url.clone(),
+        labels: page.labels.clone(),
+        attachments: Vec::new(),
+        inline_attachments: None,
+        attachments_incomplete: false,
+        access: page.access.clone(),
     }
 }
 
@@ -789,6 +942,15 @@ fn sample(ids: &HashSet<String>) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The daemon spawns cycles on the multi-threaded runtime: the future must stay `Send`
+    /// (a borrowed closure without `Sync` in the permission step once broke that, and only the
+    /// connector crate noticed).
+    #[allow(dead_code)]
+    fn the_cycle_future_is_send(sync: &TenantSync) {
+        fn send<T: Send>(_: &T) {}
+        send(&sync.run_cycle(RunTrigger::Cli, CycleMode::Normal, CancellationToken::new()));
+    }
 
     #[test]
     fn the_waiting_note_names_the_reset_in_utc() {

@@ -21,6 +21,8 @@ pub(crate) struct DiscoveredPage {
     pub version_when: String,
     pub web_url: String,
     pub labels: Vec<String>,
+    /// The page's own view restriction and ancestors (`permissions.mode: page` only).
+    pub access: Option<confluence_client::ContentAccess>,
 }
 
 /// An attachment that passed the filters.
@@ -238,6 +240,7 @@ pub(crate) fn select(
                 space: page.space,
                 version_when: page.version_when,
                 labels: page.labels,
+                access: page.access,
             })
         })
         .collect();

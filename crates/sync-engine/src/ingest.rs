@@ -45,6 +45,8 @@ pub(crate) struct PageWork {
     pub key: ContentKey,
     /// The page's image attachments, for inlining (empty when inlining is off).
     pub images: Vec<ImageRef>,
+    /// The diff reported it new: Unique has no file under its key yet.
+    pub is_new: bool,
 }
 
 /// An attachment to ingest, with its key.
@@ -52,6 +54,8 @@ pub(crate) struct PageWork {
 pub(crate) struct AttachmentWork {
     pub attachment: Arc<DiscoveredAttachment>,
     pub key: ContentKey,
+    /// The diff reported it new: Unique has no file under its key yet.
+    pub is_new: bool,
 }
 
 /// What the pipeline needs besides its work lists: the clients, the ledger, the cancel token
@@ -72,6 +76,10 @@ pub(crate) struct IngestContext<'a> {
     pub in_flight: &'a Mutex<HashSet<String>>,
     pub observer: &'a dyn CycleObserver,
     pub cancel: &'a CancellationToken,
+    /// With permission sync on: the `fileAccess` new files are registered with (the service
+    /// user's own), so that nothing is readable before its access is applied. `None` keeps
+    /// today's registration byte for byte.
+    pub new_file_access: Option<&'a [String]>,
 }
 
 /// Counts and failures of one ingest phase.
@@ -409,6 +417,10 @@ async fn page_job(
         source_kind: ctx.source_kind,
         source_name: ctx.source_name.to_owned(),
         store_internally: spec.store_internally,
+        file_access: ctx
+            .new_file_access
+            .filter(|_| work.is_new)
+            .map(<[String]>::to_vec),
     };
     match ctx.unique.ingest(&item, Body::Bytes(body.into())).await {
         Ok(_) => ItemOutcome::Done,
@@ -513,6 +525,10 @@ async fn attachment_try(ctx: &IngestContext<'_>, work: &AttachmentWork) -> ItemO
         source_kind: ctx.source_kind,
         source_name: ctx.source_name.to_owned(),
         store_internally: spec.store_internally,
+        file_access: ctx
+            .new_file_access
+            .filter(|_| work.is_new)
+            .map(<[String]>::to_vec),
     };
     let body = Body::Stream {
         stream: download.stream,

@@ -54,6 +54,7 @@
 #![deny(unsafe_code)]
 
 pub mod access;
+mod apply_access;
 mod cycle;
 mod diff;
 mod discovery;
@@ -84,7 +85,8 @@ pub mod fuzzing {
 #[doc(hidden)]
 pub mod testing;
 
-pub use cycle::TenantSync;
+pub use apply_access::{PermissionReport, NO_UNIQUE_USER};
+pub use cycle::{AccessOverride, TenantSync};
 pub use discovery::discover_pages;
 pub use error::{EngineError, Guard};
 pub use observer::{CycleObserver, ItemKind, ItemResult, NoopCycleObserver, Phase};
@@ -109,6 +111,7 @@ pub use keys::{
 };
 
 pub use ledger::{
-    ItemFailure, ItemPhase, Lease, LeaseRecord, Ledger, LedgerError, LedgerKind, LedgerOptions,
-    LedgerProbe, RunCounts, RunFailure, RunId, RunRecord, RunStatus, RunTrigger,
+    GrantTarget, GrantedAccess, ItemFailure, ItemPhase, Lease, LeaseRecord, Ledger, LedgerError,
+    LedgerKind, LedgerOptions, LedgerProbe, MirroredGroup, RunCounts, RunFailure, RunId, RunRecord,
+    RunStatus, RunTrigger,
 };

@@ -99,6 +99,10 @@ pub trait CycleObserver: Send + Sync {
     /// clock); `None` when the wait is over. (The metrics come from the transport; this is for
     /// progress displays.)
     fn quota_wait(&self, _until: Option<std::time::SystemTime>) {}
+    /// Permission sync applied (or withdrew) accesses this cycle: the counts for the run record
+    /// and `cfc_permission_unmapped_total{reason}` (from `left_out`). Not called in
+    /// `permissions.mode: none` unless accesses granted earlier were withdrawn.
+    fn permissions_applied(&self, _report: &crate::PermissionReport) {}
     /// `cfc_cleanup_content_deleted_total` and `cfc_cleanup_scopes_deleted_total`: tenant
     /// deletion.
     fn tenant_cleanup(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use confluence_client::Space;
 
+use crate::apply_access::FileItem;
 use crate::diff::{standalone, SpaceDiff};
 use crate::discovery::Discovery;
 use crate::ingest::{AttachmentWork, PageWork};
@@ -60,6 +61,14 @@ pub(crate) fn plan(
                 .map(|item| (d.space_key.as_str(), item.as_str()))
         })
         .collect();
+    let new: HashSet<(&str, &str)> = diffs
+        .iter()
+        .flat_map(|d| {
+            d.new
+                .iter()
+                .map(|item| (d.space_key.as_str(), item.as_str()))
+        })
+        .collect();
     let wanted = |space_key: &str, item: &str, key: &str| {
         changed.contains(&(space_key, item)) || retry.contains(key)
     };
@@ -92,6 +101,7 @@ pub(crate) fn plan(
                 images: images.remove(p.id.as_str()).unwrap_or_default(),
                 page: Arc::clone(p),
                 key,
+                is_new: new.contains(&(p.space.key.as_str(), p.id.as_str())),
             })
         })
         .collect();
@@ -105,6 +115,7 @@ pub(crate) fn plan(
             wanted(&a.space.key, &item, key.as_str()).then(|| AttachmentWork {
                 attachment: Arc::clone(a),
                 key,
+                is_new: new.contains(&(a.space.key.as_str(), item.as_str())),
             })
         })
         .collect();
@@ -139,6 +150,33 @@ pub(crate) fn discovered_keys(spec: &TenantSpec, discovery: &Discovery) -> Vec<S
                     partial_key(spec, &a.space)
                         .attachment_key(&a.page_id, &a.id)
                         .into_string()
+                }),
+        )
+        .collect()
+}
+
+/// Every discovered file (pages and standalone attachments) with whose readers it takes: an
+/// attachment reads like its page.
+pub(crate) fn discovered_files(spec: &TenantSpec, discovery: &Discovery) -> Vec<FileItem> {
+    discovery
+        .pages
+        .iter()
+        .map(|p| FileItem {
+            key: partial_key(spec, &p.space).page_key(&p.id).into_string(),
+            space_key: p.space.key.clone(),
+            page_id: p.id.clone(),
+        })
+        .chain(
+            discovery
+                .attachments
+                .iter()
+                .filter(|a| standalone(spec, a))
+                .map(|a| FileItem {
+                    key: partial_key(spec, &a.space)
+                        .attachment_key(&a.page_id, &a.id)
+                        .into_string(),
+                    space_key: a.space.key.clone(),
+                    page_id: a.page_id.clone(),
                 }),
         )
         .collect()

@@ -22,6 +22,8 @@ pub(crate) struct RootScope {
     pub id: String,
     /// `/<top>/…/<root name>`: space scopes are created at `<path>/<spaceKey>`.
     pub path: String,
+    /// The service user's Unique id (`me`).
+    pub service_user: String,
 }
 
 /// Grants us access to the root and its ancestors, checks or claims ownership, and builds the
@@ -78,7 +80,11 @@ pub(crate) async fn prepare_root(
         None => {}
     }
     let path = root_path(unique, &root, &user, writes).await?;
-    Ok(RootScope { id: root.id, path })
+    Ok(RootScope {
+        id: root.id,
+        path,
+        service_user: user,
+    })
 }
 
 /// Moves the children of the scope that still carries our mark under `root`, then deletes it.
@@ -220,6 +226,39 @@ pub(crate) async fn ensure_space_scopes(
     Ok(ids)
 }
 
+/// Space key → scope id of this tenant's space scopes under the root.
+pub(crate) async fn space_scope_ids(
+    unique: &UniqueClient,
+    spec: &TenantSpec,
+    root: &RootScope,
+) -> Result<BTreeMap<String, String>, EngineError> {
+    Ok(tenant_space_scopes(unique, spec, root)
+        .await?
+        .into_iter()
+        .map(|(scope_id, space)| (space.space_key, scope_id))
+        .collect())
+}
+
+/// The children of the root that are space scopes of this tenant: scope id and parsed external
+/// id. Children without a parseable space external id, or another tenant's, are left out.
+async fn tenant_space_scopes(
+    unique: &UniqueClient,
+    spec: &TenantSpec,
+    root: &RootScope,
+) -> Result<Vec<(String, crate::keys::SpaceExternalId)>, EngineError> {
+    let children = unique
+        .child_scopes(&root.id)
+        .await
+        .map_err(during("listing the space scopes"))?;
+    Ok(children
+        .into_iter()
+        .filter_map(|child| {
+            let parsed = parse_space_external_id(child.external_id.as_deref())?;
+            (parsed.tenant == spec.name).then_some((child.id, parsed))
+        })
+        .collect())
+}
+
 /// A space scope under the root whose space is no longer discovered.
 #[derive(Debug, Clone)]
 pub(crate) struct RemovedSpace {
@@ -240,27 +279,19 @@ pub(crate) async fn removed_spaces(
     if discovered_space_keys.is_empty() {
         return Ok(Vec::new());
     }
-    let children = unique
-        .child_scopes(&root.id)
-        .await
-        .map_err(during("listing the space scopes"))?;
-    Ok(children
+    Ok(tenant_space_scopes(unique, spec, root)
+        .await?
         .into_iter()
-        .filter_map(|child| {
-            let parsed = parse_space_external_id(child.external_id.as_deref())?;
-            if parsed.tenant != spec.name || discovered_space_keys.contains(&parsed.space_key) {
-                return None;
-            }
-            Some(RemovedSpace {
-                scope_id: child.id,
-                partial_key: PartialKey::new(
-                    spec.key_format,
-                    &spec.name,
-                    &parsed.space_id,
-                    &parsed.space_key,
-                ),
-                space_key: parsed.space_key,
-            })
+        .filter(|(_, parsed)| !discovered_space_keys.contains(&parsed.space_key))
+        .map(|(scope_id, parsed)| RemovedSpace {
+            scope_id,
+            partial_key: PartialKey::new(
+                spec.key_format,
+                &spec.name,
+                &parsed.space_id,
+                &parsed.space_key,
+            ),
+            space_key: parsed.space_key,
         })
         .collect())
 }

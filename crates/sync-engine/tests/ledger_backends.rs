@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use sync_engine::{
-    ItemPhase, Ledger, LedgerError, LedgerKind, LedgerOptions, RunCounts, RunOutcome, RunStatus,
-    RunTrigger,
+    GrantTarget, GrantedAccess, ItemPhase, Ledger, LedgerError, LedgerKind, LedgerOptions,
+    MirroredGroup, RunCounts, RunOutcome, RunStatus, RunTrigger,
 };
 
 /// One database for one test: a file in a temporary directory, or a fresh PostgreSQL database.
@@ -446,6 +446,89 @@ async fn rejects_a_lease_time_to_live_of_zero(fx: Fixture) {
     );
 }
 
+fn grant(target: GrantTarget, key: &str, entity: &str) -> GrantedAccess {
+    GrantedAccess {
+        target,
+        target_key: key.into(),
+        target_id: format!("id-{key}"),
+        owner_scope_id: "scope-1".into(),
+        entity_kind: "user".into(),
+        entity_id: entity.into(),
+        access: "READ".into(),
+    }
+}
+
+async fn records_permission_grants_groups_and_fingerprints_per_tenant(fx: Fixture) {
+    let ledger = fx.open().await;
+    let file = grant(GrantTarget::File, "acme/1_SP/p1", "alice");
+    let scope = grant(GrantTarget::Scope, "scope-1", "bob");
+    ledger
+        .record_grants("acme", &[file.clone(), scope.clone(), file.clone()])
+        .await
+        .unwrap();
+    ledger
+        .record_grants("other", &[grant(GrantTarget::File, "k", "carol")])
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger.granted_accesses("acme").await.unwrap(),
+        [file.clone(), scope.clone()]
+    );
+    ledger.forget_grants("acme", &[file]).await.unwrap();
+    assert_eq!(ledger.granted_accesses("acme").await.unwrap(), [scope]);
+    assert_eq!(ledger.granted_accesses("other").await.unwrap().len(), 1);
+
+    ledger
+        .set_access_fingerprints(
+            "acme",
+            &[
+                ("k1".into(), Some("a".into())),
+                ("k2".into(), Some("b".into())),
+            ],
+        )
+        .await
+        .unwrap();
+    ledger
+        .set_access_fingerprints(
+            "acme",
+            &[("k1".into(), Some("c".into())), ("k2".into(), None)],
+        )
+        .await
+        .unwrap();
+    let prints = ledger.access_fingerprints("acme").await.unwrap();
+    assert_eq!(prints.len(), 1);
+    assert_eq!(prints["k1"], "c");
+    ledger.clear_access_fingerprints("acme").await.unwrap();
+    assert!(ledger.access_fingerprints("acme").await.unwrap().is_empty());
+
+    let group = MirroredGroup {
+        external_id: "confc:cloud:x:group:eng".into(),
+        group_id: "g1".into(),
+    };
+    ledger.record_mirrored_group("acme", &group).await.unwrap();
+    ledger.record_mirrored_group("acme", &group).await.unwrap();
+    assert_eq!(
+        ledger.mirrored_groups("acme").await.unwrap(),
+        std::slice::from_ref(&group)
+    );
+    assert!(ledger.mirrored_groups("other").await.unwrap().is_empty());
+    ledger
+        .forget_mirrored_group("acme", &group.external_id)
+        .await
+        .unwrap();
+    assert!(ledger.mirrored_groups("acme").await.unwrap().is_empty());
+
+    // Survives a reopen (it is state, not a cache).
+    ledger
+        .record_grants("acme", &[grant(GrantTarget::File, "k", "dave")])
+        .await
+        .unwrap();
+    ledger.close().await;
+    drop(ledger);
+    let reopened = fx.open().await;
+    assert_eq!(reopened.granted_accesses("acme").await.unwrap().len(), 2);
+}
+
 macro_rules! on_both_databases {
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
@@ -478,6 +561,7 @@ on_both_databases!(
     hands_out_a_lease_to_one_holder_at_a_time_with_fencing,
     lets_another_holder_take_an_expired_lease,
     rejects_a_lease_time_to_live_of_zero,
+    records_permission_grants_groups_and_fingerprints_per_tenant,
 );
 
 /// Run recovery with several replicas (PostgreSQL only: SQLite has one process by construction).

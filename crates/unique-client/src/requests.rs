@@ -169,6 +169,9 @@ pub(crate) fn content_upsert(item: &ContentItem, file_url: Option<&str>) -> Grap
     if let Some(config) = &item.ingestion_config {
         input.insert("ingestionConfig".into(), config.clone());
     }
+    if let (Some(access), None) = (&item.file_access, file_url) {
+        input.insert("fileAccess".into(), json!(access));
+    }
     let mut variables = Map::new();
     variables.insert("input".into(), Value::Object(input));
     variables.insert("scopeId".into(), json!(item.scope_id));
@@ -375,6 +378,7 @@ mod tests {
             source_kind: SourceKind::ConfluenceCloud,
             source_name: "https://acme.atlassian.net".into(),
             store_internally: true,
+            file_access: None,
         }
     }
 
@@ -391,7 +395,24 @@ mod tests {
             source_kind: SourceKind::ConfluenceOnPrem,
             source_name: "https://dc.example.com".into(),
             store_internally: false,
+            file_access: None,
         }
+    }
+
+    #[test]
+    fn file_access_goes_into_the_registration_only() {
+        let mut item = page();
+        let keys = ["u:svcR", "u:svcW", "u:svcM"].map(String::from).to_vec();
+        item.file_access = Some(keys);
+        let register = content_upsert(&item, None).body();
+        assert_eq!(
+            register["variables"]["input"]["fileAccess"],
+            json!(["u:svcR", "u:svcW", "u:svcM"])
+        );
+        let finalize = content_upsert(&item, Some("https://blob/read/token")).body();
+        assert!(finalize["variables"]["input"].get("fileAccess").is_none());
+        let plain = content_upsert(&page(), None).body();
+        assert!(plain["variables"]["input"].get("fileAccess").is_none());
     }
 
     #[test]

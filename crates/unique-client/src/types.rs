@@ -117,6 +117,10 @@ pub struct ContentItem {
     pub source_name: String,
     /// `ingestion.storeInternally`.
     pub store_internally: bool,
+    /// `input.fileAccess` of the registration (`u:<id>R`, …): the file's own access instead of
+    /// its scope's. Sent only on registration, only when `Some` (permission sync registers new
+    /// files readable by the service user alone until their access is applied).
+    pub file_access: Option<Vec<String>>,
 }
 
 /// What `contentUpsert` answers (register and finalize). `Debug` hides the query of the write

@@ -105,6 +105,7 @@ fn page(key: &str, scope_id: &str, body: &str) -> ContentItem {
         source_kind: SourceKind::ConfluenceCloud,
         source_name: "https://acme.atlassian.net".to_owned(),
         store_internally: true,
+        file_access: None,
     }
 }
 

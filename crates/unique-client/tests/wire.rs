@@ -29,6 +29,7 @@ fn item(key: &str, bytes: u64) -> ContentItem {
         source_kind: SourceKind::ConfluenceCloud,
         source_name: "https://acme.atlassian.net".to_owned(),
         store_internally: true,
+        file_access: None,
     }
 }
 

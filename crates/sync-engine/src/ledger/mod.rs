@@ -10,7 +10,8 @@
 //!
 //! Layout: `location` parses and redacts URLs, `sqlite_path` decides whether a SQLite file can
 //! be created or written where it is configured, `sqlite_lock` makes SQLite single-process,
-//! `runs` records runs and failed items, `leases` shares tenants between replicas.
+//! `runs` records runs and failed items, `leases` shares tenants between replicas, `permissions`
+//! records what permission sync granted.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -46,12 +47,14 @@ mod dialect;
 mod error;
 mod leases;
 mod location;
+mod permissions;
 mod runs;
 mod sqlite_lock;
 mod sqlite_path;
 
 pub use error::LedgerError;
 pub use leases::{Lease, LeaseRecord};
+pub use permissions::{GrantTarget, GrantedAccess, MirroredGroup};
 pub use runs::{
     ItemFailure, ItemPhase, RunCounts, RunFailure, RunId, RunRecord, RunStatus, RunTrigger,
 };
