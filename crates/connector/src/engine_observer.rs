@@ -41,22 +41,6 @@ impl EngineObserver {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = progress;
     }
 
-    /// NOT YET CALLED: the entry point for the apply step's left-out counts (issue 14). Once
-    /// the engine reports how many accounts a cycle left out and why (its `CycleReport` or a
-    /// `CycleObserver` event, branch permapply), forward them here: they feed
-    /// `cfc_permission_unmapped_total{reason}`, and [`permission_unmapped_line`] gives the
-    /// matching run-record line.
-    #[allow(dead_code)]
-    pub(crate) fn permission_unmapped(
-        &self,
-        counts: &std::collections::BTreeMap<sync_engine::access::LeftOut, u64>,
-    ) {
-        for (reason, n) in counts {
-            self.metrics
-                .permission_unmapped(&self.tenant, reason.as_str(), *n);
-        }
-    }
-
     fn progress(&self) -> Arc<dyn Progress> {
         self.progress
             .lock()
@@ -120,6 +104,12 @@ impl CycleObserver for EngineObserver {
         self.progress().item_done(&self.tenant);
     }
 
+    fn permissions_applied(&self, report: &sync_engine::PermissionReport) {
+        for (reason, n) in &report.left_out {
+            self.metrics.permission_unmapped(&self.tenant, reason, *n);
+        }
+    }
+
     fn quota_wait(&self, until: Option<std::time::SystemTime>) {
         self.progress().quota_wait(&self.tenant, until);
     }
@@ -155,46 +145,26 @@ impl CycleObserver for EngineObserver {
     }
 }
 
-/// The run-record line for what permission sync left out (`None` when nothing was):
-/// `permissions: 5 account(s) left out (2 no_email, 1 app, 2 deactivated)`. The same words as
-/// the metric's `reason` label and `access-report`'s `leftOut`.
-#[allow(dead_code)] // Called once the engine reports the counts (see `permission_unmapped`).
-pub(crate) fn permission_unmapped_line(
-    counts: &std::collections::BTreeMap<sync_engine::access::LeftOut, u64>,
-) -> Option<String> {
-    let total: u64 = counts.values().sum();
-    (total > 0).then(|| {
-        let parts: Vec<String> = counts
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(reason, n)| format!("{n} {}", reason.as_str()))
-            .collect();
-        format!(
-            "permissions: {total} account(s) left out ({})",
-            parts.join(", ")
-        )
-    })
-}
-
 #[cfg(test)]
 mod permission_tests {
     #![allow(clippy::unwrap_used)]
     use std::collections::BTreeMap;
 
-    use sync_engine::access::LeftOut;
-
     use super::*;
 
     #[test]
-    fn left_out_counts_feed_the_metric_by_reason_and_one_run_record_line() {
+    fn left_out_counts_feed_the_metric_by_reason() {
         let metrics = Arc::new(Metrics::new());
         let observer = EngineObserver::new("t", metrics.clone());
-        let counts = BTreeMap::from([
-            (LeftOut::NoEmail, 2),
-            (LeftOut::App, 1),
-            (LeftOut::Deactivated, 0),
-        ]);
-        observer.permission_unmapped(&counts);
+        let report = sync_engine::PermissionReport {
+            left_out: BTreeMap::from([
+                ("no_email".to_owned(), 2),
+                ("app".to_owned(), 1),
+                ("deactivated".to_owned(), 0),
+            ]),
+            ..Default::default()
+        };
+        observer.permissions_applied(&report);
         let text = metrics.encode();
         assert!(
             text.contains("cfc_permission_unmapped_total{tenant=\"t\",reason=\"no_email\"} 2"),
@@ -202,10 +172,5 @@ mod permission_tests {
         );
         assert!(text.contains("reason=\"app\"} 1"), "{text}");
         assert!(!text.contains("reason=\"deactivated\""), "{text}");
-        assert_eq!(
-            permission_unmapped_line(&counts).as_deref(),
-            Some("permissions: 3 account(s) left out (2 no_email, 1 app)")
-        );
-        assert_eq!(permission_unmapped_line(&BTreeMap::new()), None);
     }
 }

@@ -495,7 +495,7 @@ impl Metrics {
             ),
             permission_unmapped: Family::new(
                 "cfc_permission_unmapped_total",
-                "Confluence accounts and principals permission sync left out of a page's or space's readers, by reason (no_email, app, not_a_person, deactivated, unknown_account, unknown_principal, anonymous).",
+                "Confluence accounts and principals permission sync left out of a page's or space's readers, by reason (no_email, app, not_a_person, deactivated, unknown_account, unknown_principal, anonymous, no_unique_user).",
                 Counter,
                 &["tenant", "reason"],
             ),

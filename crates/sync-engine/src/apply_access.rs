@@ -48,6 +48,34 @@ pub struct PermissionReport {
     pub error: Option<String>,
 }
 
+impl PermissionReport {
+    /// What the run record says about the cycle's permissions when something was not carried
+    /// over: accounts left out (by reason) and files whose readers were unknown.
+    pub fn run_record_line(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        let left_out: u64 = self.left_out.values().sum();
+        if left_out > 0 {
+            let reasons: Vec<String> = self
+                .left_out
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(reason, n)| format!("{n} {reason}"))
+                .collect();
+            parts.push(format!(
+                "{left_out} account(s) left out ({})",
+                reasons.join(", ")
+            ));
+        }
+        if self.files_unknown > 0 {
+            parts.push(format!(
+                "{} file(s) kept their access (readers could not be computed)",
+                self.files_unknown
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("permissions: {}", parts.join("; ")))
+    }
+}
+
 /// The reason word for an email without an active Unique user.
 pub const NO_UNIQUE_USER: &str = "no_unique_user";
 
@@ -823,6 +851,27 @@ pub(crate) async fn withdraw_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_record_says_who_was_left_out_and_which_files_kept_their_access() {
+        let report = PermissionReport {
+            left_out: BTreeMap::from([
+                ("no_email".to_owned(), 2),
+                ("app".to_owned(), 1),
+                ("deactivated".to_owned(), 0),
+            ]),
+            files_unknown: 4,
+            ..Default::default()
+        };
+        assert_eq!(
+            report.run_record_line().as_deref(),
+            Some(
+                "permissions: 3 account(s) left out (1 app, 2 no_email); 4 file(s) kept their \
+                 access (readers could not be computed)"
+            )
+        );
+        assert_eq!(PermissionReport::default().run_record_line(), None);
+    }
 
     fn user(id: &str) -> (Entity, AccessType) {
         (Entity::User(id.into()), AccessType::Read)

@@ -383,6 +383,12 @@ impl TenantSync {
             }
         };
         if ran {
+            if let Some(said) = permissions.run_record_line() {
+                report.note = Some(match report.note.take() {
+                    Some(note) => format!("{note}; {said}"),
+                    None => said,
+                });
+            }
             tracing::info!(?permissions, "Permission apply summary");
             self.observer.permissions_applied(&permissions);
         }
