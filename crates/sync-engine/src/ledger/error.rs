@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::runs::RunId;
+use super::run_id::RunId;
 
 /// Every ledger failure. Database URLs inside these errors are always redacted
 /// (`postgres://user:***@host/db`): errors end up in logs.

@@ -48,6 +48,7 @@ mod error;
 mod leases;
 mod location;
 mod permissions;
+mod run_id;
 mod runs;
 mod sqlite_lock;
 mod sqlite_path;
