@@ -251,10 +251,7 @@ impl ConfluenceApi for CloudClient {
             "/wiki/api/v2/spaces/{}/permissions?limit={SPACE_PERMISSIONS_LIMIT}",
             encode_component(&space.id)
         ))?;
-        let assignments = self
-            .core
-            .get_all::<V2List<V2SpacePermission>>(url)
-            .await?;
+        let assignments = self.core.get_all::<V2List<V2SpacePermission>>(url).await?;
         let mut grants: Vec<Principal> = assignments
             .into_iter()
             .filter(V2SpacePermission::grants_read)

@@ -287,9 +287,8 @@ pub(crate) fn listed_access(
     flavour: InstanceType,
 ) -> Option<ListedAccess> {
     let (ancestors, restrictions) = (ancestors?, restrictions?);
-    let parsed = serde_json::from_value::<Vec<V1Ancestor>>(ancestors).and_then(|a| {
-        serde_json::from_value::<V1Restrictions>(restrictions).map(|r| (a, r))
-    });
+    let parsed = serde_json::from_value::<Vec<V1Ancestor>>(ancestors)
+        .and_then(|a| serde_json::from_value::<V1Restrictions>(restrictions).map(|r| (a, r)));
     let (ancestors, restrictions) = match parsed {
         Ok(parts) => parts,
         Err(e) => {
@@ -372,7 +371,9 @@ impl Core {
             let (principals, more) = restriction_subjects(restriction, self.instance_type)
                 .ok_or_else(|| ConfluenceError::Decode {
                     endpoint: endpoint.clone(),
-                    reason: format!("the read restriction of {content_id} lists no users or groups"),
+                    reason: format!(
+                        "the read restriction of {content_id} lists no users or groups"
+                    ),
                 })?;
             let received = principals.len();
             view.extend(principals);
@@ -428,9 +429,12 @@ impl Core {
                 false,
             )?;
             for item in self.get_all::<V1List<V1AccessItem>>(url).await? {
-                let Some(mut listed) =
-                    listed_access(&item.id, item.ancestors, item.restrictions, self.instance_type)
-                else {
+                let Some(mut listed) = listed_access(
+                    &item.id,
+                    item.ancestors,
+                    item.restrictions,
+                    self.instance_type,
+                ) else {
                     continue;
                 };
                 if listed.capped {

@@ -77,7 +77,9 @@ pub async fn gather<C: ConfluenceApi>(
             Ok(principals) => Layer::Grants(principals),
             Err(e) => {
                 tracing::warn!(space = %key, err = %e, "space permissions could not be read; the space's readers stay unknown");
-                Layer::Unreadable(format!("the permissions of space {key} could not be read: {e}"))
+                Layer::Unreadable(format!(
+                    "the permissions of space {key} could not be read: {e}"
+                ))
             }
         };
         grants.insert(key, layer);
@@ -260,7 +262,9 @@ async fn read_directory<C: ConfluenceApi>(
                     .filter(|g| named.groups.contains(&g.id))
                     .map(|g| (g.id, g.name)),
             ),
-            Err(e) => tracing::warn!(err = %e, "group names could not be read; groups keep their ids as names"),
+            Err(e) => {
+                tracing::warn!(err = %e, "group names could not be read; groups keep their ids as names")
+            }
         }
     }
     for group in &named.groups {
