@@ -396,20 +396,25 @@ impl Core {
     /// keeps `access: None` (its readers are unknown), and discovery goes on.
     pub(crate) async fn fill_access(&self, pages: &mut [Page], listed: Vec<Option<ListedAccess>>) {
         for (page, listed) in pages.iter_mut().zip(listed) {
-            let Some(mut listed) = listed else {
-                continue;
-            };
-            if listed.capped {
-                match self.read_restriction(&page.id).await {
-                    Ok(view) => listed.access.view = view,
-                    Err(e) => {
-                        tracing::warn!(page_id = %page.id, err = %e, "the view restriction could not be read in full; this page's readers stay unknown");
-                        continue;
-                    }
+            if let Some(listed) = listed {
+                page.access = self.completed(&page.id, listed).await;
+            }
+        }
+    }
+
+    /// The access a search listed, with a capped subject list completed; `None` (unknown) when
+    /// the completion fails.
+    async fn completed(&self, content_id: &str, mut listed: ListedAccess) -> Option<ContentAccess> {
+        if listed.capped {
+            match self.read_restriction(content_id).await {
+                Ok(view) => listed.access.view = view,
+                Err(e) => {
+                    tracing::warn!(content_id, err = %e, "the view restriction could not be read in full; this content's readers stay unknown");
+                    return None;
                 }
             }
-            page.access = Some(listed.access);
         }
+        Some(listed.access)
     }
 
     /// [`crate::ConfluenceApi::content_access`] for both flavours: `id in (…)` searches with
@@ -429,24 +434,17 @@ impl Core {
                 false,
             )?;
             for item in self.get_all::<V1List<V1AccessItem>>(url).await? {
-                let Some(mut listed) = listed_access(
+                let listed = listed_access(
                     &item.id,
                     item.ancestors,
                     item.restrictions,
                     self.instance_type,
-                ) else {
-                    continue;
-                };
-                if listed.capped {
-                    match self.read_restriction(&item.id).await {
-                        Ok(view) => listed.access.view = view,
-                        Err(e) => {
-                            tracing::warn!(content_id = %item.id, err = %e, "the view restriction could not be read in full; left unread");
-                            continue;
-                        }
+                );
+                if let Some(listed) = listed {
+                    if let Some(access) = self.completed(&item.id, listed).await {
+                        out.insert(item.id, access);
                     }
                 }
-                out.insert(item.id, listed.access);
             }
         }
         Ok(out)

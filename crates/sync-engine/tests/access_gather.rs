@@ -93,10 +93,16 @@ fn mappable(model: &AccessModel, account_id: &str) -> bool {
     })
 }
 
-async fn computed_readers_match_confluence(flavour: Flavour) {
+/// A generated tenant, its discovered pages and a client reading its permissions.
+async fn discovered(flavour: Flavour) -> (Harness, AccessModel, ConfluenceClient, Vec<Page>) {
     let (h, model) = harness(flavour).await;
     let client = client(&h, flavour);
     let pages = discover(&client).await;
+    (h, model, client, pages)
+}
+
+async fn computed_readers_match_confluence(flavour: Flavour) {
+    let (h, model, client, pages) = discovered(flavour).await;
     assert!(pages.len() > 50, "{}", pages.len());
     assert!(pages.iter().all(|p| p.access.is_some()));
 
@@ -173,9 +179,7 @@ async fn data_center_computed_readers_match_confluence() {
 /// readable by the space's readers.
 #[tokio::test]
 async fn what_cannot_be_read_makes_readers_unknown_not_wider() {
-    let (h, _) = harness(Flavour::Cloud).await;
-    let client = client(&h, Flavour::Cloud);
-    let mut pages = discover(&client).await;
+    let (_h, _, client, mut pages) = discovered(Flavour::Cloud).await;
     let below = pages
         .iter()
         .position(|p| !p.access.as_ref().unwrap().ancestors.is_empty())
@@ -222,9 +226,7 @@ async fn what_cannot_be_read_makes_readers_unknown_not_wider() {
 
 #[tokio::test]
 async fn space_mode_reads_no_restriction_and_none_reads_nothing() {
-    let (h, _) = harness(Flavour::Cloud).await;
-    let client = client(&h, Flavour::Cloud);
-    let pages = discover(&client).await;
+    let (h, _, client, pages) = discovered(Flavour::Cloud).await;
     h.sb.reset_requests();
     let none = gather(
         &client,
