@@ -12,14 +12,80 @@ use crate::model::{
     Attachment, AttachmentStream, ContentRef, ContentType, InstanceId, InstanceType, Page,
     PageAttachments, PageBody,
 };
-use crate::permissions::{Account, ContentAccess, Group, Principal};
+use crate::permissions::{Account, ContentAccess, Group, Principal, V1User, MEMBERS_LIMIT};
 use crate::urls::{cloud_attachment_url, cloud_page_url, encode_component};
-use crate::wire::{self, V2Attachment, V2Content, V2List};
+use crate::wire::{self, StringOrNumber, V1List, V2Attachment, V2Content, V2List};
 use crate::ConfluenceError;
 
 const SEARCH_PATH: &str = "/wiki/rest/api/content/search";
 /// v2 attachment listings: the maximum page size.
 const V2_ATTACHMENT_LIMIT: usize = 250;
+/// v2 space permission listings: the maximum page size.
+const SPACE_PERMISSIONS_LIMIT: usize = 250;
+/// Account ids per `user/bulk` request. The API takes 200; at ~55 characters an id that is an
+/// 11 KB URL, past the 8 KB many proxies allow, so half of it.
+const USER_BULK_BATCH: usize = 100;
+
+/// One v2 space permission assignment (principal × operation).
+#[derive(Debug, serde::Deserialize)]
+struct V2SpacePermission {
+    #[serde(default)]
+    id: Option<StringOrNumber>,
+    #[serde(default)]
+    principal: Option<V2Principal>,
+    #[serde(default)]
+    operation: Option<V2Operation>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct V2Principal {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct V2Operation {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(rename = "targetType", default)]
+    target_type: Option<String>,
+}
+
+impl crate::core::ListedItem for V2SpacePermission {
+    fn listing_id(&self) -> Option<String> {
+        self.id.as_ref().map(|id| id.0.clone())
+    }
+}
+
+impl V2SpacePermission {
+    /// "View space": `read` on the `space` target. Every other assignment is another
+    /// permission (one row per principal × operation).
+    fn grants_read(&self) -> bool {
+        self.operation.as_ref().is_some_and(|op| {
+            op.key.as_deref() == Some("read") && op.target_type.as_deref() == Some("space")
+        })
+    }
+
+    /// Users by account id, groups by group id; anonymous access in either spelling seen
+    /// (`{type: user, id: anonymous}` after v1's convention, `{type: anonymous}` after the
+    /// role API's); roles and anything else are [`Principal::Other`], which only narrows.
+    fn principal(self) -> Principal {
+        let Some(principal) = self.principal else {
+            return Principal::Other("assignment without a principal".to_owned());
+        };
+        let kind = principal.kind.unwrap_or_default().to_ascii_lowercase();
+        let id = principal.id.filter(|id| !id.trim().is_empty());
+        match (kind.as_str(), id) {
+            ("anonymous", _) => Principal::Anonymous,
+            ("user", Some(id)) if id.eq_ignore_ascii_case("anonymous") => Principal::Anonymous,
+            ("user", Some(id)) => Principal::User(id),
+            ("group", Some(id)) => Principal::Group(id),
+            (other, _) => Principal::Other(other.to_owned()),
+        }
+    }
+}
 
 /// The Cloud implementation of [`ConfluenceApi`].
 #[derive(Debug)]
@@ -180,27 +246,56 @@ impl ConfluenceApi for CloudClient {
         Ok(attachment_stream(self.core.get(url).await?))
     }
 
-    async fn space_read_grants(&self, _space: &Space) -> Result<Vec<Principal>, ConfluenceError> {
-        Err(crate::permissions::not_built())
+    async fn space_read_grants(&self, space: &Space) -> Result<Vec<Principal>, ConfluenceError> {
+        let url = self.core.api_url(&format!(
+            "/wiki/api/v2/spaces/{}/permissions?limit={SPACE_PERMISSIONS_LIMIT}",
+            encode_component(&space.id)
+        ))?;
+        let assignments = self.core.get_all::<V2List<V2SpacePermission>>(url).await?;
+        let mut grants: Vec<Principal> = assignments
+            .into_iter()
+            .filter(V2SpacePermission::grants_read)
+            .map(V2SpacePermission::principal)
+            .collect();
+        grants.sort();
+        grants.dedup();
+        Ok(grants)
     }
 
     async fn content_access(
         &self,
-        _ids: &[String],
+        ids: &[String],
     ) -> Result<HashMap<String, ContentAccess>, ConfluenceError> {
-        Err(crate::permissions::not_built())
+        self.core.content_access(SEARCH_PATH, ids).await
     }
 
     async fn groups(&self) -> Result<Vec<Group>, ConfluenceError> {
-        Err(crate::permissions::not_built())
+        self.core.groups().await
     }
 
-    async fn group_members(&self, _group: &str) -> Result<Vec<Account>, ConfluenceError> {
-        Err(crate::permissions::not_built())
+    async fn group_members(&self, group: &str) -> Result<Vec<Account>, ConfluenceError> {
+        // `expand=operations` is the only sign of a deactivated account in v1 (CONFCLOUD-69909).
+        let url = self.core.api_url(&format!(
+            "/wiki/rest/api/group/{}/membersByGroupId?limit={MEMBERS_LIMIT}&expand=operations",
+            encode_component(group)
+        ))?;
+        self.core.accounts_listed(url).await
     }
 
-    async fn accounts(&self, _ids: &[String]) -> Result<Vec<Account>, ConfluenceError> {
-        Err(crate::permissions::not_built())
+    async fn accounts(&self, ids: &[String]) -> Result<Vec<Account>, ConfluenceError> {
+        let mut out = Vec::new();
+        for batch in ids.chunks(USER_BULK_BATCH) {
+            let query: String = batch
+                .iter()
+                .map(|id| format!("accountId={}&", encode_component(id)))
+                .collect();
+            let url = self.core.api_url(&format!(
+                "/wiki/rest/api/user/bulk?{query}expand=operations&limit={USER_BULK_BATCH}"
+            ))?;
+            let found: V1List<V1User> = self.core.get_json(url).await?;
+            out.extend(self.core.accounts_of(found.results));
+        }
+        Ok(out)
     }
 
     async fn probe(&self) -> Result<(), ConfluenceError> {

@@ -380,14 +380,23 @@ impl Core {
         Ok(items)
     }
 
-    /// A v1 page listing (content search), every page converted strictly.
-    pub(crate) async fn get_all_pages(&self, first: Url) -> Result<Vec<Page>, ConfluenceError> {
+    /// A v1 page listing (content search), every page converted strictly, with what each
+    /// result said about its access (`None` unless the access expansions were asked for).
+    async fn get_all_pages(&self, first: Url) -> Result<ListedPages, ConfluenceError> {
         let endpoint = endpoint_of(&first);
-        self.get_all::<V1List<V1Page>>(first)
-            .await?
-            .into_iter()
-            .map(|p| p.into_page(&endpoint))
-            .collect()
+        let mut pages = Vec::new();
+        let mut access = Vec::new();
+        for mut item in self.get_all::<V1List<V1Page>>(first).await? {
+            let listed = crate::permissions::listed_access(
+                &item.id,
+                item.ancestors.take(),
+                item.restrictions.take(),
+                self.instance_type,
+            );
+            pages.push(item.into_page(&endpoint)?);
+            access.push(listed);
+        }
+        Ok((pages, access))
     }
 
     /// `expand` of page listings, with attachments when enabled.
@@ -398,7 +407,21 @@ impl Core {
             PAGE_EXPAND.to_owned()
         }
     }
+
+    /// `expand` of the discovery and descendant searches: [`Core::page_expand`], and with
+    /// `view_restrictions` each page's view restriction and ancestors too.
+    fn discovery_expand(&self) -> String {
+        let mut expand = self.page_expand();
+        if self.config.view_restrictions {
+            expand.push(',');
+            expand.push_str(crate::permissions::ACCESS_EXPAND);
+        }
+        expand
+    }
 }
+
+/// Pages of a search and, per page, what it said about its access.
+type ListedPages = (Vec<Page>, Vec<Option<crate::permissions::ListedAccess>>);
 
 /// The `expand` parameter of a request, as sent.
 fn expand_of(url: &Url) -> Option<String> {
@@ -524,7 +547,7 @@ impl Core {
         cql: &str,
         with_start: bool,
     ) -> Result<Vec<Page>, ConfluenceError> {
-        let expand = self.page_expand();
+        let expand = self.discovery_expand();
         let mut patient = false;
         loop {
             let limit = self.search_limit.load(Ordering::Relaxed);
@@ -538,7 +561,12 @@ impl Core {
                 self.get_all_pages(url).await
             };
             match attempt {
-                Ok(pages) => return Ok(pages),
+                Ok((mut pages, access)) => {
+                    if self.config.view_restrictions {
+                        self.fill_access(&mut pages, access).await;
+                    }
+                    return Ok(pages);
+                }
                 Err(e) if limit > SEARCH_LIMIT_FLOOR && is_overloaded(&e) => {
                     let smaller = (limit / 2).max(SEARCH_LIMIT_FLOOR);
                     tracing::warn!(err = %e, from = limit, to = smaller, "search answered a server error: restarting the listing from its first page with a smaller page size");

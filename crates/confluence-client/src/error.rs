@@ -146,6 +146,19 @@ pub enum ConfluenceError {
     #[error("the manifest at {endpoint} did not contain a valid \"id\" field")]
     InvalidManifest { endpoint: String },
 
+    /// Confluence cannot serve a permission read to this connector as configured: Data Center
+    /// below 9.1 has no space-permission resource, and Data Center refuses OAuth 2.0 on the
+    /// permission, restriction, group and user resources. Retrying cannot help; `fix` says what
+    /// does.
+    #[error("{instance} cannot serve {endpoint} to this connector: {fix}")]
+    PermissionReadsUnsupported {
+        instance: String,
+        endpoint: String,
+        fix: String,
+        #[source]
+        source: Box<TransportError>,
+    },
+
     /// Any other transport failure (connection, timeout, retries exhausted, token endpoint, …).
     #[error("request to {endpoint} on {instance} failed: {source}")]
     Transport {
@@ -256,6 +269,7 @@ impl ConfluenceError {
             | Self::Forbidden { source, .. }
             | Self::EndpointGone { source, .. }
             | Self::Blocked { source, .. }
+            | Self::PermissionReadsUnsupported { source, .. }
             | Self::Transport { source, .. } => source.status().map(|s| s.as_u16()),
             _ => None,
         }

@@ -59,6 +59,27 @@ pub(crate) fn required_scopes(path: &str) -> Option<RequiredScopes> {
             granular: "read:space:confluence",
             classic: None,
         },
+        // The permission reads (permissions.mode space and page; docs/permissions-api.md).
+        ["api", "v2", "spaces", _, "permissions"] => RequiredScopes {
+            what: "space permissions (v2 spaces/{id}/permissions)",
+            granular: "read:space:confluence",
+            classic: None,
+        },
+        ["rest", "api", "content", _, "restriction", ..] => RequiredScopes {
+            what: "view restrictions (v1 content/{id}/restriction)",
+            granular: "read:content.restriction:confluence",
+            classic: Some("read:confluence-content.all"),
+        },
+        ["rest", "api", "group", ..] => RequiredScopes {
+            what: "groups and their members (v1 group)",
+            granular: "read:group:confluence",
+            classic: Some("read:confluence-groups"),
+        },
+        ["rest", "api", "user", ..] => RequiredScopes {
+            what: "users (v1 user, user/bulk)",
+            granular: "read:content-details:confluence",
+            classic: Some("read:confluence-user"),
+        },
         _ => return None,
     };
     Some(scopes)
@@ -91,6 +112,17 @@ mod tests {
             ("/api/v2/pages", "read:page:confluence"),
             ("/api/v2/blogposts", "read:page:confluence"),
             ("/api/v2/pages/100", "read:page:confluence"),
+            ("/api/v2/spaces/98304/permissions", "read:space:confluence"),
+            (
+                "/rest/api/content/100/restriction/byOperation/read",
+                "read:content.restriction:confluence",
+            ),
+            (
+                "/rest/api/group/g-1/membersByGroupId",
+                "read:group:confluence",
+            ),
+            ("/rest/api/group", "read:group:confluence"),
+            ("/rest/api/user/bulk", "read:content-details:confluence"),
         ];
         for (path, granular) in cases {
             let scopes = required_scopes(&format!("{gateway}{path}")).unwrap_or_else(|| {

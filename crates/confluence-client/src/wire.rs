@@ -209,6 +209,12 @@ pub(crate) struct V1Page {
     pub children: Option<V1Children>,
     #[serde(default)]
     pub body: Option<Body>,
+    /// Raw `ancestors` and `restrictions` expansions (asked for only with
+    /// `view_restrictions`), read leniently by [`crate::permissions::listed_access`].
+    #[serde(default)]
+    pub ancestors: Option<serde_json::Value>,
+    #[serde(default)]
+    pub restrictions: Option<serde_json::Value>,
 }
 
 fn content_type(id: &str, value: &str, endpoint: &str) -> Result<ContentType, ConfluenceError> {

@@ -552,6 +552,30 @@ mod tests {
     }
 
     #[test]
+    fn permission_reads_cost_two_points_per_identity_object() {
+        // v2 space permission assignments, member and bulk user pages, group listings.
+        let assignments = json!({"results": [
+            {"id": "1", "principal": {"type": "group", "id": "g"}, "operation": {"key": "read", "targetType": "space"}},
+            {"id": "2", "principal": {"type": "user", "id": "a"}, "operation": {"key": "create", "targetType": "page"}}
+        ], "_links": {}});
+        assert_eq!(
+            answer_cost(Some(&assignments), "/wiki/api/v2/spaces/{id}/permissions"),
+            5
+        );
+        let members = json!({"results": [
+            {"type": "known", "accountId": "a", "operations": [{"operation": "use", "targetType": "application"}]},
+            {"type": "known", "accountId": "b", "operations": []}
+        ], "start": 0, "limit": 200, "size": 2, "_links": {}});
+        assert_eq!(
+            answer_cost(Some(&members), "/wiki/rest/api/group/{id}/membersByGroupId"),
+            5
+        );
+        let groups =
+            json!({"results": [{"type": "group", "name": "eng", "id": "g"}], "_links": {}});
+        assert_eq!(answer_cost(Some(&groups), "/wiki/rest/api/group"), 3);
+    }
+
+    #[test]
     fn headers_follow_the_documented_shapes() {
         let mut state = QuotaState {
             config: CloudQuotaConfig {

@@ -2,11 +2,11 @@
 //! restrictions (own and every ancestor's), groups, members and accounts, gathered into an
 //! [`AccessSnapshot`] the apply step and the access report both read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use confluence_client::{ConfluenceApi, Page, Space};
+use confluence_client::{ConfluenceApi, ContentAccess, InstanceType, Page, Space};
 
-use super::{AnonymousPolicy, Directory, Layer, Readers};
+use super::{readers, AnonymousPolicy, Directory, Layer, Principal, Readers};
 
 /// How much of Confluence's permissions a tenant carries into Unique (`permissions.mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,34 +47,228 @@ pub struct SpaceAccess {
 /// [`Page::access`] filled in `page` mode) and computes each space's and page's readers.
 /// Never fails as a whole: what could not be read makes the readers it feeds
 /// [`Readers::Unknown`].
+///
+/// Reads, in order (docs/permissions-api.md, "Reads, in order, per cycle"): each space's read
+/// grants; in `page` mode the view restrictions of ancestors discovery did not return, in one
+/// batched lookup; the members of every group a grant or restriction names, once per group;
+/// the accounts named directly and not met in a membership, batched; on Cloud the group names.
 pub async fn gather<C: ConfluenceApi>(
     client: &C,
     pages: &[Page],
     mode: PermissionMode,
     anonymous: AnonymousPolicy,
 ) -> AccessSnapshot {
-    let _ = (client, anonymous);
     let mut snapshot = AccessSnapshot::default();
     if mode == PermissionMode::None {
         return snapshot;
     }
-    // Not built yet: every space and page is unknown (fail closed).
+    let mut spaces: BTreeMap<&str, (&Space, Vec<&Page>)> = BTreeMap::new();
     for page in pages {
-        let space = snapshot
-            .spaces
-            .entry(page.space.key.clone())
-            .or_insert_with(|| SpaceAccess {
-                space: page.space.clone(),
-                grants: Layer::Unreadable("permission reads not built yet".into()),
-                readers: Readers::Unknown("permission reads not built yet".into()),
-                pages: BTreeMap::new(),
-            });
+        spaces
+            .entry(page.space.key.as_str())
+            .or_insert_with(|| (&page.space, Vec::new()))
+            .1
+            .push(page);
+    }
+
+    let mut grants: BTreeMap<&str, Layer> = BTreeMap::new();
+    for (key, (space, _)) in &spaces {
+        let layer = match client.space_read_grants(space).await {
+            Ok(principals) => Layer::Grants(principals),
+            Err(e) => {
+                tracing::warn!(space = %key, err = %e, "space permissions could not be read; the space's readers stay unknown");
+                Layer::Unreadable(format!(
+                    "the permissions of space {key} could not be read: {e}"
+                ))
+            }
+        };
+        grants.insert(key, layer);
+    }
+
+    // Per page, its restriction layers: its own and every ancestor's.
+    let page_layers: HashMap<&str, Vec<Layer>> = if mode == PermissionMode::Page {
+        restriction_layers(client, pages).await
+    } else {
+        HashMap::new()
+    };
+
+    let mut named = Named::default();
+    for layer in grants.values().chain(page_layers.values().flatten()) {
+        named.add(layer);
+    }
+    let (directory, group_names) = read_directory(client, &named).await;
+
+    for (key, (space, space_pages)) in spaces {
+        let grants = grants
+            .remove(key)
+            .unwrap_or_else(|| Layer::Unreadable(format!("space {key} was not read")));
+        let space_readers = readers(&grants, &[], &directory, anonymous);
+        let mut page_readers = BTreeMap::new();
         if mode == PermissionMode::Page {
-            space.pages.insert(
-                page.id.clone(),
-                Readers::Unknown("permission reads not built yet".into()),
-            );
+            for page in space_pages {
+                let computed = match page_layers.get(page.id.as_str()) {
+                    Some(layers) => readers(&grants, layers, &directory, anonymous),
+                    None => Readers::Unknown(format!(
+                        "the view restrictions of content {} were not read",
+                        page.id
+                    )),
+                };
+                page_readers.insert(page.id.clone(), computed);
+            }
+        }
+        snapshot.spaces.insert(
+            key.to_owned(),
+            SpaceAccess {
+                space: space.clone(),
+                grants,
+                readers: space_readers,
+                pages: page_readers,
+            },
+        );
+    }
+    snapshot.directory = directory;
+    snapshot.group_names = group_names;
+    snapshot
+}
+
+/// The restriction layers of every page: its own view restriction (from discovery) and each
+/// ancestor's, from the discovered pages or else one batched [`ConfluenceApi::content_access`].
+/// A page discovery could not read, or an ancestor absent from both, gives an unreadable layer.
+async fn restriction_layers<'p, C: ConfluenceApi>(
+    client: &C,
+    pages: &'p [Page],
+) -> HashMap<&'p str, Vec<Layer>> {
+    let mut known: HashMap<String, ContentAccess> = pages
+        .iter()
+        .filter_map(|p| Some((p.id.clone(), p.access.clone()?)))
+        .collect();
+    let mut missing: Vec<String> = pages
+        .iter()
+        .filter_map(|p| p.access.as_ref())
+        .flat_map(|a| a.ancestors.iter())
+        .filter(|id| !known.contains_key(*id))
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut lookup_error = None;
+    if !missing.is_empty() {
+        match client.content_access(&missing).await {
+            Ok(found) => known.extend(found),
+            Err(e) => {
+                tracing::warn!(ancestors = missing.len(), err = %e, "ancestor view restrictions could not be read; the pages below them stay unknown");
+                lookup_error = Some(e.to_string());
+            }
+        }
+        missing.retain(|id| !known.contains_key(id));
+    }
+    let ancestor_layer = |id: &str| match known.get(id) {
+        Some(access) => Layer::Grants(access.view.clone()),
+        None => Layer::Unreadable(match &lookup_error {
+            Some(e) => format!("the view restriction of ancestor {id} could not be read: {e}"),
+            None => format!("ancestor {id} cannot be viewed by the connector's account"),
+        }),
+    };
+    let mut out = HashMap::new();
+    for page in pages {
+        let layers = match &page.access {
+            Some(access) => std::iter::once(Layer::Grants(access.view.clone()))
+                .chain(access.ancestors.iter().map(|id| ancestor_layer(id)))
+                .collect(),
+            None => vec![Layer::Unreadable(format!(
+                "the view restriction of content {} was not read",
+                page.id
+            ))],
+        };
+        out.insert(page.id.as_str(), layers);
+    }
+    out
+}
+
+/// The groups and accounts the layers name.
+#[derive(Debug, Default)]
+struct Named {
+    groups: BTreeSet<String>,
+    users: BTreeSet<String>,
+}
+
+impl Named {
+    fn add(&mut self, layer: &Layer) {
+        let Layer::Grants(principals) = layer else {
+            return;
+        };
+        for principal in principals {
+            match principal {
+                Principal::Group(id) => {
+                    self.groups.insert(id.clone());
+                }
+                Principal::User(id) => {
+                    self.users.insert(id.clone());
+                }
+                Principal::Anonymous | Principal::Other(_) => {}
+            }
         }
     }
-    snapshot
+}
+
+/// Members of every named group (one listing each) and the named accounts no listing brought
+/// (batched). A failed listing is that group's `Err` (readers naming it become unknown); a
+/// failed account lookup leaves those accounts unknown, which can only narrow.
+async fn read_directory<C: ConfluenceApi>(
+    client: &C,
+    named: &Named,
+) -> (Directory, HashMap<String, String>) {
+    let mut directory = Directory::default();
+    for group in &named.groups {
+        match client.group_members(group).await {
+            Ok(accounts) => {
+                let ids = accounts.iter().map(|a| a.id.clone()).collect();
+                for account in accounts {
+                    directory.accounts.insert(account.id.clone(), account);
+                }
+                directory.members.insert(group.clone(), Ok(ids));
+            }
+            Err(e) => {
+                tracing::warn!(group = %group, err = %e, "group members could not be read; readers naming the group stay unknown");
+                directory.members.insert(group.clone(), Err(e.to_string()));
+            }
+        }
+    }
+    let unseen: Vec<String> = named
+        .users
+        .iter()
+        .filter(|id| !directory.accounts.contains_key(*id))
+        .cloned()
+        .collect();
+    if !unseen.is_empty() {
+        match client.accounts(&unseen).await {
+            Ok(accounts) => {
+                for account in accounts {
+                    directory.accounts.insert(account.id.clone(), account);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(accounts = unseen.len(), err = %e, "accounts named directly could not be read; they are left out");
+            }
+        }
+    }
+    let mut names: HashMap<String, String> = HashMap::new();
+    if !named.groups.is_empty() && client.instance_type() == InstanceType::Cloud {
+        // Cloud grants and restrictions name groups by id; Data Center's ids are the names.
+        match client.groups().await {
+            Ok(groups) => names.extend(
+                groups
+                    .into_iter()
+                    .filter(|g| named.groups.contains(&g.id))
+                    .map(|g| (g.id, g.name)),
+            ),
+            Err(e) => {
+                tracing::warn!(err = %e, "group names could not be read; groups keep their ids as names")
+            }
+        }
+    }
+    for group in &named.groups {
+        names.entry(group.clone()).or_insert_with(|| group.clone());
+    }
+    (directory, names)
 }
