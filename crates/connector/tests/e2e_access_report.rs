@@ -439,13 +439,11 @@ async fn effective_readers_match_the_sandboxs_ground_truth(flavour: Flavour) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the permission reads (branch permreads)"]
 async fn effective_readers_match_the_ground_truth_data_center() {
     effective_readers_match_the_sandboxs_ground_truth(Flavour::DataCenter).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the permission reads (branch permreads)"]
 async fn effective_readers_match_the_ground_truth_cloud() {
     effective_readers_match_the_sandboxs_ground_truth(Flavour::Cloud).await;
 }
