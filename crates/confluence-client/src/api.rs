@@ -4,10 +4,10 @@
 
 use std::future::Future;
 
+use crate::model::{Account, ContentAccess, Group, Principal};
 use crate::model::{
     AttachmentStream, ContentRef, InstanceId, InstanceType, Page, PageAttachments, PageBody, Space,
 };
-use crate::permissions::{Account, ContentAccess, Group, Principal};
 use crate::ConfluenceError;
 
 /// Everything the engine asks of Confluence. Every request is a `GET` (the client holds only a

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::model::Space;
-use crate::permissions::{Account, ContentAccess, Group, Principal};
+use crate::model::{Account, ContentAccess, Group, Principal};
 use std::sync::Arc;
 
 use http_transport::{QuotaWait, TransportObserver};

@@ -3,16 +3,17 @@
 
 use std::collections::HashMap;
 
+use crate::access_wire::{V1User, MEMBERS_LIMIT};
 use crate::api::ConfluenceApi;
 use crate::config::ConfluenceConfig;
 use crate::core::{attachment_stream, attachments_of_page_titled, complete_truncated_attachments};
 use crate::core::{endpoint_of, Core};
 use crate::model::Space;
+use crate::model::{Account, ContentAccess, Group, Principal};
 use crate::model::{
     Attachment, AttachmentStream, ContentRef, ContentType, InstanceId, InstanceType, Page,
     PageAttachments, PageBody,
 };
-use crate::permissions::{Account, ContentAccess, Group, Principal, V1User, MEMBERS_LIMIT};
 use crate::urls::{cloud_attachment_url, cloud_page_url, encode_component};
 use crate::wire::{self, StringOrNumber, V1List, V2Attachment, V2Content, V2List};
 use crate::ConfluenceError;

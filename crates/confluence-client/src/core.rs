@@ -387,7 +387,7 @@ impl Core {
         let mut pages = Vec::new();
         let mut access = Vec::new();
         for mut item in self.get_all::<V1List<V1Page>>(first).await? {
-            let listed = crate::permissions::listed_access(
+            let listed = crate::access_wire::listed_access(
                 &item.id,
                 item.ancestors.take(),
                 item.restrictions.take(),
@@ -414,14 +414,14 @@ impl Core {
         let mut expand = self.page_expand();
         if self.config.view_restrictions {
             expand.push(',');
-            expand.push_str(crate::permissions::ACCESS_EXPAND);
+            expand.push_str(crate::access_wire::ACCESS_EXPAND);
         }
         expand
     }
 }
 
 /// Pages of a search and, per page, what it said about its access.
-type ListedPages = (Vec<Page>, Vec<Option<crate::permissions::ListedAccess>>);
+type ListedPages = (Vec<Page>, Vec<Option<crate::access_wire::ListedAccess>>);
 
 /// The `expand` parameter of a request, as sent.
 fn expand_of(url: &Url) -> Option<String> {

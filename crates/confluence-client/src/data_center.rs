@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::access_wire::{V1User, MEMBERS_LIMIT};
 use crate::model::Space;
-use crate::permissions::{Account, ContentAccess, Group, Principal, V1User, MEMBERS_LIMIT};
+use crate::model::{Account, ContentAccess, Group, Principal};
 use http::header::{HeaderValue, ACCEPT};
 use http::HeaderMap;
 use http_transport::NoAuth;

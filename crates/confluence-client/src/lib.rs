@@ -43,6 +43,7 @@
 
 #![deny(unsafe_code)]
 
+mod access_wire;
 mod api;
 mod client;
 mod cloud;
@@ -79,7 +80,7 @@ pub use http_transport::{
     TransportObserver,
 };
 pub use model::{
-    Attachment, AttachmentStream, ContentRef, ContentType, InlineAttachmentInfo, InstanceId,
-    InstanceType, Page, PageAttachments, PageBody, Space,
+    Account, AccountKind, Attachment, AttachmentStream, ContentAccess, ContentRef, ContentType,
+    Group, InlineAttachmentInfo, InstanceId, InstanceType, Page, PageAttachments, PageBody,
+    Principal, Space,
 };
-pub use permissions::{Account, AccountKind, ContentAccess, Group, Principal};

@@ -210,7 +210,7 @@ pub(crate) struct V1Page {
     #[serde(default)]
     pub body: Option<Body>,
     /// Raw `ancestors` and `restrictions` expansions (asked for only with
-    /// `view_restrictions`), read leniently by [`crate::permissions::listed_access`].
+    /// `view_restrictions`), read leniently by `access_wire::listed_access`.
     #[serde(default)]
     pub ancestors: Option<serde_json::Value>,
     #[serde(default)]
