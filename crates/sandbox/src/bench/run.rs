@@ -110,11 +110,12 @@ pub async fn run_scenarios(
     Ok(())
 }
 
-/// Confluence and Unique requests of one result.
+/// Confluence and Unique requests of one result (each a map of route → count).
 fn total_requests(result: &Value) -> u64 {
     ["confluence", "unique"]
         .iter()
-        .filter_map(|s| result["requests"][s].as_u64())
+        .filter_map(|s| result["requests"][s].as_object())
+        .flat_map(|routes| routes.values().filter_map(Value::as_u64))
         .sum()
 }
 
@@ -963,6 +964,18 @@ mod tests {
             "/wiki/api/v2/pages"
         );
         assert_eq!(short_route("/oauth/token"), "/oauth/token");
+    }
+
+    #[test]
+    fn total_requests_add_up_every_route_of_both_services() {
+        let result = json!({"requests": {
+            "confluence": {"cloud GET /search": 106, "cloud POST /oauth/token": 1},
+            "unique": {"unique-ingestion POST /v2/content/file-diff": 20},
+        }});
+        assert_eq!(total_requests(&result), 127);
+        let target = permission_cost_target(200, Some(127));
+        assert_eq!(target["met"], json!(true));
+        assert_eq!(permission_cost_target(300, Some(127))["met"], json!(false));
     }
 
     #[test]

@@ -105,9 +105,19 @@ pub async fn gather<C: ConfluenceApi>(
         let space_readers = readers(&grants, &[], &directory, anonymous);
         let mut page_readers = BTreeMap::new();
         if mode == PermissionMode::Page {
+            // Most pages of a space share their restrictions (none, or an ancestor's): compute
+            // each distinct set of restricting layers once.
+            let mut computed_for: HashMap<Vec<&Layer>, Readers> = HashMap::new();
             for page in space_pages {
                 let computed = match page_layers.get(page.id.as_str()) {
-                    Some(layers) => readers(&grants, layers, &directory, anonymous),
+                    Some(layers) => {
+                        let restricting: Vec<&Layer> =
+                            layers.iter().filter(|l| l.restricts()).collect();
+                        computed_for
+                            .entry(restricting)
+                            .or_insert_with(|| readers(&grants, layers, &directory, anonymous))
+                            .clone()
+                    }
                     None => Readers::Unknown(format!(
                         "the view restrictions of content {} were not read",
                         page.id

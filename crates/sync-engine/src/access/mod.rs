@@ -12,7 +12,7 @@
 //! - accounts that cannot be mapped to a person (no visible email, apps, deactivated) are left
 //!   out and reported, never guessed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 mod gather;
 pub use gather::{gather, AccessSnapshot, PermissionMode, SpaceAccess};
@@ -20,7 +20,7 @@ pub use gather::{gather, AccessSnapshot, PermissionMode, SpaceAccess};
 pub use confluence_client::{Account, AccountKind, Principal};
 
 /// One layer of the intersection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Layer {
     /// The principals the layer lets read (for a view restriction: the principals it names).
     Grants(Vec<Principal>),
@@ -127,11 +127,16 @@ pub fn readers(
             .collect(),
         None => BTreeSet::new(),
     };
-    let in_kept_group = |account: &str| {
-        groups.iter().any(
-            |g| matches!(directory.members.get(g), Some(Ok(m)) if m.iter().any(|a| a == account)),
-        )
-    };
+    let in_kept_groups: HashSet<&str> = groups
+        .iter()
+        .filter_map(|g| match directory.members.get(g) {
+            Some(Ok(members)) => Some(members),
+            _ => None,
+        })
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let in_kept_group = |account: &str| in_kept_groups.contains(account);
     // Candidates: the accounts of the narrowest layer that is not "everyone".
     let bounded: Vec<&Resolved> = resolved.iter().filter(|l| !l.everyone).collect();
     let candidates: BTreeSet<&String> = match bounded.iter().min_by_key(|l| l.accounts.len()) {
