@@ -5,7 +5,8 @@
 mod support;
 
 use connector::config::{
-    AnonymousPolicy, ConfluenceInstance, PermissionMode, PermissionSettings, UniqueAuth,
+    AllUsersPolicy, AnonymousPolicy, ConfluenceInstance, PermissionMode, PermissionSettings,
+    UniqueAuth,
 };
 use serde_json::json;
 use support::*;
@@ -254,12 +255,19 @@ fn permissions_mode_and_anonymous_accept_their_documented_values() {
         "permissions.anonymous",
         json!("allUsers"),
     );
+    let doc = with(
+        with(doc, "permissions.allUsers", json!("ignore")),
+        "permissions.allUsersGroups",
+        json!(["confluence-users", "everyone"]),
+    );
     let t = load_one(&doc, &[]).unwrap();
     assert_eq!(
         t.permissions,
         PermissionSettings {
             mode: PermissionMode::Page,
             anonymous: AnonymousPolicy::AllUsers,
+            all_users: AllUsersPolicy::Ignore,
+            all_users_groups: vec!["confluence-users".into(), "everyone".into()],
         }
     );
 }
@@ -282,6 +290,22 @@ fn a_bad_permissions_value_names_the_file_the_field_and_every_valid_value() {
         "permissions.anonymous",
         "expected one of: ignore, allUsers",
     );
+    let doc = with(
+        with(dc_doc(), "permissions.allUsers", json!("expand")),
+        "permissions.allUsersGroups",
+        json!("confluence-users"),
+    );
+    let errors = load_one_err(&doc);
+    assert_error(
+        &errors,
+        "permissions.allUsers",
+        "expected one of: mirror, ignore",
+    );
+    assert_error(
+        &errors,
+        "permissions.allUsersGroups",
+        "a list of Confluence group names",
+    );
     assert!(
         errors
             .errors()
@@ -298,14 +322,14 @@ fn an_unknown_permissions_key_is_warned_about_with_the_known_ones() {
     let dir = TenantDir::new();
     dir.write(
         "t-tenant-config.yaml",
-        &with(dc_doc(), "permissions.allUsers", json!("expand")),
+        &with(dc_doc(), "permissions.everyone", json!("expand")),
     );
     let loaded = dir.load(&[]).unwrap();
     assert!(
         loaded
             .warnings
             .iter()
-            .any(|w| w.field == "permissions.allUsers" && w.message.contains("mode, anonymous")),
+            .any(|w| w.field == "permissions.everyone" && w.message.contains("mode, anonymous")),
         "{:?}",
         loaded.warnings
     );

@@ -502,6 +502,24 @@ async fn anonymous_spaces_follow_the_policy() {
 }
 
 #[tokio::test]
+async fn an_ignored_all_users_group_gives_nobody_access() {
+    for flavour in FLAVOURS {
+        let (dataset, access) = handmade();
+        let w = World::new(flavour, dataset, access).await;
+        w.sync("{ mode: page, allUsers: ignore, allUsersGroups: [staff] }")
+            .await;
+        let got = w.unique_readers();
+        // ENG is readable through `staff` and directly by erin: only erin remains, and she is
+        // in neither restriction below.
+        assert_eq!(got["100"], emails(&["erin"]), "{flavour:?}");
+        assert_eq!(got["103"], emails(&["erin"]), "{flavour:?}");
+        assert_eq!(got["101"], BTreeSet::new(), "{flavour:?}");
+        assert_eq!(got["102"], BTreeSet::new(), "{flavour:?}");
+        assert_eq!(w.over_grants(), Vec::new(), "{flavour:?}");
+    }
+}
+
+#[tokio::test]
 async fn switching_back_to_none_removes_exactly_what_the_connector_granted() {
     for flavour in FLAVOURS {
         let (dataset, access) = handmade();

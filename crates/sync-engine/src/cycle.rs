@@ -410,13 +410,7 @@ impl TenantSync {
             Some(source) => source(),
             None => {
                 let pages: Vec<Page> = discovery.pages.iter().map(|p| as_page(p)).collect();
-                gather(
-                    &self.confluence,
-                    &pages,
-                    mode,
-                    self.spec.permissions.anonymous,
-                )
-                .await
+                gather(&self.confluence, &pages, mode, &self.spec.permissions).await
             }
         };
         let files = discovered_files(&self.spec, discovery);

@@ -50,6 +50,10 @@ pub struct PermissionSettings {
     pub mode: crate::access::PermissionMode,
     /// `permissions.anonymous`: what an anonymous grant on a space means in Unique.
     pub anonymous: crate::access::AnonymousPolicy,
+    /// `permissions.allUsersGroups`: the groups that stand for "all logged-in users", by name.
+    pub all_users_groups: Vec<String>,
+    /// `permissions.allUsers`: what a grant to one of them means in Unique.
+    pub all_users: crate::access::AllUsersPolicy,
 }
 
 impl TenantSpec {

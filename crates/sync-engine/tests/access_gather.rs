@@ -14,7 +14,8 @@ use confluence_client::{AuthConfig, ConfluenceApi, ConfluenceClient, NoopObserve
 use cycle_common::{Flavour, Harness};
 use sandbox::confluence::access::{AccessModel, AccessSpec, AccountStatus, AccountType};
 use sandbox::confluence::GenerateSpec;
-use sync_engine::access::{gather, AnonymousPolicy, Directory, PermissionMode, Readers};
+use sync_engine::access::{gather, Directory, PermissionMode, Readers};
+use sync_engine::PermissionSettings;
 
 fn tenant() -> GenerateSpec {
     GenerateSpec {
@@ -111,7 +112,7 @@ async fn computed_readers_match_confluence(flavour: Flavour) {
         &client,
         &pages,
         PermissionMode::Page,
-        AnonymousPolicy::Ignore,
+        &PermissionSettings::default(),
     )
     .await;
     let gather_requests = h.confluence_requests().len();
@@ -209,7 +210,7 @@ async fn what_cannot_be_read_makes_readers_unknown_not_wider() {
         &client,
         &pages,
         PermissionMode::Page,
-        AnonymousPolicy::Ignore,
+        &PermissionSettings::default(),
     )
     .await;
     assert!(matches!(
@@ -232,7 +233,7 @@ async fn space_mode_reads_no_restriction_and_none_reads_nothing() {
         &client,
         &pages,
         PermissionMode::None,
-        AnonymousPolicy::Ignore,
+        &PermissionSettings::default(),
     )
     .await;
     assert!(none.spaces.is_empty());
@@ -241,7 +242,7 @@ async fn space_mode_reads_no_restriction_and_none_reads_nothing() {
         &client,
         &pages,
         PermissionMode::Space,
-        AnonymousPolicy::Ignore,
+        &PermissionSettings::default(),
     )
     .await;
     assert!(space.spaces.values().all(|s| s.pages.is_empty()));

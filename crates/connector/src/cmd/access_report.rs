@@ -230,13 +230,7 @@ async fn tenant_report(
             return report;
         }
     };
-    let snapshot = gather(
-        &client,
-        &pages,
-        PermissionMode::Page,
-        tenant.permissions.anonymous,
-    )
-    .await;
+    let snapshot = gather(&client, &pages, PermissionMode::Page, &tenant.permissions).await;
     report.truncated = truncated;
     report.spaces = space_reports(&pages, &snapshot, tenant.permissions.anonymous);
     report

@@ -29,11 +29,11 @@ pub use http_url::HttpUrl;
 pub use load::{LoadedConfig, TENANT_FILE_SUFFIX};
 pub use read::ENV_REFERENCE_PREFIX;
 pub use tenant::{
-    AnonymousPolicy, AttachmentsConfig, ConfluenceAuth, ConfluenceConfig, ConfluenceInstance,
-    IngestionConfig, IngestionMode, PermissionMode, PermissionSettings, ProcessingConfig,
-    TenantConfig, TenantSource, TenantStatus, UniqueAuth, UniqueConfig, DEFAULT_ALLOWED_MIME_TYPES,
-    DEFAULT_CLOUD_API_BASE_URL, DEFAULT_CLOUD_TOKEN_URL, DEFAULT_SCAN_INTERVAL_CRON,
-    MAX_CLOUD_BODY_BATCH_SIZE, MAX_DATA_CENTER_BODY_BATCH_SIZE,
+    AllUsersPolicy, AnonymousPolicy, AttachmentsConfig, ConfluenceAuth, ConfluenceConfig,
+    ConfluenceInstance, IngestionConfig, IngestionMode, PermissionMode, PermissionSettings,
+    ProcessingConfig, TenantConfig, TenantSource, TenantStatus, UniqueAuth, UniqueConfig,
+    DEFAULT_ALLOWED_MIME_TYPES, DEFAULT_CLOUD_API_BASE_URL, DEFAULT_CLOUD_TOKEN_URL,
+    DEFAULT_SCAN_INTERVAL_CRON, MAX_CLOUD_BODY_BATCH_SIZE, MAX_DATA_CENTER_BODY_BATCH_SIZE,
 };
 
 /// Every setting an operator can write, as a dotted path: daemon settings (`listen.port`,

@@ -143,7 +143,7 @@ raw_structs! {
     #[serde(rename_all = "camelCase")]
     Processing { concurrency, scan_interval_cron, max_items_to_scan, body_batch_size }
     #[serde(rename_all = "camelCase")]
-    Permissions { mode, anonymous }
+    Permissions { mode, anonymous, all_users, all_users_groups }
     #[serde(rename_all = "camelCase")]
     Unique {
         service_auth_mode, service_extra_headers, zitadel_oauth_token_url, zitadel_project_id,

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use secrecy::SecretString;
 use serde_json::Value;
-pub use sync_engine::access::{AnonymousPolicy, PermissionMode};
+pub use sync_engine::access::{AllUsersPolicy, AnonymousPolicy, PermissionMode};
 pub use sync_engine::PermissionSettings;
 
 use super::http_url::HttpUrl;
@@ -289,8 +289,8 @@ pub(crate) fn read_tenant(
     })
 }
 
-/// `permissions.mode` and `permissions.anonymous`; both optional, defaults are today's
-/// behaviour (no permission request at all) and the fail-closed anonymous policy.
+/// `permissions.*`; all optional, defaults are today's behaviour (no permission request at
+/// all), the fail-closed anonymous policy and all-users groups mirrored like any group.
 fn read_permissions(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<PermissionSettings> {
     let raw: raw::Permissions = d.section(base, v, Need::Optional)?;
     let p = |k: &str| join(base, k);
@@ -316,10 +316,44 @@ fn read_permissions(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<P
             ],
         )
         .or_else(|| absent(&raw.anonymous).then_some(AnonymousPolicy::Ignore));
+    let all_users = d
+        .choice(
+            &p("allUsers"),
+            raw.all_users.as_ref(),
+            &[
+                ("mirror", AllUsersPolicy::Mirror),
+                ("ignore", AllUsersPolicy::Ignore),
+            ],
+        )
+        .or_else(|| absent(&raw.all_users).then_some(AllUsersPolicy::Mirror));
+    let all_users_groups = read_group_names(d, &p("allUsersGroups"), raw.all_users_groups.as_ref());
     Some(PermissionSettings {
         mode: mode?,
         anonymous: anonymous?,
+        all_users: all_users?,
+        all_users_groups: all_users_groups?,
     })
+}
+
+/// A list of group names (may be empty or absent).
+fn read_group_names(d: &mut Diag<'_>, path: &str, v: Option<&Value>) -> Option<Vec<String>> {
+    let expected = "a list of Confluence group names, e.g. [confluence-users]";
+    let list = match v.filter(|v| !v.is_null()) {
+        None => return Some(Vec::new()),
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            d.error(path, "is not a list", expected);
+            return None;
+        }
+    };
+    let mut out = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        match item.as_str().map(str::trim) {
+            Some(name) if !name.is_empty() => out.push(name.to_owned()),
+            _ => d.error(&format!("{path}[{i}]"), "is not a group name", expected),
+        }
+    }
+    Some(out)
 }
 
 fn read_confluence(d: &mut Diag<'_>, base: &str, v: Option<&Value>) -> Option<ConfluenceConfig> {

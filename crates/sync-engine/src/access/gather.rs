@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use confluence_client::{ConfluenceApi, ContentAccess, InstanceType, Page, Space};
 
-use super::{readers, AnonymousPolicy, Directory, Layer, Principal, Readers};
+use super::{readers, AllUsersPolicy, Directory, Layer, Principal, Readers};
+use crate::PermissionSettings;
 
 /// How much of Confluence's permissions a tenant carries into Unique (`permissions.mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,8 +57,9 @@ pub async fn gather<C: ConfluenceApi>(
     client: &C,
     pages: &[Page],
     mode: PermissionMode,
-    anonymous: AnonymousPolicy,
+    settings: &PermissionSettings,
 ) -> AccessSnapshot {
+    let anonymous = settings.anonymous;
     let mut snapshot = AccessSnapshot::default();
     if mode == PermissionMode::None {
         return snapshot;
@@ -86,7 +88,7 @@ pub async fn gather<C: ConfluenceApi>(
     }
 
     // Per page, its restriction layers: its own and every ancestor's.
-    let page_layers: HashMap<&str, Vec<Layer>> = if mode == PermissionMode::Page {
+    let mut page_layers: HashMap<&str, Vec<Layer>> = if mode == PermissionMode::Page {
         restriction_layers(client, pages).await
     } else {
         HashMap::new()
@@ -97,6 +99,15 @@ pub async fn gather<C: ConfluenceApi>(
         named.add(layer);
     }
     let (directory, group_names) = read_directory(client, &named).await;
+    let ignored = ignored_all_users_groups(settings, &named, &group_names);
+    if !ignored.is_empty() {
+        for layer in grants
+            .values_mut()
+            .chain(page_layers.values_mut().flatten())
+        {
+            ignore_groups(layer, &ignored);
+        }
+    }
 
     for (key, (space, space_pages)) in spaces {
         let grants = grants
@@ -281,4 +292,45 @@ async fn read_directory<C: ConfluenceApi>(
         names.entry(group.clone()).or_insert_with(|| group.clone());
     }
     (directory, names)
+}
+
+/// The group ids (Cloud id, Data Center name) `permissions.allUsers: ignore` takes out: those
+/// named in `allUsersGroups` by name or id.
+fn ignored_all_users_groups(
+    settings: &PermissionSettings,
+    named: &Named,
+    group_names: &HashMap<String, String>,
+) -> HashMap<String, String> {
+    if settings.all_users != AllUsersPolicy::Ignore {
+        return HashMap::new();
+    }
+    let listed = |id: &str| {
+        let name = group_names.get(id).map_or(id, String::as_str);
+        settings
+            .all_users_groups
+            .iter()
+            .any(|g| g == id || g.eq_ignore_ascii_case(name))
+            .then(|| name.to_owned())
+    };
+    named
+        .groups
+        .iter()
+        .filter_map(|id| listed(id).map(|name| (id.clone(), name)))
+        .collect()
+}
+
+/// Replaces grants to an ignored all-users group by a principal nobody maps to: the group
+/// gives nobody access, and a restriction naming only it lets nobody read.
+fn ignore_groups(layer: &mut Layer, ignored: &HashMap<String, String>) {
+    if let Layer::Grants(principals) = layer {
+        for p in principals.iter_mut() {
+            if let Principal::Group(id) = p {
+                if let Some(name) = ignored.get(id.as_str()) {
+                    *p = Principal::Other(format!(
+                        "all-users group {name} (permissions.allUsers: ignore)"
+                    ));
+                }
+            }
+        }
+    }
 }

@@ -53,6 +53,19 @@ pub enum AnonymousPolicy {
     AllUsers,
 }
 
+/// What a grant to an "all logged-in users" group (Data Center's `confluence-users`, Cloud's
+/// product-access groups, named in `permissions.allUsersGroups`) means in Unique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AllUsersPolicy {
+    /// A group like any other: mirrored with the members Confluence lists, who are exactly the
+    /// people who can log in.
+    #[default]
+    Mirror,
+    /// Nobody gains access through it; a restriction naming only it lets nobody read (counted
+    /// as `unknown_principal`).
+    Ignore,
+}
+
 /// Why an account or principal was left out of a page's readers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LeftOut {
