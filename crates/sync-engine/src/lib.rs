@@ -85,6 +85,7 @@ pub mod fuzzing {
 #[doc(hidden)]
 pub mod testing;
 
+pub use access::PermissionSettings;
 pub use apply_access::{PermissionReport, NO_UNIQUE_USER};
 pub use cycle::{AccessOverride, TenantSync};
 pub use discovery::discover_pages;
@@ -95,7 +96,7 @@ pub use report::{
     CycleMode, CycleReport, DeletionStatus, ItemFailureReport, SpaceDiffReport,
     TenantDeletionReport,
 };
-pub use tenant::{AttachmentRules, PermissionSettings, TenantSpec};
+pub use tenant::{AttachmentRules, TenantSpec};
 pub use tenant_delete::TenantDeletion;
 /// The cancellation token [`TenantSync::run_cycle`] and [`TenantDeletion::run`] take.
 pub use tokio_util::sync::CancellationToken;

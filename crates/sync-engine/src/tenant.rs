@@ -40,20 +40,7 @@ pub struct TenantSpec {
     /// transport's own retries of everything else use the same budget).
     pub attachment_retry_budget: std::time::Duration,
     /// `permissions`: whether and how Confluence read access is carried into Unique.
-    pub permissions: PermissionSettings,
-}
-
-/// `permissions.*` of a tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PermissionSettings {
-    /// `permissions.mode` (default `none`: not one request or byte changes).
-    pub mode: crate::access::PermissionMode,
-    /// `permissions.anonymous`: what an anonymous grant on a space means in Unique.
-    pub anonymous: crate::access::AnonymousPolicy,
-    /// `permissions.allUsersGroups`: the groups that stand for "all logged-in users", by name.
-    pub all_users_groups: Vec<String>,
-    /// `permissions.allUsers`: what a grant to one of them means in Unique.
-    pub all_users: crate::access::AllUsersPolicy,
+    pub permissions: crate::access::PermissionSettings,
 }
 
 impl TenantSpec {
@@ -74,7 +61,7 @@ impl TenantSpec {
             concurrency: 1,
             max_items_to_scan: None,
             attachment_retry_budget: std::time::Duration::from_secs(300),
-            permissions: PermissionSettings::default(),
+            permissions: crate::access::PermissionSettings::default(),
         }
     }
 

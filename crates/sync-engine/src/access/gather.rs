@@ -6,20 +6,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use confluence_client::{ConfluenceApi, ContentAccess, InstanceType, Page, Space};
 
-use super::{readers, AllUsersPolicy, Directory, Layer, Principal, Readers};
-use crate::PermissionSettings;
-
-/// How much of Confluence's permissions a tenant carries into Unique (`permissions.mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PermissionMode {
-    /// Today's behaviour: no permission read or write at all.
-    #[default]
-    None,
-    /// Space read permissions become access on the space scope and its files.
-    Space,
-    /// Space permissions plus page view restrictions become access on each file.
-    Page,
-}
+use super::{
+    readers, AllUsersPolicy, Directory, Layer, PermissionMode, PermissionSettings, Principal,
+    Readers,
+};
 
 /// What the permission reads found this cycle.
 #[derive(Debug, Default, Clone)]

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 mod gather;
-pub use gather::{gather, AccessSnapshot, PermissionMode, SpaceAccess};
+pub use gather::{gather, AccessSnapshot, SpaceAccess};
 
 pub use confluence_client::{Account, AccountKind, Principal};
 
@@ -41,6 +41,31 @@ pub struct Directory {
     pub accounts: HashMap<String, Account>,
     /// Members of each group; `Err` with the reason when the listing failed.
     pub members: HashMap<String, Result<Vec<String>, String>>,
+}
+
+/// How much of Confluence's permissions a tenant carries into Unique (`permissions.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PermissionMode {
+    /// Today's behaviour: no permission read or write at all.
+    #[default]
+    None,
+    /// Space read permissions become access on the space scope and its files.
+    Space,
+    /// Space permissions plus page view restrictions become access on each file.
+    Page,
+}
+
+/// `permissions.*` of a tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionSettings {
+    /// `permissions.mode` (default `none`: not one request or byte changes).
+    pub mode: PermissionMode,
+    /// `permissions.anonymous`: what an anonymous grant on a space means in Unique.
+    pub anonymous: AnonymousPolicy,
+    /// `permissions.allUsersGroups`: the groups that stand for "all logged-in users", by name.
+    pub all_users_groups: Vec<String>,
+    /// `permissions.allUsers`: what a grant to one of them means in Unique.
+    pub all_users: AllUsersPolicy,
 }
 
 /// What an anonymous grant on a space means in Unique.
