@@ -131,8 +131,12 @@ pub(crate) async fn apply(
     let groups = sync_groups(input, &resolver, report).await?;
     resolver.groups = groups.ids.clone();
 
-    apply_scopes(input, &resolver, report).await?;
-    apply_files(input, &resolver, report).await?;
+    // What the ledger held before this apply, read once: the scope and file steps touch
+    // disjoint rows, and a gone file gains no row or fingerprint in this cycle.
+    let granted = input.ledger.granted_accesses(input.tenant).await?;
+    let applied = input.ledger.access_fingerprints(input.tenant).await?;
+    apply_scopes(input, &resolver, &granted, report).await?;
+    apply_files(input, &resolver, &granted, &applied, report).await?;
     // A file or space whose readers are unknown may still rely on a group nobody known names:
     // retiring it would change that file's access, which unknown readers must never do.
     let all_known = report.files_unknown == 0
@@ -144,7 +148,7 @@ pub(crate) async fn apply(
     if all_known {
         retire_groups(input, &groups.unneeded, report).await?;
     }
-    forget_gone_files(input).await?;
+    forget_gone_files(input, &granted, &applied).await?;
     Ok(())
 }
 
@@ -442,12 +446,16 @@ fn is_service_user(entity: &Entity, service_user: &str) -> bool {
 async fn apply_scopes(
     input: &ApplyInput<'_>,
     resolver: &Resolver<'_>,
+    ledger_grants: &[GrantedAccess],
     report: &mut PermissionReport,
 ) -> Result<(), EngineError> {
     let mut granted: BTreeMap<String, Vec<GrantedAccess>> = BTreeMap::new();
-    for g in input.ledger.granted_accesses(input.tenant).await? {
+    for g in ledger_grants {
         if g.target == GrantTarget::Scope {
-            granted.entry(g.target_key.clone()).or_default().push(g);
+            granted
+                .entry(g.target_key.clone())
+                .or_default()
+                .push(g.clone());
         }
     }
     for (space_key, scope_id) in input.space_scopes {
@@ -520,9 +528,10 @@ fn fingerprint(desired: &Desired) -> String {
 async fn apply_files(
     input: &ApplyInput<'_>,
     resolver: &Resolver<'_>,
+    ledger_grants: &[GrantedAccess],
+    applied: &HashMap<String, String>,
     report: &mut PermissionReport,
 ) -> Result<(), EngineError> {
-    let applied = input.ledger.access_fingerprints(input.tenant).await?;
     let mut wanted: BTreeMap<String, (Desired, String)> = BTreeMap::new();
     for file in input.files {
         let desired = resolver
@@ -549,9 +558,11 @@ async fn apply_files(
         .map_err(during("reading back file access"))?;
     report.files_read_back += keys.len() as u64;
     let mut ours: HashMap<String, Vec<GrantedAccess>> = HashMap::new();
-    for g in input.ledger.granted_accesses(input.tenant).await? {
+    for g in ledger_grants {
         if g.target == GrantTarget::File && wanted.contains_key(&g.target_key) {
-            ours.entry(g.target_key.clone()).or_default().push(g);
+            ours.entry(g.target_key.clone())
+                .or_default()
+                .push(g.clone());
         }
     }
     let mut by_scope: BTreeMap<String, Vec<FileChange>> = BTreeMap::new();
@@ -792,25 +803,24 @@ async fn withdraw_grants(
 }
 
 /// Forgets the ledger rows of files that are gone from Unique (deleted this cycle or earlier).
-async fn forget_gone_files(input: &ApplyInput<'_>) -> Result<(), EngineError> {
+async fn forget_gone_files(
+    input: &ApplyInput<'_>,
+    ledger_grants: &[GrantedAccess],
+    applied: &HashMap<String, String>,
+) -> Result<(), EngineError> {
     let Some(gone) = input.gone else {
         return Ok(());
     };
-    let stale: Vec<GrantedAccess> = input
-        .ledger
-        .granted_accesses(input.tenant)
-        .await?
-        .into_iter()
+    let stale: Vec<GrantedAccess> = ledger_grants
+        .iter()
         .filter(|g| g.target == GrantTarget::File && gone(&g.target_key))
+        .cloned()
         .collect();
     input.ledger.forget_grants(input.tenant, &stale).await?;
-    let prints: Vec<(String, Option<String>)> = input
-        .ledger
-        .access_fingerprints(input.tenant)
-        .await?
-        .into_keys()
+    let prints: Vec<(String, Option<String>)> = applied
+        .keys()
         .filter(|k| gone(k))
-        .map(|k| (k, None))
+        .map(|k| (k.clone(), None))
         .collect();
     input
         .ledger
